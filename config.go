@@ -1,0 +1,241 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config configures a Hub. The zero Config is a working single-node hub:
+// in-memory store, in-process adapter, cross-origin upgrades refused, and
+// anonymous development mode (see Authenticator). Every field's comment says
+// what its zero value means. New applies the defaults to a copy.
+type Config struct {
+	// AllowedOrigins lists the origins, as host patterns ("example.com",
+	// "*.example.com") or "scheme://host" patterns, that may open a
+	// connection from a browser page of another origin. Empty: same-origin
+	// only. Requests without an Origin header (non-browser clients) pass.
+	AllowedOrigins []string
+
+	// Authenticator verifies tokens (see NewJWT). Nil means development
+	// mode: every connection gets an anonymous user id and New logs a
+	// warning. Never run a public hub that way.
+	Authenticator Authenticator
+	// AuthTimeout is how long a connection without a token in its request
+	// may take to send its auth event before it is closed with 4001.
+	// Zero: 10s.
+	AuthTimeout time.Duration
+	// TokenExpiryWarning is how long before a token's expiry the
+	// connection is sent token-expiring. Zero: 1m.
+	TokenExpiryWarning time.Duration
+	// MaxTokenBytes caps the length of a token. Zero: 8192.
+	MaxTokenBytes int
+
+	// Store keeps rooms, members and messages. Nil: NewMemoryStore with
+	// default options (single node only).
+	Store Store
+	// Adapter connects the hubs of a cluster. Nil: this hub is the only
+	// node.
+	Adapter Adapter
+	// Logger receives the hub's structured logs. Nil: slog.Default().
+	Logger *slog.Logger
+
+	// MaxRoomsPerUser caps the rooms one user may belong to; more is
+	// refused with limit_exceeded. Zero: 100. Negative: no cap.
+	MaxRoomsPerUser int
+	// MaxUsersPerRoom is the default and the upper bound of a room's
+	// maxUsers; a full room refuses joins with room_full. Zero: 1000.
+	MaxUsersPerRoom int
+	// DefaultRoomExpiry is how long a room may stay without members before
+	// it is deleted. Zero: 24h. Negative: empty rooms are kept.
+	DefaultRoomExpiry time.Duration
+
+	// MaxMessageLength caps a message's content, in characters; longer is
+	// refused with too_large. Zero: 2000.
+	MaxMessageLength int
+	// MaxMessagesPerMinute is each user's message budget, shared by all of
+	// its connections; more is refused with rate_limited. Zero: 60.
+	// Negative: no limit.
+	MaxMessagesPerMinute int
+	// MaxEventsPerSecond is each connection's budget of events of any kind,
+	// with bursts of twice as many; more is refused with rate_limited.
+	// A connection that keeps exceeding its budgets is closed with 4008.
+	// Zero: 50. Negative: no limit.
+	MaxEventsPerSecond int
+
+	// MaxFrameBytes caps one client frame; a larger one closes the
+	// connection with 1009. Zero: 64 KiB.
+	MaxFrameBytes int64
+	// SendQueueBytes caps the bytes queued for one connection; a
+	// connection whose queue overflows is closed with 4009, so that it never
+	// slows the others. Zero: 1 MiB.
+	SendQueueBytes int64
+	// WriteTimeout bounds one write to a connection. Zero: 10s.
+	WriteTimeout time.Duration
+	// HeartbeatInterval is how often the hub pings each connection; a
+	// connection that does not answer within PingTimeout is closed.
+	// Zero: 25s.
+	HeartbeatInterval time.Duration
+	// PingTimeout: zero means 20s.
+	PingTimeout time.Duration
+	// TypingTimeout is how long a typing indicator lasts without being
+	// renewed before the hub sends isTyping:false. Zero: 3s.
+	TypingTimeout time.Duration
+
+	// OnConnect runs on the connection's goroutine after authentication,
+	// before the connection is registered and sent connected. An error
+	// refuses the connection: a *CloseError closes it with its code, any
+	// other error with 4003.
+	OnConnect func(ctx context.Context, e ConnectEvent) error
+	// OnDisconnect runs once per connection that OnConnect accepted, after
+	// it is closed and unregistered. It must not block for long.
+	OnDisconnect func(e DisconnectEvent)
+	// AuthorizeJoin runs before a connection joins a room, after the
+	// hub's own checks (membership of private rooms) passed. An error
+	// refuses the join: its code when it is an *Error, forbidden otherwise.
+	AuthorizeJoin func(ctx context.Context, e JoinEvent) error
+	// OnMessage runs before a message is stored and may change its
+	// Content, Type and Metadata. An error refuses the message: its code
+	// when it is an *Error, forbidden otherwise.
+	OnMessage func(ctx context.Context, m *Message) error
+}
+
+const (
+	defaultAuthTimeout        = 10 * time.Second
+	defaultTokenExpiryWarning = time.Minute
+	defaultMaxTokenBytes      = 8192
+	defaultMaxRoomsPerUser    = 100
+	defaultMaxUsersPerRoom    = 1000
+	defaultRoomExpiry         = 24 * time.Hour
+	defaultMaxMessageLength   = 2000
+	defaultMessagesPerMinute  = 60
+	defaultEventsPerSecond    = 50
+	defaultMaxFrameBytes      = 64 << 10
+	defaultSendQueueBytes     = 1 << 20
+	defaultWriteTimeout       = 10 * time.Second
+	defaultHeartbeatInterval  = 25 * time.Second
+	defaultPingTimeout        = 20 * time.Second
+	defaultTypingTimeout      = 3 * time.Second
+)
+
+// withDefaults returns a copy of c with zero fields set to their defaults, or
+// an error naming the first invalid field.
+func (c Config) withDefaults() (Config, error) {
+	setDur := func(d *time.Duration, def time.Duration) {
+		if *d == 0 {
+			*d = def
+		}
+	}
+	setInt := func(n *int, def int) {
+		if *n == 0 {
+			*n = def
+		}
+	}
+	setDur(&c.AuthTimeout, defaultAuthTimeout)
+	setDur(&c.TokenExpiryWarning, defaultTokenExpiryWarning)
+	setDur(&c.DefaultRoomExpiry, defaultRoomExpiry)
+	setDur(&c.WriteTimeout, defaultWriteTimeout)
+	setDur(&c.HeartbeatInterval, defaultHeartbeatInterval)
+	setDur(&c.PingTimeout, defaultPingTimeout)
+	setDur(&c.TypingTimeout, defaultTypingTimeout)
+	setInt(&c.MaxTokenBytes, defaultMaxTokenBytes)
+	setInt(&c.MaxRoomsPerUser, defaultMaxRoomsPerUser)
+	setInt(&c.MaxUsersPerRoom, defaultMaxUsersPerRoom)
+	setInt(&c.MaxMessageLength, defaultMaxMessageLength)
+	setInt(&c.MaxMessagesPerMinute, defaultMessagesPerMinute)
+	setInt(&c.MaxEventsPerSecond, defaultEventsPerSecond)
+	if c.MaxFrameBytes == 0 {
+		c.MaxFrameBytes = defaultMaxFrameBytes
+	}
+	if c.SendQueueBytes == 0 {
+		c.SendQueueBytes = defaultSendQueueBytes
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+
+	for _, f := range []struct {
+		name string
+		bad  bool
+	}{
+		{"AuthTimeout", c.AuthTimeout < 0},
+		{"TokenExpiryWarning", c.TokenExpiryWarning < 0},
+		{"WriteTimeout", c.WriteTimeout < 0},
+		{"HeartbeatInterval", c.HeartbeatInterval < 0},
+		{"PingTimeout", c.PingTimeout < 0},
+		{"TypingTimeout", c.TypingTimeout < 0},
+		{"MaxTokenBytes", c.MaxTokenBytes < 0},
+		{"MaxUsersPerRoom", c.MaxUsersPerRoom < 0},
+		{"MaxMessageLength", c.MaxMessageLength < 0},
+		{"MaxFrameBytes", c.MaxFrameBytes < 256},
+		{"SendQueueBytes", c.SendQueueBytes < c.MaxFrameBytes},
+	} {
+		if f.bad {
+			return c, fmt.Errorf("realtime: invalid Config.%s", f.name)
+		}
+	}
+	for _, o := range c.AllowedOrigins {
+		if o == "" || o == "*" {
+			return c, fmt.Errorf("realtime: invalid Config.AllowedOrigins entry %q: name the origins to allow", o)
+		}
+	}
+	return c, nil
+}
+
+// ConfigFromEnv returns a Config read from the environment variables of the
+// seed design, for examples and twelve-factor hosts:
+//
+//	WEBSOCKET_CORS_ORIGIN    comma-separated allowed origins
+//	JWT_SECRET               HS256 secret; unset means development mode
+//	MAX_MESSAGE_LENGTH       characters per message
+//	MAX_MESSAGES_PER_MINUTE  messages per user per minute
+//	MAX_ROOMS_PER_USER, MAX_USERS_PER_ROOM, ROOM_EXPIRY (a Go duration)
+//
+// An unset variable leaves the field at its zero value (the default); a
+// malformed one is an error naming the variable. Store, Adapter, Logger and
+// hooks are left for the caller to set.
+func ConfigFromEnv() (Config, error) {
+	var c Config
+	var errs []error
+	if v := os.Getenv("WEBSOCKET_CORS_ORIGIN"); v != "" {
+		for o := range strings.SplitSeq(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.AllowedOrigins = append(c.AllowedOrigins, o)
+			}
+		}
+	}
+	if v := os.Getenv("JWT_SECRET"); v != "" {
+		j, err := NewJWT(JWTConfig{Secret: []byte(v)})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("JWT_SECRET: %w", err))
+		} else {
+			c.Authenticator = j
+		}
+	}
+	envInt := func(name string, dst *int) {
+		if v := os.Getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("realtime: %s=%q is not an integer", name, v))
+			}
+			*dst = n
+		}
+	}
+	envInt("MAX_MESSAGE_LENGTH", &c.MaxMessageLength)
+	envInt("MAX_MESSAGES_PER_MINUTE", &c.MaxMessagesPerMinute)
+	envInt("MAX_ROOMS_PER_USER", &c.MaxRoomsPerUser)
+	envInt("MAX_USERS_PER_ROOM", &c.MaxUsersPerRoom)
+	if v := os.Getenv("ROOM_EXPIRY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("realtime: ROOM_EXPIRY=%q is not a duration", v))
+		}
+		c.DefaultRoomExpiry = d
+	}
+	return c, errors.Join(errs...)
+}

@@ -1,0 +1,402 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/realtime-go/realtime/internal/wire"
+)
+
+// batchBytes is the size past which the writer starts a new frame instead of
+// appending more queued events to the current one.
+const batchBytes = 32 << 10
+
+// keepBufBytes is the largest write buffer a connection keeps between
+// writes; a bigger one, grown by a burst, is released so that idle
+// connections stay small.
+const keepBufBytes = 4 << 10
+
+// conn is one client connection. The goroutine of Hub.ServeHTTP reads and
+// handles its frames in order; writeLoop owns every write to the socket and
+// drains the send queue, which any goroutine may fill without blocking.
+type conn struct {
+	hub *Hub
+	ws  *websocket.Conn
+	id  string
+
+	ctx    context.Context // ends when the connection is done
+	cancel context.CancelFunc
+
+	// umu guards user and expiry, which auth refreshes may change while
+	// other goroutines read them.
+	umu    sync.Mutex
+	user   User
+	authed bool
+
+	// qmu guards the send queue and the closing state.
+	qmu         sync.Mutex
+	queue       [][]byte
+	spare       [][]byte
+	queued      int64
+	closing     bool
+	closeCode   StatusCode
+	closeReason string
+	wake        chan struct{}
+
+	// rooms holds the rooms this connection is subscribed to; guarded by
+	// hub.mu.
+	rooms map[string]struct{}
+
+	// tmu guards the timers, which fire on their own goroutines.
+	tmu       sync.Mutex
+	typing    map[string]*time.Timer
+	authTimer *time.Timer
+	warnTimer *time.Timer
+	expTimer  *time.Timer
+
+	// Only the read goroutine touches these.
+	events  bucket
+	strikes []time.Time
+
+	wg sync.WaitGroup // the writer and in-flight pings
+}
+
+func newConn(h *Hub, ws *websocket.Conn) *conn {
+	ctx, cancel := context.WithCancel(h.ctx)
+	c := &conn{
+		hub:    h,
+		ws:     ws,
+		id:     newID("c"),
+		ctx:    ctx,
+		cancel: cancel,
+		wake:   make(chan struct{}, 1),
+		rooms:  make(map[string]struct{}),
+	}
+	if n := h.cfg.MaxEventsPerSecond; n > 0 {
+		c.events = newBucket(2*n, time.Second/time.Duration(n))
+	}
+	return c
+}
+
+// currentUser returns the authenticated user.
+func (c *conn) currentUser() User {
+	c.umu.Lock()
+	defer c.umu.Unlock()
+	return c.user
+}
+
+// send queues frame for writing. It never blocks. A frame that would overflow
+// the queue closes the connection with 4009, unless it is droppable: a
+// droppable frame (typing) is skipped instead, and is also skipped once the
+// queue is half full so that it never competes with messages.
+func (c *conn) send(frame []byte, droppable bool) {
+	limit := c.hub.cfg.SendQueueBytes
+	c.qmu.Lock()
+	if c.closing {
+		c.qmu.Unlock()
+		return
+	}
+	n := int64(len(frame))
+	if droppable && c.queued+n > limit/2 {
+		c.qmu.Unlock()
+		return
+	}
+	if c.queued+n > limit {
+		c.closing, c.closeCode, c.closeReason = true, StatusTooSlow, "send queue overflow"
+		c.queue, c.queued = nil, 0
+		c.qmu.Unlock()
+		c.signal()
+		return
+	}
+	c.queue = append(c.queue, frame)
+	c.queued += n
+	c.qmu.Unlock()
+	c.signal()
+}
+
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// closeWith closes the connection with code once what is already queued has
+// been written. The first call wins.
+func (c *conn) closeWith(code StatusCode, reason string) {
+	c.qmu.Lock()
+	if !c.closing {
+		c.closing, c.closeCode, c.closeReason = true, code, reason
+	}
+	c.qmu.Unlock()
+	c.signal()
+}
+
+// take removes and returns everything queued, and the closing state.
+func (c *conn) take() (batch [][]byte, closing bool) {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	batch, c.queue, c.spare = c.queue, c.spare[:0], nil
+	c.queued = 0
+	return batch, c.closing
+}
+
+// writeLoop writes queued frames, several events per WebSocket frame, and
+// pings the peer every HeartbeatInterval. It ends when the connection
+// closes.
+func (c *conn) writeLoop() {
+	defer c.wg.Done()
+	ping := time.NewTicker(c.hub.cfg.HeartbeatInterval)
+	defer ping.Stop()
+	var buf []byte
+	for {
+		select {
+		case <-c.wake:
+		case <-ping.C:
+			c.ping()
+			continue
+		case <-c.ctx.Done():
+			return
+		}
+		batch, closing := c.take()
+		var err error
+		buf, err = c.write(buf, batch)
+		clear(batch)
+		c.qmu.Lock()
+		if c.spare == nil {
+			c.spare = batch[:0]
+		}
+		c.qmu.Unlock()
+		if cap(buf) > keepBufBytes {
+			buf = nil
+		}
+		if err != nil {
+			c.cancel()
+			return
+		}
+		if closing {
+			c.qmu.Lock()
+			code, reason := c.closeCode, c.closeReason
+			c.qmu.Unlock()
+			// Close waits (boundedly) for the peer's answer; the read
+			// goroutine sees the close and finishes the connection.
+			_ = c.ws.Close(websocket.StatusCode(code), reason)
+			c.cancel()
+			return
+		}
+	}
+}
+
+// write writes batch as newline-separated frames of about batchBytes each.
+func (c *conn) write(buf []byte, batch [][]byte) ([]byte, error) {
+	for len(batch) > 0 {
+		buf = buf[:0]
+		n := 0
+		for n < len(batch) && (n == 0 || len(buf)+len(batch[n]) < batchBytes) {
+			if n > 0 {
+				buf = append(buf, '\n')
+			}
+			buf = append(buf, batch[n]...)
+			n++
+		}
+		batch = batch[n:]
+		ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.WriteTimeout)
+		err := c.ws.Write(ctx, websocket.MessageText, buf)
+		cancel()
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+// ping checks, off the writer goroutine, that the peer still answers.
+func (c *conn) ping() {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.PingTimeout)
+		defer cancel()
+		if err := c.ws.Ping(ctx); err != nil && c.ctx.Err() == nil {
+			c.hub.log.Debug("realtime: peer stopped answering pings", "conn", c.id)
+			c.cancel()
+		}
+	}()
+}
+
+// readLoop reads and handles frames until the connection ends, and returns
+// the error that ended it.
+func (c *conn) readLoop() error {
+	c.ws.SetReadLimit(c.hub.cfg.MaxFrameBytes)
+	for {
+		typ, data, err := c.ws.Read(c.ctx)
+		if err != nil {
+			return err
+		}
+		if typ != websocket.MessageText {
+			c.reply(0, "", nil, Errorf(CodeInvalid, "binary frames are not supported"))
+			continue
+		}
+		c.handleFrame(data)
+	}
+}
+
+// handleFrame decodes and answers one client frame.
+func (c *conn) handleFrame(data []byte) {
+	f, err := wire.DecodeClient(data)
+	if err != nil {
+		c.reply(f.Ack, f.Event, nil, Errorf(CodeInvalid, "%s", err.Error()))
+		return
+	}
+	if !c.allow(&c.events) {
+		c.reply(f.Ack, f.Event, nil, ErrRateLimited)
+		return
+	}
+	c.umu.Lock()
+	authed := c.authed
+	c.umu.Unlock()
+	if !authed && f.Event != "auth" {
+		c.reply(f.Ack, f.Event, nil, ErrUnauthorized)
+		return
+	}
+	result, err := c.hub.handle(c, f.Event, f.Data)
+	var ce *CloseError
+	if errors.As(err, &ce) {
+		c.closeWith(ce.Code, ce.Reason)
+		return
+	}
+	if err == nil && f.Event == "message" && f.Ack == 0 {
+		// The protocol's confirmation for a message sent without ack.
+		c.push("message-sent", result)
+		return
+	}
+	c.reply(f.Ack, f.Event, result, err)
+}
+
+// allow takes a token from b and counts refusals: a connection refused more
+// than abuseStrikes times within a minute is closed with 4008.
+func (c *conn) allow(b *bucket) bool {
+	if b.allow(time.Now()) {
+		return true
+	}
+	const abuseStrikes = 100
+	now := time.Now()
+	c.strikes = append(c.strikes, now)
+	for len(c.strikes) > 0 && now.Sub(c.strikes[0]) > time.Minute {
+		c.strikes = c.strikes[1:]
+	}
+	if len(c.strikes) > abuseStrikes {
+		c.closeWith(StatusRateLimited, "rate limit abuse")
+	}
+	return false
+}
+
+// reply answers an event: an ack reply when the client asked for one, an
+// error push when it did not and the event failed, nothing otherwise.
+func (c *conn) reply(ack uint64, event string, result any, err error) {
+	if err != nil {
+		e, known := toWire(err)
+		if !known {
+			c.hub.log.Error("realtime: event failed", "conn", c.id, "event", event, "err", err)
+		}
+		if ack != 0 {
+			c.send(wire.AppendAckError(nil, ack, string(e.Code), e.Message), false)
+			return
+		}
+		c.push("error", errorPush{Code: e.Code, Message: e.Message, Event: event})
+		return
+	}
+	if ack == 0 {
+		return
+	}
+	data, merr := json.Marshal(result)
+	if merr != nil {
+		c.hub.log.Error("realtime: encode reply", "event", event, "err", merr)
+		c.send(wire.AppendAckError(nil, ack, string(CodeInternal), ErrInternal.Message), false)
+		return
+	}
+	c.send(wire.AppendAck(nil, ack, data), false)
+}
+
+// push sends one event to this connection only.
+func (c *conn) push(event string, data any) {
+	frame, err := encodePush(event, data)
+	if err != nil {
+		c.hub.log.Error("realtime: encode push", "event", event, "err", err)
+		return
+	}
+	c.send(frame, false)
+}
+
+type errorPush struct {
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+	Event   string `json:"event,omitempty"`
+}
+
+// encodePush encodes a server push once, for any number of recipients.
+func encodePush(event string, data any) ([]byte, error) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return nil, err
+	}
+	return wire.AppendPush(make([]byte, 0, len(b)+len(event)+24), event, b), nil
+}
+
+// stopTimers stops every timer of the connection; it returns the rooms in
+// which the connection was typing.
+func (c *conn) stopTimers() (typingRooms []string) {
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	for _, t := range []*time.Timer{c.authTimer, c.warnTimer, c.expTimer} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	for room, t := range c.typing {
+		if t.Stop() {
+			typingRooms = append(typingRooms, room)
+		}
+	}
+	c.typing = nil
+	return typingRooms
+}
+
+// bucket is a token bucket: capacity tokens, one more every interval.
+type bucket struct {
+	capacity int
+	interval time.Duration
+	tokens   int
+	last     time.Time
+}
+
+func newBucket(capacity int, interval time.Duration) bucket {
+	return bucket{capacity: capacity, interval: interval, tokens: capacity}
+}
+
+// allow takes one token if there is one. A zero bucket allows everything.
+func (b *bucket) allow(now time.Time) bool {
+	if b.capacity == 0 {
+		return true
+	}
+	if b.last.IsZero() {
+		b.last = now
+	}
+	if gained := int(now.Sub(b.last) / b.interval); gained > 0 {
+		b.tokens = min(b.capacity, b.tokens+gained)
+		b.last = b.last.Add(time.Duration(gained) * b.interval)
+	}
+	if b.tokens == 0 {
+		return false
+	}
+	if b.tokens == b.capacity {
+		b.last = now
+	}
+	b.tokens--
+	return true
+}

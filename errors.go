@@ -1,0 +1,113 @@
+package realtime
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a machine-readable error code of the wire protocol (PROTOCOL.md
+// section 5). Clients branch on the code, never on the message text.
+type Code string
+
+// The error codes of the protocol.
+const (
+	CodeUnauthorized  Code = "unauthorized"
+	CodeForbidden     Code = "forbidden"
+	CodeNotFound      Code = "not_found"
+	CodeInvalid       Code = "invalid"
+	CodeTooLarge      Code = "too_large"
+	CodeRateLimited   Code = "rate_limited"
+	CodeRoomFull      Code = "room_full"
+	CodeLimitExceeded Code = "limit_exceeded"
+	CodeConflict      Code = "conflict"
+	CodeUnavailable   Code = "unavailable"
+	CodeInternal      Code = "internal"
+)
+
+// Error is an error that carries a protocol code. Hooks, stores and the
+// authenticator return it (wrapped or not) to choose what the client sees;
+// any other error reaches the client as CodeInternal with a generic message.
+// The Go client returns *Error for an error ack.
+type Error struct {
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return "realtime: " + string(e.Code)
+	}
+	return "realtime: " + string(e.Code) + ": " + e.Message
+}
+
+// Is reports whether target is an *Error with the same code, so that
+// errors.Is(err, realtime.ErrNotFound) matches any not-found error.
+func (e *Error) Is(target error) bool {
+	var t *Error
+	if !errors.As(target, &t) {
+		return false
+	}
+	return t.Code == e.Code
+}
+
+// Errorf returns an *Error with the code and a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Sentinel errors, one per code, for errors.Is.
+var (
+	ErrUnauthorized  = &Error{Code: CodeUnauthorized, Message: "authentication required"}
+	ErrForbidden     = &Error{Code: CodeForbidden, Message: "not allowed"}
+	ErrNotFound      = &Error{Code: CodeNotFound, Message: "not found"}
+	ErrInvalid       = &Error{Code: CodeInvalid, Message: "invalid request"}
+	ErrTooLarge      = &Error{Code: CodeTooLarge, Message: "too large"}
+	ErrRateLimited   = &Error{Code: CodeRateLimited, Message: "rate limit exceeded"}
+	ErrRoomFull      = &Error{Code: CodeRoomFull, Message: "room is full"}
+	ErrLimitExceeded = &Error{Code: CodeLimitExceeded, Message: "limit exceeded"}
+	ErrConflict      = &Error{Code: CodeConflict, Message: "conflict"}
+	ErrUnavailable   = &Error{Code: CodeUnavailable, Message: "temporarily unavailable"}
+	ErrInternal      = &Error{Code: CodeInternal, Message: "internal error"}
+)
+
+// ErrHubClosed is returned by the server-side API after Shutdown or Close.
+var ErrHubClosed = errors.New("realtime: hub closed")
+
+// toWire maps any error to the *Error a client may see. Errors without a code
+// become a generic internal error: their text may hold details (SQL, paths)
+// that belong in the log, not on the wire.
+func toWire(err error) (*Error, bool) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e, true
+	}
+	return ErrInternal, false
+}
+
+// StatusCode is a WebSocket close code (PROTOCOL.md section 5).
+type StatusCode int
+
+// The close codes the hub uses.
+const (
+	StatusNormal         StatusCode = 1000
+	StatusGoingAway      StatusCode = 1001
+	StatusPolicy         StatusCode = 1008
+	StatusTooBig         StatusCode = 1009
+	StatusUnauthorized   StatusCode = 4001
+	StatusForbidden      StatusCode = 4003
+	StatusRateLimited    StatusCode = 4008
+	StatusTooSlow        StatusCode = 4009
+	StatusReplaced       StatusCode = 4010
+	statusInternalServer StatusCode = 1011
+)
+
+// CloseError, returned by a hook (OnConnect, AuthorizeJoin, OnMessage), closes
+// the connection with its code and reason instead of replying with an error.
+type CloseError struct {
+	Code   StatusCode
+	Reason string
+}
+
+func (e *CloseError) Error() string {
+	return fmt.Sprintf("realtime: close %d: %s", e.Code, e.Reason)
+}

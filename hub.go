@@ -1,0 +1,686 @@
+package realtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/realtime-go/realtime/internal/wire"
+)
+
+// Hub serves realtime connections and owns their rooms. Mount it on any
+// http.Handler path; it upgrades every request to a WebSocket speaking
+// protocol realtime.v1. All methods are safe for concurrent use.
+type Hub struct {
+	cfg     Config
+	log     *slog.Logger
+	store   Store
+	adapter Adapter
+
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+
+	closing atomic.Bool
+	closeMu sync.Mutex // serializes Shutdown and Close
+	closed  bool
+	connsWG sync.WaitGroup
+
+	// bgMu guards bgDone and the start of background work, so that no work
+	// starts once Close waits for bg.
+	bgMu   sync.Mutex
+	bgDone bool
+	bg     sync.WaitGroup
+
+	// mu guards the maps below; it is never held during I/O or hook calls.
+	mu      sync.RWMutex
+	all     connSet
+	users   map[string]*connSet
+	rooms   map[string]*connSet
+	expiry  map[string]*time.Timer
+	budgets map[string]*userLimit
+
+	// lanes serialize, per stream, storing a message and publishing it, so
+	// that every node sees one room's messages in seq order; and, per room,
+	// subscription changes, so that the adapter sees them in order.
+	lanes [64]sync.Mutex
+	seed  maphash.Seed
+}
+
+// userLimit is one user's message budget, shared by its connections.
+type userLimit struct {
+	mu     sync.Mutex
+	bucket bucket
+	conns  int
+}
+
+// New returns a Hub for cfg, or an error naming the first invalid field.
+func New(cfg Config) (*Hub, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	h := &Hub{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		store:   cfg.Store,
+		adapter: cfg.Adapter,
+		users:   make(map[string]*connSet),
+		rooms:   make(map[string]*connSet),
+		expiry:  make(map[string]*time.Timer),
+		budgets: make(map[string]*userLimit),
+		seed:    maphash.MakeSeed(),
+	}
+	if h.store == nil {
+		h.store = NewMemoryStore(MemoryOptions{})
+	}
+	if h.adapter == nil {
+		h.adapter = &localAdapter{}
+	}
+	if cfg.Authenticator == nil {
+		h.log.Warn("realtime: no Authenticator configured: development mode, every connection gets an anonymous user; do not expose this hub")
+	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	if err := h.adapter.Start(h.ctx, h.deliver); err != nil {
+		h.cancel()
+		return nil, fmt.Errorf("realtime: start adapter: %w", err)
+	}
+	if err := h.adapter.Subscribe(h.ctx, Channel{Kind: ChannelGlobal}); err != nil {
+		h.cancel()
+		_ = h.adapter.Close()
+		return nil, fmt.Errorf("realtime: subscribe global channel: %w", err)
+	}
+	return h, nil
+}
+
+// ServeHTTP upgrades the request to a WebSocket and serves it until it
+// closes. It refuses cross-origin requests from origins not in
+// Config.AllowedOrigins (403) and every request once Shutdown has begun (503).
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.closing.Load() {
+		http.Error(w, "realtime: shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	token := requestToken(r)
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:   []string{wire.Subprotocol},
+		OriginPatterns: h.cfg.AllowedOrigins,
+	})
+	if err != nil {
+		// Accept has written the response (403 for a foreign origin).
+		h.log.Debug("realtime: upgrade refused", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	h.connsWG.Add(1)
+	defer h.connsWG.Done()
+	if h.closing.Load() {
+		_ = ws.Close(websocket.StatusGoingAway, "server shutting down")
+		return
+	}
+	c := newConn(h, ws)
+	c.wg.Add(1)
+	go c.writeLoop()
+	h.serve(c, r, token)
+}
+
+// serve runs one connection on the request's goroutine.
+func (h *Hub) serve(c *conn, r *http.Request, token string) {
+	registered := false
+	defer func() {
+		c.cancel()
+		c.wg.Wait()
+		_ = c.ws.CloseNow()
+		typingRooms := c.stopTimers()
+		if registered {
+			h.unregister(c, typingRooms)
+		}
+	}()
+
+	switch {
+	case h.cfg.Authenticator == nil:
+		h.setUser(c, anonymousUser(r), time.Time{})
+	case token != "":
+		if _, err := h.authenticate(c, token); err != nil {
+			c.closeWith(StatusUnauthorized, "unauthorized")
+			<-c.ctx.Done()
+			return
+		}
+	default:
+		c.tmu.Lock()
+		c.authTimer = time.AfterFunc(h.cfg.AuthTimeout, func() {
+			c.closeWith(StatusUnauthorized, "authentication timeout")
+		})
+		c.tmu.Unlock()
+		if !h.awaitAuth(c) {
+			return
+		}
+	}
+
+	if hook := h.cfg.OnConnect; hook != nil {
+		if err := hook(c.ctx, ConnectEvent{ConnectionID: c.id, User: c.currentUser(), Request: r}); err != nil {
+			var ce *CloseError
+			if errors.As(err, &ce) {
+				c.closeWith(ce.Code, ce.Reason)
+			} else {
+				c.closeWith(StatusForbidden, "forbidden")
+			}
+			<-c.ctx.Done()
+			return
+		}
+	}
+	if err := h.register(c); err != nil {
+		c.closeWith(StatusGoingAway, "server shutting down")
+		<-c.ctx.Done()
+		return
+	}
+	registered = true
+	u := c.currentUser()
+	c.push("connected", connectedData{
+		ConnectionID:      c.id,
+		User:              u.ref(),
+		HeartbeatInterval: h.cfg.HeartbeatInterval.Milliseconds(),
+		ServerTime:        now(),
+	})
+	err := c.readLoop()
+	code, reason := c.closeStatus(err)
+	if hook := h.cfg.OnDisconnect; hook != nil {
+		defer hook(DisconnectEvent{ConnectionID: c.id, User: u, Code: code, Reason: reason})
+	}
+}
+
+// awaitAuth reads frames until the connection authenticates (true) or ends.
+func (h *Hub) awaitAuth(c *conn) bool {
+	c.ws.SetReadLimit(h.cfg.MaxFrameBytes)
+	for {
+		typ, data, err := c.ws.Read(c.ctx)
+		if err != nil {
+			return false
+		}
+		if typ != websocket.MessageText {
+			c.reply(0, "", nil, Errorf(CodeInvalid, "binary frames are not supported"))
+			continue
+		}
+		c.handleFrame(data)
+		c.umu.Lock()
+		authed := c.authed
+		c.umu.Unlock()
+		if authed {
+			c.tmu.Lock()
+			c.authTimer.Stop()
+			c.tmu.Unlock()
+			return true
+		}
+	}
+}
+
+type connectedData struct {
+	ConnectionID      string    `json:"connectionId"`
+	User              UserRef   `json:"user"`
+	HeartbeatInterval int64     `json:"heartbeatInterval"`
+	ServerTime        time.Time `json:"serverTime"`
+}
+
+// closeStatus says how the connection ended: the code the hub sent, else the
+// one the client sent, else 1006.
+func (c *conn) closeStatus(readErr error) (StatusCode, string) {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.closing {
+		return c.closeCode, c.closeReason
+	}
+	var ce websocket.CloseError
+	if errors.As(readErr, &ce) {
+		return StatusCode(ce.Code), ce.Reason
+	}
+	if errors.Is(readErr, websocket.ErrMessageTooBig) {
+		return StatusTooBig, "frame too big"
+	}
+	return 1006, ""
+}
+
+// requestToken returns the token of the upgrade request: the Authorization
+// bearer token, else the token query parameter.
+func requestToken(r *http.Request) string {
+	if v := r.Header.Get("Authorization"); v != "" {
+		if t, ok := strings.CutPrefix(v, "Bearer "); ok {
+			return strings.TrimSpace(t)
+		}
+	}
+	return r.URL.Query().Get("token")
+}
+
+var usernamePattern = regexp.MustCompile(`^[\p{L}\p{N}_.-]{1,32}$`)
+
+// anonymousUser is the identity of a development-mode connection: a random
+// id, and the username query parameter when it is a plain short name.
+func anonymousUser(r *http.Request) User {
+	id := newID("anon")
+	name := r.URL.Query().Get("username")
+	if !usernamePattern.MatchString(name) {
+		name = "guest-" + id[len(id)-6:]
+	}
+	return User{ID: id, Username: name}
+}
+
+// authenticate verifies token and makes its user the connection's. A
+// connection that is already authenticated may only refresh its token for
+// the same user.
+func (h *Hub) authenticate(c *conn, token string) (time.Time, error) {
+	if token == "" || len(token) > h.cfg.MaxTokenBytes {
+		return time.Time{}, ErrUnauthorized
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+	defer cancel()
+	u, exp, err := h.cfg.Authenticator.Authenticate(ctx, token)
+	if err != nil {
+		h.log.Info("realtime: token refused", "conn", c.id, "err", err)
+		return time.Time{}, ErrUnauthorized
+	}
+	if u.ID == "" {
+		h.log.Error("realtime: Authenticator returned a user without an ID")
+		return time.Time{}, ErrUnauthorized
+	}
+	if !exp.IsZero() && !time.Now().Before(exp) {
+		return time.Time{}, ErrUnauthorized
+	}
+	c.umu.Lock()
+	prev, authed := c.user, c.authed
+	c.umu.Unlock()
+	if authed && prev.ID != u.ID {
+		return time.Time{}, Errorf(CodeForbidden, "a refresh token must be for the same user")
+	}
+	if u.Username == "" {
+		u.Username = u.ID
+	}
+	h.setUser(c, u, exp)
+	return exp, nil
+}
+
+// setUser records the connection's user and arms the expiry timers.
+func (h *Hub) setUser(c *conn, u User, exp time.Time) {
+	c.umu.Lock()
+	c.user, c.authed = u, true
+	c.umu.Unlock()
+
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	for _, t := range []*time.Timer{c.warnTimer, c.expTimer} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	c.warnTimer, c.expTimer = nil, nil
+	if exp.IsZero() {
+		return
+	}
+	left := time.Until(exp)
+	c.warnTimer = time.AfterFunc(max(0, left-h.cfg.TokenExpiryWarning), func() {
+		c.push("token-expiring", map[string]time.Time{"expiresAt": exp.UTC()})
+	})
+	c.expTimer = time.AfterFunc(left, func() {
+		c.closeWith(StatusUnauthorized, "token expired")
+	})
+}
+
+// register makes an authenticated connection reachable by its user id.
+func (h *Hub) register(c *conn) error {
+	u := c.currentUser()
+	h.mu.Lock()
+	if h.closing.Load() {
+		h.mu.Unlock()
+		return ErrHubClosed
+	}
+	h.all.add(c)
+	set := h.users[u.ID]
+	first := set == nil
+	if first {
+		set = &connSet{}
+		h.users[u.ID] = set
+	}
+	set.add(c)
+	if l := h.budgets[u.ID]; l != nil {
+		l.conns++
+	} else {
+		h.budgets[u.ID] = &userLimit{bucket: h.messageBucket(), conns: 1}
+	}
+	h.mu.Unlock()
+	if first {
+		// Counted by the adapter: every register of a first connection is
+		// matched by one Unsubscribe in unregister.
+		return h.adapter.Subscribe(c.ctx, Channel{Kind: ChannelUser, ID: u.ID})
+	}
+	return nil
+}
+
+func (h *Hub) messageBucket() bucket {
+	n := h.cfg.MaxMessagesPerMinute
+	if n <= 0 {
+		return bucket{}
+	}
+	return newBucket(n, time.Minute/time.Duration(n))
+}
+
+// unregister removes a closed connection from the user and room sets.
+func (h *Hub) unregister(c *conn, typingRooms []string) {
+	u := c.currentUser()
+	h.mu.Lock()
+	h.all.remove(c)
+	last := false
+	if set := h.users[u.ID]; set != nil {
+		set.remove(c)
+		if set.len() == 0 {
+			delete(h.users, u.ID)
+			last = true
+		}
+	}
+	if l := h.budgets[u.ID]; l != nil {
+		if l.conns--; l.conns == 0 {
+			delete(h.budgets, u.ID)
+		}
+	}
+	rooms := make([]string, 0, len(c.rooms))
+	for room := range c.rooms {
+		rooms = append(rooms, room)
+	}
+	h.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, room := range typingRooms {
+		h.publishTyping(ctx, c, u, room, false)
+	}
+	for _, room := range rooms {
+		h.unsubscribe(ctx, c, room)
+	}
+	if last {
+		if err := h.adapter.Unsubscribe(ctx, Channel{Kind: ChannelUser, ID: u.ID}); err != nil {
+			h.log.Warn("realtime: unsubscribe user channel", "err", err)
+		}
+	}
+}
+
+// subscribe makes c receive the pushes of room.
+func (h *Hub) subscribe(ctx context.Context, c *conn, room string) error {
+	lane := h.lane(RoomStream(room))
+	lane.Lock()
+	defer lane.Unlock()
+	h.mu.Lock()
+	if _, ok := c.rooms[room]; ok {
+		h.mu.Unlock()
+		return nil
+	}
+	if c.ctx.Err() != nil {
+		h.mu.Unlock()
+		return ErrHubClosed
+	}
+	c.rooms[room] = struct{}{}
+	set := h.rooms[room]
+	first := set == nil
+	if first {
+		set = &connSet{}
+		h.rooms[room] = set
+	}
+	set.add(c)
+	h.mu.Unlock()
+	if first {
+		if err := h.adapter.Subscribe(ctx, Channel{Kind: ChannelRoom, ID: room}); err != nil {
+			h.mu.Lock()
+			delete(c.rooms, room)
+			set.remove(c)
+			if set.len() == 0 {
+				delete(h.rooms, room)
+			}
+			h.mu.Unlock()
+			return fmt.Errorf("%w: subscribe: %w", ErrUnavailable, err)
+		}
+	}
+	return nil
+}
+
+// unsubscribe stops c receiving the pushes of room.
+func (h *Hub) unsubscribe(ctx context.Context, c *conn, room string) {
+	lane := h.lane(RoomStream(room))
+	lane.Lock()
+	defer lane.Unlock()
+	h.mu.Lock()
+	if _, ok := c.rooms[room]; !ok {
+		h.mu.Unlock()
+		return
+	}
+	delete(c.rooms, room)
+	set := h.rooms[room]
+	set.remove(c)
+	last := set.len() == 0
+	if last {
+		delete(h.rooms, room)
+	}
+	h.mu.Unlock()
+	if last {
+		if err := h.adapter.Unsubscribe(ctx, Channel{Kind: ChannelRoom, ID: room}); err != nil {
+			h.log.Warn("realtime: unsubscribe room channel", "room", room, "err", err)
+		}
+	}
+}
+
+// unsubscribeUser unsubscribes every local connection of user from room.
+func (h *Hub) unsubscribeUser(userID, room string) []*conn {
+	h.mu.RLock()
+	var conns []*conn
+	if set := h.users[userID]; set != nil {
+		conns = set.load()
+	}
+	h.mu.RUnlock()
+	for _, c := range conns {
+		h.unsubscribe(h.ctx, c, room)
+	}
+	return conns
+}
+
+// subscribed reports whether c receives the pushes of room.
+func (h *Hub) subscribed(c *conn, room string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	_, ok := c.rooms[room]
+	return ok
+}
+
+// lane returns the mutex that serializes the work of one stream.
+func (h *Hub) lane(stream string) *sync.Mutex {
+	return &h.lanes[maphash.String(h.seed, stream)%uint64(len(h.lanes))]
+}
+
+// deliver writes a publication to the local connections of its channel. The
+// adapter calls it; it never blocks.
+func (h *Hub) deliver(ch Channel, p Publication) {
+	var conns []*conn
+	h.mu.RLock()
+	switch ch.Kind {
+	case ChannelRoom:
+		if set := h.rooms[ch.ID]; set != nil {
+			conns = set.load()
+		}
+	case ChannelUser:
+		if set := h.users[ch.ID]; set != nil {
+			conns = set.load()
+		}
+	case ChannelGlobal:
+		conns = h.all.load()
+	}
+	h.mu.RUnlock()
+
+	switch p.Op {
+	case OpLeaveRoom:
+		if ch.Kind == ChannelUser && p.Room != "" {
+			// Unsubscribing takes the room's lane, which the publisher may
+			// hold: do it off the adapter's goroutine.
+			h.goTimer(func() { h.unsubscribeUser(ch.ID, p.Room) })
+		}
+	case OpCloseRoom:
+		if ch.Kind == ChannelRoom {
+			h.goTimer(func() {
+				for _, c := range conns {
+					h.unsubscribe(h.ctx, c, ch.ID)
+				}
+			})
+		}
+	}
+	if len(p.Frame) == 0 {
+		return
+	}
+	for _, c := range conns {
+		if p.Except != "" && c.id == p.Except {
+			continue
+		}
+		c.send(p.Frame, p.Droppable)
+	}
+}
+
+// goTimer runs fn on a goroutine that Close waits for; after Close it does
+// nothing.
+func (h *Hub) goTimer(fn func()) {
+	h.bgMu.Lock()
+	defer h.bgMu.Unlock()
+	if h.bgDone {
+		return
+	}
+	h.bg.Add(1)
+	go func() {
+		defer h.bg.Done()
+		fn()
+	}()
+}
+
+// publish sends an encoded event to a channel through the adapter.
+func (h *Hub) publish(ctx context.Context, ch Channel, p Publication) error {
+	if err := h.adapter.Publish(ctx, ch, p); err != nil {
+		return fmt.Errorf("%w: publish: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// publishEvent encodes data once and publishes it.
+func (h *Hub) publishEvent(ctx context.Context, ch Channel, event string, data any) error {
+	frame, err := encodePush(event, data)
+	if err != nil {
+		return err
+	}
+	return h.publish(ctx, ch, Publication{Frame: frame})
+}
+
+// Shutdown stops the hub gracefully: new upgrades get 503, every connection
+// is sent what is queued for it and closed with 1001, then the adapter (and
+// the store, if it is an io.Closer) is closed. If ctx ends first, the
+// remaining connections are dropped as by Close. Calling it again, or after
+// Close, returns nil.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	h.closeMu.Lock()
+	defer h.closeMu.Unlock()
+	if h.closed {
+		return nil
+	}
+	h.closing.Store(true)
+	h.mu.RLock()
+	conns := h.all.load()
+	h.mu.RUnlock()
+	for _, c := range conns {
+		c.closeWith(StatusGoingAway, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() {
+		h.connsWG.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	return errors.Join(err, h.closeLocked())
+}
+
+// Close stops the hub at once: connections are dropped without a close
+// handshake and backends are closed. It waits for every goroutine of the hub
+// to end. Calling it again returns nil.
+func (h *Hub) Close() error {
+	h.closeMu.Lock()
+	defer h.closeMu.Unlock()
+	if h.closed {
+		return nil
+	}
+	h.closing.Store(true)
+	return h.closeLocked()
+}
+
+func (h *Hub) closeLocked() error {
+	h.closed = true
+	h.cancel()
+	h.connsWG.Wait()
+	err := h.adapter.Close()
+	h.bgMu.Lock()
+	h.bgDone = true
+	h.bgMu.Unlock()
+	h.mu.Lock()
+	for id, t := range h.expiry {
+		t.Stop()
+		delete(h.expiry, id)
+	}
+	h.mu.Unlock()
+	h.bg.Wait()
+	if c, ok := h.store.(interface{ Close() error }); ok && h.cfg.Store == nil {
+		err = errors.Join(err, c.Close())
+	}
+	return err
+}
+
+// connSet is a set of connections that readers load without locking: the
+// slice is replaced, never changed in place. Writers hold Hub.mu.
+type connSet struct {
+	p atomic.Pointer[[]*conn]
+}
+
+func (s *connSet) load() []*conn {
+	if p := s.p.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (s *connSet) len() int { return len(s.load()) }
+
+func (s *connSet) add(c *conn) {
+	old := s.load()
+	next := make([]*conn, len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, c)
+	s.p.Store(&next)
+}
+
+func (s *connSet) remove(c *conn) {
+	old := s.load()
+	i := slices.Index(old, c)
+	if i < 0 {
+		return
+	}
+	next := slices.Concat(old[:i], old[i+1:])
+	s.p.Store(&next)
+}
+
+// newID returns a random id with a prefix, such as "m_k3j5...".
+func newID(prefix string) string {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}

@@ -1,0 +1,192 @@
+// Package wire encodes and decodes the frames of protocol realtime.v1
+// (PROTOCOL.md section 2). It is shared by the hub and the Go client so that
+// both sides agree on the bytes.
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Subprotocol is the WebSocket subprotocol the hub offers.
+const Subprotocol = "realtime.v1"
+
+// MaxAck is the largest ack number accepted: the largest integer a
+// JavaScript number holds exactly.
+const MaxAck = 1<<53 - 1
+
+// Errors returned by the decoders. They describe the frame, never echo it.
+var (
+	ErrNotObject  = errors.New("frame is not a JSON object")
+	ErrBadJSON    = errors.New("frame is not valid JSON")
+	ErrBadUTF8    = errors.New("frame is not valid UTF-8")
+	ErrBadEvent   = errors.New("event must be a non-empty string")
+	ErrBadAck     = errors.New("ack must be a positive integer")
+	ErrBadData    = errors.New("data must be a JSON object")
+	ErrEmptyFrame = errors.New("empty frame")
+)
+
+// ClientFrame is one decoded client-to-server frame.
+type ClientFrame struct {
+	Event string
+	// Data is the raw data object; "{}" when the frame had none or null.
+	Data json.RawMessage
+	// Ack is the ack number, or 0 when the client asked for none.
+	Ack uint64
+}
+
+var emptyObject = json.RawMessage("{}")
+
+type rawClientFrame struct {
+	Event json.RawMessage `json:"event"`
+	Data  json.RawMessage `json:"data"`
+	Ack   json.RawMessage `json:"ack"`
+}
+
+// DecodeClient decodes a client frame. When the frame is an object whose ack
+// is valid but something else is wrong, the returned frame still carries the
+// Ack (and the Event, when it is a string) so the reply can name them.
+func DecodeClient(b []byte) (ClientFrame, error) {
+	var f ClientFrame
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return f, ErrEmptyFrame
+	}
+	if !utf8.Valid(b) {
+		return f, ErrBadUTF8
+	}
+	if b[0] != '{' {
+		if json.Valid(b) {
+			return f, ErrNotObject
+		}
+		return f, ErrBadJSON
+	}
+	var raw rawClientFrame
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return f, ErrBadJSON
+	}
+	if ack := raw.Ack; len(ack) > 0 && string(ack) != "null" {
+		n, err := strconv.ParseUint(string(ack), 10, 64)
+		if err != nil || n == 0 || n > MaxAck {
+			return f, ErrBadAck
+		}
+		f.Ack = n
+	}
+	if len(raw.Event) > 0 && raw.Event[0] == '"' {
+		_ = json.Unmarshal(raw.Event, &f.Event)
+	}
+	if f.Event == "" {
+		return f, ErrBadEvent
+	}
+	switch d := raw.Data; {
+	case len(d) == 0 || string(d) == "null":
+		f.Data = emptyObject
+	case d[0] == '{':
+		f.Data = d
+	default:
+		return f, ErrBadData
+	}
+	return f, nil
+}
+
+// AppendClient appends a client frame for event with already-encoded data
+// (nil means {}) and ack (0 for none).
+func AppendClient(dst []byte, event string, data []byte, ack uint64) []byte {
+	dst = append(dst, `{"event":`...)
+	dst = AppendString(dst, event)
+	dst = append(dst, `,"data":`...)
+	dst = appendData(dst, data)
+	if ack != 0 {
+		dst = append(dst, `,"ack":`...)
+		dst = strconv.AppendUint(dst, ack, 10)
+	}
+	return append(dst, '}')
+}
+
+// AppendPush appends a server push {"event":event,"data":data}.
+func AppendPush(dst []byte, event string, data []byte) []byte {
+	dst = append(dst, `{"event":`...)
+	dst = AppendString(dst, event)
+	dst = append(dst, `,"data":`...)
+	dst = appendData(dst, data)
+	return append(dst, '}')
+}
+
+// AppendAck appends a successful reply {"ack":n,"data":data}.
+func AppendAck(dst []byte, ack uint64, data []byte) []byte {
+	dst = append(dst, `{"ack":`...)
+	dst = strconv.AppendUint(dst, ack, 10)
+	dst = append(dst, `,"data":`...)
+	dst = appendData(dst, data)
+	return append(dst, '}')
+}
+
+// AppendAckError appends a failed reply {"ack":n,"error":{"code","message"}}.
+func AppendAckError(dst []byte, ack uint64, code, message string) []byte {
+	dst = append(dst, `{"ack":`...)
+	dst = strconv.AppendUint(dst, ack, 10)
+	dst = append(dst, `,"error":{"code":`...)
+	dst = AppendString(dst, code)
+	dst = append(dst, `,"message":`...)
+	dst = AppendString(dst, message)
+	return append(dst, `}}`...)
+}
+
+func appendData(dst, data []byte) []byte {
+	if len(data) == 0 {
+		return append(dst, '{', '}')
+	}
+	return append(dst, data...)
+}
+
+// AppendString appends s as a JSON string.
+func AppendString(dst []byte, s string) []byte {
+	// json.Marshal of a string cannot fail; it also escapes <, > and &,
+	// which keeps frames safe to embed in HTML.
+	b, _ := json.Marshal(s)
+	return append(dst, b...)
+}
+
+// ServerFrame is one decoded server-to-client object.
+type ServerFrame struct {
+	Event string          `json:"event,omitempty"`
+	Data  json.RawMessage `json:"data,omitempty"`
+	Ack   uint64          `json:"ack,omitempty"`
+	Error *ErrorBody      `json:"error,omitempty"`
+}
+
+// ErrorBody is the error object of a failed reply.
+type ErrorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// DecodeServer decodes every object of a server frame, which may hold several
+// separated by newlines, and calls fn for each in order. It stops at the
+// first object that does not decode.
+func DecodeServer(frame []byte, fn func(ServerFrame)) error {
+	for len(frame) > 0 {
+		line := frame
+		if i := bytes.IndexByte(frame, '\n'); i >= 0 {
+			line, frame = frame[:i], frame[i+1:]
+		} else {
+			frame = nil
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] != '{' {
+			return ErrNotObject
+		}
+		var f ServerFrame
+		if err := json.Unmarshal(line, &f); err != nil {
+			return ErrBadJSON
+		}
+		fn(f)
+	}
+	return nil
+}

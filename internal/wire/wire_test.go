@@ -1,0 +1,111 @@
+package wire
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestDecodeClient(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    ClientFrame
+		wantErr error
+	}{
+		{"event only", `{"event":"list-rooms"}`, ClientFrame{Event: "list-rooms", Data: emptyObject}, nil},
+		{"with data and ack", `{"event":"message","data":{"roomId":"r"},"ack":7}`, ClientFrame{Event: "message", Data: json.RawMessage(`{"roomId":"r"}`), Ack: 7}, nil},
+		{"null data", `{"event":"x","data":null,"ack":1}`, ClientFrame{Event: "x", Data: emptyObject, Ack: 1}, nil},
+		{"surrounding space", " \n{\"event\":\"x\"}\n", ClientFrame{Event: "x", Data: emptyObject}, nil},
+		{"empty", ``, ClientFrame{}, ErrEmptyFrame},
+		{"malformed", `{"event":`, ClientFrame{}, ErrBadJSON},
+		{"array", `[1,2]`, ClientFrame{}, ErrNotObject},
+		{"string", `"hello"`, ClientFrame{}, ErrNotObject},
+		{"garbage", `hello`, ClientFrame{}, ErrBadJSON},
+		{"invalid utf8", "{\"event\":\"x\xff\"}", ClientFrame{}, ErrBadUTF8},
+		{"event number", `{"event":5,"ack":3}`, ClientFrame{Ack: 3}, ErrBadEvent},
+		{"event missing", `{"data":{},"ack":3}`, ClientFrame{Ack: 3}, ErrBadEvent},
+		{"data array keeps ack", `{"event":"x","data":[1],"ack":4}`, ClientFrame{Event: "x", Ack: 4}, ErrBadData},
+		{"data string", `{"event":"x","data":"s"}`, ClientFrame{Event: "x"}, ErrBadData},
+		{"ack zero", `{"event":"x","ack":0}`, ClientFrame{}, ErrBadAck},
+		{"ack negative", `{"event":"x","ack":-1}`, ClientFrame{}, ErrBadAck},
+		{"ack fraction", `{"event":"x","ack":1.5}`, ClientFrame{}, ErrBadAck},
+		{"ack string", `{"event":"x","ack":"1"}`, ClientFrame{}, ErrBadAck},
+		{"ack too big", `{"event":"x","ack":9007199254740992}`, ClientFrame{}, ErrBadAck},
+		{"ack largest", `{"event":"x","ack":9007199254740991}`, ClientFrame{Event: "x", Data: emptyObject, Ack: MaxAck}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeClient([]byte(tt.in))
+			require.ErrorIs(t, err, tt.wantErr)
+			if tt.wantErr == nil {
+				require.Equal(t, tt.want, got)
+			} else {
+				require.Equal(t, tt.want.Ack, got.Ack)
+				require.Equal(t, tt.want.Event, got.Event)
+			}
+		})
+	}
+}
+
+func TestAppendRoundTrip(t *testing.T) {
+	var frame []byte
+	frame = AppendPush(frame, "new-message", []byte(`{"id":"m1"}`))
+	frame = append(frame, '\n')
+	frame = AppendAck(frame, 9, nil)
+	frame = append(frame, '\n')
+	frame = AppendAckError(frame, 10, "forbidden", "not a \"member\"\n")
+
+	var got []ServerFrame
+	require.NoError(t, DecodeServer(frame, func(f ServerFrame) { got = append(got, f) }))
+	require.Equal(t, []ServerFrame{
+		{Event: "new-message", Data: json.RawMessage(`{"id":"m1"}`)},
+		{Ack: 9, Data: json.RawMessage(`{}`)},
+		{Ack: 10, Error: &ErrorBody{Code: "forbidden", Message: "not a \"member\"\n"}},
+	}, got)
+
+	c, err := DecodeClient(AppendClient(nil, "join-room", []byte(`{"roomId":"<r>"}`), 3))
+	require.NoError(t, err)
+	require.Equal(t, ClientFrame{Event: "join-room", Data: json.RawMessage(`{"roomId":"<r>"}`), Ack: 3}, c)
+}
+
+func TestDecodeServerRejects(t *testing.T) {
+	require.ErrorIs(t, DecodeServer([]byte(`[1]`), func(ServerFrame) {}), ErrNotObject)
+	require.ErrorIs(t, DecodeServer([]byte("{\"event\":\"a\"}\n{bad"), func(ServerFrame) {}), ErrBadJSON)
+}
+
+// FuzzDecodeClient checks that no input panics the decoder and that what it
+// accepts is well formed: data is an object and ack is in range.
+func FuzzDecodeClient(f *testing.F) {
+	for _, s := range []string{
+		`{"event":"message","data":{"roomId":"r","content":"hi"},"ack":1}`,
+		`{"event":"x","data":[1],"ack":4}`, `[]`, `{`, "{\"event\":\"\xff\"}",
+		`{"event":"a","ack":9007199254740991}`, `{"event":"a","data":null}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fr, err := DecodeClient(b)
+		if err != nil {
+			return
+		}
+		if fr.Event == "" || fr.Ack > MaxAck || len(fr.Data) == 0 || fr.Data[0] != '{' {
+			t.Fatalf("accepted a malformed frame: %+v", fr)
+		}
+		if !json.Valid(fr.Data) {
+			t.Fatalf("data is not valid JSON: %q", fr.Data)
+		}
+	})
+}
+
+// FuzzDecodeServer checks that the client-side decoder never panics on
+// whatever a server (or a man in the middle) sends.
+func FuzzDecodeServer(f *testing.F) {
+	f.Add([]byte("{\"event\":\"a\",\"data\":{}}\n{\"ack\":1,\"data\":{}}"))
+	f.Add([]byte(`{"ack":2,"error":{"code":"invalid","message":"x"}}`))
+	f.Add([]byte("\n\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_ = DecodeServer(b, func(ServerFrame) {})
+	})
+}

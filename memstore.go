@@ -1,0 +1,356 @@
+package realtime
+
+import (
+	"context"
+	"slices"
+	"sync"
+)
+
+// MemoryOptions configures NewMemoryStore.
+type MemoryOptions struct {
+	// HistorySize is how many messages the store keeps per stream (room,
+	// direct conversation); older ones are forgotten. Zero: 1000.
+	HistorySize int
+}
+
+// NewMemoryStore returns a Store that keeps everything in this process: the
+// default of a zero Config. It suits tests, demos and single-node hubs that
+// may forget on restart; a cluster needs a shared Store such as sqlstore.
+func NewMemoryStore(o MemoryOptions) Store {
+	if o.HistorySize <= 0 {
+		o.HistorySize = 1000
+	}
+	return &memoryStore{
+		opts:     o,
+		rooms:    make(map[string]*memRoom),
+		userRoom: make(map[string]map[string]struct{}),
+		streams:  make(map[string]*memStream),
+		messages: make(map[string]*memMessage),
+	}
+}
+
+type memoryStore struct {
+	opts MemoryOptions
+
+	mu       sync.RWMutex
+	rooms    map[string]*memRoom
+	order    []string // room ids, oldest first
+	userRoom map[string]map[string]struct{}
+	streams  map[string]*memStream
+	messages map[string]*memMessage
+}
+
+type memRoom struct {
+	room    Room
+	members []Member // in join order
+}
+
+type memStream struct {
+	seq  uint64
+	msgs []*memMessage // retained history, oldest first
+	// byClient maps sender + clientMsgId to a message id.
+	byClient map[string]string
+}
+
+type memMessage struct {
+	m      Message
+	stream *memStream
+}
+
+func (s *memoryStore) roomLocked(id string) (*memRoom, error) {
+	r := s.rooms[id]
+	if r == nil {
+		return nil, ErrNotFound
+	}
+	return r, nil
+}
+
+func (r *memRoom) view() Room {
+	room := r.room
+	room.MemberCount = len(r.members)
+	return room
+}
+
+func (s *memoryStore) CreateRoom(_ context.Context, room Room, creator Member, l Limits) (Room, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.rooms[room.ID]; ok {
+		return Room{}, ErrConflict
+	}
+	if l.MaxRoomsPerUser > 0 && len(s.userRoom[creator.UserID]) >= l.MaxRoomsPerUser {
+		return Room{}, Errorf(CodeLimitExceeded, "a user may belong to %d rooms", l.MaxRoomsPerUser)
+	}
+	creator.RoomID = room.ID
+	r := &memRoom{room: room, members: []Member{creator}}
+	s.rooms[room.ID] = r
+	s.order = append(s.order, room.ID)
+	s.addUserRoom(creator.UserID, room.ID)
+	return r.view(), nil
+}
+
+func (s *memoryStore) addUserRoom(user, room string) {
+	set := s.userRoom[user]
+	if set == nil {
+		set = make(map[string]struct{})
+		s.userRoom[user] = set
+	}
+	set[room] = struct{}{}
+}
+
+func (s *memoryStore) GetRoom(_ context.Context, id string) (Room, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, err := s.roomLocked(id)
+	if err != nil {
+		return Room{}, err
+	}
+	return r.view(), nil
+}
+
+func (s *memoryStore) UpdateRoom(_ context.Context, id string, u RoomUpdate) (Room, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.roomLocked(id)
+	if err != nil {
+		return Room{}, err
+	}
+	if u.Name != nil {
+		r.room.Name = *u.Name
+	}
+	if u.Description != nil {
+		r.room.Description = *u.Description
+	}
+	if u.MaxUsers != nil {
+		r.room.MaxUsers = *u.MaxUsers
+	}
+	if u.IsPrivate != nil {
+		r.room.IsPrivate = *u.IsPrivate
+		r.room.Type = RoomPublic
+		if *u.IsPrivate {
+			r.room.Type = RoomPrivate
+		}
+	}
+	return r.view(), nil
+}
+
+func (s *memoryStore) DeleteRoom(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.roomLocked(id)
+	if err != nil {
+		return err
+	}
+	for _, m := range r.members {
+		delete(s.userRoom[m.UserID], id)
+		if len(s.userRoom[m.UserID]) == 0 {
+			delete(s.userRoom, m.UserID)
+		}
+	}
+	delete(s.rooms, id)
+	s.order = slices.DeleteFunc(s.order, func(x string) bool { return x == id })
+	if st := s.streams[RoomStream(id)]; st != nil {
+		for _, mm := range st.msgs {
+			delete(s.messages, mm.m.ID)
+		}
+		delete(s.streams, RoomStream(id))
+	}
+	return nil
+}
+
+func (s *memoryStore) ListRooms(_ context.Context, userID string) ([]Room, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	mine := s.userRoom[userID]
+	var own, public []Room
+	for _, id := range s.order {
+		r := s.rooms[id]
+		if _, ok := mine[id]; ok {
+			own = append(own, r.view())
+		} else if !r.room.IsPrivate {
+			public = append(public, r.view())
+		}
+	}
+	return append(own, public...), nil
+}
+
+func (s *memoryStore) AddMember(_ context.Context, m Member, l Limits) (Member, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.roomLocked(m.RoomID)
+	if err != nil {
+		return Member{}, false, err
+	}
+	if i := slices.IndexFunc(r.members, func(x Member) bool { return x.UserID == m.UserID }); i >= 0 {
+		return r.members[i], false, nil
+	}
+	if len(r.members) >= r.room.MaxUsers {
+		return Member{}, false, Errorf(CodeRoomFull, "the room has %d members", r.room.MaxUsers)
+	}
+	if l.MaxRoomsPerUser > 0 && len(s.userRoom[m.UserID]) >= l.MaxRoomsPerUser {
+		return Member{}, false, Errorf(CodeLimitExceeded, "a user may belong to %d rooms", l.MaxRoomsPerUser)
+	}
+	r.members = append(r.members, m)
+	s.addUserRoom(m.UserID, m.RoomID)
+	return m, true, nil
+}
+
+func (s *memoryStore) GetMember(_ context.Context, roomID, userID string) (Member, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, err := s.roomLocked(roomID)
+	if err != nil {
+		return Member{}, err
+	}
+	if i := slices.IndexFunc(r.members, func(x Member) bool { return x.UserID == userID }); i >= 0 {
+		return r.members[i], nil
+	}
+	return Member{}, ErrNotFound
+}
+
+func (s *memoryStore) UpdateMember(_ context.Context, roomID, userID string, u MemberUpdate) (Member, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.roomLocked(roomID)
+	if err != nil {
+		return Member{}, err
+	}
+	i := slices.IndexFunc(r.members, func(x Member) bool { return x.UserID == userID })
+	if i < 0 {
+		return Member{}, ErrNotFound
+	}
+	if u.Role != nil {
+		r.members[i].Role = *u.Role
+	}
+	if u.IsMuted != nil {
+		r.members[i].IsMuted = *u.IsMuted
+	}
+	return r.members[i], nil
+}
+
+func (s *memoryStore) RemoveMember(_ context.Context, roomID, userID string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.roomLocked(roomID)
+	if err != nil {
+		return 0, err
+	}
+	i := slices.IndexFunc(r.members, func(x Member) bool { return x.UserID == userID })
+	if i < 0 {
+		return 0, ErrNotFound
+	}
+	r.members = slices.Delete(r.members, i, i+1)
+	delete(s.userRoom[userID], roomID)
+	if len(s.userRoom[userID]) == 0 {
+		delete(s.userRoom, userID)
+	}
+	return len(r.members), nil
+}
+
+func (s *memoryStore) ListMembers(_ context.Context, roomID string) ([]Member, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, err := s.roomLocked(roomID)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(r.members), nil
+}
+
+func (s *memoryStore) SaveMessage(_ context.Context, m Message) (Message, bool, error) {
+	key := m.Stream()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.RoomID != "" {
+		if _, err := s.roomLocked(m.RoomID); err != nil {
+			return Message{}, false, err
+		}
+	}
+	st := s.streams[key]
+	if st == nil {
+		st = &memStream{byClient: make(map[string]string)}
+		s.streams[key] = st
+	}
+	clientKey := m.SenderID + "\x00" + m.ClientMsgID
+	if m.ClientMsgID != "" {
+		if id, ok := st.byClient[clientKey]; ok {
+			if prev := s.messages[id]; prev != nil {
+				return prev.m, true, nil
+			}
+		}
+	}
+	if _, ok := s.messages[m.ID]; ok {
+		return Message{}, false, ErrConflict
+	}
+	st.seq++
+	m.Seq = st.seq
+	mm := &memMessage{m: m, stream: st}
+	st.msgs = append(st.msgs, mm)
+	s.messages[m.ID] = mm
+	if m.ClientMsgID != "" {
+		st.byClient[clientKey] = m.ID
+	}
+	if over := len(st.msgs) - s.opts.HistorySize; over > 0 {
+		for _, old := range st.msgs[:over] {
+			delete(s.messages, old.m.ID)
+			if old.m.ClientMsgID != "" {
+				delete(st.byClient, old.m.SenderID+"\x00"+old.m.ClientMsgID)
+			}
+		}
+		st.msgs = slices.Delete(st.msgs, 0, over)
+	}
+	return m, false, nil
+}
+
+func (s *memoryStore) GetMessage(_ context.Context, id string) (Message, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	mm := s.messages[id]
+	if mm == nil {
+		return Message{}, ErrNotFound
+	}
+	return mm.m, nil
+}
+
+func (s *memoryStore) History(_ context.Context, q HistoryQuery) ([]Message, bool, error) {
+	if q.Limit <= 0 {
+		q.Limit = defaultHistoryLimit
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var msgs []*memMessage
+	if st := s.streams[q.Stream]; st != nil {
+		msgs = st.msgs
+	}
+	// cursor finds a message of this stream by id.
+	cursor := func(id string) (int, error) {
+		mm := s.messages[id]
+		if mm == nil || mm.m.Stream() != q.Stream {
+			return 0, ErrNotFound
+		}
+		// Seqs of retained messages are consecutive: index by arithmetic.
+		return int(mm.m.Seq - msgs[0].m.Seq), nil
+	}
+	lo, hi := max(0, len(msgs)-q.Limit), len(msgs)
+	more := lo > 0
+	switch {
+	case q.Before != "":
+		i, err := cursor(q.Before)
+		if err != nil {
+			return nil, false, err
+		}
+		lo, hi = max(0, i-q.Limit), i
+		more = lo > 0
+	case q.After != "":
+		i, err := cursor(q.After)
+		if err != nil {
+			return nil, false, err
+		}
+		lo, hi = i+1, min(len(msgs), i+1+q.Limit)
+		more = hi < len(msgs)
+	}
+	out := make([]Message, 0, hi-lo)
+	for _, mm := range msgs[lo:hi] {
+		out = append(out, mm.m)
+	}
+	return out, more, nil
+}

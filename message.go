@@ -1,0 +1,335 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"regexp"
+	"time"
+	"unicode/utf8"
+)
+
+const (
+	maxClientMsgIDBytes = 128
+	maxMetadataBytes    = 16 << 10
+	defaultHistoryLimit = 50
+	maxHistoryLimit     = 200
+)
+
+type messageRequest struct {
+	RoomID      string          `json:"roomId"`
+	RecipientID string          `json:"recipientId"`
+	Content     string          `json:"content"`
+	Type        MessageType     `json:"type"`
+	ReplyToID   string          `json:"replyToId"`
+	Metadata    json.RawMessage `json:"metadata"`
+	ClientMsgID string          `json:"clientMsgId"`
+}
+
+// messageAck is the ack data of a message, and the message-sent push.
+type messageAck struct {
+	ID          string    `json:"id"`
+	Timestamp   time.Time `json:"timestamp"`
+	Seq         uint64    `json:"seq"`
+	ClientMsgID string    `json:"clientMsgId,omitempty"`
+}
+
+func (h *Hub) validateMessage(req *messageRequest) error {
+	if req.RoomID != "" && req.RecipientID != "" {
+		return Errorf(CodeInvalid, "give roomId or recipientId, not both")
+	}
+	if len(req.RoomID) > maxIDBytes || len(req.RecipientID) > maxIDBytes || len(req.ReplyToID) > maxIDBytes {
+		return Errorf(CodeInvalid, "an id is too long")
+	}
+	if req.Content == "" {
+		return Errorf(CodeInvalid, "field content is required")
+	}
+	if n := utf8.RuneCountInString(req.Content); n > h.cfg.MaxMessageLength {
+		return Errorf(CodeTooLarge, "message is longer than %d characters", h.cfg.MaxMessageLength)
+	}
+	if req.Type == "" {
+		req.Type = TypeText
+	}
+	if !req.Type.valid() {
+		return Errorf(CodeInvalid, `field type must be "text", "image", "file" or "system"`)
+	}
+	if len(req.ClientMsgID) > maxClientMsgIDBytes {
+		return Errorf(CodeInvalid, "field clientMsgId is longer than %d bytes", maxClientMsgIDBytes)
+	}
+	if m := req.Metadata; len(m) > 0 && string(m) != "null" {
+		if m[0] != '{' {
+			return Errorf(CodeInvalid, "field metadata must be a JSON object")
+		}
+		if len(m) > maxMetadataBytes {
+			return Errorf(CodeTooLarge, "metadata is larger than %d bytes", maxMetadataBytes)
+		}
+	} else {
+		req.Metadata = nil
+	}
+	return nil
+}
+
+func (h *Hub) handleMessage(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
+	var req messageRequest
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	if err := h.validateMessage(&req); err != nil {
+		return nil, err
+	}
+	u := c.currentUser()
+	if !h.allowMessage(c, u.ID) {
+		return nil, Errorf(CodeRateLimited, "more than %d messages a minute", h.cfg.MaxMessagesPerMinute)
+	}
+	m := Message{
+		ID:          newID("m"),
+		RoomID:      req.RoomID,
+		RecipientID: req.RecipientID,
+		SenderID:    u.ID, // never from the payload
+		Sender:      u.ref(),
+		Content:     req.Content,
+		Type:        req.Type,
+		ReplyToID:   req.ReplyToID,
+		Metadata:    req.Metadata,
+		CreatedAt:   now(),
+		ClientMsgID: req.ClientMsgID,
+	}
+	saved, err := h.sendMessage(ctx, u, m)
+	if err != nil {
+		return nil, err
+	}
+	if m.RoomID != "" && h.stopTyping(c, m.RoomID) {
+		h.publishTyping(ctx, c, u, m.RoomID, false)
+	}
+	return messageAck{ID: saved.ID, Timestamp: saved.CreatedAt, Seq: saved.Seq, ClientMsgID: saved.ClientMsgID}, nil
+}
+
+// allowMessage spends one of the user's messages for this minute.
+func (h *Hub) allowMessage(c *conn, userID string) bool {
+	h.mu.RLock()
+	l := h.budgets[userID]
+	h.mu.RUnlock()
+	if l == nil {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return c.allow(&l.bucket)
+}
+
+// sendMessage authorizes, stores and publishes a message from u. The
+// message is acked only once it is stored and handed to the adapter.
+func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, error) {
+	var channels []Channel
+	switch {
+	case m.RoomID != "":
+		member, err := h.store.GetMember(ctx, m.RoomID, u.ID)
+		if errors.Is(err, ErrNotFound) {
+			if _, rerr := h.store.GetRoom(ctx, m.RoomID); rerr != nil {
+				return Message{}, h.storeErr("get room", rerr)
+			}
+			return Message{}, Errorf(CodeForbidden, "only members may send to this room")
+		}
+		if err != nil {
+			return Message{}, h.storeErr("get member", err)
+		}
+		if member.IsMuted {
+			return Message{}, Errorf(CodeForbidden, "you are muted in this room")
+		}
+		channels = []Channel{{Kind: ChannelRoom, ID: m.RoomID}}
+	case m.RecipientID != "":
+		channels = []Channel{{Kind: ChannelUser, ID: m.RecipientID}}
+		if m.RecipientID != u.ID {
+			channels = append(channels, Channel{Kind: ChannelUser, ID: u.ID})
+		}
+	default:
+		if !u.HasRole("broadcast") {
+			return Message{}, Errorf(CodeForbidden, "global messages need the broadcast role")
+		}
+		channels = []Channel{{Kind: ChannelGlobal}}
+	}
+	if m.ReplyToID != "" {
+		parent, err := h.store.GetMessage(ctx, m.ReplyToID)
+		if errors.Is(err, ErrNotFound) || (err == nil && parent.Stream() != m.Stream()) {
+			return Message{}, Errorf(CodeNotFound, "replyToId names no message of this conversation")
+		}
+		if err != nil {
+			return Message{}, h.storeErr("get message", err)
+		}
+	}
+	if hook := h.cfg.OnMessage; hook != nil {
+		id, sender, created := m.ID, m.Sender, m.CreatedAt
+		if err := hook(ctx, &m); err != nil {
+			return Message{}, hookErr(err)
+		}
+		// The hook may rewrite content, not identity.
+		m.ID, m.SenderID, m.Sender, m.CreatedAt = id, sender.ID, sender, created
+		if m.Content == "" || !m.Type.valid() {
+			return Message{}, Errorf(CodeInvalid, "the message was emptied by a filter")
+		}
+	}
+
+	// The lane keeps store order and publish order the same, so that every
+	// subscriber sees the stream in seq order.
+	lane := h.lane(m.Stream())
+	lane.Lock()
+	defer lane.Unlock()
+	saved, dup, err := h.store.SaveMessage(ctx, m)
+	if err != nil {
+		return Message{}, h.storeErr("save message", err)
+	}
+	if dup {
+		return saved, nil
+	}
+	frame, err := encodePush("new-message", saved)
+	if err != nil {
+		return Message{}, err
+	}
+	for _, ch := range channels {
+		if err := h.publish(ctx, ch, Publication{Frame: frame, Seq: saved.Seq}); err != nil {
+			return Message{}, h.storeErr("publish", err)
+		}
+	}
+	return saved, nil
+}
+
+type typingRequest struct {
+	RoomID   string `json:"roomId"`
+	IsTyping bool   `json:"isTyping"`
+}
+
+type typingPush struct {
+	RoomID   string `json:"roomId"`
+	UserID   string `json:"userId"`
+	Username string `json:"username"`
+	IsTyping bool   `json:"isTyping"`
+}
+
+func (h *Hub) handleTyping(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
+	var req typingRequest
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	if err := required("roomId", req.RoomID); err != nil {
+		return nil, err
+	}
+	if !h.subscribed(c, req.RoomID) {
+		return nil, Errorf(CodeForbidden, "join the room first")
+	}
+	u := c.currentUser()
+	if !req.IsTyping {
+		if h.stopTyping(c, req.RoomID) {
+			h.publishTyping(ctx, c, u, req.RoomID, false)
+		}
+		return struct{}{}, nil
+	}
+	if h.startTyping(c, u, req.RoomID) {
+		h.publishTyping(ctx, c, u, req.RoomID, true)
+	}
+	return struct{}{}, nil
+}
+
+// startTyping (re)arms the connection's typing timer for room; it reports
+// whether the connection was not typing there yet.
+func (h *Hub) startTyping(c *conn, u User, room string) bool {
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	if t := c.typing[room]; t != nil && t.Reset(h.cfg.TypingTimeout) {
+		return false
+	}
+	if c.typing == nil {
+		c.typing = make(map[string]*time.Timer)
+	}
+	c.typing[room] = time.AfterFunc(h.cfg.TypingTimeout, func() {
+		if h.stopTyping(c, room) {
+			h.goTimer(func() { h.publishTyping(h.ctx, c, u, room, false) })
+		}
+	})
+	return true
+}
+
+// stopTyping disarms the typing timer of room; it reports whether the
+// connection was typing there.
+func (h *Hub) stopTyping(c *conn, room string) bool {
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	t := c.typing[room]
+	if t == nil {
+		return false
+	}
+	t.Stop()
+	delete(c.typing, room)
+	return true
+}
+
+// publishTyping tells the room's other connections that u is (not) typing.
+// Typing is never stored and is the first thing a congested connection
+// skips.
+func (h *Hub) publishTyping(ctx context.Context, c *conn, u User, room string, typing bool) {
+	frame, _ := encodePush("user-typing", typingPush{RoomID: room, UserID: u.ID, Username: u.Username, IsTyping: typing})
+	p := Publication{Frame: frame, Except: c.id, Droppable: true}
+	if err := h.publish(ctx, Channel{Kind: ChannelRoom, ID: room}, p); err != nil {
+		h.log.Debug("realtime: publish typing", "room", room, "err", err)
+	}
+}
+
+type historyRequest struct {
+	RoomID string `json:"roomId"`
+	Before string `json:"before"`
+	After  string `json:"after"`
+	Limit  int    `json:"limit"`
+}
+
+type historyReply struct {
+	Messages []Message `json:"messages"`
+	HasMore  bool      `json:"hasMore"`
+}
+
+func (h *Hub) handleGetHistory(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
+	var req historyRequest
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	if err := required("roomId", req.RoomID); err != nil {
+		return nil, err
+	}
+	if req.Before != "" && req.After != "" {
+		return nil, Errorf(CodeInvalid, "give before or after, not both")
+	}
+	switch {
+	case req.Limit == 0:
+		req.Limit = defaultHistoryLimit
+	case req.Limit < 0 || req.Limit > maxHistoryLimit:
+		return nil, Errorf(CodeInvalid, "field limit must be between 1 and %d", maxHistoryLimit)
+	}
+	if err := h.requireMember(ctx, c.currentUser(), req.RoomID); err != nil {
+		return nil, err
+	}
+	msgs, more, err := h.store.History(ctx, HistoryQuery{
+		Stream: RoomStream(req.RoomID), Before: req.Before, After: req.After, Limit: req.Limit,
+	})
+	if err != nil {
+		return nil, h.storeErr("history", err)
+	}
+	return historyReply{Messages: nonNil(msgs), HasMore: more}, nil
+}
+
+// requireMember checks that u may read a room: a member, or a hub admin.
+func (h *Hub) requireMember(ctx context.Context, u User, roomID string) error {
+	if _, err := h.store.GetRoom(ctx, roomID); err != nil {
+		return h.storeErr("get room", err)
+	}
+	if u.HasRole("admin") {
+		return nil
+	}
+	_, err := h.store.GetMember(ctx, roomID, u.ID)
+	if errors.Is(err, ErrNotFound) {
+		return Errorf(CodeForbidden, "only members may read this room")
+	}
+	if err != nil {
+		return h.storeErr("get member", err)
+	}
+	return nil
+}
+
+var eventNamePattern = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)

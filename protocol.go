@@ -1,0 +1,137 @@
+package realtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// handle runs one client event and returns its ack data. It runs on the
+// connection's read goroutine, so one connection's events are handled in
+// the order they were sent.
+func (h *Hub) handle(c *conn, event string, data json.RawMessage) (any, error) {
+	ctx := c.ctx
+	switch event {
+	case "auth":
+		return h.handleAuth(c, data)
+	case "create-room":
+		return h.handleCreateRoom(ctx, c, data)
+	case "join-room":
+		return h.handleJoinRoom(ctx, c, data)
+	case "leave-room":
+		return h.handleLeaveRoom(ctx, c, data)
+	case "update-room":
+		return h.handleUpdateRoom(ctx, c, data)
+	case "delete-room":
+		return h.handleDeleteRoom(ctx, c, data)
+	case "add-member":
+		return h.handleAddMember(ctx, c, data)
+	case "update-member":
+		return h.handleUpdateMember(ctx, c, data)
+	case "remove-member":
+		return h.handleRemoveMember(ctx, c, data)
+	case "list-rooms":
+		return h.handleListRooms(ctx, c)
+	case "message":
+		return h.handleMessage(ctx, c, data)
+	case "typing":
+		return h.handleTyping(ctx, c, data)
+	case "get-history":
+		return h.handleGetHistory(ctx, c, data)
+	}
+	return nil, Errorf(CodeInvalid, "unknown event %q", truncate(event, 64))
+}
+
+type authRequest struct {
+	Token string `json:"token"`
+}
+
+type authReply struct {
+	User      UserRef    `json:"user"`
+	ExpiresAt *time.Time `json:"expiresAt"`
+}
+
+func (h *Hub) handleAuth(c *conn, data json.RawMessage) (any, error) {
+	var req authRequest
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	if h.cfg.Authenticator == nil {
+		return nil, Errorf(CodeInvalid, "this hub runs without authentication")
+	}
+	exp, err := h.authenticate(c, req.Token)
+	if err != nil {
+		return nil, err
+	}
+	reply := authReply{User: c.currentUser().ref()}
+	if !exp.IsZero() {
+		exp = exp.UTC()
+		reply.ExpiresAt = &exp
+	}
+	return reply, nil
+}
+
+// decode unmarshals an event's data object into v. A field of the wrong JSON
+// type is an invalid error that names the field.
+func decode(data json.RawMessage, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return Errorf(CodeInvalid, "field %s must be a JSON %s", te.Field, jsonKind(te.Type.Kind().String()))
+		}
+		return Errorf(CodeInvalid, "data is not a valid JSON object")
+	}
+	return nil
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "int", "int64", "uint64", "float64":
+		return "number"
+	case "slice":
+		return "array"
+	}
+	return "object"
+}
+
+// required returns an invalid error when s is empty.
+func required(field, s string) error {
+	if s == "" {
+		return Errorf(CodeInvalid, "field %s is required", field)
+	}
+	if len(s) > maxIDBytes {
+		return Errorf(CodeInvalid, "field %s is too long", field)
+	}
+	return nil
+}
+
+// maxIDBytes caps every id a client sends.
+const maxIDBytes = 256
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// storeErr passes protocol errors through; any other failure of a backend
+// is logged and becomes unavailable, so that its text (SQL, addresses) never
+// reaches a client.
+func (h *Hub) storeErr(op string, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	if !errors.Is(err, context.Canceled) {
+		h.log.Error("realtime: backend failed", "op", op, "err", err)
+	}
+	return ErrUnavailable
+}

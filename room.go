@@ -1,0 +1,508 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+	"unicode/utf8"
+)
+
+// RoomOptions describes a room to create.
+type RoomOptions struct {
+	Name        string
+	Description string
+	Private     bool
+	// MaxUsers caps the room's members. Zero: Config.MaxUsersPerRoom,
+	// which is also its upper bound.
+	MaxUsers int
+}
+
+const (
+	maxRoomNameChars = 100
+	maxRoomDescChars = 1000
+)
+
+func (h *Hub) validateRoomFields(name, desc *string, maxUsers *int) error {
+	if name != nil {
+		if *name == "" {
+			return Errorf(CodeInvalid, "field name is required")
+		}
+		if utf8.RuneCountInString(*name) > maxRoomNameChars {
+			return Errorf(CodeTooLarge, "room name is longer than %d characters", maxRoomNameChars)
+		}
+	}
+	if desc != nil && utf8.RuneCountInString(*desc) > maxRoomDescChars {
+		return Errorf(CodeTooLarge, "room description is longer than %d characters", maxRoomDescChars)
+	}
+	if maxUsers != nil && (*maxUsers < 1 || *maxUsers > h.cfg.MaxUsersPerRoom) {
+		return Errorf(CodeInvalid, "field maxUsers must be between 1 and %d", h.cfg.MaxUsersPerRoom)
+	}
+	return nil
+}
+
+func (h *Hub) limits() Limits {
+	return Limits{MaxRoomsPerUser: max(0, h.cfg.MaxRoomsPerUser)}
+}
+
+// createRoom stores a new room with creator as its admin.
+func (h *Hub) createRoom(ctx context.Context, creator User, o RoomOptions) (Room, error) {
+	if o.MaxUsers == 0 {
+		o.MaxUsers = h.cfg.MaxUsersPerRoom
+	}
+	if err := h.validateRoomFields(&o.Name, &o.Description, &o.MaxUsers); err != nil {
+		return Room{}, err
+	}
+	t := now()
+	room := Room{
+		ID:          newID("r"),
+		Name:        o.Name,
+		Description: o.Description,
+		Type:        RoomPublic,
+		MaxUsers:    o.MaxUsers,
+		IsPrivate:   o.Private,
+		CreatedByID: creator.ID,
+		CreatedAt:   t,
+	}
+	if o.Private {
+		room.Type = RoomPrivate
+	}
+	admin := Member{RoomID: room.ID, UserID: creator.ID, Username: creator.Username, Role: RoleAdmin, JoinedAt: t}
+	room, err := h.store.CreateRoom(ctx, room, admin, h.limits())
+	if err != nil {
+		return Room{}, h.storeErr("create room", err)
+	}
+	return room, nil
+}
+
+// addMember makes user a member of a room and tells the room. It returns
+// created=false when the user already was one.
+func (h *Hub) addMember(ctx context.Context, roomID string, user UserRef, role Role) (Member, bool, error) {
+	m := Member{RoomID: roomID, UserID: user.ID, Username: user.Username, Role: role, JoinedAt: now()}
+	m, created, err := h.store.AddMember(ctx, m, h.limits())
+	if err != nil {
+		return Member{}, false, h.storeErr("add member", err)
+	}
+	if created {
+		h.cancelExpiry(roomID)
+		h.publishLogged(ctx, Channel{Kind: ChannelRoom, ID: roomID}, "user-joined", roomUser{RoomID: roomID, User: user})
+	}
+	return m, created, nil
+}
+
+// removeMember ends a membership: the user's connections stop receiving the
+// room, and receive kicked when reason is not empty; the room is told.
+func (h *Hub) removeMember(ctx context.Context, roomID, userID, username, reason string) error {
+	remaining, err := h.store.RemoveMember(ctx, roomID, userID)
+	if err != nil {
+		return h.storeErr("remove member", err)
+	}
+	// This node's connections stop at once; other nodes on the publication.
+	h.unsubscribeUser(userID, roomID)
+	p := Publication{Op: OpLeaveRoom, Room: roomID}
+	if reason != "" {
+		p.Frame, _ = encodePush("kicked", kicked{RoomID: roomID, Reason: reason})
+	}
+	if err := h.publish(ctx, Channel{Kind: ChannelUser, ID: userID}, p); err != nil {
+		h.log.Warn("realtime: publish leave", "room", roomID, "err", err)
+	}
+	h.publishLogged(ctx, Channel{Kind: ChannelRoom, ID: roomID}, "user-left", roomUser{RoomID: roomID, User: UserRef{ID: userID, Username: username}})
+	if remaining == 0 {
+		h.scheduleExpiry(roomID)
+	}
+	return nil
+}
+
+// deleteRoom deletes a room and tells its subscribers.
+func (h *Hub) deleteRoom(ctx context.Context, roomID string) error {
+	if err := h.store.DeleteRoom(ctx, roomID); err != nil {
+		return h.storeErr("delete room", err)
+	}
+	h.cancelExpiry(roomID)
+	frame, _ := encodePush("room-deleted", map[string]string{"roomId": roomID})
+	if err := h.publish(ctx, Channel{Kind: ChannelRoom, ID: roomID}, Publication{Op: OpCloseRoom, Frame: frame}); err != nil {
+		h.log.Warn("realtime: publish room-deleted", "room", roomID, "err", err)
+	}
+	return nil
+}
+
+// publishLogged publishes an event whose loss is not the caller's failure:
+// the state change it reports is already stored.
+func (h *Hub) publishLogged(ctx context.Context, ch Channel, event string, data any) {
+	if err := h.publishEvent(ctx, ch, event, data); err != nil {
+		h.log.Warn("realtime: publish", "event", event, "channel", ch.String(), "err", err)
+	}
+}
+
+// scheduleExpiry deletes a room that stays without members for
+// DefaultRoomExpiry.
+func (h *Hub) scheduleExpiry(roomID string) {
+	d := h.cfg.DefaultRoomExpiry
+	if d < 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if t := h.expiry[roomID]; t != nil {
+		t.Stop()
+	}
+	h.expiry[roomID] = time.AfterFunc(d, func() {
+		h.goTimer(func() { h.expireRoom(roomID) })
+	})
+}
+
+func (h *Hub) cancelExpiry(roomID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if t := h.expiry[roomID]; t != nil {
+		t.Stop()
+		delete(h.expiry, roomID)
+	}
+}
+
+func (h *Hub) expireRoom(roomID string) {
+	h.mu.Lock()
+	delete(h.expiry, roomID)
+	h.mu.Unlock()
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	defer cancel()
+	room, err := h.store.GetRoom(ctx, roomID)
+	if err != nil || room.MemberCount > 0 {
+		return
+	}
+	if err := h.deleteRoom(ctx, roomID); err != nil && !errors.Is(err, ErrNotFound) {
+		h.log.Warn("realtime: expire room", "room", roomID, "err", err)
+		return
+	}
+	h.log.Info("realtime: deleted empty room", "room", roomID)
+}
+
+// requireAdmin returns the room when u administers it: a room admin or a
+// hub-wide admin.
+func (h *Hub) requireAdmin(ctx context.Context, u User, roomID string) (Room, error) {
+	room, err := h.store.GetRoom(ctx, roomID)
+	if err != nil {
+		return Room{}, h.storeErr("get room", err)
+	}
+	if u.HasRole("admin") {
+		return room, nil
+	}
+	m, err := h.store.GetMember(ctx, roomID, u.ID)
+	if errors.Is(err, ErrNotFound) || (err == nil && m.Role != RoleAdmin) {
+		return Room{}, Errorf(CodeForbidden, "only a room admin may do this")
+	}
+	if err != nil {
+		return Room{}, h.storeErr("get member", err)
+	}
+	return room, nil
+}
+
+type roomUser struct {
+	RoomID string  `json:"roomId"`
+	User   UserRef `json:"user"`
+}
+
+type kicked struct {
+	RoomID string `json:"roomId"`
+	Reason string `json:"reason"`
+}
+
+type roomReply struct {
+	Room Room `json:"room"`
+}
+
+type createRoomRequest struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Type        string `json:"type"`
+	MaxUsers    int    `json:"maxUsers"`
+	IsPrivate   bool   `json:"isPrivate"`
+}
+
+func (h *Hub) handleCreateRoom(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
+	var req createRoomRequest
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	if req.Type != "" && req.Type != RoomPublic && req.Type != RoomPrivate {
+		return nil, Errorf(CodeInvalid, `field type must be "public" or "private"`)
+	}
+	if req.MaxUsers < 0 {
+		return nil, Errorf(CodeInvalid, "field maxUsers must be positive")
+	}
+	room, err := h.createRoom(ctx, c.currentUser(), RoomOptions{
+		Name:        req.Name,
+		Description: req.Description,
+		Private:     req.Type == RoomPrivate || req.IsPrivate,
+		MaxUsers:    req.MaxUsers,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := h.subscribe(ctx, c, room.ID); err != nil {
+		return nil, err
+	}
+	return roomReply{Room: room}, nil
+}
+
+type roomRequest struct {
+	RoomID string `json:"roomId"`
+}
+
+type joinRequest struct {
+	RoomID string `json:"roomId"`
+	Since  string `json:"since"`
+}
+
+type joinReply struct {
+	Room      Room       `json:"room"`
+	Members   []Member   `json:"members"`
+	Presence  []Presence `json:"presence"`
+	Missed    int        `json:"missed"`
+	Recovered bool       `json:"recovered"`
+}
+
+// Presence is a user's availability as others see it.
+type Presence struct {
+	UserID       string    `json:"userId"`
+	Status       string    `json:"status"`
+	CustomStatus string    `json:"customStatus,omitempty"`
+	LastSeenAt   time.Time `json:"lastSeenAt"`
+	RoomID       string    `json:"roomId,omitempty"`
+}
+
+func (h *Hub) handleJoinRoom(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
+	var req joinRequest
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	if err := required("roomId", req.RoomID); err != nil {
+		return nil, err
+	}
+	u := c.currentUser()
+	room, err := h.store.GetRoom(ctx, req.RoomID)
+	if err != nil {
+		return nil, h.storeErr("get room", err)
+	}
+	var member *Member
+	switch m, err := h.store.GetMember(ctx, room.ID, u.ID); {
+	case err == nil:
+		member = &m
+	case !errors.Is(err, ErrNotFound):
+		return nil, h.storeErr("get member", err)
+	case room.IsPrivate && !u.HasRole("admin"):
+		return nil, Errorf(CodeForbidden, "this room is private")
+	}
+	if hook := h.cfg.AuthorizeJoin; hook != nil {
+		if err := hook(ctx, JoinEvent{ConnectionID: c.id, User: u, Room: room, Member: member}); err != nil {
+			return nil, hookErr(err)
+		}
+	}
+	if member == nil {
+		if _, _, err := h.addMember(ctx, room.ID, u.ref(), RoleMember); err != nil {
+			return nil, err
+		}
+	}
+	if err := h.subscribe(ctx, c, room.ID); err != nil {
+		return nil, err
+	}
+	// Read after subscribing, so that the member list includes every join
+	// the connection will not hear about as an event.
+	if room, err = h.store.GetRoom(ctx, room.ID); err != nil {
+		return nil, h.storeErr("get room", err)
+	}
+	members, err := h.store.ListMembers(ctx, room.ID)
+	if err != nil {
+		return nil, h.storeErr("list members", err)
+	}
+	return joinReply{Room: room, Members: nonNil(members), Presence: h.onlinePresence(room.ID, members)}, nil
+}
+
+// onlinePresence lists the members with a connection on this node.
+func (h *Hub) onlinePresence(roomID string, members []Member) []Presence {
+	out := []Presence{}
+	t := now()
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, m := range members {
+		if h.users[m.UserID] != nil {
+			out = append(out, Presence{UserID: m.UserID, Status: "online", LastSeenAt: t, RoomID: roomID})
+		}
+	}
+	return out
+}
+
+// hookErr turns a hook's refusal into the error the client sees.
+func hookErr(err error) error {
+	var e *Error
+	var ce *CloseError
+	if errors.As(err, &e) || errors.As(err, &ce) {
+		return err
+	}
+	return ErrForbidden
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func (h *Hub) handleLeaveRoom(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
+	var req roomRequest
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	if err := required("roomId", req.RoomID); err != nil {
+		return nil, err
+	}
+	u := c.currentUser()
+	if h.stopTyping(c, req.RoomID) {
+		h.publishTyping(ctx, c, u, req.RoomID, false)
+	}
+	if err := h.removeMember(ctx, req.RoomID, u.ID, u.Username, ""); err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+type updateRoomRequest struct {
+	RoomID      string  `json:"roomId"`
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	MaxUsers    *int    `json:"maxUsers"`
+	IsPrivate   *bool   `json:"isPrivate"`
+}
+
+func (h *Hub) handleUpdateRoom(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
+	var req updateRoomRequest
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	if err := required("roomId", req.RoomID); err != nil {
+		return nil, err
+	}
+	if err := h.validateRoomFields(req.Name, req.Description, req.MaxUsers); err != nil {
+		return nil, err
+	}
+	if _, err := h.requireAdmin(ctx, c.currentUser(), req.RoomID); err != nil {
+		return nil, err
+	}
+	room, err := h.store.UpdateRoom(ctx, req.RoomID, RoomUpdate{
+		Name: req.Name, Description: req.Description, MaxUsers: req.MaxUsers, IsPrivate: req.IsPrivate,
+	})
+	if err != nil {
+		return nil, h.storeErr("update room", err)
+	}
+	h.publishLogged(ctx, Channel{Kind: ChannelRoom, ID: room.ID}, "room-updated", roomReply{Room: room})
+	return roomReply{Room: room}, nil
+}
+
+func (h *Hub) handleDeleteRoom(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
+	var req roomRequest
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	if err := required("roomId", req.RoomID); err != nil {
+		return nil, err
+	}
+	if _, err := h.requireAdmin(ctx, c.currentUser(), req.RoomID); err != nil {
+		return nil, err
+	}
+	if err := h.deleteRoom(ctx, req.RoomID); err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+type memberRequest struct {
+	RoomID  string `json:"roomId"`
+	UserID  string `json:"userId"`
+	Role    *Role  `json:"role"`
+	IsMuted *bool  `json:"isMuted"`
+}
+
+type memberReply struct {
+	RoomID string `json:"roomId,omitempty"`
+	Member Member `json:"member"`
+}
+
+// decodeMemberRequest decodes and checks a member event and that the caller
+// administers the room.
+func (h *Hub) decodeMemberRequest(ctx context.Context, c *conn, data json.RawMessage) (memberRequest, error) {
+	var req memberRequest
+	if err := decode(data, &req); err != nil {
+		return req, err
+	}
+	if err := required("roomId", req.RoomID); err != nil {
+		return req, err
+	}
+	if err := required("userId", req.UserID); err != nil {
+		return req, err
+	}
+	if req.Role != nil && !req.Role.valid() {
+		return req, Errorf(CodeInvalid, `field role must be "admin" or "member"`)
+	}
+	_, err := h.requireAdmin(ctx, c.currentUser(), req.RoomID)
+	return req, err
+}
+
+func (h *Hub) handleAddMember(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
+	req, err := h.decodeMemberRequest(ctx, c, data)
+	if err != nil {
+		return nil, err
+	}
+	role := RoleMember
+	if req.Role != nil {
+		role = *req.Role
+	}
+	m, created, err := h.addMember(ctx, req.RoomID, UserRef{ID: req.UserID, Username: req.UserID}, role)
+	if err != nil {
+		return nil, err
+	}
+	if !created {
+		return nil, Errorf(CodeConflict, "the user is already a member")
+	}
+	return memberReply{Member: m}, nil
+}
+
+func (h *Hub) handleUpdateMember(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
+	req, err := h.decodeMemberRequest(ctx, c, data)
+	if err != nil {
+		return nil, err
+	}
+	m, err := h.store.UpdateMember(ctx, req.RoomID, req.UserID, MemberUpdate{Role: req.Role, IsMuted: req.IsMuted})
+	if err != nil {
+		return nil, h.storeErr("update member", err)
+	}
+	h.publishLogged(ctx, Channel{Kind: ChannelRoom, ID: req.RoomID}, "member-updated", memberReply{RoomID: req.RoomID, Member: m})
+	return memberReply{Member: m}, nil
+}
+
+func (h *Hub) handleRemoveMember(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
+	req, err := h.decodeMemberRequest(ctx, c, data)
+	if err != nil {
+		return nil, err
+	}
+	m, err := h.store.GetMember(ctx, req.RoomID, req.UserID)
+	if err != nil {
+		return nil, h.storeErr("get member", err)
+	}
+	if err := h.removeMember(ctx, req.RoomID, m.UserID, m.Username, "removed by an admin"); err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+type roomsReply struct {
+	Rooms []Room `json:"rooms"`
+}
+
+func (h *Hub) handleListRooms(ctx context.Context, c *conn) (any, error) {
+	rooms, err := h.store.ListRooms(ctx, c.currentUser().ID)
+	if err != nil {
+		return nil, h.storeErr("list rooms", err)
+	}
+	return roomsReply{Rooms: nonNil(rooms)}, nil
+}

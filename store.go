@@ -1,0 +1,108 @@
+package realtime
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps what must outlive a connection: rooms, their members and the
+// messages sent to them. The hub is its only caller; implementations must be
+// safe for concurrent use and return *Error values (ErrNotFound, ErrConflict,
+// ErrRoomFull, ErrLimitExceeded, ...) where the protocol names an outcome.
+// Any other error is reported to clients as "unavailable" for messages and
+// "internal" otherwise, and logged.
+//
+// The in-memory implementation is the default (see NewMemoryStore);
+// store/storetest is the conformance suite every implementation runs.
+type Store interface {
+	RoomStore
+	MemberStore
+	MessageStore
+}
+
+// RoomStore stores rooms.
+type RoomStore interface {
+	// CreateRoom stores room (its ID is set by the hub) together with creator
+	// as its first member, atomically. It fails with ErrLimitExceeded when the
+	// creator already belongs to limits.MaxRoomsPerUser rooms.
+	CreateRoom(ctx context.Context, room Room, creator Member, limits Limits) (Room, error)
+	// GetRoom returns the room with its current MemberCount, or ErrNotFound.
+	GetRoom(ctx context.Context, id string) (Room, error)
+	// UpdateRoom applies the non-nil fields of u, or returns ErrNotFound.
+	UpdateRoom(ctx context.Context, id string, u RoomUpdate) (Room, error)
+	// DeleteRoom removes the room, its members and its messages.
+	DeleteRoom(ctx context.Context, id string) error
+	// ListRooms returns the rooms userID belongs to followed by every public
+	// room it does not belong to, each once, oldest first.
+	ListRooms(ctx context.Context, userID string) ([]Room, error)
+}
+
+// MemberStore stores room memberships.
+type MemberStore interface {
+	// AddMember adds m to its room. It returns the existing membership and
+	// created=false when the user already belongs to the room. A new member
+	// is refused with ErrRoomFull when the room has reached its MaxUsers and
+	// with ErrLimitExceeded when the user belongs to limits.MaxRoomsPerUser
+	// rooms; both checks and the insert are one atomic step.
+	AddMember(ctx context.Context, m Member, limits Limits) (member Member, created bool, err error)
+	// GetMember returns a membership or ErrNotFound.
+	GetMember(ctx context.Context, roomID, userID string) (Member, error)
+	// UpdateMember applies the non-nil fields of u, or returns ErrNotFound.
+	UpdateMember(ctx context.Context, roomID, userID string, u MemberUpdate) (Member, error)
+	// RemoveMember removes a membership, or returns ErrNotFound; it returns
+	// how many members the room still has.
+	RemoveMember(ctx context.Context, roomID, userID string) (remaining int, err error)
+	// ListMembers returns a room's members in the order they joined.
+	ListMembers(ctx context.Context, roomID string) ([]Member, error)
+}
+
+// MessageStore stores messages.
+type MessageStore interface {
+	// SaveMessage stores m (ID and CreatedAt set by the hub) and assigns its
+	// Seq: one more than the last Seq of m.Stream(), so that each stream's
+	// sequence is 1, 2, 3... without gaps. When m.ClientMsgID is set and the
+	// same sender already stored a message of the same stream with that
+	// ClientMsgID, nothing is stored and the earlier message is returned with
+	// duplicate=true.
+	SaveMessage(ctx context.Context, m Message) (saved Message, duplicate bool, err error)
+	// GetMessage returns a message by ID or ErrNotFound.
+	GetMessage(ctx context.Context, id string) (Message, error)
+	// History returns messages of one stream, oldest first (see HistoryQuery).
+	History(ctx context.Context, q HistoryQuery) (messages []Message, hasMore bool, err error)
+}
+
+// Limits are the caps a MemberStore enforces atomically when adding a member.
+// Zero means no cap.
+type Limits struct {
+	MaxRoomsPerUser int
+}
+
+// HistoryQuery selects messages of one stream. Without a cursor it selects the
+// latest Limit messages; with Before, the Limit messages just before that
+// message; with After, the Limit messages just after it. A cursor that names
+// no message of the stream is ErrNotFound. HasMore reports whether more
+// messages exist in the direction asked.
+type HistoryQuery struct {
+	Stream string
+	Before string
+	After  string
+	Limit  int
+}
+
+// RoomUpdate lists the room fields to change; nil fields stay as they are.
+type RoomUpdate struct {
+	Name        *string
+	Description *string
+	MaxUsers    *int
+	IsPrivate   *bool
+}
+
+// MemberUpdate lists the membership fields to change.
+type MemberUpdate struct {
+	Role    *Role
+	IsMuted *bool
+}
+
+// now is the store-independent clock the hub stamps records with: UTC,
+// truncated to milliseconds so that every Store round-trips it exactly.
+func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
