@@ -5,15 +5,18 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
 	"github.com/realtime-go/realtime"
 	"github.com/realtime-go/realtime/client"
+	"github.com/realtime-go/realtime/internal/wire"
 )
 
 // testSecret signs the tokens of the tests.
@@ -153,4 +156,63 @@ func (c *tclient) createRoom(name string, extra map[string]any) realtime.Room {
 		data[k] = v
 	}
 	return decodeInto[struct{ Room realtime.Room }](c.t, c.emit("create-room", data)).Room
+}
+
+// rawConn is a bare WebSocket to the hub, for frames the Go client would
+// never send.
+type rawConn struct {
+	t       *testing.T
+	ws      *websocket.Conn
+	pending []wire.ServerFrame
+}
+
+// raw opens a bare connection for user id and consumes its connected event.
+func (e *testEnv) raw(id string) *rawConn {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, e.url, &websocket.DialOptions{
+		HTTPHeader:   http.Header{"Authorization": {"Bearer " + e.token(id)}},
+		Subprotocols: []string{wire.Subprotocol},
+	})
+	require.NoError(e.t, err)
+	ws.SetReadLimit(-1)
+	e.t.Cleanup(func() { ws.CloseNow() })
+	r := &rawConn{t: e.t, ws: ws}
+	require.Equal(e.t, "connected", r.read().Event)
+	return r
+}
+
+func (r *rawConn) write(frame string) {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(r.t, r.ws.Write(ctx, websocket.MessageText, []byte(frame)))
+}
+
+// read returns the next server object, splitting batched frames.
+func (r *rawConn) read() wire.ServerFrame {
+	r.t.Helper()
+	for len(r.pending) == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, frame, err := r.ws.Read(ctx)
+		cancel()
+		require.NoError(r.t, err)
+		require.NoError(r.t, wire.DecodeServer(frame, func(f wire.ServerFrame) { r.pending = append(r.pending, f) }))
+	}
+	f := r.pending[0]
+	r.pending = r.pending[1:]
+	return f
+}
+
+// closeStatus reads until the connection closes and returns its close code.
+func closeStatus(t *testing.T, ws *websocket.Conn) websocket.StatusCode {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		if _, _, err := ws.Read(ctx); err != nil {
+			return websocket.CloseStatus(err)
+		}
+	}
 }

@@ -1,0 +1,468 @@
+// Package adaptertest is the conformance suite of realtime.Adapter: every
+// implementation runs it from its tests.
+//
+//	func TestAdapter(t *testing.T) {
+//		adaptertest.Run(t, func(t *testing.T, n int) []realtime.Adapter {
+//			bus := memadapter.NewBus()
+//			nodes := make([]realtime.Adapter, n)
+//			for i := range nodes {
+//				nodes[i] = bus.Node()
+//			}
+//			return nodes
+//		})
+//	}
+package adaptertest
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/realtime-go/realtime"
+)
+
+const (
+	// wait bounds the wait for an asynchronous delivery.
+	wait = 5 * time.Second
+	tick = 2 * time.Millisecond
+	// grace is how long an absence check waits, after a fence publication
+	// has arrived, for a stray publication that would have been sent before
+	// the fence but delivered after it.
+	grace = 100 * time.Millisecond
+)
+
+// fenceID names the room channel every node of a test listens on, so that a
+// test can tell when earlier publications have had their chance to arrive.
+const fenceID = "adaptertest-fence"
+
+// Run tests an Adapter implementation. newAdapters returns n new, unstarted
+// adapters that are nodes of one cluster (for memadapter, n nodes of one bus;
+// for a networked adapter, n clients of one server and prefix), isolated
+// from the adapters of every other call. Run starts each of them with a
+// recording deliver function and closes it when its subtest ends; newAdapters
+// may release what backs them with t.Cleanup, which runs after that.
+//
+// Deliveries are awaited by polling for a few seconds, so asynchronous
+// adapters pass; a publication must be delivered to a node only when it was
+// published after the node's Subscribe returned and before its Unsubscribe
+// (of the last subscription) was called.
+func Run(t *testing.T, newAdapters func(t *testing.T, n int) []realtime.Adapter) {
+	t.Run("PublishReachesSubscribedNodes", func(t *testing.T) {
+		c := start(t, newAdapters, 3)
+		ch := room("r1")
+		c.subscribe(t, 0, ch)
+		c.subscribe(t, 1, ch)
+
+		c.publish(t, 0, ch, "from-0") // the publisher is subscribed
+		c.publish(t, 2, ch, "from-2") // the publisher is not
+		// Order across publishing nodes is not part of the contract.
+		c.waitFramesAnyOrder(t, 0, ch, "from-0", "from-2")
+		c.waitFramesAnyOrder(t, 1, ch, "from-0", "from-2")
+
+		c.settle(t)
+		require.ElementsMatch(t, []string{"from-0", "from-2"}, c.frames(0, ch), "node 0 got a publication twice")
+		require.ElementsMatch(t, []string{"from-0", "from-2"}, c.frames(1, ch), "node 1 got a publication twice")
+		require.Empty(t, c.frames(2, ch), "an unsubscribed node got publications")
+	})
+
+	t.Run("Unsubscribe", func(t *testing.T) {
+		c := start(t, newAdapters, 2)
+		ch := room("r1")
+		c.subscribe(t, 0, ch)
+		c.subscribe(t, 1, ch)
+		c.publish(t, 0, ch, "before")
+		c.waitFrames(t, 1, ch, "before")
+
+		require.NoError(t, c.nodes[1].Unsubscribe(t.Context(), ch))
+		c.publish(t, 0, ch, "after")
+		c.publish(t, 1, ch, "after-from-1")
+		c.waitFramesAnyOrder(t, 0, ch, "before", "after", "after-from-1")
+		c.settle(t)
+		require.Equal(t, []string{"before"}, c.frames(1, ch), "delivered after Unsubscribe")
+
+		// Subscribing again resumes delivery.
+		c.subscribe(t, 1, ch)
+		c.publish(t, 0, ch, "again")
+		c.waitFrames(t, 1, ch, "before", "again")
+	})
+
+	t.Run("ReferenceCounting", func(t *testing.T) {
+		c := start(t, newAdapters, 2)
+		ch := room("r1")
+		c.subscribe(t, 1, ch)
+		c.subscribe(t, 1, ch)
+		require.NoError(t, c.nodes[1].Unsubscribe(t.Context(), ch))
+		c.publish(t, 0, ch, "one-left")
+		c.waitFrames(t, 1, ch, "one-left")
+
+		require.NoError(t, c.nodes[1].Unsubscribe(t.Context(), ch))
+		c.publish(t, 0, ch, "none-left")
+		c.settle(t)
+		require.Equal(t, []string{"one-left"}, c.frames(1, ch), "delivered after the last Unsubscribe")
+
+		// Global channels are counted too.
+		global := realtime.Channel{Kind: realtime.ChannelGlobal}
+		c.subscribe(t, 1, global)
+		c.subscribe(t, 1, global)
+		require.NoError(t, c.nodes[1].Unsubscribe(t.Context(), global))
+		c.publish(t, 0, global, "global-one-left")
+		c.waitFrames(t, 1, global, "global-one-left")
+		require.NoError(t, c.nodes[1].Unsubscribe(t.Context(), global))
+		c.publish(t, 0, global, "global-none-left")
+		c.settle(t)
+		require.Equal(t, []string{"global-one-left"}, c.frames(1, global))
+	})
+
+	t.Run("OrderPerChannel", func(t *testing.T) {
+		const n = 1000
+		c := start(t, newAdapters, 2)
+		a, b := room("a"), user("b")
+		for i := range c.nodes {
+			c.subscribe(t, i, a)
+			c.subscribe(t, i, b)
+		}
+		var wantA, wantB []string
+		for i := range n {
+			// Interleave two channels: each keeps its own order.
+			fa, fb := fmt.Sprintf("a-%04d", i), fmt.Sprintf("b-%04d", i)
+			c.publish(t, 0, a, fa)
+			c.publish(t, 0, b, fb)
+			wantA, wantB = append(wantA, fa), append(wantB, fb)
+		}
+		for i := range c.nodes {
+			c.waitCount(t, i, a, n)
+			c.waitCount(t, i, b, n)
+			require.Equal(t, wantA, c.frames(i, a), "node %d: order of %s", i, a)
+			require.Equal(t, wantB, c.frames(i, b), "node %d: order of %s", i, b)
+		}
+	})
+
+	t.Run("PublicationFields", func(t *testing.T) {
+		c := start(t, newAdapters, 2)
+		sent := []struct {
+			ch realtime.Channel
+			p  realtime.Publication
+		}{
+			{room("r1"), realtime.Publication{Op: realtime.OpDeliver, Frame: []byte(`{"event":"new-message","data":{"seq":42}}`), Seq: 42}},
+			{room("r1"), realtime.Publication{Op: realtime.OpDeliver, Frame: []byte("typing"), Except: "conn-7", Droppable: true}},
+			{user("u1"), realtime.Publication{Op: realtime.OpLeaveRoom, Room: "r1"}},
+			{user("u1"), realtime.Publication{Op: realtime.OpLeaveRoom, Frame: []byte("kicked"), Room: "room:with\nodd {chars}*"}},
+			{room("r1"), realtime.Publication{Op: realtime.OpCloseRoom, Frame: []byte("closed")}},
+			// Frames are bytes, not text: any byte must survive.
+			{room("r1"), realtime.Publication{Frame: []byte{0, 1, '\n', '\r', 0x7f, 0x80, 0xfe, 0xff, '"', '\\'}, Seq: math.MaxUint64, Except: "conn-é", Droppable: true}},
+		}
+		for _, s := range sent {
+			c.subscribe(t, 1, s.ch)
+		}
+		for _, s := range sent {
+			require.NoError(t, c.nodes[0].Publish(t.Context(), s.ch, s.p))
+		}
+		c.waitCount(t, 1, room("r1"), 4)
+		c.waitCount(t, 1, user("u1"), 2)
+		got := map[realtime.Channel][]realtime.Publication{
+			room("r1"): c.publications(1, room("r1")),
+			user("u1"): c.publications(1, user("u1")),
+		}
+		for _, s := range sent {
+			require.NotEmpty(t, got[s.ch])
+			p := got[s.ch][0]
+			got[s.ch] = got[s.ch][1:]
+			require.True(t, bytes.Equal(s.p.Frame, p.Frame), "Frame: want %q, got %q", s.p.Frame, p.Frame)
+			p.Frame = s.p.Frame
+			require.Equal(t, s.p, p)
+		}
+	})
+
+	t.Run("ChannelKindsAreDistinct", func(t *testing.T) {
+		// Node i subscribes to channels[i] only, and publications to each
+		// channel reach exactly that node.
+		channels := []realtime.Channel{
+			room("x"),
+			user("x"),
+			{Kind: realtime.ChannelGlobal},
+			room("global"),
+			user("global"),
+			room("user:x"),
+			user("room:x"),
+			room(""),
+			user(""),
+		}
+		c := start(t, newAdapters, len(channels))
+		c.onePerNode(t, channels)
+	})
+
+	t.Run("ChannelIDsAreLiteral", func(t *testing.T) {
+		// Ids are never patterns, keys or lines to a backend.
+		ids := []string{
+			"a", "a*", "*", "a?", "a[b]", "[ab]", "a\nb", "a\r\nb", "a b", " a",
+			"{a}", "{a", "a}", "a:b", "a:", ":a", `a\`, "a\x00b", "a.b", "a/b",
+			"é", "a%b", "$a", "a#b",
+		}
+		channels := make([]realtime.Channel, len(ids))
+		for i, id := range ids {
+			channels[i] = room(id)
+		}
+		c := start(t, newAdapters, len(channels))
+		c.onePerNode(t, channels)
+	})
+
+	t.Run("GlobalChannel", func(t *testing.T) {
+		c := start(t, newAdapters, 3)
+		global := realtime.Channel{Kind: realtime.ChannelGlobal}
+		c.subscribe(t, 0, global)
+		c.subscribe(t, 1, global)
+		c.publish(t, 2, global, "everyone")
+		c.waitFrames(t, 0, global, "everyone")
+		c.waitFrames(t, 1, global, "everyone")
+		c.settle(t)
+		require.Empty(t, c.frames(2, global), "an unsubscribed node got a global publication")
+	})
+
+	t.Run("ConcurrentUse", func(t *testing.T) {
+		// Publish, Subscribe and Unsubscribe are called from many goroutines;
+		// each goroutine's publications keep their order.
+		const goroutines, each = 16, 50
+		c := start(t, newAdapters, 2)
+		var wg sync.WaitGroup
+		errs := make(chan error, goroutines)
+		for g := range goroutines {
+			wg.Go(func() {
+				errs <- c.churn(t, g, each)
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+	})
+
+	t.Run("Close", func(t *testing.T) {
+		c := start(t, newAdapters, 2)
+		ch := room("r1")
+		c.subscribe(t, 0, ch)
+		c.subscribe(t, 1, ch)
+		c.publish(t, 0, ch, "before")
+		c.waitFrames(t, 1, ch, "before")
+
+		require.NoError(t, c.nodes[1].Close())
+		require.NotPanics(t, func() { _ = c.nodes[1].Close() }, "second Close")
+		c.closed[1] = true
+		require.Error(t, c.nodes[1].Publish(t.Context(), ch, realtime.Publication{Frame: []byte("from-closed")}),
+			"Publish after Close")
+
+		c.publish(t, 0, ch, "after")
+		c.waitFrames(t, 0, ch, "before", "after")
+		c.settle(t)
+		require.Equal(t, []string{"before"}, c.frames(1, ch), "delivered after Close")
+		require.Equal(t, []string{"before", "after"}, c.frames(0, ch), "a closed node's Publish was delivered")
+	})
+}
+
+func room(id string) realtime.Channel { return realtime.Channel{Kind: realtime.ChannelRoom, ID: id} }
+func user(id string) realtime.Channel { return realtime.Channel{Kind: realtime.ChannelUser, ID: id} }
+
+// cluster is the started adapters of one subtest with what each received.
+type cluster struct {
+	nodes  []realtime.Adapter
+	recs   []*recorder
+	closed []bool
+	fences int
+}
+
+// start starts n new adapters, each subscribed to room(fenceID), and closes
+// them when the test ends.
+func start(t *testing.T, newAdapters func(t *testing.T, n int) []realtime.Adapter, n int) *cluster {
+	t.Helper()
+	nodes := newAdapters(t, n)
+	require.Len(t, nodes, n, "newAdapters")
+	c := &cluster{nodes: nodes, recs: make([]*recorder, n), closed: make([]bool, n)}
+	for i, a := range nodes {
+		c.recs[i] = &recorder{got: make(map[realtime.Channel][]realtime.Publication)}
+		require.NoError(t, a.Start(t.Context(), c.recs[i].deliver), "Start")
+		t.Cleanup(func() {
+			if !c.closed[i] {
+				require.NoError(t, a.Close(), "node %d: Close", i)
+			}
+		})
+		c.subscribe(t, i, room(fenceID))
+	}
+	return c
+}
+
+func (c *cluster) subscribe(t *testing.T, i int, ch realtime.Channel) {
+	t.Helper()
+	require.NoError(t, c.nodes[i].Subscribe(t.Context(), ch), "node %d: Subscribe(%s)", i, ch)
+}
+
+func (c *cluster) publish(t *testing.T, i int, ch realtime.Channel, frame string) {
+	t.Helper()
+	require.NoError(t, c.nodes[i].Publish(t.Context(), ch, realtime.Publication{Frame: []byte(frame)}),
+		"node %d: Publish(%s)", i, ch)
+}
+
+func (c *cluster) frames(i int, ch realtime.Channel) []string {
+	var out []string
+	for _, p := range c.publications(i, ch) {
+		out = append(out, string(p.Frame))
+	}
+	return out
+}
+
+func (c *cluster) publications(i int, ch realtime.Channel) []realtime.Publication {
+	return c.recs[i].publications(ch)
+}
+
+// waitFrames waits until node i has received exactly want on ch, in order.
+func (c *cluster) waitFrames(t *testing.T, i int, ch realtime.Channel, want ...string) {
+	t.Helper()
+	c.waitCount(t, i, ch, len(want))
+	require.Equal(t, want, c.frames(i, ch), "node %d: frames of %s", i, ch)
+}
+
+// waitFramesAnyOrder waits until node i has received exactly want on ch, in
+// any order.
+func (c *cluster) waitFramesAnyOrder(t *testing.T, i int, ch realtime.Channel, want ...string) {
+	t.Helper()
+	c.waitCount(t, i, ch, len(want))
+	require.ElementsMatch(t, want, c.frames(i, ch), "node %d: frames of %s", i, ch)
+}
+
+// waitCount waits until node i has received at least n publications on ch.
+func (c *cluster) waitCount(t *testing.T, i int, ch realtime.Channel, n int) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		got := len(c.publications(i, ch))
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			require.FailNow(t, "publications missing",
+				"node %d: want %d publications on %s within %v, got %d", i, n, ch, wait, got)
+		}
+		time.Sleep(tick)
+	}
+}
+
+// settle returns once publications made before it had their chance to be
+// delivered: a fence publication reached every open node, and a grace period
+// has passed for adapters that do not order deliveries across channels.
+func (c *cluster) settle(t *testing.T) {
+	t.Helper()
+	c.fences++
+	frame := fmt.Sprintf("fence-%d", c.fences)
+	from := slices.Index(c.closed, false)
+	require.GreaterOrEqual(t, from, 0, "no open node")
+	c.publish(t, from, room(fenceID), frame)
+	for i := range c.nodes {
+		if c.closed[i] {
+			continue
+		}
+		require.Eventually(t, func() bool { return slices.Contains(c.frames(i, room(fenceID)), frame) }, wait, tick,
+			"node %d: fence publication not delivered within %v", i, wait)
+	}
+	time.Sleep(grace)
+}
+
+// onePerNode subscribes node i to channels[i] only, publishes twice to every
+// channel and checks that each node got exactly its channel's publications.
+func (c *cluster) onePerNode(t *testing.T, channels []realtime.Channel) {
+	t.Helper()
+	for i, ch := range channels {
+		c.subscribe(t, i, ch)
+	}
+	for round := range 2 {
+		for i, ch := range channels {
+			c.publish(t, (i+round)%len(c.nodes), ch, fmt.Sprintf("%d/%d", i, round))
+		}
+	}
+	for i, ch := range channels {
+		c.waitFramesAnyOrder(t, i, ch, fmt.Sprintf("%d/0", i), fmt.Sprintf("%d/1", i))
+	}
+	c.settle(t)
+	for i, ch := range channels {
+		got := c.recs[i].framesExcept(room(fenceID))
+		require.Len(t, got, 1, "node %d, subscribed to %s only, got publications of %v", i, ch, slices.Collect(maps.Keys(got)))
+		require.ElementsMatch(t, []string{fmt.Sprintf("%d/0", i), fmt.Sprintf("%d/1", i)}, got[ch],
+			"node %d, subscribed to %s only", i, ch)
+	}
+}
+
+// churn subscribes both nodes to a channel of its own, publishes each
+// numbered frames on it, checks that they arrive in order, and unsubscribes.
+// It runs on its own goroutine, so it reports rather than fails.
+func (c *cluster) churn(t *testing.T, g, each int) error {
+	ctx := t.Context()
+	ch := room(fmt.Sprintf("churn-%d", g))
+	for _, a := range c.nodes {
+		if err := a.Subscribe(ctx, ch); err != nil {
+			return fmt.Errorf("Subscribe(%s): %w", ch, err)
+		}
+	}
+	var want []string
+	for i := range each {
+		f := fmt.Sprintf("%d-%03d", g, i)
+		want = append(want, f)
+		if err := c.nodes[g%len(c.nodes)].Publish(ctx, ch, realtime.Publication{Frame: []byte(f)}); err != nil {
+			return fmt.Errorf("Publish(%s): %w", ch, err)
+		}
+	}
+	deadline := time.Now().Add(wait)
+	for i := range c.nodes {
+		for len(c.frames(i, ch)) < each && time.Now().Before(deadline) {
+			time.Sleep(tick)
+		}
+		if got := c.frames(i, ch); !slices.Equal(got, want) {
+			return fmt.Errorf("node %d, %s: want %d frames in order, got %q", i, ch, each, got)
+		}
+	}
+	for _, a := range c.nodes {
+		if err := a.Unsubscribe(ctx, ch); err != nil {
+			return fmt.Errorf("Unsubscribe(%s): %w", ch, err)
+		}
+	}
+	return nil
+}
+
+// recorder is the deliver function of one node.
+type recorder struct {
+	mu  sync.Mutex
+	got map[realtime.Channel][]realtime.Publication
+}
+
+// deliver records p as it is: a Frame the adapter modified after delivering
+// it would show up as a wrong frame.
+func (r *recorder) deliver(ch realtime.Channel, p realtime.Publication) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got[ch] = append(r.got[ch], p)
+}
+
+func (r *recorder) publications(ch realtime.Channel) []realtime.Publication {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got[ch])
+}
+
+func (r *recorder) framesExcept(skip realtime.Channel) map[realtime.Channel][]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[realtime.Channel][]string)
+	for ch, ps := range r.got {
+		if ch == skip {
+			continue
+		}
+		for _, p := range ps {
+			out[ch] = append(out[ch], string(p.Frame))
+		}
+	}
+	return out
+}

@@ -1,0 +1,242 @@
+package realtime_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/realtime-go/realtime"
+)
+
+type joinAck struct {
+	Room      realtime.Room
+	Members   []realtime.Member
+	Presence  []realtime.Presence
+	Missed    int
+	Recovered bool
+}
+
+func TestCreateAndJoinRoom(t *testing.T) {
+	env := newTestHub(t, realtime.Config{})
+	alice, bob := env.dial("alice"), env.dial("bob")
+
+	room := alice.createRoom("general", map[string]any{"description": "all hands", "maxUsers": 10})
+	require.NotEmpty(t, room.ID)
+	require.Equal(t, "all hands", room.Description)
+	require.Equal(t, realtime.RoomPublic, room.Type)
+	require.Equal(t, 10, room.MaxUsers)
+	require.Equal(t, "alice", room.CreatedByID)
+	require.Equal(t, 1, room.MemberCount)
+
+	ack := decodeInto[joinAck](t, bob.emit("join-room", map[string]any{"roomId": room.ID}))
+	require.Equal(t, 2, ack.Room.MemberCount)
+	require.Len(t, ack.Members, 2)
+	require.Equal(t, "alice", ack.Members[0].UserID)
+	require.Equal(t, realtime.RoleAdmin, ack.Members[0].Role)
+	require.Equal(t, "bob", ack.Members[1].UserID)
+	require.Equal(t, realtime.RoleMember, ack.Members[1].Role)
+	require.Len(t, ack.Presence, 2, "both members are online")
+	require.False(t, ack.Recovered)
+
+	joined := decodeInto[struct {
+		RoomID string
+		User   realtime.UserRef
+	}](t, alice.next("user-joined"))
+	require.Equal(t, room.ID, joined.RoomID)
+	require.Equal(t, realtime.UserRef{ID: "bob", Username: "Bob"}, joined.User)
+
+	// Joining again is harmless and announces nothing.
+	bob.emit("join-room", map[string]any{"roomId": room.ID})
+	alice.none("user-joined", 100*time.Millisecond)
+
+	rooms := decodeInto[struct{ Rooms []realtime.Room }](t, bob.emit("list-rooms", nil)).Rooms
+	require.Len(t, rooms, 1)
+	require.Equal(t, 2, rooms[0].MemberCount)
+}
+
+func TestCreateRoomErrors(t *testing.T) {
+	env := newTestHub(t, realtime.Config{MaxUsersPerRoom: 20})
+	c := env.dial("alice")
+	long := make([]byte, 101)
+	for i := range long {
+		long[i] = 'x'
+	}
+	for _, tc := range []struct {
+		name string
+		data any
+		code realtime.Code
+	}{
+		{"no name", map[string]any{}, realtime.CodeInvalid},
+		{"name of wrong type", map[string]any{"name": 5}, realtime.CodeInvalid},
+		{"name too long", map[string]any{"name": string(long)}, realtime.CodeTooLarge},
+		{"bad type", map[string]any{"name": "r", "type": "secret"}, realtime.CodeInvalid},
+		{"maxUsers above the hub's", map[string]any{"name": "r", "maxUsers": 21}, realtime.CodeInvalid},
+		{"negative maxUsers", map[string]any{"name": "r", "maxUsers": -1}, realtime.CodeInvalid},
+		{"data not an object", []int{1}, realtime.CodeInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c.emitErr(tc.code, "create-room", tc.data)
+		})
+	}
+	rooms := decodeInto[struct{ Rooms []realtime.Room }](t, c.emit("list-rooms", nil)).Rooms
+	require.Empty(t, rooms, "no failed create left a room behind")
+}
+
+func TestPrivateRoom(t *testing.T) {
+	env := newTestHub(t, realtime.Config{})
+	alice, bob, root := env.dial("alice"), env.dial("bob"), env.dial("root", "admin")
+	room := alice.createRoom("secret", map[string]any{"type": "private"})
+	require.True(t, room.IsPrivate)
+
+	// Outsiders can neither see, join, read nor write it.
+	require.Empty(t, decodeInto[struct{ Rooms []realtime.Room }](t, bob.emit("list-rooms", nil)).Rooms)
+	bob.emitErr(realtime.CodeForbidden, "join-room", map[string]any{"roomId": room.ID})
+	bob.emitErr(realtime.CodeForbidden, "get-history", map[string]any{"roomId": room.ID})
+	bob.emitErr(realtime.CodeForbidden, "message", map[string]any{"roomId": room.ID, "content": "let me in"})
+	bob.emitErr(realtime.CodeForbidden, "typing", map[string]any{"roomId": room.ID, "isTyping": true})
+
+	// An admin adds bob; then he may join.
+	member := decodeInto[struct{ Member realtime.Member }](t, alice.emit("add-member", map[string]any{"roomId": room.ID, "userId": "bob"})).Member
+	require.Equal(t, realtime.RoleMember, member.Role)
+	ack := decodeInto[joinAck](t, bob.emit("join-room", map[string]any{"roomId": room.ID}))
+	require.Equal(t, 2, ack.Room.MemberCount)
+	require.Len(t, decodeInto[struct{ Rooms []realtime.Room }](t, bob.emit("list-rooms", nil)).Rooms, 1)
+
+	// A hub-wide admin may enter any room.
+	root.emit("join-room", map[string]any{"roomId": room.ID})
+}
+
+func TestRoomAdministration(t *testing.T) {
+	env := newTestHub(t, realtime.Config{})
+	alice, bob, carol := env.dial("alice"), env.dial("bob"), env.dial("carol")
+	room := alice.createRoom("team", nil)
+	bob.emit("join-room", map[string]any{"roomId": room.ID})
+	carol.emit("join-room", map[string]any{"roomId": room.ID})
+
+	// Members are not admins: every admin event is refused and changes nothing.
+	bob.emitErr(realtime.CodeForbidden, "update-room", map[string]any{"roomId": room.ID, "name": "mine"})
+	bob.emitErr(realtime.CodeForbidden, "delete-room", map[string]any{"roomId": room.ID})
+	bob.emitErr(realtime.CodeForbidden, "update-member", map[string]any{"roomId": room.ID, "userId": "carol", "isMuted": true})
+	bob.emitErr(realtime.CodeForbidden, "remove-member", map[string]any{"roomId": room.ID, "userId": "carol"})
+	bob.emitErr(realtime.CodeForbidden, "add-member", map[string]any{"roomId": room.ID, "userId": "dave"})
+	got := decodeInto[joinAck](t, carol.emit("join-room", map[string]any{"roomId": room.ID}))
+	require.Equal(t, "team", got.Room.Name)
+	require.Equal(t, 3, got.Room.MemberCount)
+
+	// update-room reaches every subscriber.
+	updated := decodeInto[struct{ Room realtime.Room }](t, alice.emit("update-room", map[string]any{"roomId": room.ID, "name": "squad", "isPrivate": true})).Room
+	require.Equal(t, "squad", updated.Name)
+	require.True(t, updated.IsPrivate)
+	require.Equal(t, realtime.RoomPrivate, updated.Type)
+	require.Equal(t, "squad", decodeInto[struct{ Room realtime.Room }](t, bob.next("room-updated")).Room.Name)
+	alice.emitErr(realtime.CodeInvalid, "update-room", map[string]any{"roomId": room.ID, "maxUsers": 0})
+	alice.emitErr(realtime.CodeInvalid, "update-room", map[string]any{"roomId": room.ID, "name": ""})
+	alice.emitErr(realtime.CodeNotFound, "update-room", map[string]any{"roomId": "r_missing", "name": "x"})
+
+	// Mute: the member is told, and cannot send until unmuted.
+	m := decodeInto[struct{ Member realtime.Member }](t, alice.emit("update-member", map[string]any{"roomId": room.ID, "userId": "bob", "isMuted": true})).Member
+	require.True(t, m.IsMuted)
+	pushed := decodeInto[struct {
+		RoomID string
+		Member realtime.Member
+	}](t, carol.next("member-updated"))
+	require.Equal(t, "bob", pushed.Member.UserID)
+	require.True(t, pushed.Member.IsMuted)
+	bob.emitErr(realtime.CodeForbidden, "message", map[string]any{"roomId": room.ID, "content": "can you hear me"})
+	alice.emit("update-member", map[string]any{"roomId": room.ID, "userId": "bob", "isMuted": false})
+	bob.emit("message", map[string]any{"roomId": room.ID, "content": "back"})
+
+	// Promotion to admin grants admin events.
+	alice.emitErr(realtime.CodeInvalid, "update-member", map[string]any{"roomId": room.ID, "userId": "bob", "role": "owner"})
+	alice.emit("update-member", map[string]any{"roomId": room.ID, "userId": "bob", "role": "admin"})
+	bob.emit("update-room", map[string]any{"roomId": room.ID, "description": "bob was here"})
+	alice.emitErr(realtime.CodeNotFound, "update-member", map[string]any{"roomId": room.ID, "userId": "nobody", "isMuted": true})
+
+	// add-member of an existing member is a conflict.
+	alice.emitErr(realtime.CodeConflict, "add-member", map[string]any{"roomId": room.ID, "userId": "carol"})
+
+	// remove-member: the removed user is kicked and stops receiving the room.
+	alice.emit("remove-member", map[string]any{"roomId": room.ID, "userId": "carol"})
+	k := decodeInto[struct{ RoomID, Reason string }](t, carol.next("kicked"))
+	require.Equal(t, room.ID, k.RoomID)
+	require.NotEmpty(t, k.Reason)
+	left := decodeInto[struct {
+		RoomID string
+		User   realtime.UserRef
+	}](t, bob.next("user-left"))
+	require.Equal(t, "carol", left.User.ID)
+	alice.emit("message", map[string]any{"roomId": room.ID, "content": "after the kick"})
+	bob.next("new-message")
+	carol.none("new-message", 200*time.Millisecond)
+	carol.emitErr(realtime.CodeForbidden, "get-history", map[string]any{"roomId": room.ID})
+	alice.emitErr(realtime.CodeNotFound, "remove-member", map[string]any{"roomId": room.ID, "userId": "carol"})
+
+	// delete-room: subscribers are told, the room is gone.
+	alice.emit("delete-room", map[string]any{"roomId": room.ID})
+	require.Equal(t, room.ID, decodeInto[struct{ RoomID string }](t, bob.next("room-deleted")).RoomID)
+	bob.emitErr(realtime.CodeNotFound, "join-room", map[string]any{"roomId": room.ID})
+	alice.emitErr(realtime.CodeNotFound, "delete-room", map[string]any{"roomId": room.ID})
+}
+
+func TestLeaveRoom(t *testing.T) {
+	env := newTestHub(t, realtime.Config{})
+	alice, bob := env.dial("alice"), env.dial("bob")
+	bob2 := env.dial("bob") // a second tab of bob's
+	room := alice.createRoom("r", nil)
+	bob.emit("join-room", map[string]any{"roomId": room.ID})
+	bob2.emit("join-room", map[string]any{"roomId": room.ID})
+
+	bob.emit("leave-room", map[string]any{"roomId": room.ID})
+	require.Equal(t, "bob", decodeInto[struct{ User realtime.UserRef }](t, alice.next("user-left")).User.ID)
+	alice.emit("message", map[string]any{"roomId": room.ID, "content": "gone?"})
+	bob.none("new-message", 150*time.Millisecond)
+	bob2.none("new-message", 50*time.Millisecond)
+	bob.emitErr(realtime.CodeNotFound, "leave-room", map[string]any{"roomId": room.ID})
+	bob.emitErr(realtime.CodeInvalid, "leave-room", map[string]any{})
+	require.Equal(t, 1, decodeInto[joinAck](t, alice.emit("join-room", map[string]any{"roomId": room.ID})).Room.MemberCount)
+}
+
+func TestRoomLimits(t *testing.T) {
+	env := newTestHub(t, realtime.Config{MaxRoomsPerUser: 2})
+	alice, bob, carol := env.dial("alice"), env.dial("bob"), env.dial("carol")
+
+	alice.createRoom("one", nil)
+	alice.createRoom("two", nil)
+	alice.emitErr(realtime.CodeLimitExceeded, "create-room", map[string]any{"name": "three"})
+
+	small := bob.createRoom("small", map[string]any{"maxUsers": 2})
+	alice.emitErr(realtime.CodeLimitExceeded, "join-room", map[string]any{"roomId": small.ID})
+	carol.emit("join-room", map[string]any{"roomId": small.ID})
+	env.dial("dave").emitErr(realtime.CodeRoomFull, "join-room", map[string]any{"roomId": small.ID})
+	bob.emitErr(realtime.CodeRoomFull, "add-member", map[string]any{"roomId": small.ID, "userId": "erin"})
+	require.Equal(t, 2, decodeInto[joinAck](t, carol.emit("join-room", map[string]any{"roomId": small.ID})).Room.MemberCount)
+}
+
+func TestEmptyRoomExpires(t *testing.T) {
+	const expiry = 200 * time.Millisecond
+	env := newTestHub(t, realtime.Config{DefaultRoomExpiry: expiry})
+	alice, bob := env.dial("alice"), env.dial("bob")
+	gone := alice.createRoom("gone", nil)
+	kept := alice.createRoom("kept", nil)
+	alice.emit("leave-room", map[string]any{"roomId": gone.ID})
+	// A room that someone joins before the expiry survives it.
+	alice.emit("leave-room", map[string]any{"roomId": kept.ID})
+	bob.emit("join-room", map[string]any{"roomId": kept.ID})
+
+	publicRooms := func() []string {
+		rooms, err := env.hub.Rooms(context.Background(), "")
+		require.NoError(t, err)
+		var ids []string
+		for _, r := range rooms {
+			ids = append(ids, r.ID)
+		}
+		return ids
+	}
+	require.Eventually(t, func() bool { return !slices.Contains(publicRooms(), gone.ID) }, 5*time.Second, 20*time.Millisecond)
+	bob.emitErr(realtime.CodeNotFound, "join-room", map[string]any{"roomId": gone.ID})
+	time.Sleep(2 * expiry) // well past the expiry the join cancelled
+	require.Contains(t, publicRooms(), kept.ID)
+}
