@@ -31,7 +31,7 @@ func TestRoomMessage(t *testing.T) {
 	// A forged senderId or sender in the payload is ignored.
 	ack := decodeInto[msgAck](t, bob.emit("message", map[string]any{
 		"roomId": room.ID, "content": "hello", "senderId": "alice",
-		"sender": map[string]string{"id": "alice", "username": "Alice"},
+		"sender":   map[string]string{"id": "alice", "username": "Alice"},
 		"metadata": map[string]any{"k": "v"}, "clientMsgId": "c1",
 	}))
 	require.Equal(t, uint64(1), ack.Seq)
