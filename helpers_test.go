@@ -26,7 +26,6 @@ const testSecret = "test-secret-that-is-32-bytes-long!!"
 type testEnv struct {
 	t   *testing.T
 	hub *realtime.Hub
-	srv *httptest.Server
 	url string // ws:// URL of the hub
 	jwt *realtime.JWT
 }
@@ -45,12 +44,19 @@ func newTestHub(t *testing.T, cfg realtime.Config) *testEnv {
 	}
 	hub, err := realtime.New(cfg)
 	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, hub.Close()) })
+	env := &testEnv{t: t, hub: hub, jwt: j}
+	env.url = serve(t, hub)
+	return env
+}
+
+// serve serves hub on a loopback httptest server until the test ends and
+// returns its ws:// URL.
+func serve(t *testing.T, hub *realtime.Hub) string {
+	t.Helper()
 	srv := httptest.NewServer(hub)
-	t.Cleanup(func() {
-		require.NoError(t, hub.Close())
-		srv.Close()
-	})
-	return &testEnv{t: t, hub: hub, srv: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http"), jwt: j}
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 
 // token returns a token for a user id that expires in an hour.

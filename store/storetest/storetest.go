@@ -1,0 +1,1035 @@
+// Package storetest is the conformance suite of realtime.Store: every
+// implementation runs it from its tests.
+//
+//	func TestStore(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) realtime.Store {
+//			return realtime.NewMemoryStore(realtime.MemoryOptions{})
+//		})
+//	}
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/realtime-go/realtime"
+)
+
+// Run tests a Store implementation against the contract documented on
+// realtime.Store. newStore returns a new, empty store for each subtest,
+// and may release it with t.Cleanup. Each subtest makes at most a few
+// hundred rooms and a thousand messages per stream, and reads back only
+// the latest 100 messages of a stream, so stores that bound history
+// (the memory store) pass with their defaults.
+func Run(t *testing.T, newStore func(t *testing.T) realtime.Store) {
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, s realtime.Store)
+	}{
+		{"CreateRoom", testCreateRoom},
+		{"CreateRoomDuplicateID", testCreateRoomDuplicateID},
+		{"CreateRoomMaxRoomsPerUser", testCreateRoomMaxRoomsPerUser},
+		{"RoomNotFound", testRoomNotFound},
+		{"UpdateRoom", testUpdateRoom},
+		{"DeleteRoom", testDeleteRoom},
+		{"ListRooms", testListRooms},
+		{"AddMember", testAddMember},
+		{"AddMemberRoomFull", testAddMemberRoomFull},
+		{"AddMemberMaxRoomsPerUser", testAddMemberMaxRoomsPerUser},
+		{"AddMemberConcurrentRoomFull", testAddMemberConcurrentRoomFull},
+		{"AddMemberConcurrentMaxRoomsPerUser", testAddMemberConcurrentMaxRoomsPerUser},
+		{"MemberNotFound", testMemberNotFound},
+		{"UpdateMember", testUpdateMember},
+		{"RemoveMember", testRemoveMember},
+		{"ListMembersJoinOrder", testListMembersJoinOrder},
+		{"SaveMessageSeqPerStream", testSaveMessageSeqPerStream},
+		{"SaveMessageClientMsgID", testSaveMessageClientMsgID},
+		{"SaveMessageConcurrentSeq", testSaveMessageConcurrentSeq},
+		{"SaveMessageConcurrentClientMsgID", testSaveMessageConcurrentClientMsgID},
+		{"SaveMessageRoomNotFound", testSaveMessageRoomNotFound},
+		{"GetMessage", testGetMessage},
+		{"HistoryLatest", testHistoryLatest},
+		{"HistoryBefore", testHistoryBefore},
+		{"HistoryAfter", testHistoryAfter},
+		{"HistoryCursorNotFound", testHistoryCursorNotFound},
+		{"HistoryEmpty", testHistoryEmpty},
+		{"HistoryStreams", testHistoryStreams},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
+	}
+}
+
+// id returns a new unique id that starts with prefix.
+func id(prefix string) string { return prefix + "-" + strings.ToLower(rand.Text()[:12]) }
+
+// now is a timestamp as the hub makes them: UTC, whole milliseconds.
+func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+func ptr[T any](v T) *T { return &v }
+
+// newRoom returns a public room for 100 users created by creatorID.
+func newRoom(creatorID string) realtime.Room {
+	return realtime.Room{
+		ID:          id("room"),
+		Name:        "General",
+		Description: "Talk about anything",
+		Type:        realtime.RoomPublic,
+		MaxUsers:    100,
+		CreatedByID: creatorID,
+		CreatedAt:   now(),
+	}
+}
+
+func newMember(roomID, userID string, role realtime.Role) realtime.Member {
+	return realtime.Member{
+		RoomID:   roomID,
+		UserID:   userID,
+		Username: strings.ToUpper(userID[:1]) + userID[1:],
+		Role:     role,
+		JoinedAt: now(),
+	}
+}
+
+// newMessage returns a text message from senderID, to a room when roomID
+// is set.
+func newMessage(roomID, senderID, content string) realtime.Message {
+	return realtime.Message{
+		ID:        id("msg"),
+		RoomID:    roomID,
+		SenderID:  senderID,
+		Sender:    realtime.UserRef{ID: senderID, Username: strings.ToUpper(senderID[:1]) + senderID[1:]},
+		Content:   content,
+		Type:      realtime.TypeText,
+		CreatedAt: now(),
+	}
+}
+
+// dm returns a direct message.
+func dm(from, to, content string) realtime.Message {
+	m := newMessage("", from, content)
+	m.RecipientID = to
+	return m
+}
+
+// createRoom stores room with creatorID as its admin, without limits.
+func createRoom(t *testing.T, s realtime.Store, room realtime.Room) realtime.Room {
+	t.Helper()
+	got, err := s.CreateRoom(t.Context(), room, newMember(room.ID, room.CreatedByID, realtime.RoleAdmin), realtime.Limits{})
+	require.NoError(t, err, "CreateRoom")
+	return got
+}
+
+// join adds userID to a room as a member, without limits.
+func join(t *testing.T, s realtime.Store, roomID, userID string) realtime.Member {
+	t.Helper()
+	m, created, err := s.AddMember(t.Context(), newMember(roomID, userID, realtime.RoleMember), realtime.Limits{})
+	require.NoError(t, err, "AddMember")
+	require.True(t, created, "AddMember: created")
+	return m
+}
+
+func save(t *testing.T, s realtime.Store, m realtime.Message) realtime.Message {
+	t.Helper()
+	saved, dup, err := s.SaveMessage(t.Context(), m)
+	require.NoError(t, err, "SaveMessage")
+	require.False(t, dup, "SaveMessage: duplicate")
+	return saved
+}
+
+// saveN saves n messages from senderID to a room and returns them as saved.
+func saveN(t *testing.T, s realtime.Store, roomID, senderID string, n int) []realtime.Message {
+	t.Helper()
+	out := make([]realtime.Message, n)
+	for i := range out {
+		out[i] = save(t, s, newMessage(roomID, senderID, fmt.Sprintf("message %d", i+1)))
+	}
+	return out
+}
+
+func requireCode(t *testing.T, want *realtime.Error, err error, msgAndArgs ...any) {
+	t.Helper()
+	require.Error(t, err, msgAndArgs...)
+	require.ErrorIs(t, err, want, msgAndArgs...)
+}
+
+func ids(ms []realtime.Message) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.ID
+	}
+	return out
+}
+
+func seqs(ms []realtime.Message) []uint64 {
+	out := make([]uint64, len(ms))
+	for i, m := range ms {
+		out[i] = m.Seq
+	}
+	return out
+}
+
+func roomIDs(rs []realtime.Room) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.ID
+	}
+	return out
+}
+
+func userIDs(ms []realtime.Member) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.UserID
+	}
+	return out
+}
+
+// requireMessage requires got to be want: every field equal, Metadata as
+// JSON (a store may normalize its spacing and key order).
+func requireMessage(t *testing.T, want, got realtime.Message, msgAndArgs ...any) {
+	t.Helper()
+	if len(want.Metadata) == 0 {
+		require.Empty(t, got.Metadata, msgAndArgs...)
+	} else {
+		require.JSONEq(t, string(want.Metadata), string(got.Metadata), msgAndArgs...)
+	}
+	want.Metadata, got.Metadata = nil, nil
+	require.Equal(t, want, got, msgAndArgs...)
+}
+
+func testCreateRoom(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	room := newRoom("alice")
+	room.Type, room.IsPrivate = realtime.RoomPrivate, true
+	creator := newMember(room.ID, "alice", realtime.RoleAdmin)
+
+	got, err := s.CreateRoom(ctx, room, creator, realtime.Limits{MaxRoomsPerUser: 5})
+	require.NoError(t, err)
+	want := room
+	want.MemberCount = 1
+	require.Equal(t, want, got)
+
+	got, err = s.GetRoom(ctx, room.ID)
+	require.NoError(t, err)
+	require.Equal(t, want, got, "GetRoom")
+
+	m, err := s.GetMember(ctx, room.ID, "alice")
+	require.NoError(t, err)
+	require.Equal(t, creator, m, "GetMember of the creator")
+	members, err := s.ListMembers(ctx, room.ID)
+	require.NoError(t, err)
+	require.Equal(t, []realtime.Member{creator}, members)
+}
+
+func testCreateRoomDuplicateID(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	room := createRoom(t, s, newRoom("alice"))
+	other := newRoom("bob")
+	other.ID, other.Name = room.ID, "Other"
+
+	_, err := s.CreateRoom(ctx, other, newMember(other.ID, "bob", realtime.RoleAdmin), realtime.Limits{})
+	requireCode(t, realtime.ErrConflict, err)
+
+	// The first room is untouched and bob joined nothing.
+	got, err := s.GetRoom(ctx, room.ID)
+	require.NoError(t, err)
+	require.Equal(t, room, got)
+	_, err = s.GetMember(ctx, room.ID, "bob")
+	requireCode(t, realtime.ErrNotFound, err, "GetMember of the refused creator")
+	rooms, err := s.ListRooms(ctx, "bob")
+	require.NoError(t, err)
+	require.Equal(t, []string{room.ID}, roomIDs(rooms))
+	_, err = s.CreateRoom(ctx, newRoom("bob"), newMember("", "bob", realtime.RoleAdmin), realtime.Limits{MaxRoomsPerUser: 1})
+	require.NoError(t, err, "the refused room counted against bob's MaxRoomsPerUser")
+}
+
+func testCreateRoomMaxRoomsPerUser(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	limits := realtime.Limits{MaxRoomsPerUser: 2}
+	create := func(creator string) (realtime.Room, error) {
+		room := newRoom(creator)
+		return s.CreateRoom(ctx, room, newMember(room.ID, creator, realtime.RoleAdmin), limits)
+	}
+	_, err := create("alice")
+	require.NoError(t, err)
+	// Memberships count, not only rooms created.
+	bobs, err := create("bob")
+	require.NoError(t, err)
+	join(t, s, bobs.ID, "alice")
+
+	_, err = create("alice")
+	requireCode(t, realtime.ErrLimitExceeded, err)
+	rooms, err := s.ListRooms(ctx, "alice")
+	require.NoError(t, err)
+	require.Len(t, rooms, 2, "a refused room was stored")
+
+	// Other users are not limited by alice's rooms.
+	_, err = create("bob")
+	require.NoError(t, err)
+	// Zero means no cap.
+	for range 3 {
+		room := newRoom("alice")
+		_, err := s.CreateRoom(ctx, room, newMember(room.ID, "alice", realtime.RoleAdmin), realtime.Limits{})
+		require.NoError(t, err)
+	}
+}
+
+func testRoomNotFound(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	createRoom(t, s, newRoom("alice"))
+	missing := id("missing")
+
+	_, err := s.GetRoom(ctx, missing)
+	requireCode(t, realtime.ErrNotFound, err, "GetRoom")
+	_, err = s.UpdateRoom(ctx, missing, realtime.RoomUpdate{Name: ptr("x")})
+	requireCode(t, realtime.ErrNotFound, err, "UpdateRoom")
+	_, err = s.UpdateRoom(ctx, missing, realtime.RoomUpdate{})
+	requireCode(t, realtime.ErrNotFound, err, "UpdateRoom without changes")
+	requireCode(t, realtime.ErrNotFound, s.DeleteRoom(ctx, missing), "DeleteRoom")
+}
+
+func testUpdateRoom(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	room := createRoom(t, s, newRoom("alice"))
+	join(t, s, room.ID, "bob")
+	want := room
+	want.MemberCount = 2
+
+	for _, step := range []struct {
+		name   string
+		u      realtime.RoomUpdate
+		change func(*realtime.Room)
+	}{
+		{"nothing", realtime.RoomUpdate{}, func(*realtime.Room) {}},
+		{"Name", realtime.RoomUpdate{Name: ptr("Renamed")}, func(r *realtime.Room) { r.Name = "Renamed" }},
+		{"Description", realtime.RoomUpdate{Description: ptr("")}, func(r *realtime.Room) { r.Description = "" }},
+		{"MaxUsers", realtime.RoomUpdate{MaxUsers: ptr(7)}, func(r *realtime.Room) { r.MaxUsers = 7 }},
+		{"IsPrivate true", realtime.RoomUpdate{IsPrivate: ptr(true)}, func(r *realtime.Room) {
+			r.IsPrivate, r.Type = true, realtime.RoomPrivate
+		}},
+		{"IsPrivate false", realtime.RoomUpdate{IsPrivate: ptr(false)}, func(r *realtime.Room) {
+			r.IsPrivate, r.Type = false, realtime.RoomPublic
+		}},
+		{"all", realtime.RoomUpdate{Name: ptr("All"), Description: ptr("every field"), MaxUsers: ptr(9), IsPrivate: ptr(true)},
+			func(r *realtime.Room) {
+				r.Name, r.Description, r.MaxUsers, r.IsPrivate, r.Type = "All", "every field", 9, true, realtime.RoomPrivate
+			}},
+	} {
+		step.change(&want)
+		got, err := s.UpdateRoom(ctx, room.ID, step.u)
+		require.NoError(t, err, step.name)
+		require.Equal(t, want, got, "UpdateRoom: %s", step.name)
+		got, err = s.GetRoom(ctx, room.ID)
+		require.NoError(t, err, step.name)
+		require.Equal(t, want, got, "GetRoom after %s", step.name)
+	}
+}
+
+func testDeleteRoom(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	room := createRoom(t, s, newRoom("alice"))
+	kept := createRoom(t, s, newRoom("carol"))
+	join(t, s, room.ID, "bob")
+	join(t, s, kept.ID, "bob")
+	msgs := saveN(t, s, room.ID, "bob", 3)
+	keptMsg := save(t, s, newMessage(kept.ID, "bob", "stays"))
+
+	require.NoError(t, s.DeleteRoom(ctx, room.ID))
+
+	_, err := s.GetRoom(ctx, room.ID)
+	requireCode(t, realtime.ErrNotFound, err, "GetRoom")
+	for _, u := range []string{"alice", "bob"} {
+		_, err := s.GetMember(ctx, room.ID, u)
+		requireCode(t, realtime.ErrNotFound, err, "GetMember %s", u)
+		rooms, err := s.ListRooms(ctx, u)
+		require.NoError(t, err)
+		require.NotContains(t, roomIDs(rooms), room.ID, "ListRooms %s", u)
+	}
+	for _, m := range msgs {
+		_, err := s.GetMessage(ctx, m.ID)
+		requireCode(t, realtime.ErrNotFound, err, "GetMessage of a deleted room's message")
+	}
+	got, more, err := s.History(ctx, realtime.HistoryQuery{Stream: realtime.RoomStream(room.ID), Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, got, "History of a deleted room")
+	require.False(t, more)
+	requireCode(t, realtime.ErrNotFound, s.DeleteRoom(ctx, room.ID), "second DeleteRoom")
+
+	// The other room keeps its members and messages.
+	_, err = s.GetMember(ctx, kept.ID, "bob")
+	require.NoError(t, err)
+	got1, err := s.GetMessage(ctx, keptMsg.ID)
+	require.NoError(t, err)
+	requireMessage(t, keptMsg, got1)
+
+	// Memberships of the deleted room no longer count against the limit.
+	another := newRoom("alice")
+	_, err = s.CreateRoom(ctx, another, newMember(another.ID, "alice", realtime.RoleAdmin), realtime.Limits{MaxRoomsPerUser: 1})
+	require.NoError(t, err, "CreateRoom after DeleteRoom with MaxRoomsPerUser 1")
+	_, _, err = s.AddMember(ctx, newMember(another.ID, "bob", realtime.RoleMember), realtime.Limits{MaxRoomsPerUser: 2})
+	require.NoError(t, err, "AddMember after DeleteRoom with MaxRoomsPerUser 2")
+}
+
+func testListRooms(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	base := now().Add(-time.Hour)
+	// Rooms are created oldest first, one second apart.
+	mk := func(i int, creator string, private bool) realtime.Room {
+		r := newRoom(creator)
+		r.Name = fmt.Sprintf("r%d", i)
+		r.CreatedAt = base.Add(time.Duration(i) * time.Second)
+		if private {
+			r.Type, r.IsPrivate = realtime.RoomPrivate, true
+		}
+		return createRoom(t, s, r)
+	}
+	r1 := mk(1, "bob", false)
+	r2 := mk(2, "bob", true)
+	r3 := mk(3, "alice", false)
+	r4 := mk(4, "alice", true)
+	r5 := mk(5, "carol", false)
+	r6 := mk(6, "carol", true)
+	// alice joins in another order than the rooms' age.
+	join(t, s, r5.ID, "alice")
+	join(t, s, r2.ID, "alice")
+
+	for _, tc := range []struct {
+		user string
+		want []realtime.Room
+	}{
+		// Own rooms (private ones too), then public rooms not joined.
+		{"alice", []realtime.Room{r2, r3, r4, r5, r1}},
+		{"bob", []realtime.Room{r1, r2, r3, r5}},
+		{"carol", []realtime.Room{r5, r6, r1, r3}},
+		{"dave", []realtime.Room{r1, r3, r5}},
+	} {
+		got, err := s.ListRooms(ctx, tc.user)
+		require.NoError(t, err, tc.user)
+		require.Equal(t, roomIDs(tc.want), roomIDs(got), "ListRooms(%s)", tc.user)
+		for i, r := range got {
+			want, err := s.GetRoom(ctx, r.ID)
+			require.NoError(t, err)
+			require.Equal(t, want, r, "ListRooms(%s)[%d]: fields and MemberCount", tc.user, i)
+		}
+	}
+	got, err := s.ListRooms(ctx, "alice")
+	require.NoError(t, err)
+	require.Equal(t, 2, got[0].MemberCount, "MemberCount of r2")
+}
+
+func testAddMember(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	room := createRoom(t, s, newRoom("alice"))
+	bob := newMember(room.ID, "bob", realtime.RoleMember)
+
+	got, created, err := s.AddMember(ctx, bob, realtime.Limits{MaxRoomsPerUser: 5})
+	require.NoError(t, err)
+	require.True(t, created)
+	require.Equal(t, bob, got)
+	got, err = s.GetMember(ctx, room.ID, "bob")
+	require.NoError(t, err)
+	require.Equal(t, bob, got, "GetMember")
+	r, err := s.GetRoom(ctx, room.ID)
+	require.NoError(t, err)
+	require.Equal(t, 2, r.MemberCount)
+
+	// Adding again returns the existing membership, not the new one.
+	again := newMember(room.ID, "bob", realtime.RoleAdmin)
+	again.Username, again.IsMuted, again.JoinedAt = "Robert", true, bob.JoinedAt.Add(time.Minute)
+	got, created, err = s.AddMember(ctx, again, realtime.Limits{})
+	require.NoError(t, err)
+	require.False(t, created)
+	require.Equal(t, bob, got)
+	got, err = s.GetMember(ctx, room.ID, "bob")
+	require.NoError(t, err)
+	require.Equal(t, bob, got, "GetMember after the second AddMember")
+	r, err = s.GetRoom(ctx, room.ID)
+	require.NoError(t, err)
+	require.Equal(t, 2, r.MemberCount)
+
+	// The creator is a member already.
+	got, created, err = s.AddMember(ctx, newMember(room.ID, "alice", realtime.RoleMember), realtime.Limits{})
+	require.NoError(t, err)
+	require.False(t, created)
+	require.Equal(t, realtime.RoleAdmin, got.Role)
+
+	_, _, err = s.AddMember(ctx, newMember(id("missing"), "bob", realtime.RoleMember), realtime.Limits{})
+	requireCode(t, realtime.ErrNotFound, err, "AddMember to a missing room")
+}
+
+func testAddMemberRoomFull(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	r := newRoom("alice")
+	r.MaxUsers = 2
+	room := createRoom(t, s, r)
+	join(t, s, room.ID, "bob")
+
+	_, _, err := s.AddMember(ctx, newMember(room.ID, "carol", realtime.RoleMember), realtime.Limits{})
+	requireCode(t, realtime.ErrRoomFull, err)
+	_, err = s.GetMember(ctx, room.ID, "carol")
+	requireCode(t, realtime.ErrNotFound, err, "a refused member was stored")
+	got, err := s.GetRoom(ctx, room.ID)
+	require.NoError(t, err)
+	require.Equal(t, 2, got.MemberCount)
+
+	// A member of a full room is still a member.
+	_, created, err := s.AddMember(ctx, newMember(room.ID, "bob", realtime.RoleMember), realtime.Limits{})
+	require.NoError(t, err, "AddMember of an existing member of a full room")
+	require.False(t, created)
+
+	// Room is made when someone leaves, or when MaxUsers grows.
+	remaining, err := s.RemoveMember(ctx, room.ID, "bob")
+	require.NoError(t, err)
+	require.Equal(t, 1, remaining)
+	join(t, s, room.ID, "carol")
+	_, err = s.UpdateRoom(ctx, room.ID, realtime.RoomUpdate{MaxUsers: ptr(3)})
+	require.NoError(t, err)
+	join(t, s, room.ID, "dave")
+	_, _, err = s.AddMember(ctx, newMember(room.ID, "erin", realtime.RoleMember), realtime.Limits{})
+	requireCode(t, realtime.ErrRoomFull, err, "after MaxUsers 3")
+}
+
+func testAddMemberMaxRoomsPerUser(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	limits := realtime.Limits{MaxRoomsPerUser: 2}
+	a := createRoom(t, s, newRoom("alice"))
+	b := createRoom(t, s, newRoom("alice"))
+	c := createRoom(t, s, newRoom("alice"))
+	_, _, err := s.AddMember(ctx, newMember(a.ID, "bob", realtime.RoleMember), limits)
+	require.NoError(t, err)
+	_, _, err = s.AddMember(ctx, newMember(b.ID, "bob", realtime.RoleMember), limits)
+	require.NoError(t, err)
+
+	_, _, err = s.AddMember(ctx, newMember(c.ID, "bob", realtime.RoleMember), limits)
+	requireCode(t, realtime.ErrLimitExceeded, err)
+	_, err = s.GetMember(ctx, c.ID, "bob")
+	requireCode(t, realtime.ErrNotFound, err, "a refused member was stored")
+
+	// Joining a room again is not a new room.
+	_, created, err := s.AddMember(ctx, newMember(a.ID, "bob", realtime.RoleMember), limits)
+	require.NoError(t, err, "AddMember of an existing member at the limit")
+	require.False(t, created)
+
+	// Leaving a room makes room for another.
+	_, err = s.RemoveMember(ctx, a.ID, "bob")
+	require.NoError(t, err)
+	_, created, err = s.AddMember(ctx, newMember(c.ID, "bob", realtime.RoleMember), limits)
+	require.NoError(t, err)
+	require.True(t, created)
+}
+
+func testAddMemberConcurrentRoomFull(t *testing.T, s realtime.Store) {
+	const joiners = 50
+	r := newRoom("creator")
+	r.MaxUsers = 10
+	room := createRoom(t, s, r)
+
+	errs := make([]error, joiners)
+	var wg sync.WaitGroup
+	for i := range joiners {
+		wg.Go(func() {
+			_, _, errs[i] = s.AddMember(t.Context(), newMember(room.ID, fmt.Sprintf("user%02d", i), realtime.RoleMember), realtime.Limits{})
+		})
+	}
+	wg.Wait()
+	joined := 0
+	for i, err := range errs {
+		if err == nil {
+			joined++
+			continue
+		}
+		requireCode(t, realtime.ErrRoomFull, err, "joiner %d", i)
+	}
+	require.Equal(t, 9, joined, "new members of a room for 10 with its creator")
+	members, err := s.ListMembers(t.Context(), room.ID)
+	require.NoError(t, err)
+	require.Len(t, members, 10)
+	got, err := s.GetRoom(t.Context(), room.ID)
+	require.NoError(t, err)
+	require.Equal(t, 10, got.MemberCount)
+}
+
+func testAddMemberConcurrentMaxRoomsPerUser(t *testing.T, s realtime.Store) {
+	const rooms, limit = 20, 5
+	roomIDs := make([]string, rooms)
+	for i := range roomIDs {
+		roomIDs[i] = createRoom(t, s, newRoom("creator")).ID
+	}
+	errs := make([]error, rooms)
+	var wg sync.WaitGroup
+	for i, roomID := range roomIDs {
+		wg.Go(func() {
+			_, _, errs[i] = s.AddMember(t.Context(), newMember(roomID, "bob", realtime.RoleMember), realtime.Limits{MaxRoomsPerUser: limit})
+		})
+	}
+	wg.Wait()
+	joined := 0
+	for i, err := range errs {
+		if err == nil {
+			joined++
+			continue
+		}
+		requireCode(t, realtime.ErrLimitExceeded, err, "join %d", i)
+	}
+	require.Equal(t, limit, joined, "rooms joined at once with MaxRoomsPerUser %d", limit)
+	got, err := s.ListRooms(t.Context(), "bob")
+	require.NoError(t, err)
+	member := 0
+	for _, r := range got {
+		if _, err := s.GetMember(t.Context(), r.ID, "bob"); err == nil {
+			member++
+		}
+	}
+	require.Equal(t, limit, member)
+}
+
+func testMemberNotFound(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	room := createRoom(t, s, newRoom("alice"))
+	missing := id("missing")
+	for _, tc := range []struct{ name, room, user string }{
+		{"not a member", room.ID, "bob"},
+		{"missing room", missing, "alice"},
+	} {
+		_, err := s.GetMember(ctx, tc.room, tc.user)
+		requireCode(t, realtime.ErrNotFound, err, "GetMember: %s", tc.name)
+		_, err = s.UpdateMember(ctx, tc.room, tc.user, realtime.MemberUpdate{IsMuted: ptr(true)})
+		requireCode(t, realtime.ErrNotFound, err, "UpdateMember: %s", tc.name)
+		_, err = s.UpdateMember(ctx, tc.room, tc.user, realtime.MemberUpdate{})
+		requireCode(t, realtime.ErrNotFound, err, "UpdateMember without changes: %s", tc.name)
+		_, err = s.RemoveMember(ctx, tc.room, tc.user)
+		requireCode(t, realtime.ErrNotFound, err, "RemoveMember: %s", tc.name)
+	}
+}
+
+func testUpdateMember(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	room := createRoom(t, s, newRoom("alice"))
+	want := join(t, s, room.ID, "bob")
+	carol := join(t, s, room.ID, "carol")
+
+	for _, step := range []struct {
+		name   string
+		u      realtime.MemberUpdate
+		change func(*realtime.Member)
+	}{
+		{"nothing", realtime.MemberUpdate{}, func(*realtime.Member) {}},
+		{"Role", realtime.MemberUpdate{Role: ptr(realtime.RoleAdmin)}, func(m *realtime.Member) { m.Role = realtime.RoleAdmin }},
+		{"IsMuted", realtime.MemberUpdate{IsMuted: ptr(true)}, func(m *realtime.Member) { m.IsMuted = true }},
+		{"both", realtime.MemberUpdate{Role: ptr(realtime.RoleMember), IsMuted: ptr(false)}, func(m *realtime.Member) {
+			m.Role, m.IsMuted = realtime.RoleMember, false
+		}},
+	} {
+		step.change(&want)
+		got, err := s.UpdateMember(ctx, room.ID, "bob", step.u)
+		require.NoError(t, err, step.name)
+		require.Equal(t, want, got, "UpdateMember: %s", step.name)
+		got, err = s.GetMember(ctx, room.ID, "bob")
+		require.NoError(t, err, step.name)
+		require.Equal(t, want, got, "GetMember after %s", step.name)
+	}
+	got, err := s.GetMember(ctx, room.ID, "carol")
+	require.NoError(t, err)
+	require.Equal(t, carol, got, "another member changed")
+}
+
+func testRemoveMember(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	room := createRoom(t, s, newRoom("alice"))
+	join(t, s, room.ID, "bob")
+	join(t, s, room.ID, "carol")
+
+	for i, user := range []string{"bob", "alice", "carol"} {
+		remaining, err := s.RemoveMember(ctx, room.ID, user)
+		require.NoError(t, err, user)
+		require.Equal(t, 2-i, remaining, "RemoveMember(%s)", user)
+		_, err = s.GetMember(ctx, room.ID, user)
+		requireCode(t, realtime.ErrNotFound, err, "GetMember(%s) after RemoveMember", user)
+		_, err = s.RemoveMember(ctx, room.ID, user)
+		requireCode(t, realtime.ErrNotFound, err, "second RemoveMember(%s)", user)
+		members, err := s.ListMembers(ctx, room.ID)
+		require.NoError(t, err)
+		require.NotContains(t, userIDs(members), user)
+		require.Len(t, members, 2-i)
+		rooms, err := s.ListRooms(ctx, user)
+		require.NoError(t, err)
+		require.Len(t, rooms, 1, "ListRooms(%s): the public room, once", user)
+	}
+	// A member who left may join again.
+	join(t, s, room.ID, "bob")
+}
+
+func testListMembersJoinOrder(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	r := newRoom("alice")
+	room := createRoom(t, s, r)
+	base := now()
+	// Join times are equal or out of order: join order is the order of
+	// AddMember calls.
+	users := []string{"erin", "bob", "dave", "carol", "frank"}
+	for i, u := range users {
+		m := newMember(room.ID, u, realtime.RoleMember)
+		m.JoinedAt = base.Add(-time.Duration(i%2) * time.Millisecond)
+		_, _, err := s.AddMember(ctx, m, realtime.Limits{})
+		require.NoError(t, err)
+	}
+	members, err := s.ListMembers(ctx, room.ID)
+	require.NoError(t, err)
+	require.Equal(t, append([]string{"alice"}, users...), userIDs(members))
+
+	_, err = s.RemoveMember(ctx, room.ID, "dave")
+	require.NoError(t, err)
+	join(t, s, room.ID, "dave")
+	members, err = s.ListMembers(ctx, room.ID)
+	require.NoError(t, err)
+	require.Equal(t, []string{"alice", "erin", "bob", "carol", "frank", "dave"}, userIDs(members))
+}
+
+func testSaveMessageSeqPerStream(t *testing.T, s realtime.Store) {
+	a := createRoom(t, s, newRoom("alice"))
+	b := createRoom(t, s, newRoom("alice"))
+	steps := []struct {
+		m    realtime.Message
+		want uint64
+	}{
+		{newMessage(a.ID, "alice", "a1"), 1},
+		{newMessage(b.ID, "alice", "b1"), 1},
+		{newMessage(a.ID, "alice", "a2"), 2},
+		{dm("alice", "bob", "ab1"), 1},
+		{dm("bob", "alice", "ab2"), 2}, // the same conversation
+		{dm("alice", "carol", "ac1"), 1},
+		{newMessage("", "admin", "global1"), 1},
+		{newMessage(a.ID, "alice", "a3"), 3},
+		{dm("alice", "bob", "ab3"), 3},
+		{newMessage("", "admin", "global2"), 2},
+		{newMessage(b.ID, "alice", "b2"), 2},
+	}
+	for _, step := range steps {
+		got := save(t, s, step.m)
+		require.Equal(t, step.want, got.Seq, "Seq of %s in %s", step.m.Content, step.m.Stream())
+		want := step.m
+		want.Seq = step.want
+		requireMessage(t, want, got, "SaveMessage returns the message as stored")
+	}
+}
+
+func testSaveMessageClientMsgID(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	room := createRoom(t, s, newRoom("alice"))
+	other := createRoom(t, s, newRoom("alice"))
+	join(t, s, room.ID, "bob")
+
+	m := newMessage(room.ID, "alice", "first")
+	m.ClientMsgID = "c1"
+	first := save(t, s, m)
+
+	retry := newMessage(room.ID, "alice", "retried")
+	retry.ClientMsgID = "c1"
+	got, dup, err := s.SaveMessage(ctx, retry)
+	require.NoError(t, err)
+	require.True(t, dup, "same sender, stream and clientMsgId")
+	requireMessage(t, first, got, "a duplicate returns the original")
+	_, err = s.GetMessage(ctx, retry.ID)
+	requireCode(t, realtime.ErrNotFound, err, "a duplicate was stored")
+
+	for _, tc := range []struct {
+		name string
+		m    realtime.Message
+		seq  uint64
+	}{
+		{"no seq was spent on the duplicate", newMessage(room.ID, "alice", "second"), 2},
+		{"another sender", withClientID(newMessage(room.ID, "bob", "bob's"), "c1"), 3},
+		{"another stream", withClientID(newMessage(other.ID, "alice", "elsewhere"), "c1"), 1},
+		{"a direct message", withClientID(dm("alice", "bob", "dm"), "c1"), 1},
+		{"the other side of the conversation", withClientID(dm("bob", "alice", "dm back"), "c1"), 2},
+		{"no clientMsgId", newMessage(room.ID, "alice", "plain"), 4},
+		{"no clientMsgId again", newMessage(room.ID, "alice", "plain"), 5},
+	} {
+		got, dup, err := s.SaveMessage(ctx, tc.m)
+		require.NoError(t, err, tc.name)
+		require.False(t, dup, tc.name)
+		require.Equal(t, tc.seq, got.Seq, tc.name)
+	}
+	got, dup, err = s.SaveMessage(ctx, withClientID(dm("bob", "alice", "dm back again"), "c1"))
+	require.NoError(t, err)
+	require.True(t, dup, "a direct message retried")
+	require.Equal(t, "dm back", got.Content)
+}
+
+func withClientID(m realtime.Message, clientMsgID string) realtime.Message {
+	m.ClientMsgID = clientMsgID
+	return m
+}
+
+func testSaveMessageConcurrentSeq(t *testing.T, s realtime.Store) {
+	const goroutines, each = 20, 50
+	room := createRoom(t, s, newRoom("alice"))
+	got := make([][]uint64, goroutines)
+	errs := make([]error, goroutines)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				m, _, err := s.SaveMessage(t.Context(), newMessage(room.ID, fmt.Sprintf("user%02d", g), fmt.Sprint(i)))
+				if err != nil {
+					errs[g] = err
+					return
+				}
+				got[g] = append(got[g], m.Seq)
+			}
+		})
+	}
+	wg.Wait()
+	var all []uint64
+	for g := range goroutines {
+		require.NoError(t, errs[g], "goroutine %d", g)
+		require.True(t, slices.IsSorted(got[g]), "goroutine %d: seqs out of order: %v", g, got[g])
+		all = append(all, got[g]...)
+	}
+	slices.Sort(all)
+	want := make([]uint64, goroutines*each)
+	for i := range want {
+		want[i] = uint64(i + 1)
+	}
+	require.Equal(t, want, all, "seqs of %d messages saved at once", len(want))
+
+	latest, more, err := s.History(t.Context(), realtime.HistoryQuery{Stream: realtime.RoomStream(room.ID), Limit: 100})
+	require.NoError(t, err)
+	require.True(t, more)
+	require.Equal(t, want[len(want)-100:], seqs(latest))
+}
+
+func testSaveMessageConcurrentClientMsgID(t *testing.T, s realtime.Store) {
+	const retries = 20
+	room := createRoom(t, s, newRoom("alice"))
+	type result struct {
+		m   realtime.Message
+		dup bool
+		err error
+	}
+	results := make([]result, retries)
+	var wg sync.WaitGroup
+	for i := range retries {
+		wg.Go(func() {
+			m := withClientID(newMessage(room.ID, "alice", fmt.Sprint("try ", i)), "once")
+			r := &results[i]
+			r.m, r.dup, r.err = s.SaveMessage(t.Context(), m)
+		})
+	}
+	wg.Wait()
+	var stored realtime.Message
+	for i, r := range results {
+		require.NoError(t, r.err, "try %d", i)
+		if !r.dup {
+			require.Empty(t, stored.ID, "two tries were stored")
+			stored = r.m
+		}
+	}
+	require.NotEmpty(t, stored.ID, "no try was stored")
+	require.Equal(t, uint64(1), stored.Seq)
+	for i, r := range results {
+		requireMessage(t, stored, r.m, "try %d", i)
+	}
+	next := save(t, s, newMessage(room.ID, "alice", "next"))
+	require.Equal(t, uint64(2), next.Seq)
+}
+
+func testSaveMessageRoomNotFound(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	m := newMessage(id("missing"), "alice", "hello?")
+	_, _, err := s.SaveMessage(ctx, m)
+	requireCode(t, realtime.ErrNotFound, err)
+	_, err = s.GetMessage(ctx, m.ID)
+	requireCode(t, realtime.ErrNotFound, err, "a message to a missing room was stored")
+}
+
+func testGetMessage(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	room := createRoom(t, s, newRoom("alice"))
+	parent := save(t, s, newMessage(room.ID, "alice", "look"))
+
+	m := newMessage(room.ID, "alice", "Ünïcode ✓ and\nlines, \"quotes\", <tags> & 'apostrophes'")
+	m.Type = realtime.TypeImage
+	m.ReplyToID = parent.ID
+	m.Metadata = json.RawMessage(`{"name": "cat.png", "size": 1048576, "dims": [640, 480], "alt": null, "nested": {"a": true}}`)
+	m.ClientMsgID = "client-1"
+	m.CreatedAt = time.Date(2024, 2, 29, 23, 59, 59, 999_000_000, time.UTC)
+	want := save(t, s, m)
+	got, err := s.GetMessage(ctx, m.ID)
+	require.NoError(t, err)
+	requireMessage(t, want, got)
+	require.Equal(t, time.UTC, got.CreatedAt.Location())
+
+	gotParent, err := s.GetMessage(ctx, parent.ID)
+	require.NoError(t, err)
+	requireMessage(t, parent, gotParent, "a message without optional fields")
+
+	d := dm("bob", "alice", "psst")
+	d.Type = realtime.TypeFile
+	d.Metadata = json.RawMessage(`{"url":"https://example.com/f"}`)
+	wantDM := save(t, s, d)
+	gotDM, err := s.GetMessage(ctx, d.ID)
+	require.NoError(t, err)
+	requireMessage(t, wantDM, gotDM, "a direct message")
+
+	g := newMessage("", "admin", "to everyone")
+	g.Type = realtime.TypeSystem
+	wantGlobal := save(t, s, g)
+	gotGlobal, err := s.GetMessage(ctx, g.ID)
+	require.NoError(t, err)
+	requireMessage(t, wantGlobal, gotGlobal, "a global message")
+
+	_, err = s.GetMessage(ctx, id("missing"))
+	requireCode(t, realtime.ErrNotFound, err, "GetMessage of an unknown id")
+}
+
+// historyRoom returns a room with ten messages, seq 1 to 10.
+func historyRoom(t *testing.T, s realtime.Store) (string, []realtime.Message) {
+	t.Helper()
+	room := createRoom(t, s, newRoom("alice"))
+	return realtime.RoomStream(room.ID), saveN(t, s, room.ID, "alice", 10)
+}
+
+// historyCase is one History query and what it must return: messages by
+// seq and hasMore.
+type historyCase struct {
+	name    string
+	q       realtime.HistoryQuery
+	want    []uint64
+	hasMore bool
+}
+
+func runHistory(t *testing.T, s realtime.Store, msgs []realtime.Message, cases []historyCase) {
+	t.Helper()
+	for _, tc := range cases {
+		got, more, err := s.History(t.Context(), tc.q)
+		require.NoError(t, err, tc.name)
+		if tc.want == nil {
+			tc.want = []uint64{}
+		}
+		require.Equal(t, tc.want, seqs(got), "History %s: seqs", tc.name)
+		require.Equal(t, tc.hasMore, more, "History %s: hasMore", tc.name)
+		for _, m := range got {
+			requireMessage(t, msgs[m.Seq-1], m, "History %s: message %d", tc.name, m.Seq)
+		}
+	}
+}
+
+func testHistoryLatest(t *testing.T, s realtime.Store) {
+	stream, msgs := historyRoom(t, s)
+	runHistory(t, s, msgs, []historyCase{
+		{"Limit 3", realtime.HistoryQuery{Stream: stream, Limit: 3}, []uint64{8, 9, 10}, true},
+		{"Limit 9", realtime.HistoryQuery{Stream: stream, Limit: 9}, []uint64{2, 3, 4, 5, 6, 7, 8, 9, 10}, true},
+		{"Limit 10", realtime.HistoryQuery{Stream: stream, Limit: 10}, []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, false},
+		{"Limit 50", realtime.HistoryQuery{Stream: stream, Limit: 50}, []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, false},
+	})
+}
+
+func testHistoryBefore(t *testing.T, s realtime.Store) {
+	stream, msgs := historyRoom(t, s)
+	before := func(seq uint64, limit int) realtime.HistoryQuery {
+		return realtime.HistoryQuery{Stream: stream, Before: msgs[seq-1].ID, Limit: limit}
+	}
+	runHistory(t, s, msgs, []historyCase{
+		{"before 6, Limit 2", before(6, 2), []uint64{4, 5}, true},
+		{"before 4, Limit 2", before(4, 2), []uint64{2, 3}, true},
+		{"before 3, Limit 2", before(3, 2), []uint64{1, 2}, false},
+		{"before 3, Limit 5", before(3, 5), []uint64{1, 2}, false},
+		{"before 1", before(1, 5), nil, false},
+		{"before 10, Limit 9", before(10, 9), []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9}, false},
+		{"before 10, Limit 8", before(10, 8), []uint64{2, 3, 4, 5, 6, 7, 8, 9}, true},
+	})
+}
+
+func testHistoryAfter(t *testing.T, s realtime.Store) {
+	stream, msgs := historyRoom(t, s)
+	after := func(seq uint64, limit int) realtime.HistoryQuery {
+		return realtime.HistoryQuery{Stream: stream, After: msgs[seq-1].ID, Limit: limit}
+	}
+	runHistory(t, s, msgs, []historyCase{
+		{"after 5, Limit 2", after(5, 2), []uint64{6, 7}, true},
+		{"after 7, Limit 2", after(7, 2), []uint64{8, 9}, true},
+		{"after 8, Limit 2", after(8, 2), []uint64{9, 10}, false},
+		{"after 8, Limit 5", after(8, 5), []uint64{9, 10}, false},
+		{"after 10", after(10, 5), nil, false},
+		{"after 1, Limit 9", after(1, 9), []uint64{2, 3, 4, 5, 6, 7, 8, 9, 10}, false},
+		{"after 1, Limit 8", after(1, 8), []uint64{2, 3, 4, 5, 6, 7, 8, 9}, true},
+	})
+}
+
+func testHistoryCursorNotFound(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	stream, _ := historyRoom(t, s)
+	other := createRoom(t, s, newRoom("alice"))
+	foreign := save(t, s, newMessage(other.ID, "alice", "elsewhere"))
+	direct := save(t, s, dm("alice", "bob", "direct"))
+
+	for _, cursor := range []struct{ name, id string }{
+		{"another room's message", foreign.ID},
+		{"a direct message", direct.ID},
+		{"an unknown id", id("missing")},
+	} {
+		_, _, err := s.History(ctx, realtime.HistoryQuery{Stream: stream, Before: cursor.id, Limit: 5})
+		requireCode(t, realtime.ErrNotFound, err, "Before: %s", cursor.name)
+		_, _, err = s.History(ctx, realtime.HistoryQuery{Stream: stream, After: cursor.id, Limit: 5})
+		requireCode(t, realtime.ErrNotFound, err, "After: %s", cursor.name)
+	}
+}
+
+func testHistoryEmpty(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	room := createRoom(t, s, newRoom("alice"))
+	for _, stream := range []string{realtime.RoomStream(room.ID), realtime.RoomStream(id("missing")), "dm:alice:bob", "global"} {
+		got, more, err := s.History(ctx, realtime.HistoryQuery{Stream: stream, Limit: 10})
+		require.NoError(t, err, stream)
+		require.Empty(t, got, stream)
+		require.False(t, more, stream)
+	}
+}
+
+func testHistoryStreams(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	a := createRoom(t, s, newRoom("alice"))
+	b := createRoom(t, s, newRoom("alice"))
+	var inA, inB, dmAB, dmAC, global []realtime.Message
+	for i := range 3 {
+		inA = append(inA, save(t, s, newMessage(a.ID, "alice", fmt.Sprint("a", i))))
+		inB = append(inB, save(t, s, newMessage(b.ID, "alice", fmt.Sprint("b", i))))
+		dmAB = append(dmAB, save(t, s, dm("alice", "bob", fmt.Sprint("ab", i))))
+		dmAB = append(dmAB, save(t, s, dm("bob", "alice", fmt.Sprint("ba", i))))
+		dmAC = append(dmAC, save(t, s, dm("carol", "alice", fmt.Sprint("ca", i))))
+		global = append(global, save(t, s, newMessage("", "admin", fmt.Sprint("g", i))))
+	}
+	for _, tc := range []struct {
+		stream string
+		want   []realtime.Message
+	}{
+		{realtime.RoomStream(a.ID), inA},
+		{realtime.RoomStream(b.ID), inB},
+		{"dm:alice:bob", dmAB},
+		{"dm:alice:carol", dmAC},
+		{"global", global},
+	} {
+		got, more, err := s.History(ctx, realtime.HistoryQuery{Stream: tc.stream, Limit: 20})
+		require.NoError(t, err, tc.stream)
+		require.False(t, more, tc.stream)
+		require.Equal(t, ids(tc.want), ids(got), "History(%s)", tc.stream)
+		for i := range got {
+			require.Equal(t, uint64(i+1), got[i].Seq, "History(%s)", tc.stream)
+		}
+	}
+	// A cursor of the same stream works from either side of a conversation.
+	got, more, err := s.History(ctx, realtime.HistoryQuery{Stream: "dm:alice:bob", Before: dmAB[3].ID, Limit: 2})
+	require.NoError(t, err)
+	require.True(t, more)
+	require.Equal(t, ids(dmAB[1:3]), ids(got))
+}
