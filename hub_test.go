@@ -1,11 +1,23 @@
 package realtime_test
 
 import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/client"
 )
 
 func TestSmokeRoomChat(t *testing.T) {
@@ -24,4 +36,213 @@ func TestSmokeRoomChat(t *testing.T) {
 	require.Equal(t, "hi", msg.Content)
 	require.Equal(t, "bob", msg.SenderID)
 	require.Equal(t, ack.ID, msg.ID)
+}
+
+func TestShutdown(t *testing.T) {
+	env := newTestHub(t, realtime.Config{})
+	alice := env.dialWith(client.DialOptions{Token: env.token("alice"), NoReconnect: true})
+	r := env.raw("bob")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, env.hub.Shutdown(ctx))
+	require.Equal(t, websocket.StatusGoingAway, closeStatus(t, r.ws))
+	<-alice.Done()
+	var ce *client.CloseError
+	require.ErrorAs(t, alice.Err(), &ce)
+	require.Equal(t, realtime.StatusGoingAway, ce.Code)
+
+	// New upgrades are refused with 503.
+	_, resp, err := websocket.Dial(ctx, env.url, nil)
+	require.Error(t, err)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+
+	// Idempotent, in any order.
+	require.NoError(t, env.hub.Shutdown(ctx))
+	require.NoError(t, env.hub.Close())
+	require.ErrorIs(t, env.hub.SendToRoom(ctx, "r", "x", nil), realtime.ErrHubClosed)
+}
+
+func TestCloseDropsConnections(t *testing.T) {
+	env := newTestHub(t, realtime.Config{})
+	c := env.dialWith(client.DialOptions{Token: env.token("alice"), NoReconnect: true})
+	require.NoError(t, env.hub.Close())
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection outlived Close")
+	}
+	require.NoError(t, env.hub.Close())
+	require.NoError(t, env.hub.Shutdown(context.Background()))
+}
+
+func TestServerAPI(t *testing.T) {
+	env := newTestHub(t, realtime.Config{})
+	ctx := context.Background()
+	alice, bob, bob2 := env.dial("alice"), env.dial("bob"), env.dial("bob")
+
+	room, err := env.hub.CreateRoom(ctx, realtime.User{ID: "alice", Username: "Alice"}, realtime.RoomOptions{Name: "ops", Private: true})
+	require.NoError(t, err)
+	require.True(t, room.IsPrivate)
+	m, err := env.hub.AddMember(ctx, room.ID, realtime.UserRef{ID: "bob", Username: "Bob"}, "")
+	require.NoError(t, err)
+	require.Equal(t, realtime.RoleMember, m.Role)
+	alice.emit("join-room", map[string]any{"roomId": room.ID})
+	bob.emit("join-room", map[string]any{"roomId": room.ID})
+
+	require.NoError(t, env.hub.SendToRoom(ctx, room.ID, "deploy-started", map[string]string{"version": "1.2"}))
+	for _, c := range []*tclient{alice, bob} {
+		require.JSONEq(t, `{"version":"1.2"}`, string(c.next("deploy-started")))
+	}
+	bob2.none("deploy-started", 100*time.Millisecond) // not subscribed to the room
+
+	require.NoError(t, env.hub.SendToUser(ctx, "bob", "notification", map[string]string{"title": "hi"}))
+	bob.next("notification")
+	bob2.next("notification")
+	alice.none("notification", 100*time.Millisecond)
+
+	require.NoError(t, env.hub.Broadcast(ctx, "maintenance", map[string]int{"inMinutes": 5}))
+	for _, c := range []*tclient{alice, bob, bob2} {
+		c.next("maintenance")
+	}
+	require.Error(t, env.hub.Broadcast(ctx, "Bad Name", nil))
+
+	require.Equal(t, realtime.Stats{Connections: 3, Users: 2, Rooms: 1}, env.hub.Stats())
+	require.Equal(t, 2, env.hub.UserConnections("bob"))
+
+	require.NoError(t, env.hub.Kick(ctx, room.ID, "bob", "spam"))
+	require.Equal(t, "spam", decodeInto[struct{ Reason string }](t, bob.next("kicked")).Reason)
+	bob2.next("kicked")
+	require.ErrorIs(t, env.hub.Kick(ctx, room.ID, "bob", ""), realtime.ErrNotFound)
+	bob.emitErr(realtime.CodeForbidden, "join-room", map[string]any{"roomId": room.ID})
+
+	rooms, err := env.hub.Rooms(ctx, "alice")
+	require.NoError(t, err)
+	require.Len(t, rooms, 1)
+	require.NoError(t, env.hub.DeleteRoom(ctx, room.ID))
+	alice.next("room-deleted")
+}
+
+func TestHooks(t *testing.T) {
+	var mu sync.Mutex
+	var connected, disconnected []string
+	env := newTestHub(t, realtime.Config{
+		OnConnect: func(ctx context.Context, e realtime.ConnectEvent) error {
+			mu.Lock()
+			defer mu.Unlock()
+			connected = append(connected, e.User.ID)
+			switch e.User.ID {
+			case "banned":
+				return &realtime.CloseError{Code: realtime.StatusForbidden, Reason: "banned"}
+			case "broken":
+				return errors.New("some internal failure")
+			}
+			return nil
+		},
+		OnDisconnect: func(e realtime.DisconnectEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			disconnected = append(disconnected, e.User.ID+":"+strconv.Itoa(int(e.Code)))
+		},
+		AuthorizeJoin: func(ctx context.Context, e realtime.JoinEvent) error {
+			if e.Room.Name == "vip" && e.User.ID != "alice" {
+				return realtime.Errorf(realtime.CodeForbidden, "vip only")
+			}
+			return nil
+		},
+		OnMessage: func(ctx context.Context, m *realtime.Message) error {
+			if strings.Contains(m.Content, "spam") {
+				return realtime.Errorf(realtime.CodeInvalid, "no spam")
+			}
+			m.Content = strings.ReplaceAll(m.Content, "darn", "****")
+			m.SenderID = "forged-by-hook" // identity cannot be rewritten
+			return nil
+		},
+	})
+	for _, id := range []string{"banned", "broken"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := client.Dial(ctx, env.url, client.DialOptions{Token: env.token(id), NoReconnect: true})
+		cancel()
+		var ce *client.CloseError
+		require.ErrorAs(t, err, &ce, id)
+		require.Equal(t, realtime.StatusForbidden, ce.Code)
+	}
+
+	alice, bob := env.dial("alice"), env.dial("bob")
+	vip := alice.createRoom("vip", nil)
+	bob.emitErr(realtime.CodeForbidden, "join-room", map[string]any{"roomId": vip.ID})
+	lobby := alice.createRoom("lobby", nil)
+	bob.emit("join-room", map[string]any{"roomId": lobby.ID})
+	bob.emitErr(realtime.CodeInvalid, "message", map[string]any{"roomId": lobby.ID, "content": "buy spam"})
+	bob.emit("message", map[string]any{"roomId": lobby.ID, "content": "oh darn"})
+	m := decodeInto[realtime.Message](t, alice.next("new-message"))
+	require.Equal(t, "oh ****", m.Content)
+	require.Equal(t, "bob", m.SenderID)
+
+	require.NoError(t, bob.Close())
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(disconnected, "bob:1000")
+	}, 5*time.Second, 10*time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Subset(t, connected, []string{"banned", "broken", "alice", "bob"})
+	require.NotContains(t, strings.Join(disconnected, ","), "banned", "refused connections were never connected")
+}
+
+func TestClientReconnectsAndRejoins(t *testing.T) {
+	env := newTestHub(t, realtime.Config{})
+	alice, bob := env.dial("alice"), env.dial("bob")
+	room := alice.createRoom("r", nil)
+	bob.emit("join-room", map[string]any{"roomId": room.ID})
+
+	bob.Drop() // as a network failure would
+	bob.next("connected")
+	// Rejoined by the client itself: messages flow again.
+	require.Eventually(t, func() bool {
+		return env.hub.Stats().Connections == 2 && env.hub.UserConnections("bob") == 1
+	}, 5*time.Second, 10*time.Millisecond)
+	var got realtime.Message
+	require.Eventually(t, func() bool {
+		alice.emit("message", map[string]any{"roomId": room.ID, "content": "are you back?"})
+		select {
+		case ev := <-bob.Events():
+			if ev.Name == "new-message" {
+				got = decodeInto[realtime.Message](t, ev.Data)
+				return true
+			}
+		case <-time.After(200 * time.Millisecond):
+		}
+		return false
+	}, 5*time.Second, 10*time.Millisecond)
+	require.Equal(t, "are you back?", got.Content)
+}
+
+func TestZeroConfigHub(t *testing.T) {
+	hub, err := realtime.New(realtime.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	defer hub.Close()
+	url := serve(t, hub)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, url, client.DialOptions{})
+	require.NoError(t, err)
+	defer c.Close()
+	ack, err := c.Emit(ctx, "create-room", map[string]string{"name": "r"})
+	require.NoError(t, err)
+	id := decodeInto[struct{ Room realtime.Room }](t, ack).Room.ID
+	_, err = c.Emit(ctx, "message", map[string]string{"roomId": id, "content": "works"})
+	require.NoError(t, err)
+}
+
+func TestInvalidConfig(t *testing.T) {
+	for name, cfg := range map[string]realtime.Config{
+		"MaxFrameBytes":  {MaxFrameBytes: 10},
+		"SendQueueBytes": {MaxFrameBytes: 1 << 20, SendQueueBytes: 1 << 10},
+		"AuthTimeout":    {AuthTimeout: -time.Second},
+	} {
+		_, err := realtime.New(cfg)
+		require.ErrorContains(t, err, name)
+	}
 }

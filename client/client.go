@@ -218,11 +218,22 @@ func (c *Client) run(sess *session) {
 	}()
 	for {
 		c.setSession(sess)
+		type ending struct {
+			code   websocket.StatusCode
+			reason string
+		}
+		ended := make(chan ending, 1)
+		go func() {
+			code, reason := c.readLoop(sess)
+			ended <- ending{code, reason}
+		}()
+		// Acks of the rejoin arrive through the read loop started above.
 		c.rejoin(sess)
 		if c.opts.OnConnect != nil {
 			c.opts.OnConnect(c.User())
 		}
-		code, reason := c.readLoop(sess)
+		e := <-ended
+		code, reason := e.code, e.reason
 		c.dropSession(sess)
 		if c.ctx.Err() != nil {
 			return
