@@ -1,0 +1,68 @@
+// Package realtime adds realtime rooms (chat, live updates, presence,
+// notifications) to a Go service.
+//
+// A Hub is an http.Handler: mount it on the service's own mux and it upgrades
+// each request to a WebSocket speaking protocol realtime.v1 (PROTOCOL.md in
+// the repository is the wire contract). Clients authenticate, create and join
+// rooms, and send messages to a room, to one user on all of their
+// connections, or to everyone; the host application acts on the same rooms
+// through the Hub's methods (SendToRoom, SendToUser, Broadcast, CreateRoom,
+// AddMember, Kick) and hooks on Config.
+//
+//	hub, err := realtime.New(realtime.Config{
+//		Authenticator: jwtAuth, // realtime.NewJWT(...)
+//	})
+//	...
+//	mux.Handle("GET /ws", hub)
+//	...
+//	defer hub.Shutdown(ctx)
+//
+// # Lifecycle
+//
+// New validates the Config (an invalid field is an error naming it) and
+// starts the Adapter. Each connection has one goroutine that reads and
+// handles its events in order and one that writes; both end when the
+// connection closes. Shutdown refuses new upgrades with 503, closes every
+// connection with 1001 after writing what was queued for it, and closes the
+// Adapter; Close does the same at once, without waiting for anything but the
+// hub's own goroutines. Both may be called more than once.
+//
+// # Guarantees
+//
+//   - Within a room, every subscribed connection receives messages in seq
+//     order, without gaps or duplicates, while it lives and keeps up.
+//   - A message is acknowledged only after the Store saved it and the
+//     Adapter accepted it.
+//   - A connection whose send queue (Config.SendQueueBytes) overflows is
+//     closed with 4009; it never slows the other members of its rooms.
+//     Typing indicators are dropped before that point.
+//   - Each event is encoded once, however many connections receive it, and
+//     connections batch what is queued into one WebSocket frame.
+//   - The sender of a message is the authenticated user, never a payload
+//     field.
+//
+// # Security defaults
+//
+// Cross-origin upgrades are refused unless Config.AllowedOrigins names the
+// origin. Tokens (Authorization header, token query parameter or a first
+// auth event within AuthTimeout) are verified by the Authenticator; NewJWT
+// accepts only the methods its key allows, requires exp and caps token size.
+// Tokens never appear in logs or error messages. Frames are capped
+// (MaxFrameBytes, close 1009), events and messages are rate limited per
+// connection and per user (rate_limited, then close 4008 for sustained
+// abuse). A Config without Authenticator runs in development mode with
+// anonymous users and logs a warning.
+//
+// # Backends
+//
+// The Store (rooms, members, messages) defaults to an in-memory store,
+// NewMemoryStore; store/storetest is the conformance suite of Store
+// implementations. The Adapter connects the hubs of a cluster; the default
+// serves one node, adapter/memadapter connects several hubs of one process,
+// and adapter/adaptertest is its conformance suite.
+//
+// # Examples
+//
+// examples/chat is a runnable chat server with a browser UI
+// (go run ./examples/chat); package client is the Go client.
+package realtime
