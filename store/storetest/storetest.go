@@ -9,7 +9,6 @@
 package storetest
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -248,7 +247,8 @@ func testCreateRoomDuplicateID(t *testing.T, s realtime.Store) {
 	rooms, err := s.ListRooms(ctx, "bob")
 	require.NoError(t, err)
 	require.Equal(t, []string{room.ID}, roomIDs(rooms))
-	_, err = s.CreateRoom(ctx, newRoom("bob"), newMember("", "bob", realtime.RoleAdmin), realtime.Limits{MaxRoomsPerUser: 1})
+	bobs := newRoom("bob")
+	_, err = s.CreateRoom(ctx, bobs, newMember(bobs.ID, "bob", realtime.RoleAdmin), realtime.Limits{MaxRoomsPerUser: 1})
 	require.NoError(t, err, "the refused room counted against bob's MaxRoomsPerUser")
 }
 
@@ -670,15 +670,14 @@ func testRemoveMember(t *testing.T, s realtime.Store) {
 
 func testListMembersJoinOrder(t *testing.T, s realtime.Store) {
 	ctx := t.Context()
-	r := newRoom("alice")
-	room := createRoom(t, s, r)
-	base := now()
-	// Join times are equal or out of order: join order is the order of
-	// AddMember calls.
+	room := createRoom(t, s, newRoom("alice"))
+	// Joins within one millisecond have equal times: join order is the
+	// order of the AddMember calls, not of times or ids.
+	joinedAt := now()
 	users := []string{"erin", "bob", "dave", "carol", "frank"}
-	for i, u := range users {
+	for _, u := range users {
 		m := newMember(room.ID, u, realtime.RoleMember)
-		m.JoinedAt = base.Add(-time.Duration(i%2) * time.Millisecond)
+		m.JoinedAt = joinedAt
 		_, _, err := s.AddMember(ctx, m, realtime.Limits{})
 		require.NoError(t, err)
 	}
