@@ -144,10 +144,26 @@ func appendData(dst, data []byte) []byte {
 
 // AppendString appends s as a JSON string.
 func AppendString(dst []byte, s string) []byte {
+	if plain(s) { // event names and codes: nothing to escape, no allocation
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	// json.Marshal of a string cannot fail; it also escapes <, > and &,
 	// which keeps frames safe to embed in HTML.
 	b, _ := json.Marshal(s)
 	return append(dst, b...)
+}
+
+// plain reports whether s is made of letters, digits, '-' and '_' only.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // ServerFrame is one decoded server-to-client object.

@@ -109,3 +109,12 @@ func FuzzDecodeServer(f *testing.F) {
 		_ = DecodeServer(b, func(ServerFrame) {})
 	})
 }
+
+func TestAppendString(t *testing.T) {
+	for _, s := range []string{"", "new-message", "rate_limited", "a\"b", "<script>", "line\nbreak", "é"} {
+		var got string
+		require.NoError(t, json.Unmarshal(AppendString(nil, s), &got))
+		require.Equal(t, s, got)
+	}
+	require.Equal(t, `"\u003cb\u003e"`, string(AppendString(nil, "<b>")))
+}

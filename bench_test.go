@@ -1,0 +1,227 @@
+package realtime_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/internal/wire"
+)
+
+// BenchmarkSocketFanout1000 sends b.N events to a room of 1,000 members over
+// real loopback WebSockets and waits until every member has read every one.
+// Readers run in this process, so they share the CPU with the hub: the
+// figure is a floor, not the hub's ceiling. Measure the hub alone with
+// cmd/realtime-bench.
+func BenchmarkSocketFanout1000(b *testing.B) {
+	const members = 1000
+	hub, err := realtime.New(realtime.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxUsersPerRoom: members + 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer hub.Close()
+	url := serveBench(b, hub)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	room, err := hub.CreateRoom(ctx, realtime.User{ID: "owner"}, realtime.RoomOptions{Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	var delivered atomic.Int64
+	var wg sync.WaitGroup
+	for i := range members {
+		ws, _, err := websocket.Dial(ctx, url+"?username=m"+fmt.Sprint(i), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ws.SetReadLimit(-1)
+		if err := ws.Write(ctx, websocket.MessageText, wire.AppendClient(nil, "join-room", []byte(`{"roomId":"`+room.ID+`"}`), 1)); err != nil {
+			b.Fatal(err)
+		}
+		wg.Go(func() {
+			defer ws.CloseNow()
+			for {
+				_, r, err := ws.Reader(ctx)
+				if err != nil {
+					return
+				}
+				n, _ := io.Copy(counter{&delivered}, r)
+				_ = n
+			}
+		})
+	}
+	for roomSubscribers(hub, ctx, room.ID) < members+1 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // the last joins subscribe after they are stored
+	delivered.Store(0)
+	payload := map[string]string{"text": strings.Repeat("x", 80)}
+
+	deadline := time.Now().Add(time.Minute) // bounded whatever happens
+	b.ResetTimer()
+	start := time.Now()
+	const window = 64 // events in flight before waiting for deliveries
+	for i := range b.N {
+		if err := hub.SendToRoom(ctx, room.ID, "tick", payload); err != nil {
+			b.Fatal(err)
+		}
+		for int64(i+1-window)*members > delivered.Load() {
+			if time.Now().After(deadline) {
+				b.Fatalf("only %d of %d deliveries", delivered.Load(), (i+1-window)*members)
+			}
+			runtime.Gosched()
+		}
+	}
+	for delivered.Load() < int64(b.N)*members {
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d of %d deliveries", delivered.Load(), b.N*members)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*members)/elapsed.Seconds(), "deliveries/s")
+	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(b.N*members), "ns/delivery")
+	cancel()
+	wg.Wait()
+}
+
+// roomSubscribers counts members by asking the store.
+func roomSubscribers(hub *realtime.Hub, ctx context.Context, roomID string) int {
+	rooms, _ := hub.Rooms(ctx, "")
+	for _, r := range rooms {
+		if r.ID == roomID {
+			return r.MemberCount
+		}
+	}
+	return 0
+}
+
+// counter counts the events in the frames it is written: one per line.
+type counter struct{ n *atomic.Int64 }
+
+func (c counter) Write(p []byte) (int, error) {
+	c.n.Add(int64(bytes.Count(p, []byte(`{"event"`))))
+	return len(p), nil
+}
+
+func serveBench(b *testing.B, hub *realtime.Hub) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: hub}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	return "ws://" + ln.Addr().String()
+}
+
+// childHubEnv makes the test binary serve a hub instead of running tests, so
+// that a benchmark can measure the hub's memory apart from its clients.
+const childHubEnv = "REALTIME_TEST_CHILD_HUB"
+
+// runChildHub serves a development-mode hub on loopback, prints its address,
+// answers GET /mem with its memory, and exits when stdin closes.
+func runChildHub() int {
+	hub, err := realtime.New(realtime.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return 1
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ws", hub)
+	mux.HandleFunc("/mem", func(w http.ResponseWriter, r *http.Request) {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		json.NewEncoder(w).Encode(childMem{Heap: ms.HeapInuse, Stack: ms.StackInuse, Goroutines: runtime.NumGoroutine(), Conns: hub.Stats().Connections})
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 1
+	}
+	go http.Serve(ln, mux)
+	fmt.Println(ln.Addr().String())
+	io.Copy(io.Discard, os.Stdin)
+	return 0
+}
+
+type childMem struct {
+	Heap, Stack uint64
+	Goroutines  int
+	Conns       int
+}
+
+// BenchmarkIdleConnections opens 2,000 authenticated, idle connections to a
+// hub in a child process and reports the hub's memory and goroutines per
+// connection. One measurement is the result, whatever b.N: run it with
+// -benchtime 1x.
+func BenchmarkIdleConnections(b *testing.B) {
+	const n = 2000
+	{
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), childHubEnv+"=1")
+		stdin, _ := cmd.StdinPipe()
+		stdout, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		addr, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil {
+			b.Fatal(err)
+		}
+		addr = strings.TrimSpace(addr)
+		mem := func() childMem {
+			resp, err := http.Get("http://" + addr + "/mem")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var m childMem
+			json.NewDecoder(resp.Body).Decode(&m)
+			return m
+		}
+		before := mem()
+		ctx := context.Background()
+		conns := make([]*websocket.Conn, 0, n)
+		for i := range n {
+			ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/ws", nil)
+			if err != nil {
+				b.Fatalf("conn %d: %v", i, err)
+			}
+			if _, _, err := ws.Read(ctx); err != nil { // connected
+				b.Fatal(err)
+			}
+			conns = append(conns, ws)
+		}
+		time.Sleep(200 * time.Millisecond)
+		after := mem()
+		if after.Conns != n {
+			b.Fatalf("hub counts %d connections", after.Conns)
+		}
+		b.ReportMetric(float64(after.Heap+after.Stack-before.Heap-before.Stack)/n, "server-bytes/conn")
+		b.ReportMetric(float64(after.Goroutines-before.Goroutines)/n, "goroutines/conn")
+		for _, ws := range conns {
+			ws.CloseNow()
+		}
+		stdin.Close()
+		cmd.Wait()
+	}
+}
