@@ -137,7 +137,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve runs one connection on the request's goroutine.
 func (h *Hub) serve(c *conn, r *http.Request, token string) {
-	registered := false
+	var registered bool
+	var ended DisconnectEvent
 	defer func() {
 		c.cancel()
 		c.wg.Wait()
@@ -145,6 +146,9 @@ func (h *Hub) serve(c *conn, r *http.Request, token string) {
 		typingRooms := c.stopTimers()
 		if registered {
 			h.unregister(c, typingRooms)
+			if hook := h.cfg.OnDisconnect; hook != nil {
+				hook(ended)
+			}
 		}
 	}()
 
@@ -195,9 +199,7 @@ func (h *Hub) serve(c *conn, r *http.Request, token string) {
 	})
 	err := c.readLoop()
 	code, reason := c.closeStatus(err)
-	if hook := h.cfg.OnDisconnect; hook != nil {
-		defer hook(DisconnectEvent{ConnectionID: c.id, User: u, Code: code, Reason: reason})
-	}
+	ended = DisconnectEvent{ConnectionID: c.id, User: u, Code: code, Reason: reason}
 }
 
 // awaitAuth reads frames until the connection authenticates (true) or ends.

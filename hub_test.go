@@ -1,10 +1,13 @@
 package realtime_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -17,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/adapter/memadapter"
 	"github.com/realtime-go/realtime/client"
 )
 
@@ -245,4 +249,69 @@ func TestInvalidConfig(t *testing.T) {
 		_, err := realtime.New(cfg)
 		require.ErrorContains(t, err, name)
 	}
+}
+
+// TestSilentPeerClosed: a peer that completes the handshake and then never
+// answers a ping is closed after PingTimeout.
+func TestSilentPeerClosed(t *testing.T) {
+	gone := make(chan realtime.DisconnectEvent, 1)
+	env := newTestHub(t, realtime.Config{
+		HeartbeatInterval: 50 * time.Millisecond,
+		PingTimeout:       100 * time.Millisecond,
+		OnDisconnect:      func(e realtime.DisconnectEvent) { gone <- e },
+	})
+	// A hand-made upgrade over plain TCP: nothing on this side answers pings.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(env.url, "ws://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n\r\n", env.token("ghost"))
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+
+	select {
+	case e := <-gone:
+		require.Equal(t, "ghost", e.User.ID)
+	case <-time.After(10 * time.Second):
+		t.Fatal("a peer that never answered pings is still connected")
+	}
+	require.Equal(t, 0, env.hub.UserConnections("ghost"))
+}
+
+// TestHubsShareRoomsThroughAdapter: two hubs, one store and one memadapter
+// bus, serve one room as two nodes would.
+func TestHubsShareRoomsThroughAdapter(t *testing.T) {
+	bus := memadapter.NewBus()
+	store := realtime.NewMemoryStore(realtime.MemoryOptions{})
+	a := newTestHub(t, realtime.Config{Adapter: bus.Node(), Store: store})
+	b := newTestHub(t, realtime.Config{Adapter: bus.Node(), Store: store})
+
+	alice, bob := a.dial("alice"), b.dial("bob")
+	bobOnA := a.dial("bob")
+	room := alice.createRoom("shared", nil)
+	bob.emit("join-room", map[string]any{"roomId": room.ID})
+	alice.next("user-joined")
+
+	for i := range 20 {
+		sender := []*tclient{alice, bob}[i%2]
+		sender.emit("message", map[string]any{"roomId": room.ID, "content": fmt.Sprint(i)})
+	}
+	for _, c := range []*tclient{alice, bob} {
+		for i := range 20 {
+			m := decodeInto[realtime.Message](t, c.next("new-message"))
+			require.Equal(t, uint64(i+1), m.Seq)
+		}
+	}
+	// Direct messages reach the user's connections on both nodes.
+	alice.emit("message", map[string]any{"recipientId": "bob", "content": "dm"})
+	require.Equal(t, "dm", decodeInto[realtime.Message](t, bob.next("new-message")).Content)
+	require.Equal(t, "dm", decodeInto[realtime.Message](t, bobOnA.next("new-message")).Content)
+	// A kick on node A unsubscribes bob on node B.
+	require.NoError(t, a.hub.Kick(context.Background(), room.ID, "bob", "bye"))
+	bob.next("kicked")
+	alice.emit("message", map[string]any{"roomId": room.ID, "content": "after"})
+	alice.next("new-message")
+	bob.none("new-message", 150*time.Millisecond)
 }
