@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 )
 
 // MemoryOptions configures NewMemoryStore.
@@ -26,6 +27,7 @@ func NewMemoryStore(o MemoryOptions) Store {
 		userRoom: make(map[string]map[string]struct{}),
 		streams:  make(map[string]*memStream),
 		messages: make(map[string]*memMessage),
+		files:    make(map[string]File),
 	}
 }
 
@@ -38,6 +40,7 @@ type memoryStore struct {
 	userRoom map[string]map[string]struct{}
 	streams  map[string]*memStream
 	messages map[string]*memMessage
+	files    map[string]File
 }
 
 type memRoom struct {
@@ -353,4 +356,79 @@ func (s *memoryStore) History(_ context.Context, q HistoryQuery) ([]Message, boo
 		out = append(out, mm.m)
 	}
 	return out, more, nil
+}
+
+func (s *memoryStore) EditMessage(_ context.Context, id, content string, editedAt time.Time) (Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mm := s.messages[id]
+	if mm == nil || mm.m.DeletedAt != nil {
+		return Message{}, ErrNotFound
+	}
+	mm.m.Content = content
+	mm.m.EditedAt = &editedAt
+	return mm.m, nil
+}
+
+func (s *memoryStore) DeleteMessage(_ context.Context, id string, deletedAt time.Time) (Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mm := s.messages[id]
+	if mm == nil || mm.m.DeletedAt != nil {
+		return Message{}, ErrNotFound
+	}
+	mm.m.Content, mm.m.Metadata = "", nil
+	mm.m.DeletedAt = &deletedAt
+	return mm.m, nil
+}
+
+func (s *memoryStore) Thread(_ context.Context, q ThreadQuery) ([]Message, bool, error) {
+	if q.Limit <= 0 {
+		q.Limit = defaultHistoryLimit
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	parent := s.messages[q.ParentID]
+	if parent == nil {
+		return nil, false, ErrNotFound
+	}
+	var after uint64
+	if q.After != "" {
+		c := s.messages[q.After]
+		if c == nil || c.m.ReplyToID != q.ParentID {
+			return nil, false, ErrNotFound
+		}
+		after = c.m.Seq
+	}
+	out := []Message{}
+	for _, mm := range parent.stream.msgs {
+		if mm.m.ReplyToID != q.ParentID || mm.m.Seq <= after {
+			continue
+		}
+		if len(out) == q.Limit {
+			return out, true, nil
+		}
+		out = append(out, mm.m)
+	}
+	return out, false, nil
+}
+
+func (s *memoryStore) SaveFile(_ context.Context, f File) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.files[f.ID]; ok {
+		return ErrConflict
+	}
+	s.files[f.ID] = f
+	return nil
+}
+
+func (s *memoryStore) GetFile(_ context.Context, id string) (File, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	f, ok := s.files[id]
+	if !ok {
+		return File{}, ErrNotFound
+	}
+	return f, nil
 }

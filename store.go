@@ -18,6 +18,7 @@ type Store interface {
 	RoomStore
 	MemberStore
 	MessageStore
+	FileStore
 }
 
 // RoomStore stores rooms.
@@ -67,8 +68,48 @@ type MessageStore interface {
 	SaveMessage(ctx context.Context, m Message) (saved Message, duplicate bool, err error)
 	// GetMessage returns a message by ID or ErrNotFound.
 	GetMessage(ctx context.Context, id string) (Message, error)
+	// EditMessage replaces the content of a message that is not deleted and
+	// sets its EditedAt; ErrNotFound otherwise.
+	EditMessage(ctx context.Context, id, content string, editedAt time.Time) (Message, error)
+	// DeleteMessage soft-deletes a message: it keeps its place (id, seq) in
+	// history with DeletedAt set, and its Content and Metadata are erased.
+	// Deleting a deleted or unknown message is ErrNotFound.
+	DeleteMessage(ctx context.Context, id string, deletedAt time.Time) (Message, error)
 	// History returns messages of one stream, oldest first (see HistoryQuery).
 	History(ctx context.Context, q HistoryQuery) (messages []Message, hasMore bool, err error)
+	// Thread returns the replies to a message (those whose ReplyToID is
+	// q.ParentID), oldest first, after the reply q.After when it is set, at
+	// most q.Limit of them; hasMore reports whether more follow. An unknown
+	// parent or cursor is ErrNotFound.
+	Thread(ctx context.Context, q ThreadQuery) (replies []Message, hasMore bool, err error)
+}
+
+// ThreadQuery selects a page of a thread.
+type ThreadQuery struct {
+	ParentID string
+	After    string
+	Limit    int
+}
+
+// FileStore keeps the metadata of shared files; their bytes live in a
+// BlobStore.
+type FileStore interface {
+	// SaveFile stores the metadata of an uploaded file.
+	SaveFile(ctx context.Context, f File) error
+	// GetFile returns a file's metadata or ErrNotFound.
+	GetFile(ctx context.Context, id string) (File, error)
+}
+
+// File is the metadata of a shared file, as a message of type file or image
+// carries it in its metadata.
+type File struct {
+	ID          string    `json:"id"`
+	RoomID      string    `json:"roomId"`
+	UploaderID  string    `json:"uploaderId"`
+	Name        string    `json:"name"`
+	ContentType string    `json:"contentType"`
+	Size        int64     `json:"size"`
+	CreatedAt   time.Time `json:"createdAt"`
 }
 
 // Limits are the caps a MemberStore enforces atomically when adding a member.
