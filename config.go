@@ -83,6 +83,10 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// PingTimeout: zero means 20s.
 	PingTimeout time.Duration
+	// ResumeLimit caps the messages a join-room with since replays; when
+	// more were missed the hub replays none and answers recovered:false.
+	// Zero: 1000.
+	ResumeLimit int
 	// TypingTimeout is how long a typing indicator lasts without being
 	// renewed before the hub sends isTyping:false. Zero: 3s.
 	TypingTimeout time.Duration
@@ -121,6 +125,7 @@ const (
 	defaultHeartbeatInterval  = 25 * time.Second
 	defaultPingTimeout        = 20 * time.Second
 	defaultTypingTimeout      = 3 * time.Second
+	defaultResumeLimit        = 1000
 )
 
 // withDefaults returns a copy of c with zero fields set to their defaults, or
@@ -149,6 +154,7 @@ func (c Config) withDefaults() (Config, error) {
 	setInt(&c.MaxMessageLength, defaultMaxMessageLength)
 	setInt(&c.MaxMessagesPerMinute, defaultMessagesPerMinute)
 	setInt(&c.MaxEventsPerSecond, defaultEventsPerSecond)
+	setInt(&c.ResumeLimit, defaultResumeLimit)
 	if c.MaxFrameBytes == 0 {
 		c.MaxFrameBytes = defaultMaxFrameBytes
 	}
@@ -172,6 +178,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"MaxTokenBytes", c.MaxTokenBytes < 0},
 		{"MaxUsersPerRoom", c.MaxUsersPerRoom < 0},
 		{"MaxMessageLength", c.MaxMessageLength < 0},
+		{"ResumeLimit", c.ResumeLimit < 0},
 		{"MaxFrameBytes", c.MaxFrameBytes < 256},
 		{"SendQueueBytes", c.SendQueueBytes < c.MaxFrameBytes},
 	} {

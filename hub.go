@@ -413,14 +413,21 @@ func (h *Hub) unregister(c *conn, typingRooms []string) {
 	}
 }
 
-// subscribe makes c receive the pushes of room.
-func (h *Hub) subscribe(ctx context.Context, c *conn, room string) error {
+// subscribe makes c receive the pushes of room. replay, when not nil, runs
+// with the room's lane held once the subscription is in place: no message of
+// the room can be stored and published meanwhile, so what replay sends to c
+// comes after every message it finds stored and before any live one. It is
+// told whether c was subscribed already.
+func (h *Hub) subscribe(ctx context.Context, c *conn, room string, replay func(already bool)) error {
 	lane := h.lane(RoomStream(room))
 	lane.Lock()
 	defer lane.Unlock()
 	h.mu.Lock()
 	if _, ok := c.rooms[room]; ok {
 		h.mu.Unlock()
+		if replay != nil {
+			replay(true)
+		}
 		return nil
 	}
 	if c.ctx.Err() != nil {
@@ -445,8 +452,11 @@ func (h *Hub) subscribe(ctx context.Context, c *conn, room string) error {
 				delete(h.rooms, room)
 			}
 			h.mu.Unlock()
-			return fmt.Errorf("%w: subscribe: %w", ErrUnavailable, err)
+			return h.storeErr("subscribe", err)
 		}
+	}
+	if replay != nil {
+		replay(false)
 	}
 	return nil
 }

@@ -120,7 +120,6 @@ func (h *Hub) allowMessage(c *conn, userID string) bool {
 // sendMessage authorizes, stores and publishes a message from u. The
 // message is acked only once it is stored and handed to the adapter.
 func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, error) {
-	var channels []Channel
 	switch {
 	case m.RoomID != "":
 		member, err := h.store.GetMember(ctx, m.RoomID, u.ID)
@@ -136,17 +135,8 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 		if member.IsMuted {
 			return Message{}, Errorf(CodeForbidden, "you are muted in this room")
 		}
-		channels = []Channel{{Kind: ChannelRoom, ID: m.RoomID}}
-	case m.RecipientID != "":
-		channels = []Channel{{Kind: ChannelUser, ID: m.RecipientID}}
-		if m.RecipientID != u.ID {
-			channels = append(channels, Channel{Kind: ChannelUser, ID: u.ID})
-		}
-	default:
-		if !u.HasRole("broadcast") {
-			return Message{}, Errorf(CodeForbidden, "global messages need the broadcast role")
-		}
-		channels = []Channel{{Kind: ChannelGlobal}}
+	case m.RecipientID == "" && !u.HasRole("broadcast"):
+		return Message{}, Errorf(CodeForbidden, "global messages need the broadcast role")
 	}
 	if m.ReplyToID != "" {
 		parent, err := h.store.GetMessage(ctx, m.ReplyToID)
@@ -185,10 +175,8 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 	if err != nil {
 		return Message{}, err
 	}
-	for _, ch := range channels {
-		if err := h.publish(ctx, ch, Publication{Frame: frame, Seq: saved.Seq}); err != nil {
-			return Message{}, h.storeErr("publish", err)
-		}
+	if err := h.publishAll(ctx, saved.channels(), Publication{Frame: frame, Seq: saved.Seq}); err != nil {
+		return Message{}, h.storeErr("publish", err)
 	}
 	return saved, nil
 }
@@ -330,6 +318,168 @@ func (h *Hub) requireMember(ctx context.Context, u User, roomID string) error {
 		return h.storeErr("get member", err)
 	}
 	return nil
+}
+
+// channels returns where the events of a stored message go: its room, both
+// users of a direct conversation, or everyone.
+func (m Message) channels() []Channel {
+	switch {
+	case m.RoomID != "":
+		return []Channel{{Kind: ChannelRoom, ID: m.RoomID}}
+	case m.RecipientID != "":
+		chs := []Channel{{Kind: ChannelUser, ID: m.RecipientID}}
+		if m.SenderID != m.RecipientID {
+			chs = append(chs, Channel{Kind: ChannelUser, ID: m.SenderID})
+		}
+		return chs
+	}
+	return []Channel{{Kind: ChannelGlobal}}
+}
+
+// requireReader checks that u may read the conversation of m.
+func (h *Hub) requireReader(ctx context.Context, u User, m Message) error {
+	switch {
+	case m.RoomID != "":
+		return h.requireMember(ctx, u, m.RoomID)
+	case m.RecipientID != "" && u.ID != m.SenderID && u.ID != m.RecipientID && !u.HasRole("admin"):
+		return Errorf(CodeForbidden, "this conversation is not yours")
+	}
+	return nil
+}
+
+// publishAll publishes one frame to each channel.
+func (h *Hub) publishAll(ctx context.Context, chs []Channel, p Publication) error {
+	for _, ch := range chs {
+		if err := h.publish(ctx, ch, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type messageRef struct {
+	MessageID string `json:"messageId"`
+	Content   string `json:"content"`
+	After     string `json:"after"`
+	Limit     int    `json:"limit"`
+}
+
+func (h *Hub) getMessage(ctx context.Context, id string) (Message, error) {
+	if err := required("messageId", id); err != nil {
+		return Message{}, err
+	}
+	m, err := h.store.GetMessage(ctx, id)
+	if err != nil {
+		return Message{}, h.storeErr("get message", err)
+	}
+	return m, nil
+}
+
+type messageReply struct {
+	Message Message `json:"message"`
+}
+
+func (h *Hub) handleEditMessage(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
+	var req messageRef
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	if req.Content == "" {
+		return nil, Errorf(CodeInvalid, "field content is required")
+	}
+	if utf8.RuneCountInString(req.Content) > h.cfg.MaxMessageLength {
+		return nil, Errorf(CodeTooLarge, "message is longer than %d characters", h.cfg.MaxMessageLength)
+	}
+	m, err := h.getMessage(ctx, req.MessageID)
+	if err != nil {
+		return nil, err
+	}
+	u := c.currentUser()
+	if m.SenderID != u.ID {
+		return nil, Errorf(CodeForbidden, "only the sender may edit a message")
+	}
+	if m.DeletedAt != nil {
+		return nil, Errorf(CodeNotFound, "the message was deleted")
+	}
+	if !h.allowMessage(c, u.ID) {
+		return nil, Errorf(CodeRateLimited, "more than %d messages a minute", h.cfg.MaxMessagesPerMinute)
+	}
+	edited, err := h.store.EditMessage(ctx, m.ID, req.Content, now())
+	if err != nil {
+		return nil, h.storeErr("edit message", err)
+	}
+	frame, err := encodePush("message-edited", edited)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.publishAll(ctx, edited.channels(), Publication{Frame: frame}); err != nil {
+		h.log.Warn("realtime: publish message-edited", "err", err)
+	}
+	return messageReply{Message: edited}, nil
+}
+
+type messageDeleted struct {
+	ID        string    `json:"id"`
+	RoomID    string    `json:"roomId,omitempty"`
+	DeletedAt time.Time `json:"deletedAt"`
+}
+
+func (h *Hub) handleDeleteMessage(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
+	var req messageRef
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	m, err := h.getMessage(ctx, req.MessageID)
+	if err != nil {
+		return nil, err
+	}
+	u := c.currentUser()
+	if m.SenderID != u.ID {
+		// Room admins moderate their room; nobody else deletes for others.
+		if m.RoomID == "" {
+			return nil, Errorf(CodeForbidden, "only the sender may delete this message")
+		}
+		if _, err := h.requireAdmin(ctx, u, m.RoomID); err != nil {
+			return nil, Errorf(CodeForbidden, "only the sender or a room admin may delete a message")
+		}
+	}
+	deleted, err := h.store.DeleteMessage(ctx, m.ID, now())
+	if err != nil {
+		return nil, h.storeErr("delete message", err)
+	}
+	frame, err := encodePush("message-deleted", messageDeleted{ID: deleted.ID, RoomID: deleted.RoomID, DeletedAt: *deleted.DeletedAt})
+	if err != nil {
+		return nil, err
+	}
+	if err := h.publishAll(ctx, deleted.channels(), Publication{Frame: frame}); err != nil {
+		h.log.Warn("realtime: publish message-deleted", "err", err)
+	}
+	return struct{}{}, nil
+}
+
+func (h *Hub) handleGetThread(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
+	var req messageRef
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	switch {
+	case req.Limit == 0:
+		req.Limit = defaultHistoryLimit
+	case req.Limit < 0 || req.Limit > maxHistoryLimit:
+		return nil, Errorf(CodeInvalid, "field limit must be between 1 and %d", maxHistoryLimit)
+	}
+	parent, err := h.getMessage(ctx, req.MessageID)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.requireReader(ctx, c.currentUser(), parent); err != nil {
+		return nil, err
+	}
+	replies, more, err := h.store.Thread(ctx, ThreadQuery{ParentID: parent.ID, After: req.After, Limit: req.Limit})
+	if err != nil {
+		return nil, h.storeErr("thread", err)
+	}
+	return historyReply{Messages: nonNil(replies), HasMore: more}, nil
 }
 
 var eventNamePattern = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)

@@ -40,6 +40,12 @@ func (h *Hub) handle(c *conn, event string, data json.RawMessage) (any, error) {
 		return h.handleTyping(ctx, c, data)
 	case "get-history":
 		return h.handleGetHistory(ctx, c, data)
+	case "edit-message":
+		return h.handleEditMessage(ctx, c, data)
+	case "delete-message":
+		return h.handleDeleteMessage(ctx, c, data)
+	case "get-thread":
+		return h.handleGetThread(ctx, c, data)
 	}
 	return nil, Errorf(CodeInvalid, "unknown event %q", truncate(event, 64))
 }

@@ -239,7 +239,7 @@ func (h *Hub) handleCreateRoom(ctx context.Context, c *conn, data json.RawMessag
 	if err != nil {
 		return nil, err
 	}
-	if err := h.subscribe(ctx, c, room.ID); err != nil {
+	if err := h.subscribe(ctx, c, room.ID, nil); err != nil {
 		return nil, err
 	}
 	return roomReply{Room: room}, nil
@@ -303,7 +303,17 @@ func (h *Hub) handleJoinRoom(ctx context.Context, c *conn, data json.RawMessage)
 			return nil, err
 		}
 	}
-	if err := h.subscribe(ctx, c, room.ID); err != nil {
+	var missed int
+	var recovered bool
+	var replay func(bool)
+	if req.Since != "" {
+		replay = func(already bool) {
+			if !already {
+				missed, recovered = h.replay(ctx, c, room.ID, req.Since)
+			}
+		}
+	}
+	if err := h.subscribe(ctx, c, room.ID, replay); err != nil {
 		return nil, err
 	}
 	// Read after subscribing, so that the member list includes every join
@@ -315,7 +325,44 @@ func (h *Hub) handleJoinRoom(ctx context.Context, c *conn, data json.RawMessage)
 	if err != nil {
 		return nil, h.storeErr("list members", err)
 	}
-	return joinReply{Room: room, Members: nonNil(members), Presence: h.onlinePresence(room.ID, members)}, nil
+	return joinReply{
+		Room: room, Members: nonNil(members), Presence: h.onlinePresence(room.ID, members),
+		Missed: missed, Recovered: recovered,
+	}, nil
+}
+
+// replay sends c every message of room stored after since, in order, and
+// reports how many and whether that is all of them. It sends nothing when it
+// cannot send everything: since unknown or forgotten, more than
+// ResumeLimit messages, or more than half the send queue.
+func (h *Hub) replay(ctx context.Context, c *conn, roomID, since string) (int, bool) {
+	msgs, more, err := h.store.History(ctx, HistoryQuery{Stream: RoomStream(roomID), After: since, Limit: h.cfg.ResumeLimit})
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			h.log.Warn("realtime: resume history", "room", roomID, "err", err)
+		}
+		return 0, false
+	}
+	if more {
+		return 0, false
+	}
+	frames := make([][]byte, 0, len(msgs))
+	size := int64(0)
+	for _, m := range msgs {
+		f, err := encodePush("new-message", m)
+		if err != nil {
+			return 0, false
+		}
+		size += int64(len(f))
+		frames = append(frames, f)
+	}
+	if size > h.cfg.SendQueueBytes/2 {
+		return 0, false
+	}
+	for _, f := range frames {
+		c.send(f, false)
+	}
+	return len(frames), true
 }
 
 // onlinePresence lists the members with a connection on this node.

@@ -84,7 +84,7 @@ type Client struct {
 	ready   chan struct{} // closed when sess is set; replaced on loss
 	nextAck uint64
 	pending map[uint64]chan reply
-	rooms   map[string]string // joined rooms: id -> since (last message id)
+	rooms   map[string]string // joined rooms: id -> last message id seen
 	user    realtime.UserRef
 	err     error // why the client stopped for good
 
@@ -92,9 +92,7 @@ type Client struct {
 }
 
 type session struct {
-	ws   *websocket.Conn
-	done chan struct{} // closed when its read loop ends
-	code websocket.StatusCode
+	ws *websocket.Conn
 }
 
 type reply struct {
@@ -169,7 +167,7 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 		return nil, fmt.Errorf("client: dial: %w", err)
 	}
 	ws.SetReadLimit(8 << 20)
-	s := &session{ws: ws, done: make(chan struct{})}
+	s := &session{ws: ws}
 
 	// The first push must be connected; anything else means refusal.
 	_, frame, err := ws.Read(ctx)
@@ -305,8 +303,14 @@ func (c *Client) rejoin(sess *session) {
 	}
 	c.mu.Unlock()
 	for _, id := range rooms {
+		c.mu.Lock()
+		req := map[string]string{"roomId": id}
+		if since := c.rooms[id]; since != "" {
+			req["since"] = since
+		}
+		c.mu.Unlock()
 		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
-		_, err := c.emitOn(ctx, sess, "join-room", map[string]string{"roomId": id})
+		ack, err := c.emitOn(ctx, sess, "join-room", req)
 		cancel()
 		if err != nil {
 			c.log.Debug("client: rejoin failed", "room", id, "err", err)
@@ -314,7 +318,38 @@ func (c *Client) rejoin(sess *session) {
 			if errors.As(err, &e) {
 				c.forgetRoom(id)
 			}
+			continue
 		}
+		var res struct {
+			Missed    int  `json:"missed"`
+			Recovered bool `json:"recovered"`
+		}
+		_ = json.Unmarshal(ack, &res)
+		data, _ := json.Marshal(Rejoined{RoomID: id, Missed: res.Missed, Recovered: res.Recovered})
+		c.deliver(Event{Name: EventRejoined, Data: data})
+	}
+}
+
+// EventRejoined names the event the client itself delivers after joining a
+// room again on a new connection; its data is a Rejoined. The hub never
+// sends an event of that name.
+const EventRejoined = "client:rejoined"
+
+// Rejoined reports how a room was joined again after a reconnect. With
+// Recovered, the messages missed while away were replayed as new-message
+// events before any later one; without, some may be missing and the
+// application should reload the room's history.
+type Rejoined struct {
+	RoomID    string `json:"roomId"`
+	Missed    int    `json:"missed"`
+	Recovered bool   `json:"recovered"`
+}
+
+func (c *Client) deliver(ev Event) {
+	if c.opts.OnEvent != nil {
+		c.opts.OnEvent(ev)
+	} else {
+		c.events.push(ev)
 	}
 }
 
@@ -340,7 +375,6 @@ func (c *Client) dropSession(s *session) {
 }
 
 func (c *Client) readLoop(s *session) (websocket.StatusCode, string) {
-	defer close(s.done)
 	defer s.ws.CloseNow()
 	for {
 		_, frame, err := s.ws.Read(c.ctx)
@@ -381,13 +415,21 @@ func (c *Client) dispatch(f wire.ServerFrame) {
 		if json.Unmarshal(f.Data, &d) == nil {
 			c.forgetRoom(d.RoomID)
 		}
+	case "new-message":
+		// The last message seen in each room is where a resume starts.
+		var m struct {
+			ID     string `json:"id"`
+			RoomID string `json:"roomId"`
+		}
+		if json.Unmarshal(f.Data, &m) == nil && m.RoomID != "" {
+			c.mu.Lock()
+			if _, ok := c.rooms[m.RoomID]; ok {
+				c.rooms[m.RoomID] = m.ID
+			}
+			c.mu.Unlock()
+		}
 	}
-	ev := Event{Name: f.Event, Data: f.Data}
-	if c.opts.OnEvent != nil {
-		c.opts.OnEvent(ev)
-	} else {
-		c.events.push(ev)
-	}
+	c.deliver(Event{Name: f.Event, Data: f.Data})
 }
 
 func (c *Client) forgetRoom(id string) {
