@@ -229,9 +229,10 @@ func (c *conn) ping() {
 	}()
 }
 
-// readLoop reads and handles frames until the connection ends, and returns
-// the error that ended it.
-func (c *conn) readLoop() error {
+// readLoop reads and handles frames until the connection ends, or until
+// stop (when not nil) reports true after a frame; it returns the error that
+// ended the connection, nil when stop did.
+func (c *conn) readLoop(stop func() bool) error {
 	c.ws.SetReadLimit(c.hub.cfg.MaxFrameBytes)
 	for {
 		typ, data, err := c.ws.Read(c.ctx)
@@ -243,7 +244,17 @@ func (c *conn) readLoop() error {
 			continue
 		}
 		c.handleFrame(data)
+		if stop != nil && stop() {
+			return nil
+		}
 	}
+}
+
+// isAuthed reports whether the connection has authenticated.
+func (c *conn) isAuthed() bool {
+	c.umu.Lock()
+	defer c.umu.Unlock()
+	return c.authed
 }
 
 // handleFrame decodes and answers one client frame.
@@ -257,10 +268,7 @@ func (c *conn) handleFrame(data []byte) {
 		c.reply(f.Ack, f.Event, nil, ErrRateLimited)
 		return
 	}
-	c.umu.Lock()
-	authed := c.authed
-	c.umu.Unlock()
-	if !authed && f.Event != "auth" {
+	if f.Event != "auth" && !c.isAuthed() {
 		c.reply(f.Ack, f.Event, nil, ErrUnauthorized)
 		return
 	}

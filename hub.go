@@ -197,34 +197,20 @@ func (h *Hub) serve(c *conn, r *http.Request, token string) {
 		HeartbeatInterval: h.cfg.HeartbeatInterval.Milliseconds(),
 		ServerTime:        now(),
 	})
-	err := c.readLoop()
+	err := c.readLoop(nil)
 	code, reason := c.closeStatus(err)
 	ended = DisconnectEvent{ConnectionID: c.id, User: u, Code: code, Reason: reason}
 }
 
 // awaitAuth reads frames until the connection authenticates (true) or ends.
 func (h *Hub) awaitAuth(c *conn) bool {
-	c.ws.SetReadLimit(h.cfg.MaxFrameBytes)
-	for {
-		typ, data, err := c.ws.Read(c.ctx)
-		if err != nil {
-			return false
-		}
-		if typ != websocket.MessageText {
-			c.reply(0, "", nil, Errorf(CodeInvalid, "binary frames are not supported"))
-			continue
-		}
-		c.handleFrame(data)
-		c.umu.Lock()
-		authed := c.authed
-		c.umu.Unlock()
-		if authed {
-			c.tmu.Lock()
-			c.authTimer.Stop()
-			c.tmu.Unlock()
-			return true
-		}
+	if c.readLoop(c.isAuthed) != nil {
+		return false
 	}
+	c.tmu.Lock()
+	c.authTimer.Stop()
+	c.tmu.Unlock()
+	return true
 }
 
 type connectedData struct {
