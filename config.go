@@ -83,6 +83,18 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// PingTimeout: zero means 20s.
 	PingTimeout time.Duration
+	// OfflineTimeout bounds how long the users of a node that stopped
+	// without a word (a crash, a lost network) still look online to the
+	// rest of the cluster. Zero: 30s.
+	OfflineTimeout time.Duration
+	// PresenceGrace is how long a user whose last connection closed still
+	// looks online, so that a quick reconnect shows no offline/online flap.
+	// Zero: 5s.
+	PresenceGrace time.Duration
+	// PresenceCoalesce is the window within which a connection receives
+	// only the latest presence change of each user, batched into one frame.
+	// Zero: 100ms.
+	PresenceCoalesce time.Duration
 	// ResumeLimit caps the messages a join-room with since replays; when
 	// more were missed the hub replays none and answers recovered:false.
 	// Zero: 1000.
@@ -90,6 +102,13 @@ type Config struct {
 	// TypingTimeout is how long a typing indicator lasts without being
 	// renewed before the hub sends isTyping:false. Zero: 3s.
 	TypingTimeout time.Duration
+
+	// EnableFileSharing turns on Hub.FileHandler; while it is false the
+	// handler answers 404 to every request.
+	EnableFileSharing bool
+	// MaxFileSize caps one shared file, in bytes; a larger upload is
+	// refused with too_large and nothing of it is kept. Zero: 10 MiB.
+	MaxFileSize int64
 
 	// OnConnect runs on the connection's goroutine after authentication,
 	// before the connection is registered and sent connected. An error
@@ -103,6 +122,10 @@ type Config struct {
 	// hub's own checks (membership of private rooms) passed. An error
 	// refuses the join: its code when it is an *Error, forbidden otherwise.
 	AuthorizeJoin func(ctx context.Context, e JoinEvent) error
+	// OnPresence runs when a user's presence as others see it changes: on
+	// the node where the change happened (with several nodes, set it on
+	// each). It must not block for long.
+	OnPresence func(p Presence)
 	// OnMessage runs before a message is stored and may change its
 	// Content, Type and Metadata. An error refuses the message: its code
 	// when it is an *Error, forbidden otherwise.
@@ -126,6 +149,9 @@ const (
 	defaultPingTimeout        = 20 * time.Second
 	defaultTypingTimeout      = 3 * time.Second
 	defaultResumeLimit        = 1000
+	defaultOfflineTimeout     = 30 * time.Second
+	defaultPresenceGrace      = 5 * time.Second
+	defaultPresenceCoalesce   = 100 * time.Millisecond
 )
 
 // withDefaults returns a copy of c with zero fields set to their defaults, or
@@ -148,6 +174,9 @@ func (c Config) withDefaults() (Config, error) {
 	setDur(&c.HeartbeatInterval, defaultHeartbeatInterval)
 	setDur(&c.PingTimeout, defaultPingTimeout)
 	setDur(&c.TypingTimeout, defaultTypingTimeout)
+	setDur(&c.OfflineTimeout, defaultOfflineTimeout)
+	setDur(&c.PresenceGrace, defaultPresenceGrace)
+	setDur(&c.PresenceCoalesce, defaultPresenceCoalesce)
 	setInt(&c.MaxTokenBytes, defaultMaxTokenBytes)
 	setInt(&c.MaxRoomsPerUser, defaultMaxRoomsPerUser)
 	setInt(&c.MaxUsersPerRoom, defaultMaxUsersPerRoom)
@@ -157,6 +186,9 @@ func (c Config) withDefaults() (Config, error) {
 	setInt(&c.ResumeLimit, defaultResumeLimit)
 	if c.MaxFrameBytes == 0 {
 		c.MaxFrameBytes = defaultMaxFrameBytes
+	}
+	if c.MaxFileSize == 0 {
+		c.MaxFileSize = defaultMaxFileSize
 	}
 	if c.SendQueueBytes == 0 {
 		c.SendQueueBytes = defaultSendQueueBytes
@@ -175,12 +207,16 @@ func (c Config) withDefaults() (Config, error) {
 		{"HeartbeatInterval", c.HeartbeatInterval < 0},
 		{"PingTimeout", c.PingTimeout < 0},
 		{"TypingTimeout", c.TypingTimeout < 0},
+		{"OfflineTimeout", c.OfflineTimeout < 0},
+		{"PresenceGrace", c.PresenceGrace < 0},
+		{"PresenceCoalesce", c.PresenceCoalesce < 0},
 		{"MaxTokenBytes", c.MaxTokenBytes < 0},
 		{"MaxUsersPerRoom", c.MaxUsersPerRoom < 0},
 		{"MaxMessageLength", c.MaxMessageLength < 0},
 		{"ResumeLimit", c.ResumeLimit < 0},
 		{"MaxFrameBytes", c.MaxFrameBytes < 256},
 		{"SendQueueBytes", c.SendQueueBytes < c.MaxFrameBytes},
+		{"MaxFileSize", c.MaxFileSize < 0},
 	} {
 		if f.bad {
 			return c, fmt.Errorf("realtime: invalid Config.%s", f.name)
@@ -202,6 +238,8 @@ func (c Config) withDefaults() (Config, error) {
 //	MAX_MESSAGE_LENGTH       characters per message
 //	MAX_MESSAGES_PER_MINUTE  messages per user per minute
 //	MAX_ROOMS_PER_USER, MAX_USERS_PER_ROOM, ROOM_EXPIRY (a Go duration)
+//	ENABLE_FILE_SHARING      true/1 or false/0
+//	MAX_FILE_SIZE            bytes, or with a unit: "10MB" (B, KB, MB, GB; 1 KB = 1024 bytes)
 //
 // An unset variable leaves the field at its zero value (the default); a
 // malformed one is an error naming the variable. Store, Adapter, Logger and
@@ -243,6 +281,20 @@ func ConfigFromEnv() (Config, error) {
 			errs = append(errs, fmt.Errorf("realtime: ROOM_EXPIRY=%q is not a duration", v))
 		}
 		c.DefaultRoomExpiry = d
+	}
+	if v := os.Getenv("ENABLE_FILE_SHARING"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("realtime: ENABLE_FILE_SHARING=%q is not true or false", v))
+		}
+		c.EnableFileSharing = b
+	}
+	if v := os.Getenv("MAX_FILE_SIZE"); v != "" {
+		n, err := parseByteSize(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("realtime: MAX_FILE_SIZE=%q: %w", v, err))
+		}
+		c.MaxFileSize = n
 	}
 	return c, errors.Join(errs...)
 }

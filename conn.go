@@ -48,6 +48,11 @@ type conn struct {
 	closeReason string
 	wake        chan struct{}
 
+	// held are coalescing frames by key, in arrival order, waiting for the
+	// hub's next flush; guarded by qmu.
+	held     map[string]int // key -> index in heldList
+	heldList [][]byte
+
 	// rooms holds the rooms this connection is subscribed to; guarded by
 	// hub.mu.
 	rooms map[string]struct{}
@@ -123,6 +128,37 @@ func (c *conn) signal() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
+	}
+}
+
+// hold keeps a coalescing frame under key until release, replacing the
+// frame held under that key; it reports whether nothing was held before.
+func (c *conn) hold(key string, frame []byte) bool {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.closing {
+		return false
+	}
+	if i, ok := c.held[key]; ok {
+		c.heldList[i] = frame
+		return false
+	}
+	if c.held == nil {
+		c.held = make(map[string]int)
+	}
+	c.held[key] = len(c.heldList)
+	c.heldList = append(c.heldList, frame)
+	return len(c.heldList) == 1
+}
+
+// release queues the held frames.
+func (c *conn) release() {
+	c.qmu.Lock()
+	frames := c.heldList
+	c.held, c.heldList = nil, nil
+	c.qmu.Unlock()
+	for _, f := range frames {
+		c.send(f, false)
 	}
 }
 

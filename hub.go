@@ -52,6 +52,14 @@ type Hub struct {
 	expiry  map[string]*time.Timer
 	budgets map[string]*userLimit
 
+	nodeID string
+	// presMu guards local, this node's users.
+	presMu sync.Mutex
+	local  map[string]*localUser
+	// flushMu guards the connections holding coalesced frames.
+	flushMu    sync.Mutex
+	flushConns map[*conn]struct{}
+
 	// lanes serialize, per stream, storing a message and publishing it, so
 	// that every node sees one room's messages in seq order; and, per room,
 	// subscription changes, so that the adapter sees them in order.
@@ -82,6 +90,8 @@ func New(cfg Config) (*Hub, error) {
 		expiry:  make(map[string]*time.Timer),
 		budgets: make(map[string]*userLimit),
 		seed:    maphash.MakeSeed(),
+		nodeID:  newID("n"),
+		local:   make(map[string]*localUser),
 	}
 	if h.store == nil {
 		h.store = NewMemoryStore(MemoryOptions{})
@@ -102,6 +112,7 @@ func New(cfg Config) (*Hub, error) {
 		_ = h.adapter.Close()
 		return nil, fmt.Errorf("realtime: subscribe global channel: %w", err)
 	}
+	h.goTimer(h.heartbeat)
 	return h, nil
 }
 
@@ -347,8 +358,11 @@ func (h *Hub) register(c *conn) error {
 	if first {
 		// Counted by the adapter: every register of a first connection is
 		// matched by one Unsubscribe in unregister.
-		return h.adapter.Subscribe(c.ctx, Channel{Kind: ChannelUser, ID: u.ID})
+		if err := h.adapter.Subscribe(c.ctx, Channel{Kind: ChannelUser, ID: u.ID}); err != nil {
+			h.log.Warn("realtime: subscribe user channel", "err", err)
+		}
 	}
+	h.userConnected(c.ctx, u)
 	return nil
 }
 
@@ -384,6 +398,7 @@ func (h *Hub) unregister(c *conn, typingRooms []string) {
 	}
 	h.mu.Unlock()
 
+	h.userDisconnected(u)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, room := range typingRooms {
@@ -537,11 +552,49 @@ func (h *Hub) deliver(ch Channel, p Publication) {
 	if len(p.Frame) == 0 {
 		return
 	}
+	if p.Key != "" {
+		h.coalesce(conns, p.Key+"\x00"+ch.String(), p.Frame)
+		return
+	}
 	for _, c := range conns {
 		if p.Except != "" && c.id == p.Except {
 			continue
 		}
 		c.send(p.Frame, p.Droppable)
+	}
+}
+
+// coalesce holds frame on each connection under key until the next flush,
+// replacing what an earlier frame with that key left there.
+func (h *Hub) coalesce(conns []*conn, key string, frame []byte) {
+	var added []*conn
+	for _, c := range conns {
+		if c.hold(key, frame) {
+			added = append(added, c)
+		}
+	}
+	if len(added) == 0 {
+		return
+	}
+	h.flushMu.Lock()
+	defer h.flushMu.Unlock()
+	if h.flushConns == nil {
+		h.flushConns = make(map[*conn]struct{})
+		time.AfterFunc(h.cfg.PresenceCoalesce, func() { h.goTimer(h.flush) })
+	}
+	for _, c := range added {
+		h.flushConns[c] = struct{}{}
+	}
+}
+
+// flush queues the held frames of every connection, one batch each.
+func (h *Hub) flush() {
+	h.flushMu.Lock()
+	conns := h.flushConns
+	h.flushConns = nil
+	h.flushMu.Unlock()
+	for c := range conns {
+		c.release()
 	}
 }
 

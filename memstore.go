@@ -28,6 +28,7 @@ func NewMemoryStore(o MemoryOptions) Store {
 		streams:  make(map[string]*memStream),
 		messages: make(map[string]*memMessage),
 		files:    make(map[string]File),
+		lastSeen: make(map[string]time.Time),
 	}
 }
 
@@ -41,6 +42,7 @@ type memoryStore struct {
 	streams  map[string]*memStream
 	messages map[string]*memMessage
 	files    map[string]File
+	lastSeen map[string]time.Time
 }
 
 type memRoom struct {
@@ -431,4 +433,33 @@ func (s *memoryStore) GetFile(_ context.Context, id string) (File, error) {
 		return File{}, ErrNotFound
 	}
 	return f, nil
+}
+
+func (s *memoryStore) MemberRooms(_ context.Context, userID string) ([]string, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ids := make([]string, 0, len(s.userRoom[userID]))
+	for id := range s.userRoom[userID] {
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+func (s *memoryStore) SetLastSeen(_ context.Context, userID string, t time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastSeen[userID] = t
+	return nil
+}
+
+func (s *memoryStore) LastSeen(_ context.Context, userIDs []string) (map[string]time.Time, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make(map[string]time.Time, len(userIDs))
+	for _, id := range userIDs {
+		if t, ok := s.lastSeen[id]; ok {
+			out[id] = t
+		}
+	}
+	return out, nil
 }

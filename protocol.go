@@ -46,6 +46,10 @@ func (h *Hub) handle(c *conn, event string, data json.RawMessage) (any, error) {
 		return h.handleDeleteMessage(ctx, c, data)
 	case "get-thread":
 		return h.handleGetThread(ctx, c, data)
+	case "presence-update":
+		return h.handlePresenceUpdate(ctx, c, data)
+	case "get-presence":
+		return h.handleGetPresence(ctx, c, data)
 	}
 	return nil, Errorf(CodeInvalid, "unknown event %q", truncate(event, 64))
 }

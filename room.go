@@ -262,15 +262,6 @@ type joinReply struct {
 	Recovered bool       `json:"recovered"`
 }
 
-// Presence is a user's availability as others see it.
-type Presence struct {
-	UserID       string    `json:"userId"`
-	Status       string    `json:"status"`
-	CustomStatus string    `json:"customStatus,omitempty"`
-	LastSeenAt   time.Time `json:"lastSeenAt"`
-	RoomID       string    `json:"roomId,omitempty"`
-}
-
 func (h *Hub) handleJoinRoom(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
 	var req joinRequest
 	if err := decode(data, &req); err != nil {
@@ -326,7 +317,7 @@ func (h *Hub) handleJoinRoom(ctx context.Context, c *conn, data json.RawMessage)
 		return nil, h.storeErr("list members", err)
 	}
 	return joinReply{
-		Room: room, Members: nonNil(members), Presence: h.onlinePresence(room.ID, members),
+		Room: room, Members: nonNil(members), Presence: h.onlinePresence(ctx, room.ID, members),
 		Missed: missed, Recovered: recovered,
 	}, nil
 }
@@ -363,20 +354,6 @@ func (h *Hub) replay(ctx context.Context, c *conn, roomID, since string) (int, b
 		c.send(f, false)
 	}
 	return len(frames), true
-}
-
-// onlinePresence lists the members with a connection on this node.
-func (h *Hub) onlinePresence(roomID string, members []Member) []Presence {
-	out := []Presence{}
-	t := now()
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	for _, m := range members {
-		if h.users[m.UserID] != nil {
-			out = append(out, Presence{UserID: m.UserID, Status: "online", LastSeenAt: t, RoomID: roomID})
-		}
-	}
-	return out
 }
 
 // hookErr turns a hook's refusal into the error the client sees.

@@ -19,6 +19,7 @@ type Store interface {
 	MemberStore
 	MessageStore
 	FileStore
+	PresenceStore
 }
 
 // RoomStore stores rooms.
@@ -55,6 +56,9 @@ type MemberStore interface {
 	RemoveMember(ctx context.Context, roomID, userID string) (remaining int, err error)
 	// ListMembers returns a room's members in the order they joined.
 	ListMembers(ctx context.Context, roomID string) ([]Member, error)
+	// MemberRooms returns the ids of the rooms userID belongs to, in any
+	// order; none is an empty result, not an error.
+	MemberRooms(ctx context.Context, userID string) ([]string, error)
 }
 
 // MessageStore stores messages.
@@ -89,6 +93,15 @@ type ThreadQuery struct {
 	ParentID string
 	After    string
 	Limit    int
+}
+
+// PresenceStore remembers when users were last seen online.
+type PresenceStore interface {
+	// SetLastSeen records that userID was last seen at t.
+	SetLastSeen(ctx context.Context, userID string, t time.Time) error
+	// LastSeen returns the last-seen times of those users it knows;
+	// unknown users are absent from the map.
+	LastSeen(ctx context.Context, userIDs []string) (map[string]time.Time, error)
 }
 
 // FileStore keeps the metadata of shared files; their bytes live in a

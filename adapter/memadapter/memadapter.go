@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/realtime-go/realtime"
 )
@@ -32,11 +33,28 @@ import (
 type Bus struct {
 	mu    sync.Mutex
 	nodes map[*node]struct{} // started, not closed
+
+	// Presence: the records of each user by node, and each node's last
+	// heartbeat and ttl (zero ttl: it has not heartbeaten yet and does not
+	// expire).
+	records map[string]map[string]realtime.PresenceRecord
+	beats   map[string]beat
 }
+
+type beat struct {
+	at  time.Time
+	ttl time.Duration
+}
+
+func (b beat) dead(now time.Time) bool { return b.ttl > 0 && now.Sub(b.at) > b.ttl }
 
 // NewBus returns an empty bus.
 func NewBus() *Bus {
-	return &Bus{nodes: make(map[*node]struct{})}
+	return &Bus{
+		nodes:   make(map[*node]struct{}),
+		records: make(map[string]map[string]realtime.PresenceRecord),
+		beats:   make(map[string]beat),
+	}
 }
 
 // Node returns a new node of the bus: the Adapter of one hub. Each hub needs
@@ -161,4 +179,79 @@ func (n *node) usable() error {
 		return errNotStarted
 	}
 	return nil
+}
+
+// SetPresence records what r.Node knows of r.UserID.
+func (n *node) SetPresence(_ context.Context, r realtime.PresenceRecord) error {
+	b := n.bus
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	byNode := b.records[r.UserID]
+	if byNode == nil {
+		byNode = make(map[string]realtime.PresenceRecord)
+		b.records[r.UserID] = byNode
+	}
+	byNode[r.Node] = r
+	if _, ok := b.beats[r.Node]; !ok {
+		b.beats[r.Node] = beat{at: time.Now()}
+	}
+	return nil
+}
+
+// DeletePresence removes node's record of userID.
+func (n *node) DeletePresence(_ context.Context, nodeID, userID string) error {
+	b := n.bus
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if byNode := b.records[userID]; byNode != nil {
+		delete(byNode, nodeID)
+		if len(byNode) == 0 {
+			delete(b.records, userID)
+		}
+	}
+	return nil
+}
+
+// Presence returns the records of live nodes for the users.
+func (n *node) Presence(_ context.Context, userIDs []string) ([]realtime.PresenceRecord, error) {
+	b := n.bus
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	var out []realtime.PresenceRecord
+	for _, id := range userIDs {
+		for nodeID, r := range b.records[id] {
+			if !b.beats[nodeID].dead(now) {
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Heartbeat keeps nodeID alive for ttl and hands the records of dead nodes
+// to this caller, removing them from the bus.
+func (n *node) Heartbeat(_ context.Context, nodeID string, ttl time.Duration) ([]realtime.PresenceRecord, error) {
+	b := n.bus
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	b.beats[nodeID] = beat{at: now, ttl: ttl}
+	var expired []realtime.PresenceRecord
+	for other, bt := range b.beats {
+		if !bt.dead(now) {
+			continue
+		}
+		delete(b.beats, other)
+		for user, byNode := range b.records {
+			if r, ok := byNode[other]; ok {
+				expired = append(expired, r)
+				delete(byNode, other)
+				if len(byNode) == 0 {
+					delete(b.records, user)
+				}
+			}
+		}
+	}
+	return expired, nil
 }

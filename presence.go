@@ -1,0 +1,438 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"slices"
+	"time"
+)
+
+// Status is a user's availability.
+type Status string
+
+// The statuses. A user chooses online, away, busy or invisible; others see
+// an invisible user, and one without connections, as offline.
+const (
+	StatusOnline    Status = "online"
+	StatusAway      Status = "away"
+	StatusBusy      Status = "busy"
+	StatusInvisible Status = "invisible"
+	StatusOffline   Status = "offline"
+)
+
+func (s Status) settable() bool {
+	switch s {
+	case StatusOnline, StatusAway, StatusBusy, StatusInvisible:
+		return true
+	}
+	return false
+}
+
+// Presence is a user's availability as others see it.
+type Presence struct {
+	UserID       string `json:"userId"`
+	Status       Status `json:"status"`
+	CustomStatus string `json:"customStatus,omitempty"`
+	// LastSeenAt is now for a user who is online, the last time one was
+	// seen for one who is offline, and null when that is unknown.
+	LastSeenAt *time.Time `json:"lastSeenAt"`
+	RoomID     string     `json:"roomId,omitempty"`
+}
+
+// localUser is what this node knows of one of its users. It outlives the
+// user's last connection by PresenceGrace, so that a reconnect after a blip
+// changes nothing for the others.
+type localUser struct {
+	conns    int
+	status   Status
+	custom   string
+	statusAt time.Time
+	grace    *graceTimer
+}
+
+func (h *Hub) record(userID string, lu *localUser) PresenceRecord {
+	return PresenceRecord{Node: h.nodeID, UserID: userID, Status: lu.status, CustomStatus: lu.custom, StatusAt: lu.statusAt}
+}
+
+// merge returns the record that decides a user's status: the latest chosen
+// status among the nodes that serve the user; ok is false when none does.
+func merge(recs []PresenceRecord) (PresenceRecord, bool) {
+	if len(recs) == 0 {
+		return PresenceRecord{}, false
+	}
+	return slices.MaxFunc(recs, func(a, b PresenceRecord) int { return a.StatusAt.Compare(b.StatusAt) }), true
+}
+
+// seen returns how others see a user whose deciding record is r (ok false:
+// no record). The caller sets UserID.
+func seen(r PresenceRecord, ok bool) Presence {
+	if !ok || r.Status == StatusInvisible {
+		return Presence{Status: StatusOffline}
+	}
+	t := now()
+	return Presence{Status: r.Status, CustomStatus: r.CustomStatus, LastSeenAt: &t}
+}
+
+func samePresence(a, b Presence) bool { return a.Status == b.Status && a.CustomStatus == b.CustomStatus }
+
+// withRecord returns recs with node's record replaced by mine (nil: removed).
+func withRecord(recs []PresenceRecord, node string, mine *PresenceRecord) []PresenceRecord {
+	out := slices.DeleteFunc(slices.Clone(recs), func(r PresenceRecord) bool { return r.Node == node })
+	if mine != nil {
+		out = append(out, *mine)
+	}
+	return out
+}
+
+// userConnected counts a new connection of u on this node and announces the
+// user when others could not see it before.
+func (h *Hub) userConnected(ctx context.Context, u User) {
+	lane := h.lane("user:" + u.ID)
+	lane.Lock()
+	defer lane.Unlock()
+	h.presMu.Lock()
+	lu := h.local[u.ID]
+	if lu == nil {
+		lu = &localUser{status: StatusOnline}
+		h.local[u.ID] = lu
+	}
+	lu.conns++
+	regained := lu.grace != nil
+	if regained {
+		lu.grace.t.Stop()
+		lu.grace = nil
+	}
+	rec := h.record(u.ID, lu)
+	first := lu.conns == 1 && !regained
+	h.presMu.Unlock()
+	if !first {
+		return // others saw the user online all along
+	}
+	h.changePresence(ctx, u.ID, &rec)
+}
+
+// changePresence stores this node's record of a user (nil: removes it) and
+// announces the change if others see one. It runs under the user's lane.
+func (h *Hub) changePresence(ctx context.Context, userID string, mine *PresenceRecord) {
+	before, err := h.adapter.Presence(ctx, []string{userID})
+	if err != nil {
+		h.log.Warn("realtime: presence lookup", "user", userID, "err", err)
+	}
+	if mine != nil {
+		err = h.adapter.SetPresence(ctx, *mine)
+	} else {
+		err = h.adapter.DeletePresence(ctx, h.nodeID, userID)
+	}
+	if err != nil {
+		h.log.Warn("realtime: presence update", "user", userID, "err", err)
+	}
+	h.transition(ctx, userID, before, withRecord(before, h.nodeID, mine))
+}
+
+// transition announces how others see a user whose records went from
+// before to after, if that changed, and remembers when a user who looks
+// offline was last seen.
+func (h *Hub) transition(ctx context.Context, userID string, before, after []PresenceRecord) {
+	old := seen(merge(before))
+	p := seen(merge(after))
+	p.UserID = userID
+	if p.Status == StatusOffline {
+		t := now()
+		if err := h.store.SetLastSeen(ctx, userID, t); err != nil {
+			h.log.Warn("realtime: save last seen", "user", userID, "err", err)
+		}
+		p.LastSeenAt = &t
+	}
+	if !samePresence(old, p) {
+		h.announce(ctx, p)
+	}
+}
+
+// userDisconnected uncounts a closed connection; when it was the user's last
+// one here, the user leaves this node after PresenceGrace.
+func (h *Hub) userDisconnected(u User) {
+	h.presMu.Lock()
+	defer h.presMu.Unlock()
+	lu := h.local[u.ID]
+	if lu == nil {
+		return
+	}
+	if lu.conns--; lu.conns > 0 {
+		return
+	}
+	g := &graceTimer{}
+	g.t = time.AfterFunc(h.cfg.PresenceGrace, func() {
+		h.goTimer(func() { h.graceOver(u.ID, g) })
+	})
+	lu.grace = g
+}
+
+// graceTimer is one grace period; its identity tells graceOver whether the
+// period it ends is still the current one.
+type graceTimer struct{ t *time.Timer }
+
+// graceOver removes a user whose grace period g ended without a reconnect.
+func (h *Hub) graceOver(userID string, g *graceTimer) {
+	lane := h.lane("user:" + userID)
+	lane.Lock()
+	defer lane.Unlock()
+	h.presMu.Lock()
+	lu := h.local[userID]
+	if lu == nil || lu.grace != g {
+		h.presMu.Unlock()
+		return // the user came back, or left and came back again
+	}
+	delete(h.local, userID)
+	h.presMu.Unlock()
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	defer cancel()
+	h.changePresence(ctx, userID, nil)
+}
+
+// announce tells the user's rooms, and the host application, how others now
+// see the user. Each connection receives a user's changes coalesced: only
+// the latest within PresenceCoalesce.
+func (h *Hub) announce(ctx context.Context, p Presence) {
+	if hook := h.cfg.OnPresence; hook != nil {
+		hook(p)
+	}
+	rooms, err := h.store.MemberRooms(ctx, p.UserID)
+	if err != nil {
+		h.log.Warn("realtime: rooms of user", "user", p.UserID, "err", err)
+		return
+	}
+	for _, room := range rooms {
+		p.RoomID = room
+		frame, err := encodePush("presence-changed", p)
+		if err != nil {
+			return
+		}
+		if err := h.publish(ctx, Channel{Kind: ChannelRoom, ID: room}, Publication{Frame: frame, Key: "presence:" + p.UserID}); err != nil {
+			h.log.Warn("realtime: publish presence", "room", room, "err", err)
+		}
+	}
+}
+
+// heartbeat keeps this node's presence records alive and announces the
+// users of nodes that died. It runs until Close.
+func (h *Hub) heartbeat() {
+	interval := h.cfg.OfflineTimeout / 4
+	ttl := h.cfg.OfflineTimeout / 2
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(h.ctx, interval)
+		expired, err := h.adapter.Heartbeat(ctx, h.nodeID, ttl)
+		if err != nil && h.ctx.Err() == nil {
+			h.log.Warn("realtime: presence heartbeat", "err", err)
+		}
+		byUser := make(map[string][]PresenceRecord)
+		for _, r := range expired {
+			byUser[r.UserID] = append(byUser[r.UserID], r)
+		}
+		for _, id := range slices.Sorted(maps.Keys(byUser)) {
+			lane := h.lane("user:" + id)
+			lane.Lock()
+			if current, err := h.adapter.Presence(ctx, []string{id}); err == nil {
+				h.transition(ctx, id, append(current, byUser[id]...), current)
+			}
+			lane.Unlock()
+		}
+		cancel()
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// presenceOf returns how others see users, with last-seen times for those
+// offline.
+func (h *Hub) presenceOf(ctx context.Context, userIDs []string) ([]Presence, error) {
+	recs, err := h.adapter.Presence(ctx, userIDs)
+	if err != nil {
+		return nil, h.storeErr("presence", err)
+	}
+	byUser := make(map[string][]PresenceRecord)
+	for _, r := range recs {
+		byUser[r.UserID] = append(byUser[r.UserID], r)
+	}
+	out := make([]Presence, 0, len(userIDs))
+	var offline []string
+	for _, id := range userIDs {
+		p := seen(merge(byUser[id]))
+		p.UserID = id
+		if p.Status == StatusOffline {
+			offline = append(offline, id)
+		}
+		out = append(out, p)
+	}
+	if len(offline) > 0 {
+		last, err := h.store.LastSeen(ctx, offline)
+		if err != nil {
+			return nil, h.storeErr("last seen", err)
+		}
+		for i := range out {
+			if t, ok := last[out[i].UserID]; ok && out[i].Status == StatusOffline {
+				out[i].LastSeenAt = &t
+			}
+		}
+	}
+	return out, nil
+}
+
+type presenceRequest struct {
+	Status       Status `json:"status"`
+	CustomStatus string `json:"customStatus"`
+}
+
+type presenceReply struct {
+	Presence Presence `json:"presence"`
+}
+
+const maxCustomStatusChars = 128
+
+func (h *Hub) handlePresenceUpdate(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
+	var req presenceRequest
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	if !req.Status.settable() {
+		return nil, Errorf(CodeInvalid, `field status must be "online", "away", "busy" or "invisible"`)
+	}
+	if len([]rune(req.CustomStatus)) > maxCustomStatusChars {
+		return nil, Errorf(CodeTooLarge, "customStatus is longer than %d characters", maxCustomStatusChars)
+	}
+	u := c.currentUser()
+	lane := h.lane("user:" + u.ID)
+	lane.Lock()
+	defer lane.Unlock()
+	h.presMu.Lock()
+	lu := h.local[u.ID]
+	if lu == nil {
+		h.presMu.Unlock()
+		return nil, ErrUnavailable
+	}
+	lu.status, lu.custom, lu.statusAt = req.Status, req.CustomStatus, time.Now()
+	rec := h.record(u.ID, lu)
+	h.presMu.Unlock()
+	h.changePresence(ctx, u.ID, &rec)
+	t := now()
+	// The caller sees its own choice, invisible included.
+	return presenceReply{Presence: Presence{UserID: u.ID, Status: req.Status, CustomStatus: req.CustomStatus, LastSeenAt: &t}}, nil
+}
+
+type getPresenceRequest struct {
+	RoomID  string   `json:"roomId"`
+	UserIDs []string `json:"userIds"`
+}
+
+type presenceList struct {
+	Presence []Presence `json:"presence"`
+}
+
+const maxPresenceUsers = 200
+
+func (h *Hub) handleGetPresence(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
+	var req getPresenceRequest
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	u := c.currentUser()
+	var ids []string
+	switch {
+	case req.RoomID != "" && req.UserIDs != nil:
+		return nil, Errorf(CodeInvalid, "give roomId or userIds, not both")
+	case req.RoomID != "":
+		if err := h.requireMember(ctx, u, req.RoomID); err != nil {
+			return nil, err
+		}
+		members, err := h.store.ListMembers(ctx, req.RoomID)
+		if err != nil {
+			return nil, h.storeErr("list members", err)
+		}
+		for _, m := range members {
+			ids = append(ids, m.UserID)
+		}
+	case len(req.UserIDs) > maxPresenceUsers:
+		return nil, Errorf(CodeInvalid, "at most %d userIds", maxPresenceUsers)
+	case len(req.UserIDs) > 0:
+		if err := h.requireSharedRoom(ctx, u, req.UserIDs); err != nil {
+			return nil, err
+		}
+		ids = req.UserIDs
+	default:
+		return nil, Errorf(CodeInvalid, "give roomId or userIds")
+	}
+	list, err := h.presenceOf(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		list[i].RoomID = req.RoomID
+	}
+	return presenceList{Presence: list}, nil
+}
+
+// requireSharedRoom checks that every user shares a room with u.
+func (h *Hub) requireSharedRoom(ctx context.Context, u User, userIDs []string) error {
+	if u.HasRole("admin") {
+		return nil
+	}
+	mine, err := h.store.MemberRooms(ctx, u.ID)
+	if err != nil {
+		return h.storeErr("member rooms", err)
+	}
+	for _, id := range userIDs {
+		if id == u.ID {
+			continue
+		}
+		if len(id) > maxIDBytes {
+			return Errorf(CodeInvalid, "an id is too long")
+		}
+		theirs, err := h.store.MemberRooms(ctx, id)
+		if err != nil {
+			return h.storeErr("member rooms", err)
+		}
+		if !slices.ContainsFunc(theirs, func(r string) bool { return slices.Contains(mine, r) }) {
+			return Errorf(CodeForbidden, "you share no room with %s", truncate(id, 64))
+		}
+	}
+	return nil
+}
+
+// onlinePresence lists the members of a room that others see online.
+func (h *Hub) onlinePresence(ctx context.Context, roomID string, members []Member) []Presence {
+	ids := make([]string, len(members))
+	for i, m := range members {
+		ids[i] = m.UserID
+	}
+	recs, err := h.adapter.Presence(ctx, ids)
+	if err != nil {
+		h.log.Warn("realtime: presence lookup", "room", roomID, "err", err)
+		return []Presence{}
+	}
+	byUser := make(map[string][]PresenceRecord)
+	for _, r := range recs {
+		byUser[r.UserID] = append(byUser[r.UserID], r)
+	}
+	out := []Presence{}
+	for _, id := range ids {
+		if p := seen(merge(byUser[id])); p.Status != StatusOffline {
+			p.UserID, p.RoomID = id, roomID
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Presence returns how other users see userID now, cluster-wide.
+func (h *Hub) Presence(ctx context.Context, userID string) (Presence, error) {
+	list, err := h.presenceOf(ctx, []string{userID})
+	if err != nil {
+		return Presence{}, err
+	}
+	return list[0], nil
+}
