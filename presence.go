@@ -74,7 +74,9 @@ func seen(r PresenceRecord, ok bool) Presence {
 	return Presence{Status: r.Status, CustomStatus: r.CustomStatus, LastSeenAt: &t}
 }
 
-func samePresence(a, b Presence) bool { return a.Status == b.Status && a.CustomStatus == b.CustomStatus }
+func samePresence(a, b Presence) bool {
+	return a.Status == b.Status && a.CustomStatus == b.CustomStatus
+}
 
 // withRecord returns recs with node's record replaced by mine (nil: removed).
 func withRecord(recs []PresenceRecord, node string, mine *PresenceRecord) []PresenceRecord {
