@@ -225,3 +225,101 @@ func BenchmarkIdleConnections(b *testing.B) {
 		cmd.Wait()
 	}
 }
+
+// BenchmarkPresenceStorm5000: 5,000 members of one room come online within
+// a few seconds, each joining the room, so that every member hears of every
+// other. It reports, for one member that watches from the start, the
+// presence frames and bytes received per member that came online. One
+// measurement whatever b.N: run it with -benchtime 1x.
+func BenchmarkPresenceStorm5000(b *testing.B) {
+	const members = 5000
+	auth, err := realtime.NewJWT(realtime.JWTConfig{Secret: []byte(testSecret)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hub, err := realtime.New(realtime.Config{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Authenticator: auth,
+		MaxUsersPerRoom: members + 1, SendQueueBytes: 8 << 20,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer hub.Close()
+	url := serveBench(b, hub)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	room, err := hub.CreateRoom(ctx, realtime.User{ID: "watcher"}, realtime.RoomOptions{Name: "storm"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tokens := make([]string, members)
+	for i := range members {
+		id := fmt.Sprint("m", i)
+		if _, err := hub.AddMember(ctx, room.ID, realtime.UserRef{ID: id}, ""); err != nil {
+			b.Fatal(err)
+		}
+		if tokens[i], err = auth.Sign(realtime.User{ID: id}, time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
+	dial := func(token string) *websocket.Conn {
+		ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ws.SetReadLimit(-1)
+		if err := ws.Write(ctx, websocket.MessageText, wire.AppendClient(nil, "join-room", []byte(`{"roomId":"`+room.ID+`"}`), 1)); err != nil {
+			b.Fatal(err)
+		}
+		return ws
+	}
+	watcherToken, _ := auth.Sign(realtime.User{ID: "watcher"}, time.Hour)
+	watcher := dial(watcherToken)
+	defer watcher.CloseNow()
+	var frames, bytesIn, changes atomic.Int64
+	go func() {
+		for {
+			_, data, err := watcher.Read(ctx)
+			if err != nil {
+				return
+			}
+			if n := bytes.Count(data, []byte(`"event":"presence-changed"`)); n > 0 {
+				frames.Add(1)
+				bytesIn.Add(int64(len(data)))
+				changes.Add(int64(n))
+			}
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+
+	conns := make([]*websocket.Conn, 0, members)
+	defer func() {
+		for _, c := range conns {
+			c.CloseNow()
+		}
+	}()
+	b.ResetTimer()
+	start := time.Now()
+	for i := range members {
+		ws := dial(tokens[i])
+		conns = append(conns, ws)
+		go func() { // every member reads everything
+			for {
+				if _, _, err := ws.Read(ctx); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	connected := time.Since(start)
+	for changes.Load() < members && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ctx.Err() != nil {
+		b.Fatalf("the watcher heard of %d of %d members", changes.Load(), members)
+	}
+	b.StopTimer()
+	b.ReportMetric(connected.Seconds(), "s-to-connect-all")
+	b.ReportMetric(float64(frames.Load())/members, "frames/member")
+	b.ReportMetric(float64(bytesIn.Load())/members, "bytes/member")
+}
