@@ -136,9 +136,10 @@ type Publication struct {
 	// Droppable marks a frame a congested connection may skip (typing)
 	// instead of being closed for it.
 	Droppable bool
-	// Key, when set, makes the frame coalescing: it waits on each
-	// connection for the hub's next presence flush, and a later frame with
-	// the same key replaces it meanwhile (presence changes of one user).
+	// Key, when set, makes the frame coalescing in large rooms: it waits on
+	// each connection for the hub's next flush (PresenceCoalesce), and a
+	// later frame with the same key replaces it meanwhile. Presence changes
+	// and joins and leaves of one user share a key.
 	Key string
 }
 

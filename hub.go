@@ -552,7 +552,7 @@ func (h *Hub) deliver(ch Channel, p Publication) {
 	if len(p.Frame) == 0 {
 		return
 	}
-	if p.Key != "" {
+	if p.Key != "" && len(conns) > coalesceAbove {
 		h.coalesce(conns, p.Key+"\x00"+ch.String(), p.Frame)
 		return
 	}
@@ -563,6 +563,11 @@ func (h *Hub) deliver(ch Channel, p Publication) {
 		c.send(p.Frame, p.Droppable)
 	}
 }
+
+// coalesceAbove is the number of recipients above which keyed frames are
+// coalesced: a small room hears of each change at once, a large one in
+// batches, so that a storm of changes costs each member a few frames.
+const coalesceAbove = 16
 
 // coalesce holds frame on each connection under key until the next flush,
 // replacing what an earlier frame with that key left there.

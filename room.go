@@ -85,7 +85,7 @@ func (h *Hub) addMember(ctx context.Context, roomID string, user UserRef, role R
 	}
 	if created {
 		h.cancelExpiry(roomID)
-		h.publishLogged(ctx, Channel{Kind: ChannelRoom, ID: roomID}, "user-joined", roomUser{RoomID: roomID, User: user})
+		h.publishMembership(ctx, roomID, "user-joined", user)
 	}
 	return m, created, nil
 }
@@ -106,7 +106,7 @@ func (h *Hub) removeMember(ctx context.Context, roomID, userID, username, reason
 	if err := h.publish(ctx, Channel{Kind: ChannelUser, ID: userID}, p); err != nil {
 		h.log.Warn("realtime: publish leave", "room", roomID, "err", err)
 	}
-	h.publishLogged(ctx, Channel{Kind: ChannelRoom, ID: roomID}, "user-left", roomUser{RoomID: roomID, User: UserRef{ID: userID, Username: username}})
+	h.publishMembership(ctx, roomID, "user-left", UserRef{ID: userID, Username: username})
 	if remaining == 0 {
 		h.scheduleExpiry(roomID)
 	}
@@ -124,6 +124,18 @@ func (h *Hub) deleteRoom(ctx context.Context, roomID string) error {
 		h.log.Warn("realtime: publish room-deleted", "room", roomID, "err", err)
 	}
 	return nil
+}
+
+// publishMembership tells a room that a user joined or left it. In a large
+// room these events coalesce per user, like presence.
+func (h *Hub) publishMembership(ctx context.Context, roomID, event string, user UserRef) {
+	frame, err := encodePush(event, roomUser{RoomID: roomID, User: user})
+	if err != nil {
+		return
+	}
+	if err := h.publish(ctx, Channel{Kind: ChannelRoom, ID: roomID}, Publication{Frame: frame, Key: "member:" + user.ID}); err != nil {
+		h.log.Warn("realtime: publish", "event", event, "room", roomID, "err", err)
+	}
 }
 
 // publishLogged publishes an event whose loss is not the caller's failure:
