@@ -23,3 +23,30 @@ type AuthenticatorFunc func(ctx context.Context, token string) (User, time.Time,
 func (f AuthenticatorFunc) Authenticate(ctx context.Context, token string) (User, time.Time, error) {
 	return f(ctx, token)
 }
+
+// verifyToken checks a token with the Authenticator and returns its user
+// and expiry, or ErrUnauthorized; why a token was refused is logged, never
+// returned.
+func (h *Hub) verifyToken(ctx context.Context, token string) (User, time.Time, error) {
+	if token == "" || len(token) > h.cfg.MaxTokenBytes {
+		return User{}, time.Time{}, ErrUnauthorized
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	u, exp, err := h.cfg.Authenticator.Authenticate(ctx, token)
+	if err != nil {
+		h.log.Info("realtime: token refused", "err", err)
+		return User{}, time.Time{}, ErrUnauthorized
+	}
+	if u.ID == "" {
+		h.log.Error("realtime: Authenticator returned a user without an ID")
+		return User{}, time.Time{}, ErrUnauthorized
+	}
+	if !exp.IsZero() && !time.Now().Before(exp) {
+		return User{}, time.Time{}, ErrUnauthorized
+	}
+	if u.Username == "" {
+		u.Username = u.ID
+	}
+	return u, exp, nil
+}

@@ -353,33 +353,6 @@ func (h *Hub) requestUser(r *http.Request) (User, error) {
 	return u, err
 }
 
-// verifyToken checks a token with the Authenticator and returns its user
-// and expiry, or ErrUnauthorized; why a token was refused is logged, never
-// returned.
-func (h *Hub) verifyToken(ctx context.Context, token string) (User, time.Time, error) {
-	if token == "" || len(token) > h.cfg.MaxTokenBytes {
-		return User{}, time.Time{}, ErrUnauthorized
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	u, exp, err := h.cfg.Authenticator.Authenticate(ctx, token)
-	if err != nil {
-		h.log.Info("realtime: token refused", "err", err)
-		return User{}, time.Time{}, ErrUnauthorized
-	}
-	if u.ID == "" {
-		h.log.Error("realtime: Authenticator returned a user without an ID")
-		return User{}, time.Time{}, ErrUnauthorized
-	}
-	if !exp.IsZero() && !time.Now().Before(exp) {
-		return User{}, time.Time{}, ErrUnauthorized
-	}
-	if u.Username == "" {
-		u.Username = u.ID
-	}
-	return u, exp, nil
-}
-
 func (f *fileHandler) tooLarge() error {
 	return Errorf(CodeTooLarge, "a file may hold at most %d bytes", f.h.cfg.MaxFileSize)
 }

@@ -277,31 +277,15 @@ func anonymousUser(r *http.Request) User {
 // connection that is already authenticated may only refresh its token for
 // the same user.
 func (h *Hub) authenticate(c *conn, token string) (time.Time, error) {
-	if token == "" || len(token) > h.cfg.MaxTokenBytes {
-		return time.Time{}, ErrUnauthorized
-	}
-	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
-	defer cancel()
-	u, exp, err := h.cfg.Authenticator.Authenticate(ctx, token)
+	u, exp, err := h.verifyToken(c.ctx, token)
 	if err != nil {
-		h.log.Info("realtime: token refused", "conn", c.id, "err", err)
-		return time.Time{}, ErrUnauthorized
-	}
-	if u.ID == "" {
-		h.log.Error("realtime: Authenticator returned a user without an ID")
-		return time.Time{}, ErrUnauthorized
-	}
-	if !exp.IsZero() && !time.Now().Before(exp) {
-		return time.Time{}, ErrUnauthorized
+		return time.Time{}, err
 	}
 	c.umu.Lock()
 	prev, authed := c.user, c.authed
 	c.umu.Unlock()
 	if authed && prev.ID != u.ID {
 		return time.Time{}, Errorf(CodeForbidden, "a refresh token must be for the same user")
-	}
-	if u.Username == "" {
-		u.Username = u.ID
 	}
 	h.setUser(c, u, exp)
 	return exp, nil
