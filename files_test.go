@@ -652,6 +652,15 @@ func TestFileSharedInMessage(t *testing.T) {
 	r := env.download(env.url, "/"+meta.File.ID, "bob")
 	require.Equal(t, http.StatusOK, r.status)
 	require.Equal(t, pngBytes, r.body)
+
+	// A file of one room cannot be passed off in another, nor an unknown one.
+	other := alice.createRoom("elsewhere", nil)
+	alice.emitErr(realtime.CodeInvalid, "message", map[string]any{
+		"roomId": other.ID, "type": "image", "content": f.Name, "metadata": map[string]any{"file": f},
+	})
+	alice.emitErr(realtime.CodeInvalid, "message", map[string]any{
+		"roomId": env.room.ID, "type": "file", "content": "x", "metadata": map[string]any{"file": map[string]string{"id": "f_unknown"}},
+	})
 }
 
 func TestFileConfigFromEnv(t *testing.T) {

@@ -138,6 +138,9 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 	case m.RecipientID == "" && !u.HasRole("broadcast"):
 		return Message{}, Errorf(CodeForbidden, "global messages need the broadcast role")
 	}
+	if err := h.checkAttachment(ctx, m); err != nil {
+		return Message{}, err
+	}
 	if m.ReplyToID != "" {
 		parent, err := h.store.GetMessage(ctx, m.ReplyToID)
 		if errors.Is(err, ErrNotFound) || (err == nil && parent.Stream() != m.Stream()) {
@@ -179,6 +182,31 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 		return Message{}, h.storeErr("publish", err)
 	}
 	return saved, nil
+}
+
+// checkAttachment checks that a file or image message naming an uploaded
+// file in metadata.file.id shares a file of its own room: a file shared in
+// one room cannot be passed off in another.
+func (h *Hub) checkAttachment(ctx context.Context, m Message) error {
+	if (m.Type != TypeFile && m.Type != TypeImage) || len(m.Metadata) == 0 {
+		return nil
+	}
+	var meta struct {
+		File *struct {
+			ID string `json:"id"`
+		} `json:"file"`
+	}
+	if json.Unmarshal(m.Metadata, &meta) != nil || meta.File == nil {
+		return nil
+	}
+	f, err := h.store.GetFile(ctx, meta.File.ID)
+	if errors.Is(err, ErrNotFound) || (err == nil && (m.RoomID == "" || f.RoomID != m.RoomID)) {
+		return Errorf(CodeInvalid, "metadata.file names no file shared in this room")
+	}
+	if err != nil {
+		return h.storeErr("get file", err)
+	}
+	return nil
 }
 
 type typingRequest struct {
