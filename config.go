@@ -237,7 +237,8 @@ func (c Config) withDefaults() (Config, error) {
 //	JWT_SECRET               HS256 secret; unset means development mode
 //	MAX_MESSAGE_LENGTH       characters per message
 //	MAX_MESSAGES_PER_MINUTE  messages per user per minute
-//	MAX_ROOMS_PER_USER, MAX_USERS_PER_ROOM, ROOM_EXPIRY (a Go duration)
+//	MAX_ROOMS_PER_USER, MAX_USERS_PER_ROOM
+//	ROOM_EXPIRY, OFFLINE_TIMEOUT, PRESENCE_GRACE  Go durations ("30s")
 //	ENABLE_FILE_SHARING      true/1 or false/0
 //	MAX_FILE_SIZE            bytes, or with a unit: "10MB" (B, KB, MB, GB; 1 KB = 1024 bytes)
 //
@@ -275,13 +276,18 @@ func ConfigFromEnv() (Config, error) {
 	envInt("MAX_MESSAGES_PER_MINUTE", &c.MaxMessagesPerMinute)
 	envInt("MAX_ROOMS_PER_USER", &c.MaxRoomsPerUser)
 	envInt("MAX_USERS_PER_ROOM", &c.MaxUsersPerRoom)
-	if v := os.Getenv("ROOM_EXPIRY"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("realtime: ROOM_EXPIRY=%q is not a duration", v))
+	envDuration := func(name string, dst *time.Duration) {
+		if v := os.Getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("realtime: %s=%q is not a duration", name, v))
+			}
+			*dst = d
 		}
-		c.DefaultRoomExpiry = d
 	}
+	envDuration("ROOM_EXPIRY", &c.DefaultRoomExpiry)
+	envDuration("OFFLINE_TIMEOUT", &c.OfflineTimeout)
+	envDuration("PRESENCE_GRACE", &c.PresenceGrace)
 	if v := os.Getenv("ENABLE_FILE_SHARING"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -7,13 +7,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/realtime-go/realtime/internal/wire"
 )
 
-// batchBytes is the size past which the writer starts a new frame instead of
-// appending more queued events to the current one.
+// batchBytes is the size past which the WebSocket transport starts a new
+// frame instead of appending more queued events to the current one.
 const batchBytes = 32 << 10
 
 // keepBufBytes is the largest write buffer a connection keeps between
@@ -26,7 +24,7 @@ const keepBufBytes = 4 << 10
 // drains the send queue, which any goroutine may fill without blocking.
 type conn struct {
 	hub *Hub
-	ws  *websocket.Conn
+	t   Transport
 	id  string
 
 	ctx    context.Context // ends when the connection is done
@@ -71,11 +69,11 @@ type conn struct {
 	wg sync.WaitGroup // the writer and in-flight pings
 }
 
-func newConn(h *Hub, ws *websocket.Conn) *conn {
+func newConn(h *Hub, t Transport) *conn {
 	ctx, cancel := context.WithCancel(h.ctx)
 	c := &conn{
 		hub:    h,
-		ws:     ws,
+		t:      t,
 		id:     newID("c"),
 		ctx:    ctx,
 		cancel: cancel,
@@ -189,7 +187,6 @@ func (c *conn) writeLoop() {
 	defer c.wg.Done()
 	ping := time.NewTicker(c.hub.cfg.HeartbeatInterval)
 	defer ping.Stop()
-	var buf []byte
 	for {
 		select {
 		case <-c.wake:
@@ -201,16 +198,17 @@ func (c *conn) writeLoop() {
 		}
 		batch, closing := c.take()
 		var err error
-		buf, err = c.write(buf, batch)
+		if len(batch) > 0 {
+			ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.WriteTimeout)
+			err = c.t.Write(ctx, batch)
+			cancel()
+		}
 		clear(batch)
 		c.qmu.Lock()
 		if c.spare == nil {
 			c.spare = batch[:0]
 		}
 		c.qmu.Unlock()
-		if cap(buf) > keepBufBytes {
-			buf = nil
-		}
 		if err != nil {
 			c.cancel()
 			return
@@ -221,34 +219,11 @@ func (c *conn) writeLoop() {
 			c.qmu.Unlock()
 			// Close waits (boundedly) for the peer's answer; the read
 			// goroutine sees the close and finishes the connection.
-			_ = c.ws.Close(websocket.StatusCode(code), reason)
+			_ = c.t.Close(code, reason)
 			c.cancel()
 			return
 		}
 	}
-}
-
-// write writes batch as newline-separated frames of about batchBytes each.
-func (c *conn) write(buf []byte, batch [][]byte) ([]byte, error) {
-	for len(batch) > 0 {
-		buf = buf[:0]
-		n := 0
-		for n < len(batch) && (n == 0 || len(buf)+len(batch[n]) < batchBytes) {
-			if n > 0 {
-				buf = append(buf, '\n')
-			}
-			buf = append(buf, batch[n]...)
-			n++
-		}
-		batch = batch[n:]
-		ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.WriteTimeout)
-		err := c.ws.Write(ctx, websocket.MessageText, buf)
-		cancel()
-		if err != nil {
-			return buf, err
-		}
-	}
-	return buf, nil
 }
 
 // ping checks, off the writer goroutine, that the peer still answers.
@@ -258,7 +233,7 @@ func (c *conn) ping() {
 		defer c.wg.Done()
 		ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.PingTimeout)
 		defer cancel()
-		if err := c.ws.Ping(ctx); err != nil && c.ctx.Err() == nil {
+		if err := c.t.Ping(ctx); err != nil && c.ctx.Err() == nil {
 			c.hub.log.Debug("realtime: peer stopped answering pings", "conn", c.id)
 			c.cancel()
 		}
@@ -269,15 +244,14 @@ func (c *conn) ping() {
 // stop (when not nil) reports true after a frame; it returns the error that
 // ended the connection, nil when stop did.
 func (c *conn) readLoop(stop func() bool) error {
-	c.ws.SetReadLimit(c.hub.cfg.MaxFrameBytes)
 	for {
-		typ, data, err := c.ws.Read(c.ctx)
-		if err != nil {
-			return err
-		}
-		if typ != websocket.MessageText {
+		data, err := c.t.Read(c.ctx)
+		if errors.Is(err, ErrUnsupportedFrame) {
 			c.reply(0, "", nil, Errorf(CodeInvalid, "binary frames are not supported"))
 			continue
+		}
+		if err != nil {
+			return err
 		}
 		c.handleFrame(data)
 		if stop != nil && stop() {

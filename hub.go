@@ -15,10 +15,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
-
-	"github.com/realtime-go/realtime/internal/wire"
 )
 
 // Hub serves realtime connections and owns their rooms. Mount it on any
@@ -116,36 +112,6 @@ func New(cfg Config) (*Hub, error) {
 	return h, nil
 }
 
-// ServeHTTP upgrades the request to a WebSocket and serves it until it
-// closes. It refuses cross-origin requests from origins not in
-// Config.AllowedOrigins (403) and every request once Shutdown has begun (503).
-func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.closing.Load() {
-		http.Error(w, "realtime: shutting down", http.StatusServiceUnavailable)
-		return
-	}
-	token := requestToken(r)
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		Subprotocols:   []string{wire.Subprotocol},
-		OriginPatterns: h.cfg.AllowedOrigins,
-	})
-	if err != nil {
-		// Accept has written the response (403 for a foreign origin).
-		h.log.Debug("realtime: upgrade refused", "remote", r.RemoteAddr, "err", err)
-		return
-	}
-	h.connsWG.Add(1)
-	defer h.connsWG.Done()
-	if h.closing.Load() {
-		_ = ws.Close(websocket.StatusGoingAway, "server shutting down")
-		return
-	}
-	c := newConn(h, ws)
-	c.wg.Add(1)
-	go c.writeLoop()
-	h.serve(c, r, token)
-}
-
 // serve runs one connection on the request's goroutine.
 func (h *Hub) serve(c *conn, r *http.Request, token string) {
 	var registered bool
@@ -153,7 +119,7 @@ func (h *Hub) serve(c *conn, r *http.Request, token string) {
 	defer func() {
 		c.cancel()
 		c.wg.Wait()
-		_ = c.ws.CloseNow()
+		c.t.Abort()
 		typingRooms := c.stopTimers()
 		if registered {
 			h.unregister(c, typingRooms)
@@ -239,12 +205,9 @@ func (c *conn) closeStatus(readErr error) (StatusCode, string) {
 	if c.closing {
 		return c.closeCode, c.closeReason
 	}
-	var ce websocket.CloseError
+	var ce *CloseError
 	if errors.As(readErr, &ce) {
-		return StatusCode(ce.Code), ce.Reason
-	}
-	if errors.Is(readErr, websocket.ErrMessageTooBig) {
-		return StatusTooBig, "frame too big"
+		return ce.Code, ce.Reason
 	}
 	return 1006, ""
 }
