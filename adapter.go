@@ -117,6 +117,11 @@ const (
 	// OpCloseRoom, on a room channel, writes Frame, then unsubscribes every
 	// local connection from the room.
 	OpCloseRoom
+	// OpResync is never published: an adapter delivers it to its own node,
+	// on any channel, after its link was down (a reconnect), because
+	// publications may have been lost meanwhile. The hub then reloads from
+	// the Store what its rooms missed.
+	OpResync
 )
 
 // Publication is one event on its way to a channel's connections. Frame is
