@@ -45,6 +45,7 @@ type Hub struct {
 	all     connSet
 	users   map[string]*connSet
 	rooms   map[string]*connSet
+	seqs    map[string]*roomSeq
 	expiry  map[string]*time.Timer
 	budgets map[string]*userLimit
 
@@ -83,6 +84,7 @@ func New(cfg Config) (*Hub, error) {
 		adapter: cfg.Adapter,
 		users:   make(map[string]*connSet),
 		rooms:   make(map[string]*connSet),
+		seqs:    make(map[string]*roomSeq),
 		expiry:  make(map[string]*time.Timer),
 		budgets: make(map[string]*userLimit),
 		seed:    maphash.MakeSeed(),
@@ -425,6 +427,7 @@ func (h *Hub) unsubscribe(ctx context.Context, c *conn, room string) {
 	last := set.len() == 0
 	if last {
 		delete(h.rooms, room)
+		delete(h.seqs, room)
 	}
 	h.mu.Unlock()
 	if last {
@@ -464,6 +467,14 @@ func (h *Hub) lane(stream string) *sync.Mutex {
 // deliver writes a publication to the local connections of its channel. The
 // adapter calls it; it never blocks.
 func (h *Hub) deliver(ch Channel, p Publication) {
+	switch {
+	case p.Op == OpResync:
+		h.goTimer(h.resync)
+		return
+	case ch.Kind == ChannelRoom && p.Seq > 0 && p.Op == OpDeliver:
+		h.deliverInOrder(ch.ID, p)
+		return
+	}
 	var conns []*conn
 	h.mu.RLock()
 	switch ch.Kind {

@@ -352,6 +352,14 @@ func (s *memoryStore) History(_ context.Context, q HistoryQuery) ([]Message, boo
 		}
 		lo, hi = i+1, min(len(msgs), i+1+q.Limit)
 		more = hi < len(msgs)
+	case q.AfterSeq > 0:
+		// Retained seqs are consecutive from msgs[0].
+		lo = 0
+		if len(msgs) > 0 && q.AfterSeq >= msgs[0].m.Seq {
+			lo = int(min(uint64(len(msgs)), q.AfterSeq-msgs[0].m.Seq+1))
+		}
+		hi = min(len(msgs), lo+q.Limit)
+		more = hi < len(msgs)
 	}
 	out := make([]Message, 0, hi-lo)
 	for _, mm := range msgs[lo:hi] {

@@ -134,13 +134,16 @@ type Limits struct {
 // HistoryQuery selects messages of one stream. Without a cursor it selects the
 // latest Limit messages; with Before, the Limit messages just before that
 // message; with After, the Limit messages just after it. A cursor that names
-// no message of the stream is ErrNotFound. HasMore reports whether more
+// no message of the stream is ErrNotFound. With AfterSeq instead, it selects
+// the first Limit messages still kept whose Seq is greater than AfterSeq
+// (how a node fills a gap in what it received). HasMore reports whether more
 // messages exist in the direction asked.
 type HistoryQuery struct {
-	Stream string
-	Before string
-	After  string
-	Limit  int
+	Stream   string
+	Before   string
+	After    string
+	AfterSeq uint64
+	Limit    int
 }
 
 // RoomUpdate lists the room fields to change; nil fields stay as they are.

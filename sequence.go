@@ -1,0 +1,157 @@
+package realtime
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sync"
+	"time"
+)
+
+// A node hears a room's messages from the adapter, which may lose some (a
+// pub/sub link that blinked) or, with several publishing nodes, hand them
+// over out of order. roomSeq restores the room's seq order on this node:
+// a message that comes early is held until the ones before it arrive or are
+// read back from the Store, and a message heard twice is dropped.
+
+// roomSeq is the sequencing state of one room on this node.
+type roomSeq struct {
+	mu        sync.Mutex
+	last      uint64        // seq of the last message delivered here; 0: none yet
+	held      []Publication // early arrivals, while repairing
+	repairing bool
+}
+
+// seqOf returns the sequencing state of a room, creating it.
+func (h *Hub) seqOf(room string) *roomSeq {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rs := h.seqs[room]
+	if rs == nil {
+		rs = &roomSeq{}
+		h.seqs[room] = rs
+	}
+	return rs
+}
+
+// deliverInOrder writes a room's new-message publication to the room's
+// local connections in seq order; it never blocks.
+func (h *Hub) deliverInOrder(room string, p Publication) {
+	rs := h.seqOf(room)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	switch {
+	case p.Seq <= rs.last:
+		return // heard before
+	case rs.repairing || (rs.last != 0 && p.Seq != rs.last+1):
+		rs.held = append(rs.held, p)
+		if !rs.repairing {
+			rs.repairing = true
+			h.goTimer(func() { h.repair(room, rs) })
+		}
+		return
+	}
+	rs.last = p.Seq
+	h.sendRoom(room, p.Frame)
+}
+
+// sendRoom writes a frame to the room's local connections.
+func (h *Hub) sendRoom(room string, frame []byte) {
+	h.mu.RLock()
+	var conns []*conn
+	if set := h.rooms[room]; set != nil {
+		conns = set.load()
+	}
+	h.mu.RUnlock()
+	for _, c := range conns {
+		c.send(frame, false)
+	}
+}
+
+// repair fills the gap before the held messages from the Store, then
+// delivers them. A message the Store does not have after a few tries is
+// given up on, so that the room does not stall.
+func (h *Hub) repair(room string, rs *roomSeq) {
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		rs.mu.Lock()
+		from := rs.last
+		rs.mu.Unlock()
+		msgs, _, err := h.store.History(ctx, HistoryQuery{Stream: RoomStream(room), AfterSeq: from, Limit: h.cfg.ResumeLimit})
+		if err != nil {
+			h.log.Warn("realtime: repair a gap", "room", room, "err", err)
+		}
+		rs.mu.Lock()
+		for _, m := range msgs {
+			if m.Seq != rs.last+1 {
+				continue
+			}
+			if frame, err := encodePush("new-message", m); err == nil {
+				h.sendRoom(room, frame)
+			}
+			rs.last = m.Seq
+		}
+		done := rs.drain(h, room, attempt >= 3)
+		rs.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			rs.mu.Lock()
+			rs.drain(h, room, true)
+			rs.mu.Unlock()
+			return
+		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+		}
+	}
+}
+
+// drain delivers the held messages that follow rs.last, dropping those
+// heard before; with force it skips over what is still missing. It reports
+// whether nothing is held any more, and ends the repair then.
+func (rs *roomSeq) drain(h *Hub, room string, force bool) bool {
+	slices.SortFunc(rs.held, func(a, b Publication) int { return cmp.Compare(a.Seq, b.Seq) })
+	kept := rs.held[:0]
+	for _, p := range rs.held {
+		switch {
+		case p.Seq <= rs.last:
+		case p.Seq == rs.last+1 || force:
+			if p.Seq != rs.last+1 {
+				h.log.Warn("realtime: messages lost before this one", "room", room, "from", rs.last+1, "to", p.Seq-1)
+			}
+			rs.last = p.Seq
+			h.sendRoom(room, p.Frame)
+		default:
+			kept = append(kept, p)
+		}
+	}
+	clear(rs.held[len(kept):])
+	rs.held = kept
+	if len(rs.held) == 0 {
+		rs.repairing = false
+		return true
+	}
+	return false
+}
+
+// resync checks every room this node serves against the Store, after the
+// adapter reported that publications may have been lost.
+func (h *Hub) resync() {
+	h.mu.RLock()
+	var rooms []string
+	for room := range h.rooms {
+		rooms = append(rooms, room)
+	}
+	h.mu.RUnlock()
+	for _, room := range rooms {
+		rs := h.seqOf(room)
+		rs.mu.Lock()
+		if !rs.repairing && rs.last != 0 {
+			rs.repairing = true
+			h.goTimer(func() { h.repair(room, rs) })
+		}
+		rs.mu.Unlock()
+	}
+}
