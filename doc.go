@@ -53,13 +53,31 @@
 // abuse). A Config without Authenticator runs in development mode with
 // anonymous users and logs a warning.
 //
+// # Presence
+//
+// A user is online while any of its connections lives, on any node, and
+// for PresenceGrace after the last one closed, so that a reconnect shows no
+// flap. Statuses are online, away, busy and invisible (seen as offline by
+// others); presence-changed goes to the rooms the user belongs to, and
+// get-presence answers for users who share a room with the caller. Each
+// node keeps its users' records in the Adapter and heartbeats them: when a
+// node dies, another announces its users offline within OfflineTimeout.
+//
 // # Backends
 //
-// The Store (rooms, members, messages) defaults to an in-memory store,
-// NewMemoryStore; store/storetest is the conformance suite of Store
+// The Store (rooms, members, messages, files, last seen) defaults to an
+// in-memory store, NewMemoryStore; store/sqlstore keeps everything in SQLite
+// or PostgreSQL, and store/storetest is the conformance suite of Store
 // implementations. The Adapter connects the hubs of a cluster; the default
 // serves one node, adapter/memadapter connects several hubs of one process,
-// and adapter/adaptertest is its conformance suite.
+// and adapter/adaptertest is its conformance suite. Each node restores the
+// seq order of what the Adapter hands it and fills gaps from the Store.
+//
+// # Transports
+//
+// ServeHTTP serves the native WebSocket; ServeTransport serves a connection
+// over any Transport with the same events and rules. FileHandler serves file
+// uploads and downloads for rooms.
 //
 // # Examples
 //
