@@ -19,26 +19,39 @@ import (
 	"github.com/realtime-go/realtime/client"
 )
 
-// startChat runs the example on a free loopback port and returns its base
-// URL; the server shuts down when the test ends.
+// startChat runs the example on a free loopback port, storing in a fresh
+// SQLite file, and returns its base URL; it stops when the test ends.
 func startChat(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("CHAT_DB", filepath.Join(dir, "chat.db"))
+	t.Setenv("CHAT_FILES_DIR", filepath.Join(dir, "files"))
+	t.Setenv("DATABASE_URL", "")
+	base, stop := startChatWith(t)
+	t.Cleanup(stop)
+	return base
+}
+
+// startChatWith runs the example with the environment as the test set it
+// and returns its base URL and a function that shuts it down.
+func startChatWith(t *testing.T) (string, func()) {
 	t.Helper()
 	t.Setenv("JWT_SECRET", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, "127.0.0.1:0", func(a net.Addr) { addrs <- a }) }()
-	var addr net.Addr
 	select {
-	case addr = <-addrs:
+	case addr := <-addrs:
+		return "http://" + addr.String(), func() {
+			cancel()
+			require.NoError(t, <-done)
+		}
 	case err := <-done:
+		cancel()
 		t.Fatalf("chat did not start: %v", err)
 	}
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
-	return "http://" + addr.String()
+	return "", nil
 }
 
 func devToken(t *testing.T, base, name string) string {
@@ -117,13 +130,61 @@ func TestBrowserChat(t *testing.T) {
 		}
 		t.Skipf("browser test prerequisites missing (install chromium, run npm ci in examples/chat/e2e): %v", missing)
 	}
+	t.Setenv("PRESENCE_GRACE", "1s")
 	base := startChat(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "--test", "chat.test.mjs")
 	cmd.Dir = "e2e"
-	cmd.Env = append(os.Environ(), "BASE_URL="+base, "CHROMIUM="+chromium)
+	cmd.Env = append(os.Environ(), "BASE_URL="+base, "CHROMIUM="+chromium, "PRESENCE_GRACE_MS=1000")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "browser test failed:\n%s", out)
 	require.Contains(t, string(out), "# fail 0")
+}
+
+// chatUser dials the example as name and returns the client.
+func chatUser(t *testing.T, base, name string) *client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, "ws"+base[len("http"):]+"/ws", client.DialOptions{Token: devToken(t, base, name), NoReconnect: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func emit(t *testing.T, c *client.Client, event string, data any) json.RawMessage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ack, err := c.Emit(ctx, event, data)
+	require.NoError(t, err, event)
+	return ack
+}
+
+// TestHistorySurvivesRestart: the example stores in SQLite by default, so a
+// restarted server still has its rooms and messages.
+func TestHistorySurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("CHAT_DB", filepath.Join(dir, "chat.db"))
+	t.Setenv("CHAT_FILES_DIR", filepath.Join(dir, "files"))
+	t.Setenv("DATABASE_URL", "")
+
+	base, stop := startChatWith(t)
+	alice := chatUser(t, base, "alice")
+	var created struct{ Room realtime.Room }
+	require.NoError(t, json.Unmarshal(emit(t, alice, "create-room", map[string]string{"name": "kept"}), &created))
+	emit(t, alice, "message", map[string]string{"roomId": created.Room.ID, "content": "remember me"})
+	alice.Close()
+	stop()
+
+	base, stop = startChatWith(t)
+	defer stop()
+	bob := chatUser(t, base, "bob")
+	emit(t, bob, "join-room", map[string]string{"roomId": created.Room.ID})
+	var h struct{ Messages []realtime.Message }
+	require.NoError(t, json.Unmarshal(emit(t, bob, "get-history", map[string]string{"roomId": created.Room.ID}), &h))
+	require.Len(t, h.Messages, 1)
+	require.Equal(t, "remember me", h.Messages[0].Content)
+	require.Equal(t, uint64(1), h.Messages[0].Seq)
 }

@@ -59,9 +59,19 @@ func Run(t *testing.T, newStore func(t *testing.T) realtime.Store) {
 		{"HistoryLatest", testHistoryLatest},
 		{"HistoryBefore", testHistoryBefore},
 		{"HistoryAfter", testHistoryAfter},
+		{"HistoryAfterSeq", testHistoryAfterSeq},
 		{"HistoryCursorNotFound", testHistoryCursorNotFound},
 		{"HistoryEmpty", testHistoryEmpty},
 		{"HistoryStreams", testHistoryStreams},
+		{"SaveMessageDuplicateID", testSaveMessageDuplicateID},
+		{"SaveMessageConcurrentFailures", testSaveMessageConcurrentFailures},
+		{"EditMessage", testEditMessage},
+		{"DeleteMessage", testDeleteMessage},
+		{"Thread", testThread},
+		{"ThreadNotFound", testThreadNotFound},
+		{"Files", testFiles},
+		{"MemberRooms", testMemberRooms},
+		{"LastSeen", testLastSeen},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
@@ -965,6 +975,27 @@ func testHistoryAfter(t *testing.T, s realtime.Store) {
 	})
 }
 
+func testHistoryAfterSeq(t *testing.T, s realtime.Store) {
+	stream, msgs := historyRoom(t, s)
+	afterSeq := func(seq uint64, limit int) realtime.HistoryQuery {
+		return realtime.HistoryQuery{Stream: stream, AfterSeq: seq, Limit: limit}
+	}
+	runHistory(t, s, msgs, []historyCase{
+		{"after seq 5, Limit 2", afterSeq(5, 2), []uint64{6, 7}, true},
+		{"after seq 8, Limit 2", afterSeq(8, 2), []uint64{9, 10}, false},
+		{"after seq 8, Limit 5", afterSeq(8, 5), []uint64{9, 10}, false},
+		{"after seq 1, Limit 9", afterSeq(1, 9), []uint64{2, 3, 4, 5, 6, 7, 8, 9, 10}, false},
+		{"after seq 1, Limit 3", afterSeq(1, 3), []uint64{2, 3, 4}, true},
+		{"after the last seq", afterSeq(10, 5), nil, false},
+		{"after a seq not given yet", afterSeq(50, 5), nil, false},
+		{"seq 0 is no cursor: the latest", afterSeq(0, 3), []uint64{8, 9, 10}, true},
+	})
+	got, more, err := s.History(t.Context(), realtime.HistoryQuery{Stream: "dm:nobody:none", AfterSeq: 3, Limit: 5})
+	require.NoError(t, err)
+	require.Empty(t, got)
+	require.False(t, more)
+}
+
 func testHistoryCursorNotFound(t *testing.T, s realtime.Store) {
 	ctx := t.Context()
 	stream, _ := historyRoom(t, s)
@@ -1031,4 +1062,352 @@ func testHistoryStreams(t *testing.T, s realtime.Store) {
 	require.NoError(t, err)
 	require.True(t, more)
 	require.Equal(t, ids(dmAB[1:3]), ids(got))
+}
+
+func testSaveMessageDuplicateID(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	room := createRoom(t, s, newRoom("alice"))
+	first := save(t, s, newMessage(room.ID, "alice", "first"))
+
+	again := newMessage(room.ID, "bob", "same id")
+	again.ID = first.ID
+	_, _, err := s.SaveMessage(ctx, again)
+	requireCode(t, realtime.ErrConflict, err)
+	got, err := s.GetMessage(ctx, first.ID)
+	require.NoError(t, err)
+	requireMessage(t, first, got, "the first message is untouched")
+	next := save(t, s, newMessage(room.ID, "alice", "next"))
+	require.Equal(t, uint64(2), next.Seq, "no seq was spent on the conflict")
+}
+
+// testSaveMessageConcurrentFailures saves messages at once of which some
+// must fail (missing room, taken id) or are duplicates: the others are
+// stored with seqs 1..N regardless.
+func testSaveMessageConcurrentFailures(t *testing.T, s realtime.Store) {
+	const goroutines, each = 10, 20
+	room := createRoom(t, s, newRoom("alice"))
+	taken := save(t, s, newMessage(room.ID, "alice", "taken"))
+	once := save(t, s, withClientID(newMessage(room.ID, "alice", "once"), "once"))
+
+	type result struct {
+		kind string
+		m    realtime.Message
+		dup  bool
+		err  error
+	}
+	results := make([][]result, goroutines)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				var r result
+				m := newMessage(room.ID, "alice", fmt.Sprint(g, "/", i))
+				switch i % 4 {
+				case 0:
+					r.kind, m.RoomID = "missing room", id("missing")
+				case 1:
+					r.kind, m.ID = "taken id", taken.ID
+				case 2:
+					r.kind, m.ClientMsgID = "duplicate", "once"
+				default:
+					r.kind = "ok"
+				}
+				r.m, r.dup, r.err = s.SaveMessage(t.Context(), m)
+				results[g] = append(results[g], r)
+			}
+		})
+	}
+	wg.Wait()
+	var stored []uint64
+	for g, rs := range results {
+		for i, r := range rs {
+			switch r.kind {
+			case "missing room":
+				requireCode(t, realtime.ErrNotFound, r.err, "goroutine %d, message %d", g, i)
+			case "taken id":
+				requireCode(t, realtime.ErrConflict, r.err, "goroutine %d, message %d", g, i)
+			case "duplicate":
+				require.NoError(t, r.err, "goroutine %d, message %d", g, i)
+				require.True(t, r.dup, "goroutine %d, message %d", g, i)
+				requireMessage(t, once, r.m, "goroutine %d, message %d", g, i)
+			default:
+				require.NoError(t, r.err, "goroutine %d, message %d", g, i)
+				require.False(t, r.dup, "goroutine %d, message %d", g, i)
+				stored = append(stored, r.m.Seq)
+			}
+		}
+	}
+	slices.Sort(stored)
+	want := make([]uint64, len(stored))
+	for i := range want {
+		want[i] = uint64(i + 3)
+	}
+	require.Equal(t, want, stored, "seqs after the first two")
+	latest, _, err := s.History(t.Context(), realtime.HistoryQuery{Stream: realtime.RoomStream(room.ID), Limit: 100})
+	require.NoError(t, err)
+	require.Equal(t, append([]uint64{1, 2}, want...), seqs(latest))
+}
+
+func testEditMessage(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	room := createRoom(t, s, newRoom("alice"))
+	m := newMessage(room.ID, "alice", "frist")
+	m.Metadata = json.RawMessage(`{"mentions":["bob"]}`)
+	m.ClientMsgID = "c1"
+	orig := save(t, s, m)
+	other := save(t, s, newMessage(room.ID, "alice", "other"))
+
+	editedAt := now().Add(time.Second)
+	got, err := s.EditMessage(ctx, orig.ID, "first", editedAt)
+	require.NoError(t, err)
+	want := orig
+	want.Content, want.EditedAt = "first", &editedAt
+	requireMessage(t, want, got, "EditMessage returns the edited message")
+	got, err = s.GetMessage(ctx, orig.ID)
+	require.NoError(t, err)
+	requireMessage(t, want, got, "GetMessage after EditMessage")
+
+	// A message may be edited again; the last edit counts.
+	editedAt2 := editedAt.Add(time.Minute)
+	got, err = s.EditMessage(ctx, orig.ID, "first!", editedAt2)
+	require.NoError(t, err)
+	want.Content, want.EditedAt = "first!", &editedAt2
+	requireMessage(t, want, got, "second EditMessage")
+	page, _, err := s.History(ctx, realtime.HistoryQuery{Stream: realtime.RoomStream(room.ID), Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, page, 2)
+	requireMessage(t, want, page[0], "History after EditMessage")
+	requireMessage(t, other, page[1], "another message changed")
+
+	_, err = s.EditMessage(ctx, id("missing"), "x", now())
+	requireCode(t, realtime.ErrNotFound, err, "EditMessage of an unknown id")
+	_, err = s.DeleteMessage(ctx, other.ID, now())
+	require.NoError(t, err)
+	_, err = s.EditMessage(ctx, other.ID, "back from the dead", now())
+	requireCode(t, realtime.ErrNotFound, err, "EditMessage of a deleted message")
+	got, err = s.GetMessage(ctx, other.ID)
+	require.NoError(t, err)
+	require.Empty(t, got.Content, "a deleted message was edited")
+	require.Nil(t, got.EditedAt)
+}
+
+func testDeleteMessage(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	room := createRoom(t, s, newRoom("alice"))
+	msgs := saveN(t, s, room.ID, "alice", 2)
+	m := newMessage(room.ID, "alice", "oops")
+	m.Type = realtime.TypeImage
+	m.Metadata = json.RawMessage(`{"url":"https://example.com/secret.png"}`)
+	m.ClientMsgID = "c1"
+	m.ReplyToID = msgs[0].ID
+	victim := save(t, s, m)
+	msgs = append(msgs, victim, save(t, s, newMessage(room.ID, "alice", "after")))
+
+	deletedAt := now().Add(time.Second)
+	got, err := s.DeleteMessage(ctx, victim.ID, deletedAt)
+	require.NoError(t, err)
+	want := victim
+	want.Content, want.Metadata, want.DeletedAt = "", nil, &deletedAt
+	requireMessage(t, want, got, "DeleteMessage returns the deleted message")
+	require.Empty(t, got.Metadata)
+	got, err = s.GetMessage(ctx, victim.ID)
+	require.NoError(t, err)
+	requireMessage(t, want, got, "GetMessage of a deleted message")
+	require.Empty(t, got.Metadata)
+
+	// It keeps its place in history.
+	page, more, err := s.History(ctx, realtime.HistoryQuery{Stream: realtime.RoomStream(room.ID), Limit: 10})
+	require.NoError(t, err)
+	require.False(t, more)
+	require.Equal(t, []uint64{1, 2, 3, 4}, seqs(page))
+	requireMessage(t, want, page[2], "History: the deleted message")
+	for _, i := range []int{0, 1, 3} {
+		requireMessage(t, msgs[i], page[i], "History: message %d", i+1)
+	}
+	// It is a cursor still.
+	page, _, err = s.History(ctx, realtime.HistoryQuery{Stream: realtime.RoomStream(room.ID), Before: victim.ID, Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, []uint64{1, 2}, seqs(page))
+
+	_, err = s.DeleteMessage(ctx, victim.ID, now())
+	requireCode(t, realtime.ErrNotFound, err, "second DeleteMessage")
+	got, err = s.GetMessage(ctx, victim.ID)
+	require.NoError(t, err)
+	require.Equal(t, deletedAt, *got.DeletedAt, "a second DeleteMessage changed DeletedAt")
+	_, err = s.DeleteMessage(ctx, id("missing"), now())
+	requireCode(t, realtime.ErrNotFound, err, "DeleteMessage of an unknown id")
+
+	// Its clientMsgId still finds it, and seqs go on.
+	dup, isDup, err := s.SaveMessage(ctx, withClientID(newMessage(room.ID, "alice", "retry"), "c1"))
+	require.NoError(t, err)
+	require.True(t, isDup)
+	require.Equal(t, victim.ID, dup.ID)
+	next := save(t, s, newMessage(room.ID, "alice", "next"))
+	require.Equal(t, uint64(5), next.Seq)
+}
+
+// threadRoom returns a parent message and its six replies, between which
+// other messages and replies to another message were saved.
+func threadRoom(t *testing.T, s realtime.Store) (parent realtime.Message, replies []realtime.Message, other realtime.Message) {
+	t.Helper()
+	room := createRoom(t, s, newRoom("alice"))
+	parent = save(t, s, newMessage(room.ID, "alice", "parent"))
+	other = save(t, s, newMessage(room.ID, "bob", "other parent"))
+	for i := range 6 {
+		r := newMessage(room.ID, []string{"bob", "carol"}[i%2], fmt.Sprint("reply ", i+1))
+		r.ReplyToID = parent.ID
+		replies = append(replies, save(t, s, r))
+		save(t, s, newMessage(room.ID, "alice", fmt.Sprint("chatter ", i+1)))
+		o := newMessage(room.ID, "carol", fmt.Sprint("other reply ", i+1))
+		o.ReplyToID = other.ID
+		save(t, s, o)
+	}
+	return parent, replies, other
+}
+
+func testThread(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	parent, replies, _ := threadRoom(t, s)
+	thread := func(after string, limit int) realtime.ThreadQuery {
+		return realtime.ThreadQuery{ParentID: parent.ID, After: after, Limit: limit}
+	}
+	for _, tc := range []struct {
+		name    string
+		q       realtime.ThreadQuery
+		want    []realtime.Message
+		hasMore bool
+	}{
+		{"all", thread("", 10), replies, false},
+		{"exactly all", thread("", 6), replies, false},
+		{"first page", thread("", 2), replies[:2], true},
+		{"second page", thread(replies[1].ID, 2), replies[2:4], true},
+		{"last page", thread(replies[3].ID, 2), replies[4:], false},
+		{"after the last", thread(replies[5].ID, 2), nil, false},
+		{"after the first, the rest", thread(replies[0].ID, 5), replies[1:], false},
+	} {
+		got, more, err := s.Thread(ctx, tc.q)
+		require.NoError(t, err, tc.name)
+		require.Equal(t, ids(tc.want), ids(got), "Thread %s", tc.name)
+		require.Equal(t, tc.hasMore, more, "Thread %s: hasMore", tc.name)
+		for i := range got {
+			requireMessage(t, tc.want[i], got[i], "Thread %s: reply %d", tc.name, i)
+		}
+	}
+
+	// A deleted reply keeps its place; a deleted parent keeps its thread.
+	_, err := s.DeleteMessage(ctx, replies[1].ID, now())
+	require.NoError(t, err)
+	_, err = s.DeleteMessage(ctx, parent.ID, now())
+	require.NoError(t, err)
+	got, more, err := s.Thread(ctx, thread("", 3))
+	require.NoError(t, err)
+	require.True(t, more)
+	require.Equal(t, ids(replies[:3]), ids(got))
+	require.NotNil(t, got[1].DeletedAt)
+
+	// A message without replies has an empty thread.
+	got, more, err = s.Thread(ctx, realtime.ThreadQuery{ParentID: replies[0].ID, Limit: 5})
+	require.NoError(t, err)
+	require.Empty(t, got)
+	require.False(t, more)
+}
+
+func testThreadNotFound(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	parent, replies, other := threadRoom(t, s)
+	otherReplies, _, err := s.Thread(ctx, realtime.ThreadQuery{ParentID: other.ID, Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, otherReplies, 1)
+
+	for _, tc := range []struct {
+		name string
+		q    realtime.ThreadQuery
+	}{
+		{"an unknown parent", realtime.ThreadQuery{ParentID: id("missing"), Limit: 5}},
+		{"an unknown cursor", realtime.ThreadQuery{ParentID: parent.ID, After: id("missing"), Limit: 5}},
+		{"a reply of another parent as cursor", realtime.ThreadQuery{ParentID: parent.ID, After: otherReplies[0].ID, Limit: 5}},
+		{"the parent as cursor", realtime.ThreadQuery{ParentID: parent.ID, After: parent.ID, Limit: 5}},
+		{"a cursor of another thread's parent", realtime.ThreadQuery{ParentID: other.ID, After: replies[0].ID, Limit: 5}},
+	} {
+		_, _, err := s.Thread(ctx, tc.q)
+		requireCode(t, realtime.ErrNotFound, err, "Thread with %s", tc.name)
+	}
+}
+
+func testFiles(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	f := realtime.File{
+		ID:          id("file"),
+		RoomID:      id("room"),
+		UploaderID:  "alice",
+		Name:        "Ünïcode cat.png",
+		ContentType: "image/png",
+		Size:        10 << 20,
+		CreatedAt:   now(),
+	}
+	require.NoError(t, s.SaveFile(ctx, f))
+	got, err := s.GetFile(ctx, f.ID)
+	require.NoError(t, err)
+	require.Equal(t, f, got)
+	require.Equal(t, time.UTC, got.CreatedAt.Location())
+
+	same := f
+	same.Name, same.Size = "other.txt", 1
+	requireCode(t, realtime.ErrConflict, s.SaveFile(ctx, same), "SaveFile of a taken id")
+	got, err = s.GetFile(ctx, f.ID)
+	require.NoError(t, err)
+	require.Equal(t, f, got, "the first file is untouched")
+
+	_, err = s.GetFile(ctx, id("missing"))
+	requireCode(t, realtime.ErrNotFound, err, "GetFile of an unknown id")
+}
+
+func testMemberRooms(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	a := createRoom(t, s, newRoom("alice"))
+	b := createRoom(t, s, newRoom("bob"))
+	c := createRoom(t, s, newRoom("carol"))
+	join(t, s, b.ID, "alice")
+	join(t, s, c.ID, "alice")
+	_, err := s.RemoveMember(ctx, c.ID, "alice")
+	require.NoError(t, err)
+
+	got, err := s.MemberRooms(ctx, "alice")
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{a.ID, b.ID}, got)
+	got, err = s.MemberRooms(ctx, "bob")
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{b.ID}, got)
+	got, err = s.MemberRooms(ctx, "nobody")
+	require.NoError(t, err, "a user of no room")
+	require.Empty(t, got)
+
+	require.NoError(t, s.DeleteRoom(ctx, a.ID))
+	got, err = s.MemberRooms(ctx, "alice")
+	require.NoError(t, err)
+	require.Equal(t, []string{b.ID}, got, "after DeleteRoom")
+}
+
+func testLastSeen(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	got, err := s.LastSeen(ctx, []string{"alice", "bob"})
+	require.NoError(t, err)
+	require.Empty(t, got, "nobody was seen yet")
+
+	t1 := now().Add(-time.Hour)
+	t2 := now()
+	require.NoError(t, s.SetLastSeen(ctx, "alice", t1))
+	require.NoError(t, s.SetLastSeen(ctx, "bob", t1))
+	require.NoError(t, s.SetLastSeen(ctx, "alice", t2))
+	got, err = s.LastSeen(ctx, []string{"alice", "bob", "carol"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]time.Time{"alice": t2, "bob": t1}, got, "the latest SetLastSeen counts; carol is absent")
+	require.Equal(t, time.UTC, got["alice"].Location())
+
+	got, err = s.LastSeen(ctx, []string{"bob"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]time.Time{"bob": t1}, got)
+	got, err = s.LastSeen(ctx, nil)
+	require.NoError(t, err)
+	require.Empty(t, got)
 }

@@ -4,18 +4,26 @@
 //   BASE_URL=http://127.0.0.1:8080 node --test chat.test.mjs
 //
 // Env: BASE_URL (required), CHROMIUM (default /usr/bin/chromium),
-// SCREENSHOT (optional PNG path for alice's page at the end).
+// SCREENSHOT (optional PNG path for alice's page at the end),
+// PRESENCE_GRACE_MS (the server's presence grace, default 6000: how long a
+// closed page may still show online).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 const BASE_URL = (process.env.BASE_URL || '').replace(/\/$/, '');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const STEP = 10_000; // bound on every wait
+const GRACE = Number(process.env.PRESENCE_GRACE_MS) || 6000;
 const ROOM = `e2e-${Date.now().toString(36)}`;
 
 let browser;
 const pageErrors = [];
+const tmp = mkdtempSync(join(tmpdir(), 'chat-e2e-'));
 
 // Last resort: the run ends by itself even if the browser hangs on close.
 setTimeout(() => {
@@ -36,6 +44,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
+  rmSync(tmp, { recursive: true, force: true });
 });
 
 async function newUserPage() {
@@ -87,13 +96,52 @@ async function waitText(page, selector, want, exact = false) {
 
 const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
 
-test('two users chat in a room', { timeout: 90_000 }, async (t) => {
+// messageItem is the li of the message of #messages whose content is text.
+const messageItem = (page, text, list = '#messages') => page.locator(`${list} li.message`)
+  .filter({ has: page.locator('.content', { hasText: new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }) });
+
+// png returns a small valid PNG image: a w×h gradient, 8-bit RGB.
+function png(w = 96, h = 64) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32BE(crc(body));
+    return Buffer.concat([len, body, sum]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit depth, RGB, deflate, no filter, no interlace
+  const rows = [];
+  for (let y = 0; y < h; y++) {
+    rows.push(0); // filter: none
+    for (let x = 0; x < w; x++) rows.push(Math.round(255 * x / w), Math.round(255 * y / h), 200);
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.from(rows))), chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+test('two users chat in a room', { timeout: 100_000 }, async (t) => {
   const alice = await newUserPage();
   const bob = await newUserPage();
   let roomId, aliceId, bobId;
   // Steps share state: after one fails, the rest are skipped.
   let broken = false;
-  const step = (name, fn) => t.test(name, { timeout: STEP * 4, skip: broken && 'an earlier step failed' }, async () => {
+  const step = (name, fn, timeout = STEP * 4) => t.test(name, { timeout, skip: broken && 'an earlier step failed' }, async () => {
     broken = true;
     await fn();
     broken = false;
@@ -158,6 +206,106 @@ test('two users chat in a room', { timeout: 90_000 }, async (t) => {
     assert.ok(order.indexOf('hello bob') < order.indexOf('hi alice'), `history oldest first: ${order}`);
     assert.deepEqual([hello[0].sender, reply[0].sender], ['alice', 'bob']);
   });
+
+  await step('bob replies to alice; alice opens the thread and follows it', async () => {
+    await messageItem(bob, 'hello bob').locator('button.reply').click();
+    await waitText(bob, '#reply-preview', 'alice: hello bob');
+    await bob.fill('#message-input', 'nice to see you');
+    await bob.click('#send');
+    await bob.locator('#reply-bar').waitFor({ state: 'hidden' });
+    // The reply quotes its parent in the room's list.
+    const reply = messageItem(alice, 'nice to see you');
+    await reply.waitFor();
+    assert.equal(await reply.locator('.quote').textContent(), 'alice: hello bob');
+    await messageItem(alice, 'hello bob').locator('button.thread').click();
+    await alice.locator('#thread').waitFor();
+    await waitText(alice, '#thread-parent .content', 'hello bob', true);
+    await messageItem(alice, 'nice to see you', '#thread-messages').waitFor();
+    // A new reply comes into the open thread live.
+    await messageItem(bob, 'hello bob').locator('button.reply').click();
+    await bob.fill('#message-input', 'how are you?');
+    await bob.click('#send');
+    await messageItem(alice, 'how are you?', '#thread-messages').waitFor();
+    // Alice answers in the thread; bob sees a reply to her message.
+    await alice.fill('#thread-input', 'fine, thanks');
+    await alice.click('#thread-send');
+    await messageItem(bob, 'fine, thanks').locator('.quote', { hasText: 'alice: hello bob' }).waitFor();
+    assert.deepEqual(await alice.$$eval('#thread-messages li.message .content', (els) => els.map((e) => e.textContent)),
+      ['nice to see you', 'how are you?', 'fine, thanks'], 'the thread lists the replies once, oldest first');
+    await waitText(bob, '#messages li.message:first-child .replies', '3 replies', true);
+  });
+
+  await step('alice edits her message, bob sees the new text marked edited', async () => {
+    await messageItem(alice, 'hello bob').locator('button.edit').click();
+    await alice.fill('#edit-input', 'hello bob, edited');
+    await alice.click('#edit-save');
+    const edited = messageItem(bob, 'hello bob, edited');
+    await edited.waitFor();
+    assert.equal(await edited.locator('.edited').textContent(), '(edited)');
+    await messageItem(alice, 'hello bob, edited').locator('.edited').waitFor();
+    assert.equal(await alice.locator('#edit-input').count(), 0, 'the editor closes');
+    // The thread's parent follows the edit.
+    await waitText(alice, '#thread-parent .content', 'hello bob, edited', true);
+    assert.equal(await bob.locator('#messages button.edit').count(), 3, 'bob may edit his own three messages, no others');
+  });
+
+  await step('bob deletes his message, alice sees it marked deleted', async () => {
+    const [{ id }] = await messagesWith(alice, 'hi alice');
+    const del = messageItem(bob, 'hi alice').locator('button.delete');
+    await del.click();
+    await del.click(); // the second click confirms
+    const gone = alice.locator(`#messages li.message.deleted[data-message-id="${id}"]`);
+    await gone.waitFor();
+    assert.equal(await gone.locator('.content').textContent(), 'message deleted');
+    assert.equal(await gone.locator('button.edit, button.delete, button.reply').count(), 0, 'a deleted message has no actions');
+    await bob.locator(`#messages li.message.deleted[data-message-id="${id}"]`).waitFor();
+    // alice is the room's admin: she may delete bob's messages too.
+    assert.ok(await messageItem(alice, 'how are you?').locator('button.delete').count() === 1, 'the admin may delete others\' messages');
+    assert.equal(await messageItem(bob, 'fine, thanks').locator('button.delete').count(), 0, 'bob may not delete alice\'s');
+  });
+
+  await step('alice shares an image, bob sees it load', async () => {
+    const cfg = await alice.evaluate(() => fetch('/config.json').then((r) => r.json()));
+    assert.equal(cfg.fileSharing, true, 'the e2e test needs the server to run with file sharing (ENABLE_FILE_SHARING=true)');
+    // Over the limit: refused by the page when config.json names the limit,
+    // else by the server (413); either way #status says too_large.
+    const limit = cfg.maxFileSize || 10 << 20; // the library's default
+    if (limit <= 64 << 20) {
+      const big = join(tmp, 'too-big.bin');
+      writeFileSync(big, Buffer.alloc(limit + 1));
+      await alice.setInputFiles('#file-input', big);
+      await alice.click('#upload');
+      await waitText(alice, '#status', 'too_large');
+    }
+    const file = join(tmp, 'gradient.png');
+    writeFileSync(file, png());
+    await alice.setInputFiles('#file-input', file);
+    await alice.click('#upload');
+    await waitText(alice, '#status', 'shared gradient.png');
+    for (const page of [bob, alice]) {
+      const img = page.locator('#messages li.message img.attachment[alt="gradient.png"]');
+      await img.waitFor();
+      await page.waitForFunction((e) => e.complete && e.naturalWidth > 0, await img.elementHandle(), { timeout: STEP });
+      assert.equal(await img.evaluate((e) => e.naturalWidth), 96);
+    }
+  });
+
+  await step('bob sets his status to away, alice sees it', async () => {
+    await bob.selectOption('#presence-status', 'away');
+    await alice.locator(`#members li[data-user-id="${bobId}"][data-presence="away"]`).waitFor();
+    await bob.fill('#custom-status', 'at lunch');
+    await bob.press('#custom-status', 'Enter');
+    await waitText(alice, `#members li[data-user-id="${bobId}"] .presence-note`, 'away · at lunch', true);
+    await bob.locator(`#members li[data-user-id="${bobId}"][data-presence="away"]`).waitFor();
+    assert.equal(await alice.getAttribute(`#members li[data-user-id="${aliceId}"]`, 'data-presence'), 'online');
+  });
+
+  await step('bob closes his page, alice sees him offline after the grace', async () => {
+    await bob.close();
+    const entry = alice.locator(`#members li[data-user-id="${bobId}"][data-presence="offline"]`);
+    await entry.waitFor({ timeout: GRACE + STEP });
+    await waitText(alice, `#members li[data-user-id="${bobId}"] .presence-note`, 'last seen ');
+  }, GRACE + STEP * 2);
 
   assert.equal(broken, false, 'every step passed');
   if (process.env.SCREENSHOT) await alice.screenshot({ path: process.env.SCREENSHOT, timeout: STEP });

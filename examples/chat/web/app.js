@@ -6,11 +6,19 @@
 const $ = (id) => document.getElementById(id);
 const ACK_TIMEOUT = 10000; // ms to wait for a reply
 const TYPING_IDLE = 2000; // ms without a keystroke before isTyping:false
+const SHOWN = { online: 'online', away: 'away', busy: 'busy' }; // anything else shows as offline
 
 const state = {
-  devTokens: false, name: '', token: '', me: null,
+  devTokens: false, fileSharing: false, maxFileSize: 0, name: '', token: '', me: null,
   ws: null, nextAck: 1, pending: new Map(), attempt: 0, retryTimer: 0,
-  roomId: null, members: new Map(), presence: new Map(), lastSeen: null,
+  roomId: null, members: new Map(), lastSeen: null,
+  presence: new Map(), // userId → Presence
+  presenceTouched: new Set(), // users whose presence a push set since get-presence was asked
+  presenceSent: null, // the status last sent with presence-update
+  msgs: new Map(), // id → Message of the current room, from the list, history and threads
+  replyTo: null, // id of the message the main input replies to
+  thread: null, // id of the message whose thread is open
+  editing: null, // {id, where, form}: the inline editor
   typingSent: 0, typingTimer: 0, typers: new Map(),
 };
 
@@ -74,24 +82,29 @@ const emit = (event, data) => isOpen() && state.ws.send(JSON.stringify({ event, 
 function onEvent(event, d) {
   switch (event) {
     case 'connected':
-      Object.assign(state, { me: d.user, attempt: 0 });
+      Object.assign(state, { me: d.user, attempt: 0, presenceSent: null });
       $('me').textContent = d.user.username;
       $('me').dataset.userId = d.user.id;
       showChat(true);
       status('connected');
       refreshRooms();
+      // After a reconnect: rejoin with `since` to get what we missed, and
+      // restore a status other than the default.
       if (state.roomId) joinRoom(state.roomId, state.lastSeen && state.lastSeen.id);
+      if ($('presence-status').value !== 'online' || $('custom-status').value.trim()) updatePresence();
       break;
     case 'new-message':
-    case 'message-edited':
       if (d.roomId === state.roomId) {
-        renderMessage(d);
+        renderMessage(d, true);
         if (d.sender) setTyping(d.sender.id, d.sender.username, false);
       }
       break;
+    case 'message-edited':
+      if (d.roomId === state.roomId) renderMessage(d, false);
+      break;
     case 'message-deleted': {
-      const li = findMessage(d.id);
-      if (li) renderMessage({ ...li.message, content: '', deletedAt: d.deletedAt });
+      const m = state.msgs.get(d.id);
+      if (m) renderMessage({ ...m, content: '', deletedAt: d.deletedAt }, false);
       break;
     }
     case 'user-typing':
@@ -100,7 +113,10 @@ function onEvent(event, d) {
     case 'user-joined':
       if (d.roomId === state.roomId && !state.members.has(d.user.id)) {
         state.members.set(d.user.id, { userId: d.user.id, username: d.user.username, role: 'member' });
-        if (!state.presence.has(d.user.id)) state.presence.set(d.user.id, 'online');
+        if (SHOWN[state.presence.get(d.user.id)?.status] == null) {
+          state.presence.set(d.user.id, { userId: d.user.id, status: 'online' });
+          loadPresence(d.roomId, [d.user.id]); // the newcomer may be away or busy
+        }
         renderMembers();
       }
       break;
@@ -109,10 +125,16 @@ function onEvent(event, d) {
       if (d.roomId === state.roomId) setTyping(d.user.id, d.user.username, false);
       break;
     case 'member-updated':
-      if (d.roomId === state.roomId) { state.members.set(d.member.userId, d.member); renderMembers(); }
+      if (d.roomId === state.roomId) {
+        state.members.set(d.member.userId, d.member);
+        renderMembers();
+        if (d.member.userId === state.me.id) refreshMessages(); // admin actions may change
+      }
       break;
     case 'presence-changed':
-      state.presence.set(d.userId, d.status);
+      if (d.roomId && d.roomId !== state.roomId) break; // the same change comes for our room too
+      state.presenceTouched.add(d.userId);
+      state.presence.set(d.userId, d);
       renderMembers();
       break;
     case 'room-updated':
@@ -167,6 +189,9 @@ function signOut(reason) {
   toLobby();
   showChat(false);
   $('me').textContent = '';
+  $('presence-status').value = 'online';
+  $('custom-status').value = '';
+  delete $('me').dataset.presence;
   status(reason, 'error');
 }
 
@@ -178,7 +203,7 @@ async function refreshRooms() {
       const li = el('li');
       li.dataset.roomId = room.id;
       li.classList.toggle('current', room.id === state.roomId);
-      const join = Object.assign(el('button', 'join', 'Join'), { type: 'button', onclick: () => joinRoom(room.id) });
+      const join = button('Join', 'join', () => joinRoom(room.id));
       join.dataset.testid = 'join';
       li.append(el('span', 'room-name', room.name), el('span', 'room-meta', `${room.type} · ${room.memberCount}`), join);
       return li;
@@ -211,15 +236,19 @@ async function joinRoom(roomId, since) {
     $('room-title').textContent = ack.room.name;
     $('room-view').dataset.roomId = roomId;
     state.members = new Map(ack.members.map((m) => [m.userId, m]));
-    const presence = Array.isArray(ack.presence) ? ack.presence : Object.values(ack.presence || {});
-    state.presence = new Map(presence.map((p) => [p.userId, p.status]));
+    // The ack lists who is online; everyone else is offline until
+    // get-presence tells when they were last seen.
+    state.presence = new Map((ack.presence || []).map((p) => [p.userId, p]));
     renderMembers();
     markCurrent();
+    loadPresence(roomId);
     // Without a complete replay, (re)load the latest history; renderMessage dedupes.
     if (!since || !ack.recovered) {
       const { messages } = await request('get-history', { roomId, limit: 50 });
-      if (state.roomId === roomId) messages.forEach(renderMessage);
+      if (state.roomId === roomId) messages.forEach((m) => renderMessage(m, true));
     }
+    refreshMessages(); // our role decides the delete actions
+    if (state.thread) openThread(state.thread); // fetch replies we may have missed
     status(`joined ${ack.room.name}`);
   } catch (err) {
     if (fresh && state.roomId === roomId) toLobby();
@@ -236,16 +265,21 @@ async function leaveRoom() {
 }
 
 function resetRoom() {
+  closeThread();
   $('messages').replaceChildren();
   $('members').replaceChildren();
   state.members.clear();
+  state.presence.clear();
+  state.msgs.clear();
+  state.editing = null;
+  setReplyTo(null);
   state.typers.forEach((t) => clearTimeout(t.timer));
   state.typers.clear();
   state.lastSeen = null;
   renderTyping();
 }
 
-function showChat(on) { $('chat-view').hidden = !on; $('signin-view').hidden = on; }
+function showChat(on) { $('chat-view').hidden = $('presence-form').hidden = !on; $('signin-view').hidden = on; }
 
 function showRoom(on) {
   $('room-view').hidden = $('member-panel').hidden = !on;
@@ -264,9 +298,7 @@ function markCurrent() {
   for (const li of $('room-list').children) li.classList.toggle('current', li.dataset.roomId === state.roomId);
 }
 
-// ---- messages ----
-const findMessage = (id) => $('messages').querySelector(`[data-message-id="${CSS.escape(id)}"]`);
-
+// ---- DOM helpers ----
 function el(tag, cls, text) {
   const node = document.createElement(tag);
   if (cls) node.className = cls;
@@ -274,50 +306,328 @@ function el(tag, cls, text) {
   return node;
 }
 
-// renderMessage shows m once (keyed by id), in seq order; a second call with
-// the same id updates it in place (edits, deletes, the echo of our own send).
-function renderMessage(m) {
-  const list = $('messages');
-  let li = findMessage(m.id);
+function button(text, cls, onclick) {
+  return Object.assign(el('button', cls, text), { type: 'button', onclick });
+}
+
+// when formats a time: the hour today, the date and hour before.
+function when(iso) {
+  const t = new Date(iso);
+  if (isNaN(t)) return '';
+  const hm = { hour: '2-digit', minute: '2-digit' };
+  return t.toDateString() === new Date().toDateString() ? t.toLocaleTimeString([], hm)
+    : t.toLocaleString([], { month: 'short', day: 'numeric', ...hm });
+}
+
+function bytes(n) {
+  return n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KB` : `${(n / (1 << 20)).toFixed(1)} MB`;
+}
+
+const senderName = (m) => (m.sender ? m.sender.username : m.senderId);
+
+// excerpt is the first words of a message, for quotes.
+function excerpt(m) {
+  if (m.deletedAt) return 'message deleted';
+  const text = (m.type === 'image' || m.type === 'file' ? '📎 ' : '') + m.content.replace(/\s+/g, ' ').trim();
+  const words = text.split(' ').slice(0, 8).join(' ');
+  return words.length > 60 ? words.slice(0, 60) + '…' : words + (words.length < text.length ? '…' : '');
+}
+
+const isAdmin = () => state.members.get(state.me.id)?.role === 'admin';
+const replyCount = (id) => [...state.msgs.values()].filter((m) => m.replyToId === id && !m.deletedAt).length;
+const fileURL = (id) => `/files/${encodeURIComponent(id)}?token=${encodeURIComponent(state.token)}`;
+
+// ---- messages ----
+// A message may be shown in three places: the room's list ('main'), the
+// thread panel's list of replies ('thread') and the thread panel's parent
+// ('parent'). renderMessage records m and updates every place that shows
+// it; toMain adds it to the room's list if it is not there yet (live and
+// history messages; not replies loaded for a thread, which may be older
+// than the history shown).
+function renderMessage(m, toMain) {
+  state.msgs.set(m.id, m);
+  if (toMain || findIn($('messages'), m.id)) place($('messages'), m, 'main');
+  if (state.thread && m.replyToId === state.thread) place($('thread-messages'), m, 'thread');
+  if (state.thread === m.id) fill($('thread-parent'), m, 'parent');
+  // Replies quote m; m's parent counts its replies.
+  for (const li of document.querySelectorAll(`.message[data-reply-to="${CSS.escape(m.id)}"]`)) refill(li);
+  if (m.replyToId) for (const li of document.querySelectorAll(`.message[data-message-id="${CSS.escape(m.replyToId)}"]`)) refill(li);
+}
+
+const findIn = (list, id) => list.querySelector(`:scope > [data-message-id="${CSS.escape(id)}"]`);
+
+// place shows m in list once (keyed by id), in seq order.
+function place(list, m, where) {
+  let li = findIn(list, m.id);
   if (!li) {
     li = el('li', 'message');
-    li.dataset.messageId = m.id;
-    li.dataset.seq = m.seq;
     const stick = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
     const after = [...list.children].find((c) => Number(c.dataset.seq) > m.seq);
     list.insertBefore(li, after || null);
+    fill(li, m, where);
     if (stick || m.senderId === state.me.id) list.scrollTop = list.scrollHeight;
-    if (!state.lastSeen || m.seq >= state.lastSeen.seq) state.lastSeen = { id: m.id, seq: m.seq };
+    if (where === 'main' && (!state.lastSeen || m.seq >= state.lastSeen.seq)) state.lastSeen = { id: m.id, seq: m.seq };
+    return;
   }
-  li.message = m;
-  li.classList.toggle('mine', m.senderId === state.me.id);
-  li.classList.toggle('deleted', !!m.deletedAt);
-  const time = new Date(m.createdAt);
-  li.replaceChildren(
-    el('span', 'sender', m.sender ? m.sender.username : m.senderId),
-    el('time', 'time', isNaN(time) ? '' : time.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })),
-    el('div', 'content', m.deletedAt ? '(deleted)' : m.content + (m.editedAt ? ' (edited)' : '')),
-  );
+  fill(li, m, where);
+}
+
+function refill(node) {
+  const m = state.msgs.get(node.dataset.messageId);
+  if (m) fill(node, m, node.dataset.where);
+}
+
+// refreshMessages redraws every message, e.g. when our role changed.
+function refreshMessages() {
+  document.querySelectorAll('.message[data-message-id]').forEach(refill);
+}
+
+// fill draws message m into node.
+function fill(node, m, where) {
+  node.dataset.messageId = m.id;
+  node.dataset.seq = m.seq;
+  node.dataset.where = where;
+  if (m.replyToId) node.dataset.replyTo = m.replyToId; else delete node.dataset.replyTo;
+  node.classList.add('message');
+  node.classList.toggle('mine', m.senderId === state.me.id);
+  node.classList.toggle('deleted', !!m.deletedAt);
+  const parts = [];
+  if (m.replyToId && where === 'main') parts.push(quote(m.replyToId));
+  const meta = el('div', 'meta');
+  meta.append(el('span', 'sender', senderName(m)), el('time', 'time', when(m.createdAt)));
+  if (m.editedAt && !m.deletedAt) meta.append(el('span', 'edited', '(edited)'));
+  parts.push(meta);
+  const ed = state.editing;
+  parts.push(ed && ed.id === m.id && ed.where === where && !m.deletedAt ? ed.form : body(m));
+  const n = where === 'main' ? replyCount(m.id) : 0;
+  if (n) parts.push(button(`${n} ${n === 1 ? 'reply' : 'replies'}`, 'replies', () => openThread(m.id)));
+  parts.push(actions(m, where));
+  node.replaceChildren(...parts);
+}
+
+// quote is the reference a reply shows to its parent; it opens the thread.
+function quote(parentId) {
+  const p = state.msgs.get(parentId);
+  const q = button(p ? `${senderName(p)}: ${excerpt(p)}` : 'reply to an earlier message', 'quote', () => openThread(parentId));
+  q.title = 'Open the thread';
+  return q;
+}
+
+function body(m) {
+  const content = el('div', 'content');
+  const file = m.metadata && m.metadata.file;
+  if (m.deletedAt) {
+    content.textContent = 'message deleted';
+  } else if ((m.type === 'image' || m.type === 'file') && file && typeof file.id === 'string') {
+    const link = el('a', m.type === 'file' ? 'attachment' : 'image-link');
+    link.href = fileURL(file.id);
+    // The token in the URL may have been refreshed since the message was drawn.
+    link.onclick = () => { link.href = fileURL(file.id); };
+    if (m.type === 'image') {
+      link.target = '_blank';
+      link.rel = 'noopener';
+      const img = el('img', 'attachment');
+      img.alt = img.title = m.content;
+      img.src = fileURL(file.id);
+      img.onload = () => keepAtBottom(img);
+      link.append(img);
+      content.append(link);
+    } else {
+      link.download = m.content;
+      link.textContent = `📎 ${m.content}`;
+      content.append(link);
+      if (typeof file.size === 'number') content.append(el('span', 'size', bytes(file.size)));
+    }
+  } else {
+    content.textContent = m.content;
+  }
+  return content;
+}
+
+// keepAtBottom scrolls a list back to its end when an image that just loaded
+// pushed the end out of view.
+function keepAtBottom(img) {
+  const list = img.closest('ol');
+  if (list && list.scrollHeight - list.scrollTop - list.clientHeight < img.height + 60) list.scrollTop = list.scrollHeight;
+}
+
+function actions(m, where) {
+  const box = el('div', 'actions');
+  const mine = m.senderId === state.me.id;
+  if (!m.deletedAt && where === 'main') box.append(button('reply', 'reply', () => setReplyTo(m.id)));
+  if (where === 'main' && !m.deletedAt) box.append(button('thread', 'thread', () => openThread(m.id)));
+  if (!m.deletedAt && mine && m.type !== 'image' && m.type !== 'file') box.append(button('edit', 'edit', () => startEdit(m.id, where)));
+  if (!m.deletedAt && (mine || isAdmin())) box.append(deleteButton(m.id));
+  return box;
+}
+
+// deleteButton asks for a second click within 3 s before deleting.
+function deleteButton(id) {
+  const b = button('delete', 'delete', () => {
+    if (b.dataset.armed) return deleteMessage(id);
+    b.dataset.armed = 'true';
+    b.textContent = 'delete?';
+    b.title = 'Click again to delete';
+    setTimeout(() => { delete b.dataset.armed; b.textContent = 'delete'; }, 3000);
+  });
+  return b;
+}
+
+async function deleteMessage(id) {
+  try {
+    await request('delete-message', { messageId: id });
+    const m = state.msgs.get(id);
+    if (m && !m.deletedAt) renderMessage({ ...m, content: '', deletedAt: new Date().toISOString() }, false);
+  } catch (err) { showError(err); }
+}
+
+// ---- editing ----
+function startEdit(id, where) {
+  const m = state.msgs.get(id);
+  if (!m) return;
+  cancelEdit();
+  const form = el('form', 'editor');
+  const input = Object.assign(el('input'), { id: 'edit-input', value: m.content, maxLength: 4000, autocomplete: 'off' });
+  input.setAttribute('aria-label', 'Edit message');
+  const save = Object.assign(el('button', null, 'Save'), { id: 'edit-save', type: 'submit' });
+  const cancel = button('Cancel', 'cancel', cancelEdit);
+  cancel.id = 'edit-cancel';
+  form.append(input, save, cancel);
+  form.onsubmit = (e) => { e.preventDefault(); saveEdit(); };
+  input.onkeydown = (e) => { if (e.key === 'Escape') cancelEdit(); };
+  state.editing = { id, where, form };
+  refreshMessages();
+  input.focus();
+}
+
+function cancelEdit() {
+  if (!state.editing) return;
+  state.editing = null;
+  refreshMessages();
+}
+
+async function saveEdit() {
+  const { id, form } = state.editing;
+  const content = form.querySelector('input').value.trim();
+  if (content === state.msgs.get(id)?.content) return cancelEdit();
+  if (!content) return status('a message cannot be empty: delete it instead', 'error');
+  try {
+    const { message } = await request('edit-message', { messageId: id, content });
+    if (state.editing?.id === id) cancelEdit();
+    renderMessage(message, false);
+  } catch (err) { showError(err); }
+}
+
+// ---- sending ----
+// send sends a message to a room and shows it at once: our own new-message
+// may come before or after the ack, renderMessage dedupes by id.
+async function send(roomId, fields) {
+  const clientMsgId = crypto.randomUUID();
+  const ack = await request('message', { roomId, ...fields, clientMsgId });
+  if (state.roomId === roomId && !state.msgs.has(ack.id)) {
+    renderMessage({ type: 'text', ...fields, id: ack.id, seq: ack.seq, roomId, senderId: state.me.id,
+      sender: state.me, createdAt: ack.timestamp, clientMsgId }, true);
+  }
+}
+
+// sendFrom sends the text of input, keeping it there if sending fails.
+async function sendFrom(input, fields) {
+  const content = input.value.trim();
+  if (!content || !state.roomId) return false;
+  input.value = '';
+  try {
+    await send(state.roomId, { content, ...fields });
+    return true;
+  } catch (err) {
+    if (!input.value) input.value = content;
+    showError(err);
+    return false;
+  }
 }
 
 async function sendMessage(e) {
   e.preventDefault();
-  const input = $('message-input');
-  const content = input.value.trim();
-  if (!content || !state.roomId) return;
-  const roomId = state.roomId;
-  const clientMsgId = crypto.randomUUID();
   stopTyping();
-  input.value = '';
+  const replyToId = state.replyTo;
+  if (await sendFrom($('message-input'), replyToId ? { replyToId } : {}) && state.replyTo === replyToId) setReplyTo(null);
+}
+
+function setReplyTo(id) {
+  const m = id && state.msgs.get(id);
+  state.replyTo = m ? id : null;
+  $('reply-bar').hidden = !m;
+  $('reply-preview').textContent = m ? `Replying to ${senderName(m)}: ${excerpt(m)}` : '';
+  if (m) $('message-input').focus();
+}
+
+// ---- threads ----
+async function openThread(id) {
+  if (state.thread !== id) {
+    closeThread();
+    state.thread = id;
+    $('thread').hidden = false;
+    $('thread').dataset.messageId = id;
+    $('chat-view').classList.add('thread-open');
+    const parent = state.msgs.get(id);
+    if (parent) fill($('thread-parent'), parent, 'parent');
+    else $('thread-parent').textContent = 'The original message is not loaded.';
+    for (const m of state.msgs.values()) if (m.replyToId === id) place($('thread-messages'), m, 'thread');
+  }
   try {
-    const ack = await request('message', { roomId, content, clientMsgId });
-    // Our own new-message may come before or after this ack: show the
-    // message now, renderMessage dedupes by id.
-    if (state.roomId === roomId) renderMessage({ id: ack.id, seq: ack.seq, roomId, senderId: state.me.id,
-      sender: state.me, content, type: 'text', createdAt: ack.timestamp, clientMsgId });
+    // Replies come oldest first, a page at a time.
+    let after;
+    for (let page = 0; page < 10; page++) {
+      const { messages, hasMore } = await request('get-thread', after ? { messageId: id, after, limit: 200 } : { messageId: id, limit: 200 });
+      if (state.thread !== id) return;
+      messages.forEach((m) => renderMessage(m, false));
+      if (!hasMore || !messages.length) break;
+      after = messages[messages.length - 1].id;
+    }
+  } catch (err) { showError(err); }
+}
+
+function closeThread() {
+  if (state.editing && state.editing.where !== 'main') state.editing = null;
+  state.thread = null;
+  $('thread').hidden = true;
+  delete $('thread').dataset.messageId;
+  $('chat-view').classList.remove('thread-open');
+  $('thread-parent').replaceWith(Object.assign(el('div'), { id: 'thread-parent' }));
+  $('thread-messages').replaceChildren();
+}
+
+async function sendThreadReply(e) {
+  e.preventDefault();
+  if (state.thread) await sendFrom($('thread-input'), { replyToId: state.thread });
+}
+
+// ---- files ----
+async function upload(e) {
+  e.preventDefault();
+  const input = $('file-input');
+  const file = input.files[0];
+  const roomId = state.roomId;
+  if (!file || !roomId) return;
+  if (state.maxFileSize && file.size > state.maxFileSize) {
+    return showError({ code: 'too_large', message: `${file.name} is ${bytes(file.size)}; the limit is ${bytes(state.maxFileSize)}` });
+  }
+  const form = new FormData();
+  form.append('roomId', roomId); // the server wants roomId before file
+  form.append('file', file);
+  $('upload').disabled = true;
+  status(`uploading ${file.name}…`);
+  try {
+    const res = await fetch('/files/', { method: 'POST', headers: { Authorization: 'Bearer ' + state.token }, body: form });
+    const reply = await res.json().catch(() => ({}));
+    if (!res.ok) throw reply.error || { code: `HTTP ${res.status}`, message: 'upload failed' };
+    const type = String(reply.contentType).startsWith('image/') ? 'image' : 'file';
+    await send(roomId, { type, content: reply.name, metadata: { file: reply } });
+    input.value = '';
+    status(`shared ${reply.name}`);
   } catch (err) {
-    if (!input.value) input.value = content;
     showError(err);
+  } finally {
+    $('upload').disabled = !input.files.length;
   }
 }
 
@@ -353,16 +663,55 @@ function renderTyping() {
     : names.length <= 3 ? `${names.join(', ')} are typing…` : 'several people are typing…';
 }
 
+// ---- presence ----
+async function updatePresence() {
+  const status = $('presence-status').value;
+  const customStatus = $('custom-status').value.trim();
+  const key = `${status}\n${customStatus}`;
+  if (key === state.presenceSent) return;
+  state.presenceSent = key;
+  try {
+    const { presence } = await request('presence-update', { status, customStatus });
+    $('me').dataset.presence = status;
+    state.presence.set(presence.userId, presence);
+    renderMembers();
+  } catch (err) {
+    state.presenceSent = null;
+    showError(err);
+  }
+}
+
+// loadPresence asks for the presence of a room's members (or of some of
+// them), with last-seen times for those offline. A push that arrived since
+// the question wins over the answer.
+async function loadPresence(roomId, userIds) {
+  state.presenceTouched.clear();
+  try {
+    const { presence } = await request('get-presence', userIds ? { userIds } : { roomId });
+    if (state.roomId !== roomId) return;
+    for (const p of presence) if (!state.presenceTouched.has(p.userId)) state.presence.set(p.userId, p);
+    renderMembers();
+  } catch (err) { showError(err); }
+}
+
 // ---- members ----
 function renderMembers() {
   const members = [...state.members.values()].sort((a, b) => String(a.username).localeCompare(b.username));
   $('members').replaceChildren(...members.map((m) => {
+    const p = state.presence.get(m.userId);
+    const shown = SHOWN[p?.status] || 'offline';
     const li = el('li');
     li.dataset.userId = m.userId;
-    li.dataset.presence = state.presence.get(m.userId) || 'unknown';
+    li.dataset.presence = shown;
+    li.title = shown;
     li.append(el('span', 'name', m.username + (m.userId === state.me.id ? ' (you)' : '')));
     if (m.role === 'admin') li.append(el('span', 'badge', 'admin'));
     if (m.isMuted) li.append(el('span', 'badge', 'muted'));
+    let note = '';
+    if (m.userId === state.me.id && $('presence-status').value === 'invisible') note = 'invisible: others see you offline';
+    else if (shown === 'offline') note = p?.lastSeenAt ? `last seen ${when(p.lastSeenAt)}` : '';
+    else note = [shown === 'online' ? '' : shown, p.customStatus].filter(Boolean).join(' · ');
+    if (note) li.append(el('span', 'presence-note', note));
     return li;
   }));
 }
@@ -370,15 +719,28 @@ function renderMembers() {
 // ---- start ----
 async function init() {
   try {
-    state.devTokens = !!(await (await fetch('/config.json')).json()).devTokens;
-  } catch { /* no config: paste a token */ }
+    const cfg = await (await fetch('/config.json')).json();
+    state.devTokens = !!cfg.devTokens;
+    state.fileSharing = !!cfg.fileSharing;
+    state.maxFileSize = Number(cfg.maxFileSize) || 0;
+  } catch { /* no config: paste a token, no file sharing */ }
   $('dev-label').hidden = $('name-field').hidden = !state.devTokens;
   $('token-field').hidden = state.devTokens;
+  $('upload-form').hidden = !state.fileSharing;
   (state.devTokens ? $('name') : $('token')).focus();
   $('signin-form').onsubmit = signIn;
   $('create-form').onsubmit = createRoom;
   $('send-form').onsubmit = sendMessage;
   $('message-input').oninput = onInput;
+  $('message-input').onkeydown = (e) => { if (e.key === 'Escape') setReplyTo(null); };
+  $('reply-cancel').onclick = () => setReplyTo(null);
+  $('thread-form').onsubmit = sendThreadReply;
+  $('thread-close').onclick = closeThread;
+  $('upload-form').onsubmit = upload;
+  $('file-input').onchange = () => { $('upload').disabled = !$('file-input').files.length; };
+  $('presence-form').onsubmit = (e) => { e.preventDefault(); updatePresence(); };
+  $('presence-status').onchange = updatePresence;
+  $('custom-status').onchange = updatePresence;
   $('leave').onclick = leaveRoom;
   $('refresh-rooms').onclick = refreshRooms;
   toLobby();

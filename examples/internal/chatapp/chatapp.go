@@ -1,0 +1,208 @@
+// Package chatapp is the chat server of the examples: a Hub with the browser
+// UI, development tokens, file sharing and a SQL store, configured from the
+// environment. examples/chat runs one; examples/cluster runs two on Redis.
+package chatapp
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
+	_ "modernc.org/sqlite"             // the "sqlite" driver
+
+	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/examples/chat/web"
+	"github.com/realtime-go/realtime/store/diskblob"
+	"github.com/realtime-go/realtime/store/sqlstore"
+)
+
+// Options configures Run beyond the environment.
+type Options struct {
+	// Name labels the logs of this server. Empty: "chat".
+	Name string
+	// Adapter connects this server to the other nodes of a cluster. Nil:
+	// a single node.
+	Adapter realtime.Adapter
+	// DevSecret signs and verifies development tokens when JWT_SECRET is
+	// unset; nodes of one cluster share it. Nil: a random secret.
+	DevSecret []byte
+	// Ready, when set, is called with the listening address.
+	Ready func(net.Addr)
+}
+
+// Run serves the chat on addr until ctx ends, then shuts down gracefully.
+func Run(ctx context.Context, addr string, o Options) error {
+	if o.Name == "" {
+		o.Name = "chat"
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("node", o.Name)
+	cfg, err := realtime.ConfigFromEnv()
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log
+	cfg.Adapter = o.Adapter
+	if os.Getenv("ENABLE_FILE_SHARING") == "" {
+		cfg.EnableFileSharing = true // the example shows every feature
+	}
+	if cfg.MaxFileSize == 0 {
+		cfg.MaxFileSize = 10 << 20 // the hub's default, told to the page
+	}
+	store, closeStore, err := openStore(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	cfg.Store = store
+	blobs, err := diskblob.New(envOr("CHAT_FILES_DIR", "chat-files"))
+	if err != nil {
+		return err
+	}
+
+	// Without JWT_SECRET, sign development tokens with a random secret
+	// that lives as long as the process.
+	var devJWT *realtime.JWT
+	if cfg.Authenticator == nil {
+		secret := o.DevSecret
+		if secret == nil {
+			secret = make([]byte, 32)
+			_, _ = rand.Read(secret)
+		}
+		if devJWT, err = realtime.NewJWT(realtime.JWTConfig{Secret: secret}); err != nil {
+			return err
+		}
+		cfg.Authenticator = devJWT
+		log.Warn("chat: JWT_SECRET is not set: serving development tokens at POST /dev/token to anyone")
+	}
+
+	hub, err := realtime.New(cfg)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /ws", hub)
+	mux.Handle("GET /", http.FileServerFS(web.Files))
+	files := http.StripPrefix("/files", hub.FileHandler(blobs))
+	mux.Handle("GET /files/", files)
+	mux.Handle("POST /files/", files)
+	mux.HandleFunc("GET /config.json", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{
+			"devTokens":   devJWT != nil,
+			"fileSharing": cfg.EnableFileSharing,
+			"maxFileSize": cfg.MaxFileSize,
+		})
+	})
+	if devJWT != nil {
+		mux.Handle("POST /dev/token", devTokenHandler(devJWT))
+	}
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		_ = hub.Close()
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("chat: serving", "addr", ln.Addr().String())
+	if o.Ready != nil {
+		o.Ready(ln.Addr())
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		_ = hub.Close()
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// The hub first, so that its connections get 1001 rather than a reset.
+	err = hub.Shutdown(shutdownCtx)
+	if serr := srv.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+// openStore opens the SQL store: PostgreSQL when DATABASE_URL is set, else
+// SQLite in CHAT_DB, and brings its schema up to date.
+func openStore(ctx context.Context, log *slog.Logger) (realtime.Store, func(), error) {
+	driver, dsn, dialect := "sqlite", "", sqlstore.SQLite
+	if url := os.Getenv("DATABASE_URL"); url != "" {
+		driver, dsn, dialect = "pgx", url, sqlstore.Postgres
+		log.Info("chat: storing in PostgreSQL")
+	} else {
+		path := envOr("CHAT_DB", "chat.db")
+		dsn = "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(ON)"
+		log.Info("chat: storing in SQLite", "file", path)
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := sqlstore.New(db, sqlstore.Options{Dialect: dialect})
+	if err == nil {
+		err = store.Migrate(ctx)
+	}
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("open store: %w", err)
+	}
+	return store, func() {
+		store.Close()
+		db.Close()
+	}, nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+var devName = regexp.MustCompile(`^[\p{L}\p{N} _.-]{1,32}$`)
+
+// devTokenHandler signs a 12-hour token for the name in the request. The
+// user id is derived from the name, so the same name is the same user.
+func devTokenHandler(j *realtime.JWT) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Name string `json:"name"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1024)).Decode(&req); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "send {\"name\": \"...\"}"})
+			return
+		}
+		name := strings.TrimSpace(req.Name)
+		if !devName.MatchString(name) {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "a name is 1 to 32 letters, digits, spaces, _ . or -"})
+			return
+		}
+		u := realtime.User{ID: "u-" + strings.ToLower(strings.ReplaceAll(name, " ", "-")), Username: name}
+		token, err := j.Sign(u, 12*time.Hour)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "cannot sign"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"token": token, "user": realtime.UserRef{ID: u.ID, Username: u.Username}})
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

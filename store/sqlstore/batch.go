@@ -1,0 +1,267 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/realtime-go/realtime"
+)
+
+// batchOps are the steps of trySaveBatch, in a transaction, for one dialect.
+type batchOps interface {
+	// lockRooms returns which of ids are rooms, and keeps them from being
+	// deleted until the transaction ends.
+	lockRooms(ctx context.Context, ids []string) (map[string]bool, error)
+	// find returns the stored messages that have the id or the clientKey
+	// of one of reqs.
+	find(ctx context.Context, reqs []*saveReq) ([]realtime.Message, error)
+	// save adds counts[stream] to the last_seq of each of streams (sorted),
+	// creating it from 0, and inserts msgs (normalized), msgs[i] with the
+	// seq last_seq-back[i] of its stream. It returns the new last_seqs.
+	save(ctx context.Context, msgs []realtime.Message, back []int64, streams []string, counts map[string]int64) (map[string]int64, error)
+	close()
+}
+
+func (s *Store) batchOps(q querier) batchOps {
+	if s.dialect == Postgres {
+		return pgBatch{q}
+	}
+	return &sqliteBatch{s: s, q: q}
+}
+
+const insertCols = `id, stream, seq, room_id, recipient_id, sender_id, sender_name, content, type, reply_to_id,
+	metadata, client_msg_id, created_at`
+
+// pgBatch does each step in one statement, with arrays.
+type pgBatch struct{ q querier }
+
+func (b pgBatch) lockRooms(ctx context.Context, ids []string) (map[string]bool, error) {
+	found := make(map[string]bool, len(ids))
+	if len(ids) == 0 {
+		return found, nil
+	}
+	rows, err := b.q.QueryContext(ctx, `SELECT id FROM rooms WHERE id = ANY($1) FOR KEY SHARE`, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		found[id] = true
+	}
+	return found, rows.Err()
+}
+
+func (b pgBatch) find(ctx context.Context, reqs []*saveReq) ([]realtime.Message, error) {
+	ids := make([]string, len(reqs))
+	var streams, senders, clientIDs []string
+	for i, r := range reqs {
+		ids[i] = r.m.ID
+		if r.m.ClientMsgID != "" {
+			streams = append(streams, r.m.Stream())
+			senders = append(senders, r.m.SenderID)
+			clientIDs = append(clientIDs, r.m.ClientMsgID)
+		}
+	}
+	return queryMessages(ctx, b.q, `SELECT `+messageCols+` FROM messages WHERE id = ANY($1)
+		UNION ALL
+		SELECT `+prefixed("m.", messageCols)+` FROM messages m
+		JOIN unnest($2::text[], $3::text[], $4::text[]) AS k (stream, sender_id, client_msg_id)
+		ON m.stream = k.stream AND m.sender_id = k.sender_id AND m.client_msg_id = k.client_msg_id`,
+		ids, streams, senders, clientIDs)
+}
+
+func (b pgBatch) save(ctx context.Context, msgs []realtime.Message, back []int64, streams []string, counts map[string]int64) (map[string]int64, error) {
+	n := make([]int64, len(streams))
+	for i, st := range streams {
+		n[i] = counts[st]
+	}
+	var (
+		l                                              = len(msgs)
+		ids, stream, rooms, recipients, senders, names = make([]string, l), make([]string, l), make([]string, l), make([]string, l), make([]string, l), make([]string, l)
+		contents, types, replies, clientIDs            = make([]string, l), make([]string, l), make([]string, l), make([]string, l)
+		metadata                                       = make([]*string, l)
+		created                                        = make([]time.Time, l)
+	)
+	for i, m := range msgs {
+		ids[i], stream[i] = m.ID, m.Stream()
+		rooms[i], recipients[i], senders[i], names[i] = m.RoomID, m.RecipientID, m.SenderID, m.Sender.Username
+		contents[i], types[i], replies[i], clientIDs[i] = m.Content, string(m.Type), m.ReplyToID, m.ClientMsgID
+		if m.Metadata != nil {
+			md := string(m.Metadata)
+			metadata[i] = &md
+		}
+		created[i] = m.CreatedAt
+	}
+	// One statement: the bump, then the insert that reads its result.
+	rows, err := b.q.QueryContext(ctx, `WITH bumped AS (
+			INSERT INTO streams AS s (stream, last_seq)
+			SELECT * FROM unnest($1::text[], $2::bigint[])
+			ON CONFLICT (stream) DO UPDATE SET last_seq = s.last_seq + excluded.last_seq
+			RETURNING stream, last_seq
+		), inserted AS (
+			INSERT INTO messages (`+insertCols+`)
+			SELECT t.id, t.stream, b.last_seq - t.back, NULLIF(t.room_id, ''), NULLIF(t.recipient_id, ''), t.sender_id,
+				t.sender_name, t.content, t.type, NULLIF(t.reply_to_id, ''), t.metadata::json, NULLIF(t.client_msg_id, ''),
+				t.created_at
+			FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[],
+				$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamptz[])
+				AS t (id, stream, back, room_id, recipient_id, sender_id, sender_name, content, type, reply_to_id,
+					metadata, client_msg_id, created_at)
+			JOIN bumped b ON b.stream = t.stream
+		)
+		SELECT stream, last_seq FROM bumped`,
+		streams, n, ids, stream, back, rooms, recipients, senders, names, contents, types, replies, metadata, clientIDs, created)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	last := make(map[string]int64, len(streams))
+	for rows.Next() {
+		var st string
+		var seq int64
+		if err := rows.Scan(&st, &seq); err != nil {
+			return nil, err
+		}
+		last[st] = seq
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(last) != len(streams) {
+		return nil, fmt.Errorf("bumped %d of %d streams", len(last), len(streams))
+	}
+	return last, nil
+}
+
+func (pgBatch) close() {}
+
+// prefixed qualifies each column of a messageCols-like list with p.
+func prefixed(p, cols string) string {
+	fields := strings.Split(cols, ",")
+	for i, f := range fields {
+		fields[i] = p + strings.TrimSpace(f)
+	}
+	return strings.Join(fields, ", ")
+}
+
+// sqliteBatch does each step a statement per message or stream: SQLite runs
+// in this process, where a statement costs microseconds, and BEGIN
+// IMMEDIATE keeps every other writer out, so nothing needs locking.
+type sqliteBatch struct {
+	s     *Store
+	q     querier
+	stmts []*sql.Stmt
+}
+
+func (b *sqliteBatch) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
+	st, err := b.q.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	b.stmts = append(b.stmts, st)
+	return st, nil
+}
+
+func (b *sqliteBatch) close() {
+	for _, st := range b.stmts {
+		_ = st.Close()
+	}
+}
+
+func (b *sqliteBatch) lockRooms(ctx context.Context, ids []string) (map[string]bool, error) {
+	found := make(map[string]bool, len(ids))
+	if len(ids) == 0 {
+		return found, nil
+	}
+	st, err := b.prepare(ctx, `SELECT count(*) FROM rooms WHERE id = $1`)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		var n int
+		if err := st.QueryRowContext(ctx, id).Scan(&n); err != nil {
+			return nil, err
+		}
+		found[id] = n > 0
+	}
+	return found, nil
+}
+
+func (b *sqliteBatch) find(ctx context.Context, reqs []*saveReq) ([]realtime.Message, error) {
+	byID, err := b.prepare(ctx, `SELECT `+messageCols+` FROM messages WHERE id = $1`)
+	if err != nil {
+		return nil, err
+	}
+	byKey, err := b.prepare(ctx, `SELECT `+messageCols+` FROM messages
+		WHERE stream = $1 AND sender_id = $2 AND client_msg_id = $3`)
+	if err != nil {
+		return nil, err
+	}
+	var out []realtime.Message
+	add := func(rows *sql.Rows, err error) error {
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			m, err := scanMessage(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return rows.Err()
+	}
+	for _, r := range reqs {
+		if err := add(byID.QueryContext(ctx, r.m.ID)); err != nil {
+			return nil, err
+		}
+		if r.m.ClientMsgID != "" {
+			if err := add(byKey.QueryContext(ctx, r.m.Stream(), r.m.SenderID, r.m.ClientMsgID)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+func (b *sqliteBatch) save(ctx context.Context, msgs []realtime.Message, back []int64, streams []string, counts map[string]int64) (map[string]int64, error) {
+	bump, err := b.prepare(ctx, `INSERT INTO streams (stream, last_seq) VALUES ($1, $2)
+		ON CONFLICT (stream) DO UPDATE SET last_seq = last_seq + excluded.last_seq
+		RETURNING last_seq`)
+	if err != nil {
+		return nil, err
+	}
+	last := make(map[string]int64, len(streams))
+	for _, stream := range streams {
+		var seq int64
+		if err := bump.QueryRowContext(ctx, stream, counts[stream]).Scan(&seq); err != nil {
+			return nil, err
+		}
+		last[stream] = seq
+	}
+	insert, err := b.prepare(ctx, `INSERT INTO messages (`+insertCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`)
+	if err != nil {
+		return nil, err
+	}
+	for i, m := range msgs {
+		var md any
+		if m.Metadata != nil {
+			md = string(m.Metadata)
+		}
+		if _, err := insert.ExecContext(ctx, m.ID, m.Stream(), last[m.Stream()]-back[i], null(m.RoomID), null(m.RecipientID),
+			m.SenderID, m.Sender.Username, m.Content, string(m.Type), null(m.ReplyToID), md, null(m.ClientMsgID),
+			m.CreatedAt.UnixMilli()); err != nil {
+			return nil, err
+		}
+	}
+	return last, nil
+}

@@ -1,0 +1,338 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/realtime-go/realtime"
+)
+
+const roomCols = `r.id, r.name, r.description, r.type, r.max_users, r.is_private, r.created_by_id, r.created_at,
+	(SELECT count(*) FROM room_members c WHERE c.room_id = r.id)`
+
+func scanRoom(sc interface{ Scan(...any) error }) (realtime.Room, error) {
+	var r realtime.Room
+	err := sc.Scan(&r.ID, &r.Name, &r.Description, &r.Type, &r.MaxUsers, &r.IsPrivate, &r.CreatedByID,
+		timeCol{&r.CreatedAt}, &r.MemberCount)
+	return r, err
+}
+
+const memberCols = `room_id, user_id, username, role, is_muted, joined_at`
+
+func scanMember(sc interface{ Scan(...any) error }) (realtime.Member, error) {
+	var m realtime.Member
+	err := sc.Scan(&m.RoomID, &m.UserID, &m.Username, &m.Role, &m.IsMuted, timeCol{&m.JoinedAt})
+	return m, err
+}
+
+func (s *Store) getRoom(ctx context.Context, q querier, id string) (realtime.Room, error) {
+	r, err := scanRoom(q.QueryRowContext(ctx, `SELECT `+roomCols+` FROM rooms r WHERE r.id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return realtime.Room{}, realtime.ErrNotFound
+	}
+	return r, err
+}
+
+// lockUser makes concurrent transactions that count userID's rooms wait for
+// each other, on PostgreSQL (SQLite has one writer at a time anyway).
+func (s *Store) lockUser(ctx context.Context, q querier, userID string) error {
+	if s.dialect != Postgres {
+		return nil
+	}
+	_, err := q.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+lockSpace+`, hashtext('user ' || $1))`, userID)
+	return err
+}
+
+// checkRoomsPerUser fails with ErrLimitExceeded when userID belongs to
+// limits.MaxRoomsPerUser rooms. The caller holds lockUser.
+func (s *Store) checkRoomsPerUser(ctx context.Context, q querier, userID string, l realtime.Limits) error {
+	if l.MaxRoomsPerUser <= 0 {
+		return nil
+	}
+	if err := s.lockUser(ctx, q, userID); err != nil {
+		return err
+	}
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM room_members WHERE user_id = $1`, userID).Scan(&n); err != nil {
+		return err
+	}
+	if n >= l.MaxRoomsPerUser {
+		return realtime.Errorf(realtime.CodeLimitExceeded, "a user may belong to %d rooms", l.MaxRoomsPerUser)
+	}
+	return nil
+}
+
+func (s *Store) insertMember(ctx context.Context, q querier, m realtime.Member) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO room_members (`+memberCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		m.RoomID, m.UserID, m.Username, string(m.Role), m.IsMuted, s.arg(m.JoinedAt))
+	return err
+}
+
+// CreateRoom implements realtime.RoomStore.
+func (s *Store) CreateRoom(ctx context.Context, room realtime.Room, creator realtime.Member, l realtime.Limits) (realtime.Room, error) {
+	room.CreatedAt = ms(room.CreatedAt)
+	creator.RoomID, creator.JoinedAt = room.ID, ms(creator.JoinedAt)
+	err := s.tx(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `INSERT INTO rooms (id, name, description, type, max_users, is_private, created_by_id, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
+			room.ID, room.Name, room.Description, room.Type, room.MaxUsers, room.IsPrivate, room.CreatedByID, s.arg(room.CreatedAt))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return realtime.ErrConflict
+		}
+		if err := s.checkRoomsPerUser(ctx, q, creator.UserID, l); err != nil {
+			return err
+		}
+		return s.insertMember(ctx, q, creator)
+	})
+	if err != nil {
+		return realtime.Room{}, wrap("create room", err)
+	}
+	room.MemberCount = 1
+	return room, nil
+}
+
+// GetRoom implements realtime.RoomStore.
+func (s *Store) GetRoom(ctx context.Context, id string) (realtime.Room, error) {
+	r, err := s.getRoom(ctx, s.db, id)
+	return r, wrap("get room", err)
+}
+
+// UpdateRoom implements realtime.RoomStore.
+func (s *Store) UpdateRoom(ctx context.Context, id string, u realtime.RoomUpdate) (realtime.Room, error) {
+	var room realtime.Room
+	err := s.tx(ctx, func(q querier) error {
+		typ := any(nil)
+		if u.IsPrivate != nil {
+			typ = realtime.RoomPublic
+			if *u.IsPrivate {
+				typ = realtime.RoomPrivate
+			}
+		}
+		res, err := q.ExecContext(ctx, `UPDATE rooms SET
+			name = COALESCE($2, name), description = COALESCE($3, description),
+			max_users = COALESCE($4, max_users), is_private = COALESCE($5, is_private),
+			type = COALESCE($6, type)
+			WHERE id = $1`,
+			id, deref(u.Name), deref(u.Description), deref(u.MaxUsers), deref(u.IsPrivate), typ)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return realtime.ErrNotFound
+		}
+		room, err = s.getRoom(ctx, q, id)
+		return err
+	})
+	if err != nil {
+		return realtime.Room{}, wrap("update room", err)
+	}
+	return room, nil
+}
+
+// DeleteRoom implements realtime.RoomStore. It deletes the room row first:
+// on PostgreSQL that waits for the message batches that hold it (FOR KEY
+// SHARE) and makes later ones find no room.
+func (s *Store) DeleteRoom(ctx context.Context, id string) error {
+	stream := realtime.RoomStream(id)
+	err := s.tx(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `DELETE FROM rooms WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return realtime.ErrNotFound
+		}
+		for _, stmt := range []struct{ sql, arg string }{
+			{`DELETE FROM room_members WHERE room_id = $1`, id},
+			{`DELETE FROM messages WHERE stream = $1`, stream},
+			{`DELETE FROM streams WHERE stream = $1`, stream},
+		} {
+			if _, err := q.ExecContext(ctx, stmt.sql, stmt.arg); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return wrap("delete room", err)
+}
+
+// ListRooms implements realtime.RoomStore.
+func (s *Store) ListRooms(ctx context.Context, userID string) ([]realtime.Room, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+roomCols+` FROM rooms r
+		LEFT JOIN room_members m ON m.room_id = r.id AND m.user_id = $1
+		WHERE m.user_id IS NOT NULL OR NOT r.is_private
+		ORDER BY m.user_id IS NULL, r.pos`, userID)
+	if err != nil {
+		return nil, wrap("list rooms", err)
+	}
+	defer rows.Close()
+	var out []realtime.Room
+	for rows.Next() {
+		r, err := scanRoom(rows)
+		if err != nil {
+			return nil, wrap("list rooms", err)
+		}
+		out = append(out, r)
+	}
+	return out, wrap("list rooms", rows.Err())
+}
+
+// AddMember implements realtime.MemberStore. The room row is locked (FOR NO
+// KEY UPDATE on PostgreSQL, which message batches holding FOR KEY SHARE do
+// not wait for) while the members are counted and the new one inserted.
+func (s *Store) AddMember(ctx context.Context, m realtime.Member, l realtime.Limits) (realtime.Member, bool, error) {
+	m.JoinedAt = ms(m.JoinedAt)
+	var (
+		existing realtime.Member
+		created  bool
+	)
+	err := s.tx(ctx, func(q querier) error {
+		lock := ``
+		if s.dialect == Postgres {
+			lock = ` FOR NO KEY UPDATE`
+		}
+		var maxUsers int
+		err := q.QueryRowContext(ctx, `SELECT max_users FROM rooms WHERE id = $1`+lock, m.RoomID).Scan(&maxUsers)
+		if errors.Is(err, sql.ErrNoRows) {
+			return realtime.ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		existing, err = scanMember(q.QueryRowContext(ctx, `SELECT `+memberCols+` FROM room_members
+			WHERE room_id = $1 AND user_id = $2`, m.RoomID, m.UserID))
+		if err == nil {
+			return nil
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var count int
+		if err := q.QueryRowContext(ctx, `SELECT count(*) FROM room_members WHERE room_id = $1`, m.RoomID).Scan(&count); err != nil {
+			return err
+		}
+		if count >= maxUsers {
+			return realtime.Errorf(realtime.CodeRoomFull, "the room has %d members", maxUsers)
+		}
+		if err := s.checkRoomsPerUser(ctx, q, m.UserID, l); err != nil {
+			return err
+		}
+		created = true
+		return s.insertMember(ctx, q, m)
+	})
+	switch {
+	case err != nil:
+		return realtime.Member{}, false, wrap("add member", err)
+	case !created:
+		return existing, false, nil
+	}
+	return m, true, nil
+}
+
+// GetMember implements realtime.MemberStore.
+func (s *Store) GetMember(ctx context.Context, roomID, userID string) (realtime.Member, error) {
+	m, err := scanMember(s.db.QueryRowContext(ctx, `SELECT `+memberCols+` FROM room_members
+		WHERE room_id = $1 AND user_id = $2`, roomID, userID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return realtime.Member{}, realtime.ErrNotFound
+	}
+	return m, wrap("get member", err)
+}
+
+// UpdateMember implements realtime.MemberStore.
+func (s *Store) UpdateMember(ctx context.Context, roomID, userID string, u realtime.MemberUpdate) (realtime.Member, error) {
+	var role any
+	if u.Role != nil {
+		role = string(*u.Role)
+	}
+	var m realtime.Member
+	err := s.write(ctx, func(q querier) error {
+		var err error
+		m, err = scanMember(q.QueryRowContext(ctx, `UPDATE room_members SET
+			role = COALESCE($3, role), is_muted = COALESCE($4, is_muted)
+			WHERE room_id = $1 AND user_id = $2
+			RETURNING `+memberCols, roomID, userID, role, deref(u.IsMuted)))
+		if errors.Is(err, sql.ErrNoRows) {
+			return realtime.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return realtime.Member{}, wrap("update member", err)
+	}
+	return m, nil
+}
+
+// RemoveMember implements realtime.MemberStore.
+func (s *Store) RemoveMember(ctx context.Context, roomID, userID string) (int, error) {
+	var remaining int
+	err := s.tx(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `DELETE FROM room_members WHERE room_id = $1 AND user_id = $2`, roomID, userID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return realtime.ErrNotFound
+		}
+		return q.QueryRowContext(ctx, `SELECT count(*) FROM room_members WHERE room_id = $1`, roomID).Scan(&remaining)
+	})
+	if err != nil {
+		return 0, wrap("remove member", err)
+	}
+	return remaining, nil
+}
+
+// ListMembers implements realtime.MemberStore.
+func (s *Store) ListMembers(ctx context.Context, roomID string) ([]realtime.Member, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+memberCols+` FROM room_members WHERE room_id = $1 ORDER BY pos`, roomID)
+	if err != nil {
+		return nil, wrap("list members", err)
+	}
+	defer rows.Close()
+	var out []realtime.Member
+	for rows.Next() {
+		m, err := scanMember(rows)
+		if err != nil {
+			return nil, wrap("list members", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list members", err)
+	}
+	if len(out) == 0 {
+		// A room has its creator as member at least; no row means no room.
+		if _, err := s.getRoom(ctx, s.db, roomID); err != nil {
+			return nil, wrap("list members", err)
+		}
+	}
+	return out, nil
+}
+
+// MemberRooms implements realtime.MemberStore.
+func (s *Store) MemberRooms(ctx context.Context, userID string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT room_id FROM room_members WHERE user_id = $1`, userID)
+	if err != nil {
+		return nil, wrap("member rooms", err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, wrap("member rooms", err)
+		}
+		out = append(out, id)
+	}
+	return out, wrap("member rooms", rows.Err())
+}
