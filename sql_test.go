@@ -196,3 +196,35 @@ func TestTwoHubsOnePostgres(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresBackendsTerminated: after pg_terminate_backend kills the
+// hub's database connections, messages flow again within a second, each
+// delivered once.
+func TestPostgresBackendsTerminated(t *testing.T) {
+	app := "rt_kill_" + strings.ToLower(fmt.Sprint(time.Now().UnixNano()))
+	dsn := testenv.PostgresSchema(t, "") + "&application_name=" + app
+	env := newTestHub(t, realtime.Config{Store: sqlStore(t, sqlstore.Postgres, dsn), MaxMessagesPerMinute: -1})
+	alice, bob := env.dial("alice"), env.dial("bob")
+	room := alice.createRoom("r", nil)
+	bob.emit("join-room", map[string]any{"roomId": room.ID})
+	alice.emit("message", map[string]any{"roomId": room.ID, "content": "before"})
+	bob.next("new-message")
+
+	admin, err := sql.Open("pgx", testenv.PostgresURL())
+	require.NoError(t, err)
+	defer admin.Close()
+	var killed int
+	require.NoError(t, admin.QueryRow(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&killed))
+	require.Positive(t, killed)
+
+	start := time.Now()
+	require.Eventually(t, func() bool {
+		_, err := alice.Emit(context.Background(), "message", map[string]any{"roomId": room.ID, "content": "after", "clientMsgId": "k"})
+		return err == nil
+	}, time.Second, 10*time.Millisecond)
+	t.Logf("recovered after %v", time.Since(start))
+	m := decodeInto[realtime.Message](t, bob.next("new-message"))
+	require.Equal(t, "after", m.Content)
+	require.Equal(t, uint64(2), m.Seq)
+	bob.none("new-message", 100*time.Millisecond)
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"net"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/realtime-go/realtime"
 	"github.com/realtime-go/realtime/client"
+	"github.com/realtime-go/realtime/internal/testenv"
 )
 
 // startChat runs the example on a free loopback port, storing in a fresh
@@ -187,4 +189,24 @@ func TestHistorySurvivesRestart(t *testing.T) {
 	require.Len(t, h.Messages, 1)
 	require.Equal(t, "remember me", h.Messages[0].Content)
 	require.Equal(t, uint64(1), h.Messages[0].Seq)
+}
+
+// TestChatOnPostgres: with DATABASE_URL set, the example stores in
+// PostgreSQL.
+func TestChatOnPostgres(t *testing.T) {
+	t.Setenv("DATABASE_URL", testenv.PostgresSchema(t, ""))
+	t.Setenv("CHAT_FILES_DIR", t.TempDir())
+	base, stop := startChatWith(t)
+	defer stop()
+	alice := chatUser(t, base, "alice")
+	var created struct{ Room realtime.Room }
+	require.NoError(t, json.Unmarshal(emit(t, alice, "create-room", map[string]string{"name": "pg"}), &created))
+	emit(t, alice, "message", map[string]string{"roomId": created.Room.ID, "content": "stored in postgres"})
+
+	db, err := sql.Open("pgx", os.Getenv("DATABASE_URL"))
+	require.NoError(t, err)
+	defer db.Close()
+	var content string
+	require.NoError(t, db.QueryRow(`SELECT content FROM messages WHERE seq = 1`).Scan(&content))
+	require.Equal(t, "stored in postgres", content)
 }
