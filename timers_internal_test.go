@@ -251,3 +251,25 @@ func TestTokenExpiryTimers(t *testing.T) {
 		require.Contains(t, c.closeReason, "expired")
 	})
 }
+
+// TestTypingIsDroppedNotFatal: a congested connection skips typing
+// indicators instead of being closed for them (4009 is for messages).
+func TestTypingIsDroppedNotFatal(t *testing.T) {
+	h := quietHub(t, Config{MaxFrameBytes: 1 << 10, SendQueueBytes: 4 << 10})
+	c := fakeConn(h, User{ID: "slow"})
+	msg := make([]byte, 1500)
+	c.send(msg, false)
+	c.send(msg, false) // 3,000 of 4,096 bytes queued: past half
+	for range 100 {
+		c.send([]byte(`{"event":"user-typing","data":{}}`), true)
+	}
+	c.qmu.Lock()
+	require.False(t, c.closing, "typing never closes a connection")
+	require.Len(t, c.queue, 2, "typing was dropped")
+	c.qmu.Unlock()
+	c.send(msg, false) // a message that does not fit closes it
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	require.True(t, c.closing)
+	require.Equal(t, StatusTooSlow, c.closeCode)
+}
