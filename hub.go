@@ -363,52 +363,61 @@ func (h *Hub) unregister(c *conn, typingRooms []string) {
 	}
 }
 
-// subscribe makes c receive the pushes of room. replay, when not nil, runs
-// with the room's lane held once the subscription is in place: no message of
-// the room can be stored and published meanwhile, so what replay sends to c
-// comes after every message it finds stored and before any live one. It is
-// told whether c was subscribed already.
-func (h *Hub) subscribe(ctx context.Context, c *conn, room string, replay func(already bool)) error {
+// subscribe makes c receive the pushes of room. With since, it first
+// replays what c missed after that message (see replay). The connection
+// joins the room's live set together with the replay, under the room's
+// sequencing lock, so that no live message comes before or between the
+// replayed ones, and live messages it already got by replay are skipped for
+// it. Subscribing again is a no-op that replays nothing.
+func (h *Hub) subscribe(ctx context.Context, c *conn, room, since string) (missed int, recovered bool, err error) {
 	lane := h.lane(RoomStream(room))
 	lane.Lock()
 	defer lane.Unlock()
 	h.mu.Lock()
 	if _, ok := c.rooms[room]; ok {
 		h.mu.Unlock()
-		if replay != nil {
-			replay(true)
-		}
-		return nil
+		return 0, false, nil
 	}
 	if c.ctx.Err() != nil {
 		h.mu.Unlock()
-		return ErrHubClosed
+		return 0, false, ErrHubClosed
 	}
-	c.rooms[room] = struct{}{}
 	set := h.rooms[room]
 	first := set == nil
 	if first {
 		set = &connSet{}
 		h.rooms[room] = set
+		delete(h.seqs, room) // what this node knew of the room is stale
 	}
-	set.add(c)
 	h.mu.Unlock()
 	if first {
 		if err := h.adapter.Subscribe(ctx, Channel{Kind: ChannelRoom, ID: room}); err != nil {
 			h.mu.Lock()
-			delete(c.rooms, room)
-			set.remove(c)
 			if set.len() == 0 {
 				delete(h.rooms, room)
 			}
 			h.mu.Unlock()
-			return h.storeErr("subscribe", err)
+			return 0, false, h.storeErr("subscribe", err)
 		}
 	}
-	if replay != nil {
-		replay(false)
+	rs := h.seqOf(room)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if since != "" {
+		var floor uint64
+		missed, recovered, floor = h.replay(ctx, c, room, since)
+		if floor > rs.last {
+			if rs.floors == nil {
+				rs.floors = make(map[*conn]uint64)
+			}
+			rs.floors[c] = floor
+		}
 	}
-	return nil
+	h.mu.Lock()
+	c.rooms[room] = struct{}{}
+	set.add(c)
+	h.mu.Unlock()
+	return missed, recovered, nil
 }
 
 // unsubscribe stops c receiving the pushes of room.
@@ -425,11 +434,17 @@ func (h *Hub) unsubscribe(ctx context.Context, c *conn, room string) {
 	set := h.rooms[room]
 	set.remove(c)
 	last := set.len() == 0
+	rs := h.seqs[room]
 	if last {
 		delete(h.rooms, room)
 		delete(h.seqs, room)
 	}
 	h.mu.Unlock()
+	if rs != nil {
+		rs.mu.Lock()
+		delete(rs.floors, c)
+		rs.mu.Unlock()
+	}
 	if last {
 		if err := h.adapter.Unsubscribe(ctx, Channel{Kind: ChannelRoom, ID: room}); err != nil {
 			h.log.Warn("realtime: unsubscribe room channel", "room", room, "err", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -251,7 +252,7 @@ func (h *Hub) handleCreateRoom(ctx context.Context, c *conn, data json.RawMessag
 	if err != nil {
 		return nil, err
 	}
-	if err := h.subscribe(ctx, c, room.ID, nil); err != nil {
+	if _, _, err := h.subscribe(ctx, c, room.ID, ""); err != nil {
 		return nil, err
 	}
 	return roomReply{Room: room}, nil
@@ -306,66 +307,75 @@ func (h *Hub) handleJoinRoom(ctx context.Context, c *conn, data json.RawMessage)
 			return nil, err
 		}
 	}
-	var missed int
-	var recovered bool
-	var replay func(bool)
-	if req.Since != "" {
-		replay = func(already bool) {
-			if !already {
-				missed, recovered = h.replay(ctx, c, room.ID, req.Since)
-			}
-		}
-	}
-	if err := h.subscribe(ctx, c, room.ID, replay); err != nil {
+	missed, recovered, err := h.subscribe(ctx, c, room.ID, req.Since)
+	if err != nil {
 		return nil, err
 	}
-	// Read after subscribing, so that the member list includes every join
-	// the connection will not hear about as an event.
-	if room, err = h.store.GetRoom(ctx, room.ID); err != nil {
-		return nil, h.storeErr("get room", err)
-	}
-	members, err := h.store.ListMembers(ctx, room.ID)
+	reply, err := h.joined(ctx, u, room.ID)
 	if err != nil {
-		return nil, h.storeErr("list members", err)
+		// Removed meanwhile, or the room went away: no subscription stays.
+		h.unsubscribe(ctx, c, room.ID)
+		return nil, err
 	}
-	return joinReply{
-		Room: room, Members: nonNil(members), Presence: h.onlinePresence(ctx, room.ID, members),
-		Missed: missed, Recovered: recovered,
-	}, nil
+	reply.Missed, reply.Recovered = missed, recovered
+	return reply, nil
+}
+
+// joined reads the room and its members after a subscription, so that the
+// member list includes every join the connection will not hear about as an
+// event, and checks that u is still a member: a remove-member or delete-room
+// that raced with the join wins.
+func (h *Hub) joined(ctx context.Context, u User, roomID string) (joinReply, error) {
+	room, err := h.store.GetRoom(ctx, roomID)
+	if err != nil {
+		return joinReply{}, h.storeErr("get room", err)
+	}
+	members, err := h.store.ListMembers(ctx, roomID)
+	if err != nil {
+		return joinReply{}, h.storeErr("list members", err)
+	}
+	if !u.HasRole("admin") && !slices.ContainsFunc(members, func(m Member) bool { return m.UserID == u.ID }) {
+		return joinReply{}, Errorf(CodeForbidden, "no longer a member of this room")
+	}
+	return joinReply{Room: room, Members: nonNil(members), Presence: h.onlinePresence(ctx, roomID, members)}, nil
 }
 
 // replay sends c every message of room stored after since, in order, and
-// reports how many and whether that is all of them. It sends nothing when it
-// cannot send everything: since unknown or forgotten, more than
-// ResumeLimit messages, or more than half the send queue.
-func (h *Hub) replay(ctx context.Context, c *conn, roomID, since string) (int, bool) {
+// reports how many, whether that is all of them, and the seq of the last one
+// sent. It sends nothing when it cannot send everything: since unknown or
+// forgotten, more than ResumeLimit messages, or more than half the send
+// queue.
+func (h *Hub) replay(ctx context.Context, c *conn, roomID, since string) (int, bool, uint64) {
 	msgs, more, err := h.store.History(ctx, HistoryQuery{Stream: RoomStream(roomID), After: since, Limit: h.cfg.ResumeLimit})
 	if err != nil {
 		if !errors.Is(err, ErrNotFound) {
 			h.log.Warn("realtime: resume history", "room", roomID, "err", err)
 		}
-		return 0, false
+		return 0, false, 0
 	}
 	if more {
-		return 0, false
+		return 0, false, 0
 	}
 	frames := make([][]byte, 0, len(msgs))
 	size := int64(0)
 	for _, m := range msgs {
 		f, err := encodePush("new-message", m)
 		if err != nil {
-			return 0, false
+			return 0, false, 0
 		}
-		size += int64(len(f))
+		if size += int64(len(f)); size > h.cfg.SendQueueBytes/2 {
+			return 0, false, 0
+		}
 		frames = append(frames, f)
-	}
-	if size > h.cfg.SendQueueBytes/2 {
-		return 0, false
 	}
 	for _, f := range frames {
 		c.send(f, false)
 	}
-	return len(frames), true
+	var last uint64
+	if len(msgs) > 0 {
+		last = msgs[len(msgs)-1].Seq
+	}
+	return len(frames), true, last
 }
 
 // hookErr turns a hook's refusal into the error the client sees.

@@ -20,6 +20,9 @@ type roomSeq struct {
 	last      uint64        // seq of the last message delivered here; 0: none yet
 	held      []Publication // early arrivals, while repairing
 	repairing bool
+	// floors holds, for connections that resumed, the last seq their
+	// replay sent them: live messages up to it are not sent to them again.
+	floors map[*conn]uint64
 }
 
 // seqOf returns the sequencing state of a room, creating it.
@@ -37,6 +40,12 @@ func (h *Hub) seqOf(room string) *roomSeq {
 // deliverInOrder writes a room's new-message publication to the room's
 // local connections in seq order; it never blocks.
 func (h *Hub) deliverInOrder(room string, p Publication) {
+	h.mu.RLock()
+	served := h.rooms[room] != nil
+	h.mu.RUnlock()
+	if !served {
+		return // nobody here: keep no state that would go stale
+	}
 	rs := h.seqOf(room)
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
@@ -52,11 +61,12 @@ func (h *Hub) deliverInOrder(room string, p Publication) {
 		return
 	}
 	rs.last = p.Seq
-	h.sendRoom(room, p.Frame)
+	h.sendRoom(room, rs, p.Seq, p.Frame)
 }
 
-// sendRoom writes a frame to the room's local connections.
-func (h *Hub) sendRoom(room string, frame []byte) {
+// sendRoom writes message seq to the room's local connections, except those
+// that got it by replay. The caller holds rs.mu.
+func (h *Hub) sendRoom(room string, rs *roomSeq, seq uint64, frame []byte) {
 	h.mu.RLock()
 	var conns []*conn
 	if set := h.rooms[room]; set != nil {
@@ -64,6 +74,14 @@ func (h *Hub) sendRoom(room string, frame []byte) {
 	}
 	h.mu.RUnlock()
 	for _, c := range conns {
+		if len(rs.floors) > 0 {
+			if floor, ok := rs.floors[c]; ok {
+				if seq <= floor {
+					continue
+				}
+				delete(rs.floors, c)
+			}
+		}
 		c.send(frame, false)
 	}
 }
@@ -88,7 +106,7 @@ func (h *Hub) repair(room string, rs *roomSeq) {
 				continue
 			}
 			if frame, err := encodePush("new-message", m); err == nil {
-				h.sendRoom(room, frame)
+				h.sendRoom(room, rs, m.Seq, frame)
 			}
 			rs.last = m.Seq
 		}
@@ -122,7 +140,7 @@ func (rs *roomSeq) drain(h *Hub, room string, force bool) bool {
 				h.log.Warn("realtime: messages lost before this one", "room", room, "from", rs.last+1, "to", p.Seq-1)
 			}
 			rs.last = p.Seq
-			h.sendRoom(room, p.Frame)
+			h.sendRoom(room, rs, p.Seq, p.Frame)
 		default:
 			kept = append(kept, p)
 		}

@@ -197,7 +197,8 @@ func TestTypingStopsByItself(t *testing.T) {
 		ctx := context.Background()
 		alice, bob := fakeConn(h, User{ID: "alice", Username: "Alice"}), fakeConn(h, User{ID: "bob", Username: "Bob"})
 		for _, c := range []*conn{alice, bob} {
-			require.NoError(t, h.subscribe(ctx, c, "r", nil))
+			_, _, err := h.subscribe(ctx, c, "r", "")
+			require.NoError(t, err)
 		}
 		_, err := h.handleTyping(ctx, alice, json.RawMessage(`{"roomId":"r","isTyping":true}`))
 		require.NoError(t, err)

@@ -19,6 +19,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -53,6 +54,12 @@ const fenceID = "adaptertest-fence"
 // adapters pass; a publication must be delivered to a node only when it was
 // published after the node's Subscribe returned and before its Unsubscribe
 // (of the last subscription) was called.
+//
+// The PresenceBackend subtests write records for node ids "node-0",
+// "node-1", ... (node i of the subtest writes those of "node-i"), read them
+// from every node, and let a node stop heartbeating with a ttl of 200ms:
+// within a few seconds its records must leave Presence, and exactly one
+// Heartbeat of the other nodes must return them.
 func Run(t *testing.T, newAdapters func(t *testing.T, n int) []realtime.Adapter) {
 	t.Run("PublishReachesSubscribedNodes", func(t *testing.T) {
 		c := start(t, newAdapters, 3)
@@ -264,9 +271,191 @@ func Run(t *testing.T, newAdapters func(t *testing.T, n int) []realtime.Adapter)
 		require.Equal(t, []string{"before"}, c.frames(1, ch), "delivered after Close")
 		require.Equal(t, []string{"before", "after"}, c.frames(0, ch), "a closed node's Publish was delivered")
 	})
+
+	t.Run("Presence", func(t *testing.T) {
+		// Each node writes its own records; every node reads all of them.
+		c := start(t, newAdapters, 2)
+		ctx := t.Context()
+		for i := range c.nodes {
+			expired, err := c.nodes[i].Heartbeat(ctx, nodeID(i), time.Minute)
+			require.NoError(t, err)
+			require.Empty(t, expired)
+		}
+		at := time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC)
+		odd := "odd:{id}*\n"
+		recs := []realtime.PresenceRecord{
+			{Node: nodeID(0), UserID: "u1", Status: realtime.StatusOnline},
+			{Node: nodeID(1), UserID: "u1", Status: realtime.StatusAway, StatusAt: at},
+			{Node: nodeID(1), UserID: "u2", Status: realtime.StatusBusy, CustomStatus: "in a meeting", StatusAt: at},
+			{Node: nodeID(0), UserID: odd, Status: realtime.StatusInvisible, CustomStatus: "é {x}"},
+		}
+		for _, r := range recs {
+			require.NoError(t, c.nodes[nodeIndex(r.Node)].SetPresence(ctx, r))
+		}
+		for i := range c.nodes {
+			got, err := c.nodes[i].Presence(ctx, []string{"u1", "u2", odd, "nobody"})
+			require.NoError(t, err)
+			requireRecords(t, recs, got, "node %d: Presence", i)
+		}
+
+		// A node's record of a user replaces its previous one.
+		recs[0].Status, recs[0].StatusAt = realtime.StatusBusy, at.Add(time.Second)
+		require.NoError(t, c.nodes[0].SetPresence(ctx, recs[0]))
+		got, err := c.nodes[1].Presence(ctx, []string{"u1"})
+		require.NoError(t, err)
+		requireRecords(t, recs[:2], got, "after a replacing SetPresence")
+
+		// DeletePresence removes one node's record of one user.
+		require.NoError(t, c.nodes[1].DeletePresence(ctx, nodeID(1), "u1"))
+		got, err = c.nodes[0].Presence(ctx, []string{"u1", "u2"})
+		require.NoError(t, err)
+		requireRecords(t, []realtime.PresenceRecord{recs[0], recs[2]}, got, "after DeletePresence")
+		require.NoError(t, c.nodes[1].DeletePresence(ctx, nodeID(1), "u1"), "deleting again")
+		require.NoError(t, c.nodes[0].DeletePresence(ctx, nodeID(0), "nobody"), "deleting what never was")
+
+		got, err = c.nodes[0].Presence(ctx, nil)
+		require.NoError(t, err)
+		require.Empty(t, got, "Presence of no users")
+	})
+
+	t.Run("HeartbeatExpiry", func(t *testing.T) {
+		// Nodes 0 and 1 live; node 2 heartbeats once with a short ttl and
+		// stops, as a node that died without a word.
+		const short = 200 * time.Millisecond
+		c := start(t, newAdapters, 3)
+		ctx := t.Context()
+		for i, ttl := range []time.Duration{time.Minute, time.Minute, short} {
+			_, err := c.nodes[i].Heartbeat(ctx, nodeID(i), ttl)
+			require.NoError(t, err)
+		}
+		live := []realtime.PresenceRecord{
+			{Node: nodeID(0), UserID: "a", Status: realtime.StatusOnline},
+			{Node: nodeID(1), UserID: "b", Status: realtime.StatusAway},
+		}
+		dead := []realtime.PresenceRecord{
+			{Node: nodeID(2), UserID: "a", Status: realtime.StatusBusy},
+			{Node: nodeID(2), UserID: "c", Status: realtime.StatusOnline, CustomStatus: "gone"},
+		}
+		for _, r := range slices.Concat(live, dead) {
+			require.NoError(t, c.nodes[nodeIndex(r.Node)].SetPresence(ctx, r))
+		}
+		users := []string{"a", "b", "c"}
+
+		// Once its ttl has passed, node 2's records are out of Presence,
+		// before any Heartbeat claims them.
+		require.Eventually(t, func() bool {
+			got, err := c.nodes[0].Presence(ctx, users)
+			require.NoError(t, err)
+			return sameRecords(live, got)
+		}, wait, 10*time.Millisecond, "node 2's records still in Presence after its ttl")
+
+		// Nodes 0 and 1 heartbeat at once, several times: exactly one call
+		// returns each of node 2's records.
+		var (
+			mu      sync.Mutex
+			expired []realtime.PresenceRecord
+			wg      sync.WaitGroup
+		)
+		errs := make(chan error, 8)
+		for g := range 8 {
+			wg.Go(func() {
+				for range 3 {
+					e, err := c.nodes[g%2].Heartbeat(ctx, nodeID(g%2), time.Minute)
+					if err != nil {
+						errs <- err
+						return
+					}
+					mu.Lock()
+					expired = append(expired, e...)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		requireRecords(t, dead, expired, "records returned by the Heartbeats of nodes 0 and 1")
+		got, err := c.nodes[1].Presence(ctx, users)
+		require.NoError(t, err)
+		requireRecords(t, live, got, "records of the live nodes")
+
+		// A node that keeps heartbeating within a short ttl keeps its
+		// records; once it stops, another node's Heartbeat returns them.
+		deadline := time.Now().Add(4 * short)
+		for time.Now().Before(deadline) {
+			e, err := c.nodes[0].Heartbeat(ctx, nodeID(0), short)
+			require.NoError(t, err)
+			require.Empty(t, e)
+			got, err := c.nodes[1].Presence(ctx, []string{"a"})
+			require.NoError(t, err)
+			requireRecords(t, live[:1], got, "node 0 heartbeats within its ttl")
+			time.Sleep(short / 4)
+		}
+		require.Eventually(t, func() bool {
+			e, err := c.nodes[1].Heartbeat(ctx, nodeID(1), time.Minute)
+			require.NoError(t, err)
+			if len(e) == 0 {
+				return false
+			}
+			requireRecords(t, live[:1], e, "records of node 0 once it stopped")
+			return true
+		}, wait, 10*time.Millisecond, "node 0's records not returned after it stopped")
+		got, err = c.nodes[1].Presence(ctx, users)
+		require.NoError(t, err)
+		requireRecords(t, live[1:], got, "after node 0 expired")
+	})
 }
 
 func room(id string) realtime.Channel { return realtime.Channel{Kind: realtime.ChannelRoom, ID: id} }
+
+// nodeID is the presence node id the suite uses for node i.
+func nodeID(i int) string { return fmt.Sprintf("node-%d", i) }
+
+func nodeIndex(id string) int {
+	var i int
+	if _, err := fmt.Sscanf(id, "node-%d", &i); err != nil {
+		panic("adaptertest: bad node id " + id)
+	}
+	return i
+}
+
+// presenceKey is a PresenceRecord in a comparable form: StatusAt as an
+// instant, whatever its location or monotonic reading.
+type presenceKey struct {
+	Node, UserID, Custom string
+	Status               realtime.Status
+	At                   int64
+}
+
+func keysOf(recs []realtime.PresenceRecord) []presenceKey {
+	out := make([]presenceKey, 0, len(recs))
+	for _, r := range recs {
+		k := presenceKey{Node: r.Node, UserID: r.UserID, Custom: r.CustomStatus, Status: r.Status}
+		if !r.StatusAt.IsZero() {
+			k.At = r.StatusAt.UnixNano()
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// requireRecords checks that got holds want, in any order, each once.
+func requireRecords(t *testing.T, want, got []realtime.PresenceRecord, msgAndArgs ...any) {
+	t.Helper()
+	require.ElementsMatch(t, keysOf(want), keysOf(got), msgAndArgs...)
+}
+
+func sameRecords(want, got []realtime.PresenceRecord) bool {
+	w, g := keysOf(want), keysOf(got)
+	cmp := func(a, b presenceKey) int {
+		return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
+	}
+	slices.SortFunc(w, cmp)
+	slices.SortFunc(g, cmp)
+	return slices.Equal(w, g)
+}
 func user(id string) realtime.Channel { return realtime.Channel{Kind: realtime.ChannelUser, ID: id} }
 
 // cluster is the started adapters of one subtest with what each received.
