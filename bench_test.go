@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,26 +21,77 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/adapter/redisadapter"
+	"github.com/realtime-go/realtime/internal/testenv"
 	"github.com/realtime-go/realtime/internal/wire"
 )
 
 // BenchmarkSocketFanout1000 sends b.N events to a room of 1,000 members over
 // real loopback WebSockets and waits until every member has read every one.
 // Readers run in this process, so they share the CPU with the hub: the
-// figure is a floor, not the hub's ceiling. Measure the hub alone with
-// cmd/realtime-bench.
+// figure is a floor, not the hub's ceiling.
 func BenchmarkSocketFanout1000(b *testing.B) {
-	const members = 1000
-	hub, err := realtime.New(realtime.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxUsersPerRoom: members + 1})
+	hub, err := realtime.New(realtime.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxUsersPerRoom: 1001})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer hub.Close()
-	url := serveBench(b, hub)
+	fanoutBench(b, []*realtime.Hub{hub}, []string{serveBench(b, hub)})
+}
+
+// BenchmarkCrossNodeFanout1000 runs the same fan-out with the publisher's
+// hub and half the members on node A and the other half on node B, joined
+// by Redis, next to a single node in the same run: the ratio of the two
+// deliveries/s is the cost of crossing nodes.
+func BenchmarkCrossNodeFanout1000(b *testing.B) {
+	opts, err := redis.ParseURL(testenv.RedisURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	testenv.RedisAddr(b)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	b.Run("one-node", func(b *testing.B) {
+		hub, err := realtime.New(realtime.Config{Logger: quiet, MaxUsersPerRoom: 1001})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer hub.Close()
+		fanoutBench(b, []*realtime.Hub{hub}, []string{serveBench(b, hub)})
+	})
+	b.Run("two-nodes-redis", func(b *testing.B) {
+		store := realtime.NewMemoryStore(realtime.MemoryOptions{})
+		prefix := "rt-bench-" + strings.ToLower(rand.Text()[:8]) + ":"
+		var hubs []*realtime.Hub
+		var urls []string
+		for range 2 {
+			rdb := redis.NewClient(opts)
+			defer rdb.Close()
+			a, err := redisadapter.New(rdb, redisadapter.Options{Prefix: prefix})
+			if err != nil {
+				b.Fatal(err)
+			}
+			hub, err := realtime.New(realtime.Config{Logger: quiet, MaxUsersPerRoom: 1001, Store: store, Adapter: a})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer hub.Close()
+			hubs = append(hubs, hub)
+			urls = append(urls, serveBench(b, hub))
+		}
+		fanoutBench(b, hubs, urls)
+	})
+}
+
+// fanoutBench connects 1,000 members spread over the hubs' urls to one room
+// and sends b.N events from the first hub, 64 in flight.
+func fanoutBench(b *testing.B, hubs []*realtime.Hub, urls []string) {
+	const members = 1000
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	hub := hubs[0]
 	room, err := hub.CreateRoom(ctx, realtime.User{ID: "owner"}, realtime.RoomOptions{Name: "bench"})
 	if err != nil {
 		b.Fatal(err)
@@ -48,7 +100,7 @@ func BenchmarkSocketFanout1000(b *testing.B) {
 	var delivered atomic.Int64
 	var wg sync.WaitGroup
 	for i := range members {
-		ws, _, err := websocket.Dial(ctx, url+"?username=m"+fmt.Sprint(i), nil)
+		ws, _, err := websocket.Dial(ctx, urls[i%len(urls)]+"?username=m"+fmt.Sprint(i), nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -63,15 +115,14 @@ func BenchmarkSocketFanout1000(b *testing.B) {
 				if err != nil {
 					return
 				}
-				n, _ := io.Copy(counter{&delivered}, r)
-				_ = n
+				_, _ = io.Copy(counter{&delivered}, r)
 			}
 		})
 	}
 	for roomSubscribers(hub, ctx, room.ID) < members+1 {
 		time.Sleep(10 * time.Millisecond)
 	}
-	time.Sleep(100 * time.Millisecond) // the last joins subscribe after they are stored
+	time.Sleep(200 * time.Millisecond) // the last joins subscribe after they are stored
 	delivered.Store(0)
 	payload := map[string]string{"text": strings.Repeat("x", 80)}
 
