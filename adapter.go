@@ -111,8 +111,9 @@ type Op uint8
 const (
 	// OpDeliver writes Frame to the channel's local connections.
 	OpDeliver Op = iota
-	// OpLeaveRoom, on a user channel, unsubscribes the user's local
-	// connections from Room, then writes Frame (if any) to them.
+	// OpLeaveRoom, on a user channel, writes Frame (if any, such as
+	// kicked) to the user's local connections and unsubscribes them from
+	// Room.
 	OpLeaveRoom
 	// OpCloseRoom, on a room channel, writes Frame, then unsubscribes every
 	// local connection from the room.

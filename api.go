@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"fmt"
+	"regexp"
 )
 
 // This file is the server-side API: what the host application calls to act
@@ -25,6 +26,8 @@ func (h *Hub) SendToUser(ctx context.Context, userID, event string, data any) er
 func (h *Hub) Broadcast(ctx context.Context, event string, data any) error {
 	return h.sendEvent(ctx, Channel{Kind: ChannelGlobal}, event, data)
 }
+
+var eventNamePattern = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 
 func (h *Hub) sendEvent(ctx context.Context, ch Channel, event string, data any) error {
 	if h.closing.Load() {

@@ -30,7 +30,7 @@ type conn struct {
 	ctx    context.Context // ends when the connection is done
 	cancel context.CancelFunc
 
-	// umu guards user and expiry, which auth refreshes may change while
+	// umu guards user and authed, which auth refreshes may change while
 	// other goroutines read them.
 	umu    sync.Mutex
 	user   User
@@ -247,7 +247,9 @@ func (c *conn) readLoop(stop func() bool) error {
 	for {
 		data, err := c.t.Read(c.ctx)
 		if errors.Is(err, ErrUnsupportedFrame) {
-			c.reply(0, "", nil, Errorf(CodeInvalid, "binary frames are not supported"))
+			if c.allow(&c.events) {
+				c.reply(0, "", nil, Errorf(CodeInvalid, "binary frames are not supported"))
+			}
 			continue
 		}
 		if err != nil {
@@ -395,6 +397,11 @@ type bucket struct {
 
 func newBucket(capacity int, interval time.Duration) bucket {
 	return bucket{capacity: capacity, interval: interval, tokens: capacity}
+}
+
+// full reports whether the bucket has refilled completely by now.
+func (b *bucket) full(now time.Time) bool {
+	return b.capacity == 0 || b.last.IsZero() || b.tokens+int(now.Sub(b.last)/b.interval) >= b.capacity
 }
 
 // allow takes one token if there is one. A zero bucket allows everything.

@@ -89,16 +89,15 @@ type StatusCode int
 
 // The close codes the hub uses.
 const (
-	StatusNormal         StatusCode = 1000
-	StatusGoingAway      StatusCode = 1001
-	StatusPolicy         StatusCode = 1008
-	StatusTooBig         StatusCode = 1009
-	StatusUnauthorized   StatusCode = 4001
-	StatusForbidden      StatusCode = 4003
-	StatusRateLimited    StatusCode = 4008
-	StatusTooSlow        StatusCode = 4009
-	StatusReplaced       StatusCode = 4010
-	statusInternalServer StatusCode = 1011
+	StatusNormal       StatusCode = 1000
+	StatusGoingAway    StatusCode = 1001
+	StatusPolicy       StatusCode = 1008
+	StatusTooBig       StatusCode = 1009
+	StatusUnauthorized StatusCode = 4001
+	StatusForbidden    StatusCode = 4003
+	StatusRateLimited  StatusCode = 4008
+	StatusTooSlow      StatusCode = 4009
+	StatusReplaced     StatusCode = 4010
 )
 
 // CloseError, returned by a hook (OnConnect, AuthorizeJoin, OnMessage), closes

@@ -58,8 +58,10 @@ type Hub struct {
 	flushConns map[*conn]struct{}
 
 	// lanes serialize, per stream, storing a message and publishing it, so
-	// that every node sees one room's messages in seq order; and, per room,
-	// subscription changes, so that the adapter sees them in order.
+	// that every node sees one room's messages in seq order; per room,
+	// subscription changes, so that the adapter sees them in order; and per
+	// user ("user:<id>"), presence changes. No code path holds two lanes:
+	// two names may share a stripe.
 	lanes [64]sync.Mutex
 	seed  maphash.Seed
 }
@@ -170,12 +172,6 @@ func (h *Hub) serve(c *conn, r *http.Request, token string) {
 	}
 	registered = true
 	u := c.currentUser()
-	c.push("connected", connectedData{
-		ConnectionID:      c.id,
-		User:              u.ref(),
-		HeartbeatInterval: h.cfg.HeartbeatInterval.Milliseconds(),
-		ServerTime:        now(),
-	})
 	err := c.readLoop(nil)
 	code, reason := c.closeStatus(err)
 	ended = DisconnectEvent{ConnectionID: c.id, User: u, Code: code, Reason: reason}
@@ -285,6 +281,14 @@ func (h *Hub) setUser(c *conn, u User, exp time.Time) {
 // register makes an authenticated connection reachable by its user id.
 func (h *Hub) register(c *conn) error {
 	u := c.currentUser()
+	// connected is the first push: queued before anything can reach the
+	// connection through the maps below.
+	c.push("connected", connectedData{
+		ConnectionID:      c.id,
+		User:              u.ref(),
+		HeartbeatInterval: h.cfg.HeartbeatInterval.Milliseconds(),
+		ServerTime:        now(),
+	})
 	h.mu.Lock()
 	if h.closing.Load() {
 		h.mu.Unlock()
@@ -337,9 +341,9 @@ func (h *Hub) unregister(c *conn, typingRooms []string) {
 		}
 	}
 	if l := h.budgets[u.ID]; l != nil {
-		if l.conns--; l.conns == 0 {
-			delete(h.budgets, u.ID)
-		}
+		// Kept while spent, so that reconnecting does not refill it; the
+		// heartbeat drops it once full again.
+		l.conns--
 	}
 	rooms := make([]string, 0, len(c.rooms))
 	for room := range c.rooms {

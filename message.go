@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"regexp"
 	"time"
 	"unicode/utf8"
 )
@@ -104,6 +103,21 @@ func (h *Hub) handleMessage(ctx context.Context, c *conn, data json.RawMessage) 
 	return messageAck{ID: saved.ID, Timestamp: saved.CreatedAt, Seq: saved.Seq, ClientMsgID: saved.ClientMsgID}, nil
 }
 
+// pruneBudgets drops the message budgets of users without connections once
+// they have refilled.
+func (h *Hub) pruneBudgets() {
+	t := time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id, l := range h.budgets {
+		l.mu.Lock()
+		if l.conns == 0 && l.bucket.full(t) {
+			delete(h.budgets, id)
+		}
+		l.mu.Unlock()
+	}
+}
+
 // allowMessage spends one of the user's messages for this minute.
 func (h *Hub) allowMessage(c *conn, userID string) bool {
 	h.mu.RLock()
@@ -122,24 +136,11 @@ func (h *Hub) allowMessage(c *conn, userID string) bool {
 func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, error) {
 	switch {
 	case m.RoomID != "":
-		member, err := h.store.GetMember(ctx, m.RoomID, u.ID)
-		if errors.Is(err, ErrNotFound) {
-			if _, rerr := h.store.GetRoom(ctx, m.RoomID); rerr != nil {
-				return Message{}, h.storeErr("get room", rerr)
-			}
-			return Message{}, Errorf(CodeForbidden, "only members may send to this room")
-		}
-		if err != nil {
-			return Message{}, h.storeErr("get member", err)
-		}
-		if member.IsMuted {
-			return Message{}, Errorf(CodeForbidden, "you are muted in this room")
+		if err := h.requireSender(ctx, u, m.RoomID); err != nil {
+			return Message{}, err
 		}
 	case m.RecipientID == "" && !u.HasRole("broadcast"):
 		return Message{}, Errorf(CodeForbidden, "global messages need the broadcast role")
-	}
-	if err := h.checkAttachment(ctx, m); err != nil {
-		return Message{}, err
 	}
 	if m.ReplyToID != "" {
 		parent, err := h.store.GetMessage(ctx, m.ReplyToID)
@@ -150,16 +151,12 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 			return Message{}, h.storeErr("get message", err)
 		}
 	}
-	if hook := h.cfg.OnMessage; hook != nil {
-		id, sender, created := m.ID, m.Sender, m.CreatedAt
-		if err := hook(ctx, &m); err != nil {
-			return Message{}, hookErr(err)
-		}
-		// The hook may rewrite content, not identity.
-		m.ID, m.SenderID, m.Sender, m.CreatedAt = id, sender.ID, sender, created
-		if m.Content == "" || !m.Type.valid() {
-			return Message{}, Errorf(CodeInvalid, "the message was emptied by a filter")
-		}
+	m, err := h.filter(ctx, m)
+	if err != nil {
+		return Message{}, err
+	}
+	if err := h.checkAttachment(ctx, m); err != nil {
+		return Message{}, err
 	}
 
 	// The lane keeps store order and publish order the same, so that every
@@ -171,17 +168,60 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 	if err != nil {
 		return Message{}, h.storeErr("save message", err)
 	}
-	if dup {
+	if dup && saved.RoomID == "" {
+		// A retry; its first try published it (rooms publish again below:
+		// nodes drop a seq they delivered, and this heals a first try whose
+		// publish failed).
 		return saved, nil
 	}
 	frame, err := encodePush("new-message", saved)
 	if err != nil {
 		return Message{}, err
 	}
-	if err := h.publishAll(ctx, saved.channels(), Publication{Frame: frame, Seq: saved.Seq}); err != nil {
+	// Publish even if the sender's connection goes away meanwhile: the
+	// message is stored, its room must hear of it.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := h.publishAll(pctx, saved.channels(), Publication{Frame: frame, Seq: saved.Seq}); err != nil {
 		return Message{}, h.storeErr("publish", err)
 	}
 	return saved, nil
+}
+
+// requireSender checks that u may post to a room: a member who is not muted.
+func (h *Hub) requireSender(ctx context.Context, u User, roomID string) error {
+	member, err := h.store.GetMember(ctx, roomID, u.ID)
+	if errors.Is(err, ErrNotFound) {
+		if _, rerr := h.store.GetRoom(ctx, roomID); rerr != nil {
+			return h.storeErr("get room", rerr)
+		}
+		return Errorf(CodeForbidden, "only members may post in this room")
+	}
+	if err != nil {
+		return h.storeErr("get member", err)
+	}
+	if member.IsMuted {
+		return Errorf(CodeForbidden, "you are muted in this room")
+	}
+	return nil
+}
+
+// filter runs the OnMessage hook, which may rewrite a message's content,
+// type and metadata, but not who sent it, where it goes or what it answers.
+func (h *Hub) filter(ctx context.Context, m Message) (Message, error) {
+	hook := h.cfg.OnMessage
+	if hook == nil {
+		return m, nil
+	}
+	out := m
+	if err := hook(ctx, &out); err != nil {
+		return Message{}, hookErr(err)
+	}
+	m.Content, m.Type, m.Metadata = out.Content, out.Type, out.Metadata
+	if m.Content == "" || !m.Type.valid() {
+		return Message{}, Errorf(CodeInvalid, "the message was emptied by a filter")
+	}
+	return m, nil
 }
 
 // checkAttachment checks that a file or image message naming an uploaded
@@ -312,6 +352,9 @@ func (h *Hub) handleGetHistory(ctx context.Context, c *conn, data json.RawMessag
 	if req.Before != "" && req.After != "" {
 		return nil, Errorf(CodeInvalid, "give before or after, not both")
 	}
+	if err := errors.Join(optional("before", req.Before), optional("after", req.After)); err != nil {
+		return nil, Errorf(CodeInvalid, "a cursor is too long")
+	}
 	switch {
 	case req.Limit == 0:
 		req.Limit = defaultHistoryLimit
@@ -429,10 +472,19 @@ func (h *Hub) handleEditMessage(ctx context.Context, c *conn, data json.RawMessa
 	if m.DeletedAt != nil {
 		return nil, Errorf(CodeNotFound, "the message was deleted")
 	}
+	if m.RoomID != "" {
+		if err := h.requireSender(ctx, u, m.RoomID); err != nil {
+			return nil, err
+		}
+	}
 	if !h.allowMessage(c, u.ID) {
 		return nil, Errorf(CodeRateLimited, "more than %d messages a minute", h.cfg.MaxMessagesPerMinute)
 	}
-	edited, err := h.store.EditMessage(ctx, m.ID, req.Content, now())
+	m.Content = req.Content
+	if m, err = h.filter(ctx, m); err != nil {
+		return nil, err
+	}
+	edited, err := h.store.EditMessage(ctx, m.ID, m.Content, now())
 	if err != nil {
 		return nil, h.storeErr("edit message", err)
 	}
@@ -496,6 +548,9 @@ func (h *Hub) handleGetThread(ctx context.Context, c *conn, data json.RawMessage
 	case req.Limit < 0 || req.Limit > maxHistoryLimit:
 		return nil, Errorf(CodeInvalid, "field limit must be between 1 and %d", maxHistoryLimit)
 	}
+	if err := optional("after", req.After); err != nil {
+		return nil, err
+	}
 	parent, err := h.getMessage(ctx, req.MessageID)
 	if err != nil {
 		return nil, err
@@ -509,5 +564,3 @@ func (h *Hub) handleGetThread(ctx context.Context, c *conn, data json.RawMessage
 	}
 	return historyReply{Messages: nonNil(replies), HasMore: more}, nil
 }
-
-var eventNamePattern = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)

@@ -1,7 +1,9 @@
 package realtime_test
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -228,4 +230,28 @@ func TestClientResumesByItself(t *testing.T) {
 	for i, c := range contents {
 		require.Equal(t, fmt.Sprint(i), c)
 	}
+}
+
+// TestEditFollowsSendRules: an edit is refused to a muted member or one who
+// left, and goes through the OnMessage filter like a send.
+func TestEditFollowsSendRules(t *testing.T) {
+	env := newTestHub(t, realtime.Config{OnMessage: func(_ context.Context, m *realtime.Message) error {
+		m.Content = strings.ReplaceAll(m.Content, "darn", "****")
+		return nil
+	}})
+	alice, bob := env.dial("alice"), env.dial("bob")
+	room := alice.createRoom("r", nil)
+	bob.emit("join-room", map[string]any{"roomId": room.ID})
+	sent := decodeInto[msgAck](t, bob.emit("message", map[string]any{"roomId": room.ID, "content": "hi"}))
+
+	edited := decodeInto[struct{ Message realtime.Message }](t, bob.emit("edit-message", map[string]any{"messageId": sent.ID, "content": "darn"})).Message
+	require.Equal(t, "****", edited.Content)
+
+	alice.emit("update-member", map[string]any{"roomId": room.ID, "userId": "bob", "isMuted": true})
+	bob.emitErr(realtime.CodeForbidden, "edit-message", map[string]any{"messageId": sent.ID, "content": "muted edit"})
+	alice.emit("update-member", map[string]any{"roomId": room.ID, "userId": "bob", "isMuted": false})
+	bob.emit("leave-room", map[string]any{"roomId": room.ID})
+	bob.emitErr(realtime.CodeForbidden, "edit-message", map[string]any{"messageId": sent.ID, "content": "gone edit"})
+	h := decodeInto[struct{ Messages []realtime.Message }](t, alice.emit("get-history", map[string]any{"roomId": room.ID}))
+	require.Equal(t, "****", h.Messages[0].Content)
 }

@@ -92,7 +92,11 @@ func withRecord(recs []PresenceRecord, node string, mine *PresenceRecord) []Pres
 func (h *Hub) userConnected(ctx context.Context, u User) {
 	lane := h.lane("user:" + u.ID)
 	lane.Lock()
-	defer lane.Unlock()
+	notify := func() {}
+	defer func() {
+		lane.Unlock()
+		notify()
+	}()
 	h.presMu.Lock()
 	lu := h.local[u.ID]
 	if lu == nil {
@@ -111,12 +115,14 @@ func (h *Hub) userConnected(ctx context.Context, u User) {
 	if !first {
 		return // others saw the user online all along
 	}
-	h.changePresence(ctx, u.ID, &rec)
+	notify = h.changePresence(ctx, u.ID, &rec)
 }
 
 // changePresence stores this node's record of a user (nil: removes it) and
-// announces the change if others see one. It runs under the user's lane.
-func (h *Hub) changePresence(ctx context.Context, userID string, mine *PresenceRecord) {
+// announces the change if others see one. It runs under the user's lane and
+// returns what tells the host application (OnPresence), to call once the
+// lane is released: no lock is held while a hook runs.
+func (h *Hub) changePresence(ctx context.Context, userID string, mine *PresenceRecord) (notify func()) {
 	before, err := h.adapter.Presence(ctx, []string{userID})
 	if err != nil {
 		h.log.Warn("realtime: presence lookup", "user", userID, "err", err)
@@ -129,13 +135,14 @@ func (h *Hub) changePresence(ctx context.Context, userID string, mine *PresenceR
 	if err != nil {
 		h.log.Warn("realtime: presence update", "user", userID, "err", err)
 	}
-	h.transition(ctx, userID, before, withRecord(before, h.nodeID, mine))
+	return h.transition(ctx, userID, before, withRecord(before, h.nodeID, mine))
 }
 
 // transition announces how others see a user whose records went from
 // before to after, if that changed, and remembers when a user who looks
-// offline was last seen.
-func (h *Hub) transition(ctx context.Context, userID string, before, after []PresenceRecord) {
+// offline was last seen. It returns the OnPresence call to make after the
+// caller released its lane.
+func (h *Hub) transition(ctx context.Context, userID string, before, after []PresenceRecord) (notify func()) {
 	old := seen(merge(before))
 	p := seen(merge(after))
 	p.UserID = userID
@@ -146,8 +153,14 @@ func (h *Hub) transition(ctx context.Context, userID string, before, after []Pre
 		}
 		p.LastSeenAt = &t
 	}
-	if !samePresence(old, p) {
-		h.announce(ctx, p)
+	if samePresence(old, p) {
+		return func() {}
+	}
+	h.announce(ctx, p)
+	return func() {
+		if hook := h.cfg.OnPresence; hook != nil {
+			hook(p)
+		}
 	}
 }
 
@@ -178,7 +191,11 @@ type graceTimer struct{ t *time.Timer }
 func (h *Hub) graceOver(userID string, g *graceTimer) {
 	lane := h.lane("user:" + userID)
 	lane.Lock()
-	defer lane.Unlock()
+	notify := func() {}
+	defer func() {
+		lane.Unlock()
+		notify()
+	}()
 	h.presMu.Lock()
 	lu := h.local[userID]
 	if lu == nil || lu.grace != g {
@@ -189,16 +206,12 @@ func (h *Hub) graceOver(userID string, g *graceTimer) {
 	h.presMu.Unlock()
 	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
 	defer cancel()
-	h.changePresence(ctx, userID, nil)
+	notify = h.changePresence(ctx, userID, nil)
 }
 
-// announce tells the user's rooms, and the host application, how others now
-// see the user. Each connection receives a user's changes coalesced: only
+// announce tells the user's rooms how others now see the user. Each connection receives a user's changes coalesced: only
 // the latest within PresenceCoalesce.
 func (h *Hub) announce(ctx context.Context, p Presence) {
-	if hook := h.cfg.OnPresence; hook != nil {
-		hook(p)
-	}
 	rooms, err := h.store.MemberRooms(ctx, p.UserID)
 	if err != nil {
 		h.log.Warn("realtime: rooms of user", "user", p.UserID, "err", err)
@@ -229,6 +242,7 @@ func (h *Hub) heartbeat() {
 		if err != nil && h.ctx.Err() == nil {
 			h.log.Warn("realtime: presence heartbeat", "err", err)
 		}
+		h.pruneBudgets()
 		byUser := make(map[string][]PresenceRecord)
 		for _, r := range expired {
 			byUser[r.UserID] = append(byUser[r.UserID], r)
@@ -236,10 +250,12 @@ func (h *Hub) heartbeat() {
 		for _, id := range slices.Sorted(maps.Keys(byUser)) {
 			lane := h.lane("user:" + id)
 			lane.Lock()
+			notify := func() {}
 			if current, err := h.adapter.Presence(ctx, []string{id}); err == nil {
-				h.transition(ctx, id, append(current, byUser[id]...), current)
+				notify = h.transition(ctx, id, append(current, byUser[id]...), current)
 			}
 			lane.Unlock()
+			notify()
 		}
 		cancel()
 		select {
@@ -310,17 +326,19 @@ func (h *Hub) handlePresenceUpdate(ctx context.Context, c *conn, data json.RawMe
 	u := c.currentUser()
 	lane := h.lane("user:" + u.ID)
 	lane.Lock()
-	defer lane.Unlock()
 	h.presMu.Lock()
 	lu := h.local[u.ID]
 	if lu == nil {
 		h.presMu.Unlock()
+		lane.Unlock()
 		return nil, ErrUnavailable
 	}
 	lu.status, lu.custom, lu.statusAt = req.Status, req.CustomStatus, time.Now()
 	rec := h.record(u.ID, lu)
 	h.presMu.Unlock()
-	h.changePresence(ctx, u.ID, &rec)
+	notify := h.changePresence(ctx, u.ID, &rec)
+	lane.Unlock()
+	notify()
 	t := now()
 	// The caller sees its own choice, invisible included.
 	return presenceReply{Presence: Presence{UserID: u.ID, Status: req.Status, CustomStatus: req.CustomStatus, LastSeenAt: &t}}, nil

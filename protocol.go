@@ -122,6 +122,14 @@ func required(field, s string) error {
 	return nil
 }
 
+// optional returns an invalid error when an optional id is too long.
+func optional(field, s string) error {
+	if len(s) > maxIDBytes {
+		return Errorf(CodeInvalid, "field %s is too long", field)
+	}
+	return nil
+}
+
 // maxIDBytes caps every id a client sends.
 const maxIDBytes = 256
 

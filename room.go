@@ -283,6 +283,9 @@ func (h *Hub) handleJoinRoom(ctx context.Context, c *conn, data json.RawMessage)
 	if err := required("roomId", req.RoomID); err != nil {
 		return nil, err
 	}
+	if err := optional("since", req.Since); err != nil {
+		return nil, err
+	}
 	u := c.currentUser()
 	room, err := h.store.GetRoom(ctx, req.RoomID)
 	if err != nil {
