@@ -93,6 +93,12 @@ func TestThreeNodesOnRedis(t *testing.T) {
 		c.none("new-message", 20*time.Millisecond)
 	}
 
+	// Typing crosses nodes too.
+	members[0].emit("typing", map[string]any{"roomId": room.ID, "isTyping": true})
+	for _, c := range members[1:3] {
+		require.True(t, decodeInto[struct{ IsTyping bool }](t, c.next("user-typing")).IsTyping)
+	}
+
 	// A user on every node.
 	everywhere := []*tclient{nodes[0].dial("eve"), nodes[1].dial("eve"), nodes[2].dial("eve")}
 	owner.emit("message", map[string]any{"recipientId": "eve", "content": "hello eve"})
