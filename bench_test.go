@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -25,8 +27,10 @@ import (
 
 	"github.com/realtime-go/realtime"
 	"github.com/realtime-go/realtime/adapter/redisadapter"
+	"github.com/realtime-go/realtime/client"
 	"github.com/realtime-go/realtime/internal/testenv"
 	"github.com/realtime-go/realtime/internal/wire"
+	"github.com/realtime-go/realtime/store/sqlstore"
 )
 
 // BenchmarkSocketFanout1000 sends b.N events to a room of 1,000 members over
@@ -373,4 +377,97 @@ func BenchmarkPresenceStorm5000(b *testing.B) {
 	b.ReportMetric(connected.Seconds(), "s-to-connect-all")
 	b.ReportMetric(float64(frames.Load())/members, "frames/member")
 	b.ReportMetric(float64(bytesIn.Load())/members, "bytes/member")
+}
+
+// BenchmarkPersistedMessages: 100 clients over real loopback sockets send
+// messages with acks, every ack coming after the message's row is
+// committed, into one room ("one-room") or a room each ("own-rooms"). The
+// senders are members without a subscription, so the figure is the store's,
+// not fan-out's. Reported as msgs/s.
+func BenchmarkPersistedMessages(b *testing.B) {
+	for _, c := range []struct {
+		d      sqlstore.Dialect
+		shared bool
+	}{{sqlstore.SQLite, true}, {sqlstore.SQLite, false}, {sqlstore.Postgres, true}, {sqlstore.Postgres, false}} {
+		name := c.d.String() + "/own-rooms"
+		if c.shared {
+			name = c.d.String() + "/one-room"
+		}
+		d := c.d
+		b.Run(name, func(b *testing.B) {
+			dsn := testenv.SQLiteDSN(filepath.Join(b.TempDir(), "bench.db"))
+			driver := "sqlite"
+			if d == sqlstore.Postgres {
+				dsn, driver = testenv.PostgresSchema(b, ""), "pgx"
+			}
+			db, err := sql.Open(driver, dsn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			db.SetMaxOpenConns(40)
+			store, err := sqlstore.New(db, sqlstore.Options{Dialect: d})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer store.Close()
+			if err := store.Migrate(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			persistBench(b, store, c.shared)
+		})
+	}
+}
+
+func persistBench(b *testing.B, store realtime.Store, shared bool) {
+	const senders = 100
+	auth, _ := realtime.NewJWT(realtime.JWTConfig{Secret: []byte(testSecret)})
+	hub, err := realtime.New(realtime.Config{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Authenticator: auth, Store: store,
+		MaxMessagesPerMinute: -1, MaxEventsPerSecond: -1,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer hub.Close()
+	url := serveBench(b, hub)
+	ctx := context.Background()
+	clients := make([]*client.Client, senders)
+	rooms := make([]string, senders)
+	var room realtime.Room
+	for i := range senders {
+		u := realtime.User{ID: fmt.Sprint("s", i)}
+		if i == 0 || !shared {
+			room, err = hub.CreateRoom(ctx, u, realtime.RoomOptions{Name: u.ID})
+		} else {
+			_, err = hub.AddMember(ctx, room.ID, realtime.UserRef{ID: u.ID}, "")
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		token, _ := auth.Sign(u, time.Hour)
+		c, err := client.Dial(ctx, url, client.DialOptions{Token: token, OnEvent: func(client.Event) {}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		clients[i], rooms[i] = c, room.ID
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for i, c := range clients {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				if _, err := c.Emit(ctx, "message", map[string]string{"roomId": rooms[i], "content": "persist me"}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 }

@@ -49,6 +49,11 @@ type Hub struct {
 	expiry  map[string]*time.Timer
 	budgets map[string]*userLimit
 
+	// chainMu guards chains: per stream, the channel the latest send will
+	// close once it has published (see sendMessage).
+	chainMu sync.Mutex
+	chains  map[string]chan struct{}
+
 	nodeID string
 	// presMu guards local, this node's users.
 	presMu sync.Mutex
@@ -57,11 +62,9 @@ type Hub struct {
 	flushMu    sync.Mutex
 	flushConns map[*conn]struct{}
 
-	// lanes serialize, per stream, storing a message and publishing it, so
-	// that every node sees one room's messages in seq order; per room,
-	// subscription changes, so that the adapter sees them in order; and per
-	// user ("user:<id>"), presence changes. No code path holds two lanes:
-	// two names may share a stripe.
+	// lanes serialize, per room, subscription changes, so that the adapter
+	// sees them in order, and per user ("user:<id>"), presence changes. No
+	// code path holds two lanes: two names may share a stripe.
 	lanes [64]sync.Mutex
 	seed  maphash.Seed
 }
@@ -87,6 +90,7 @@ func New(cfg Config) (*Hub, error) {
 		users:   make(map[string]*connSet),
 		rooms:   make(map[string]*connSet),
 		seqs:    make(map[string]*roomSeq),
+		chains:  make(map[string]chan struct{}),
 		expiry:  make(map[string]*time.Timer),
 		budgets: make(map[string]*userLimit),
 		seed:    maphash.MakeSeed(),

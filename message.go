@@ -159,12 +159,19 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 		return Message{}, err
 	}
 
-	// The lane keeps store order and publish order the same, so that every
-	// subscriber sees the stream in seq order.
-	lane := h.lane(m.Stream())
-	lane.Lock()
-	defer lane.Unlock()
+	// Sends to one stream are stored concurrently (so that the store can
+	// commit them together) but published in the order they were started,
+	// which is the order the store numbers them in: each waits for the one
+	// before it. A rare inversion is put right by the nodes' sequencing.
+	prev, mine := h.chain(m.Stream())
+	defer h.unchain(m.Stream(), mine)
 	saved, dup, err := h.store.SaveMessage(ctx, m)
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-ctx.Done():
+		}
+	}
 	if err != nil {
 		return Message{}, h.storeErr("save message", err)
 	}
@@ -186,6 +193,27 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 		return Message{}, h.storeErr("publish", err)
 	}
 	return saved, nil
+}
+
+// chain takes a place in the stream's publish order: prev is closed when the
+// send before this one has published, mine must be closed (by unchain) when
+// this one has.
+func (h *Hub) chain(stream string) (prev, mine chan struct{}) {
+	mine = make(chan struct{})
+	h.chainMu.Lock()
+	defer h.chainMu.Unlock()
+	prev = h.chains[stream]
+	h.chains[stream] = mine
+	return prev, mine
+}
+
+func (h *Hub) unchain(stream string, mine chan struct{}) {
+	close(mine)
+	h.chainMu.Lock()
+	defer h.chainMu.Unlock()
+	if h.chains[stream] == mine {
+		delete(h.chains, stream)
+	}
 }
 
 // requireSender checks that u may post to a room: a member who is not muted.

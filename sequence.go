@@ -92,6 +92,24 @@ func (h *Hub) sendRoom(room string, rs *roomSeq, seq uint64, frame []byte) {
 func (h *Hub) repair(room string, rs *roomSeq) {
 	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
 	defer cancel()
+	// A message that is merely late (published out of order by concurrent
+	// sends) usually arrives within moments: give it that before asking the
+	// Store.
+	rs.mu.Lock()
+	late := len(rs.held) > 0 // a resync holds nothing and goes to the Store
+	rs.mu.Unlock()
+	if late {
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+		rs.mu.Lock()
+		done := rs.drain(h, room, false)
+		rs.mu.Unlock()
+		if done {
+			return
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		rs.mu.Lock()
 		from := rs.last
