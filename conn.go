@@ -93,6 +93,27 @@ func (c *conn) currentUser() User {
 	return c.user
 }
 
+// sendReply queues the reply to the client's own request. A reply may be
+// larger than the queue's bound (the member list of a large room's join):
+// it is refused, closing the connection with 4009, only when the queue is
+// already over the bound before it.
+func (c *conn) sendReply(frame []byte) {
+	c.qmu.Lock()
+	if c.closing {
+		c.qmu.Unlock()
+		return
+	}
+	if c.queued > c.hub.cfg.SendQueueBytes {
+		c.qmu.Unlock()
+		c.send(frame, false) // overflows: closes with 4009
+		return
+	}
+	c.queue = append(c.queue, frame)
+	c.queued += int64(len(frame))
+	c.qmu.Unlock()
+	c.signal()
+}
+
 // send queues frame for writing. It never blocks. A frame that would overflow
 // the queue closes the connection with 4009, unless it is droppable: a
 // droppable frame (typing) is skipped instead, and is also skipped once the
@@ -325,7 +346,7 @@ func (c *conn) reply(ack uint64, event string, result any, err error) {
 			c.hub.log.Error("realtime: event failed", "conn", c.id, "event", event, "err", err)
 		}
 		if ack != 0 {
-			c.send(wire.AppendAckError(nil, ack, string(e.Code), e.Message), false)
+			c.sendReply(wire.AppendAckError(nil, ack, string(e.Code), e.Message))
 			return
 		}
 		c.push("error", errorPush{Code: e.Code, Message: e.Message, Event: event})
@@ -337,10 +358,10 @@ func (c *conn) reply(ack uint64, event string, result any, err error) {
 	data, merr := json.Marshal(result)
 	if merr != nil {
 		c.hub.log.Error("realtime: encode reply", "event", event, "err", merr)
-		c.send(wire.AppendAckError(nil, ack, string(CodeInternal), ErrInternal.Message), false)
+		c.sendReply(wire.AppendAckError(nil, ack, string(CodeInternal), ErrInternal.Message))
 		return
 	}
-	c.send(wire.AppendAck(nil, ack, data), false)
+	c.sendReply(wire.AppendAck(nil, ack, data))
 }
 
 // push sends one event to this connection only.

@@ -2,6 +2,7 @@ package realtime_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -239,4 +240,21 @@ func TestEmptyRoomExpires(t *testing.T) {
 	bob.emitErr(realtime.CodeNotFound, "join-room", map[string]any{"roomId": gone.ID})
 	time.Sleep(2 * expiry) // well past the expiry the join cancelled
 	require.Contains(t, publicRooms(), kept.ID)
+}
+
+// TestJoinAckLargerThanQueue: the join ack of a large room may exceed the
+// send queue's bound; it is the client's own reply and does not close it.
+func TestJoinAckLargerThanQueue(t *testing.T) {
+	env := newTestHub(t, realtime.Config{MaxFrameBytes: 4 << 10, SendQueueBytes: 16 << 10, MaxUsersPerRoom: 1000})
+	ctx := context.Background()
+	room, err := env.hub.CreateRoom(ctx, realtime.User{ID: "owner"}, realtime.RoomOptions{Name: "big"})
+	require.NoError(t, err)
+	for i := range 400 {
+		_, err := env.hub.AddMember(ctx, room.ID, realtime.UserRef{ID: fmt.Sprint("member-with-a-longish-id-", i)}, "")
+		require.NoError(t, err)
+	}
+	c := env.dial("late")
+	ack := decodeInto[joinAck](t, c.emit("join-room", map[string]any{"roomId": room.ID}))
+	require.Len(t, ack.Members, 402)
+	c.emit("list-rooms", nil) // still connected
 }
