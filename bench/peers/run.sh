@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Builds realtime-server, realtime-bench and the peer servers of this
+# module, runs every scenario against realtime, centrifuge and melody,
+# interleaved (realtime, centrifuge, melody for each scenario, the whole
+# list REPS times), each run against a fresh server process of its own, and
+# prints one markdown table of the medians. About 15 minutes on 2 cores.
+#
+#   bench/peers/run.sh                 # from the repository root, or anywhere
+#   REPS=1 DURATION=3s bench/peers/run.sh     # a quick look
+#
+# Environment:
+#   REPS      repetitions (default 3)
+#   DURATION  measured time of window, paced and connect runs (default 10s)
+#   STORE     realtime-server -store: memory (default), sqlite, postgres
+#   ADAPTER   realtime-server -adapter: local (default), redis
+#   SERVERS   servers to run (default "realtime centrifuge melody")
+#   ONLY      run only the scenarios whose name contains this (default: all)
+#   PIN       1: pin each server to CPU 1 and the bench to CPU 0 (taskset);
+#             default 0: server and bench share both cores
+#   WORK      where binaries, logs and results go (default: a new temp dir)
+#
+# Everything listens and connects on 127.0.0.1 only.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+REPS=${REPS:-3}
+DURATION=${DURATION:-10s}
+STORE=${STORE:-memory}
+ADAPTER=${ADAPTER:-local}
+SERVERS=${SERVERS:-realtime centrifuge melody}
+ONLY=${ONLY:-}
+PIN=${PIN:-0}
+WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/realtime-bench.XXXXXX")}
+mkdir -p "$WORK/logs"
+results="$WORK/results.jsonl"
+: >"$results"
+
+say() { printf '%s\n' "$*" >&2; }
+
+say "== building into $WORK"
+(cd "$root" && go build -o "$WORK/" ./cmd/realtime-server ./cmd/realtime-bench)
+(cd "$here" && go build -o "$WORK/" ./cmd/centrifuge-server ./cmd/melody-server)
+
+pin_server=() pin_bench=()
+if [ "$PIN" = 1 ]; then pin_server=(taskset -c 1) pin_bench=(taskset -c 0); fi
+
+# Scenarios: name, then the bench's flags. A realtime-server flag that one
+# scenario needs is in server_flags below.
+scenarios=(
+  "window-1000|-scenario fanout -mode window -members 1000 -window 64 -duration $DURATION"
+  "window-5000|-scenario fanout -mode window -members 5000 -window 64 -duration $DURATION"
+  "rooms|-scenario rooms -rooms 200 -members 10 -count 20"
+  "burst|-scenario fanout -mode burst -members 1000 -burst 2000"
+  "paced|-scenario fanout -mode paced -members 1000 -rate 20 -duration $DURATION"
+  "idle|-scenario idle -conns 10000"
+  "connect|-scenario connect -connects 5000 -parallel 32 -members 10 -duration $DURATION"
+)
+
+# server_flags NAME SCENARIO prints extra flags for that server's process.
+server_flags() {
+  case "$1/$2" in
+  # A join-room ack lists every member and its presence: past ~4,000
+  # members it outgrows the default 1 MiB send queue and the joiner is
+  # closed with 4009. A bigger queue lets the room fill; it changes
+  # nothing once the room is full (64 messages in flight are ~25 KB).
+  realtime/window-5000) echo "-queue-bytes 8388608" ;;
+  esac
+}
+
+port_of() {
+  case "$1" in realtime) echo 8090 ;; centrifuge) echo 8091 ;; melody) echo 8092 ;; esac
+}
+
+# wait_port_free PORT: a stopped server's port must be free before the next
+# one starts, or the bench would load the wrong process.
+wait_port_free() {
+  for _ in $(seq 100); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  say "port $1 is still in use"; return 1
+}
+
+server_pid=""
+start_server() { # start_server NAME SCENARIO LOG
+  local name=$1 scenario=$2 log=$3 port
+  port=$(port_of "$name")
+  wait_port_free "$port"
+  # shellcheck disable=SC2046 # server_flags is a list of words
+  case "$name" in
+  realtime) "${pin_server[@]}" "$WORK/realtime-server" -addr "127.0.0.1:$port" -store "$STORE" -adapter "$ADAPTER" $(server_flags "$name" "$scenario") >"$log" 2>&1 & ;;
+  centrifuge) "${pin_server[@]}" "$WORK/centrifuge-server" -addr "127.0.0.1:$port" >"$log" 2>&1 & ;;
+  melody) "${pin_server[@]}" "$WORK/melody-server" -addr "127.0.0.1:$port" >"$log" 2>&1 & ;;
+  esac
+  server_pid=$!
+}
+
+stop_server() {
+  kill -TERM "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
+trap 'if [ -n "$server_pid" ]; then kill -KILL "$server_pid" 2>/dev/null || true; fi' EXIT
+
+say "== $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(go version)"
+say "== load before: $(uptime)"
+started=$(date +%s)
+for rep in $(seq "$REPS"); do
+  for entry in "${scenarios[@]}"; do
+    scenario=${entry%%|*} flags=${entry#*|}
+    if [ -n "$ONLY" ] && [[ "$scenario" != *"$ONLY"* ]]; then continue; fi
+    for name in $SERVERS; do
+      log="$WORK/logs/$rep-$scenario-$name"
+      start_server "$name" "$scenario" "$log.server"
+      # shellcheck disable=SC2086 # flags is a list of words
+      if ! "${pin_bench[@]}" "$WORK/realtime-bench" -server "$name" -url "ws://127.0.0.1:$(port_of "$name")$(
+        case "$name" in centrifuge) echo /connection/websocket ;; *) echo /ws ;; esac
+      )" -pid "$server_pid" -label "rep=$rep" -json "$results" $flags 2>"$log.bench"; then
+        say "-- $name $scenario (rep $rep) failed: $(tail -n 1 "$log.bench")"
+      fi
+      stop_server
+    done
+  done
+  say "== rep $rep done after $(($(date +%s) - started)) s; load: $(uptime)"
+done
+
+echo
+echo "Medians of $REPS runs; store $STORE, adapter $ADAPTER; results in $results"
+echo
+"$WORK/realtime-bench" -table "$results"

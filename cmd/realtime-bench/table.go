@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+)
+
+// printTable reads -json results, one per line, and writes a markdown table
+// with one row per scenario and parameters and one column per server, each
+// cell the medians of that server's runs. Lines that are not results (logs)
+// are skipped.
+func printTable(path string, w io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	results, err := readResults(f)
+	if err != nil {
+		return err
+	}
+	if len(results) == 0 {
+		return fmt.Errorf("%s: no results", path)
+	}
+	writeTable(w, results)
+	return nil
+}
+
+func readResults(r io.Reader) ([]result, error) {
+	var out []result
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var res result
+		if err := json.Unmarshal([]byte(line), &res); err != nil || res.Server == "" {
+			continue
+		}
+		out = append(out, res)
+	}
+	return out, sc.Err()
+}
+
+// rowKey identifies a table row.
+type rowKey struct{ scenario, params string }
+
+// writeTable writes the markdown table of results.
+func writeTable(w io.Writer, results []result) {
+	var rows []rowKey
+	var servers []string
+	runs := make(map[rowKey]map[string][]result)
+	for _, r := range results {
+		k := rowKey{r.Scenario, r.Params}
+		if runs[k] == nil {
+			runs[k] = make(map[string][]result)
+			rows = append(rows, k)
+		}
+		if !slices.Contains(servers, r.Server) {
+			servers = append(servers, r.Server)
+		}
+		runs[k][r.Server] = append(runs[k][r.Server], r)
+	}
+	ratio := slices.Contains(servers, "realtime") && slices.Contains(servers, "centrifuge")
+
+	fmt.Fprintf(w, "| scenario | figure | %s |", strings.Join(servers, " | "))
+	if ratio {
+		fmt.Fprint(w, " realtime ÷ centrifuge |")
+	}
+	fmt.Fprintln(w)
+	fmt.Fprint(w, "|---|---|", strings.Repeat("---|", len(servers)))
+	if ratio {
+		fmt.Fprint(w, "---|")
+	}
+	fmt.Fprintln(w)
+	most := 0
+	for _, k := range rows {
+		for _, rs := range runs[k] {
+			most = max(most, len(rs))
+		}
+	}
+	noted := false
+	for _, k := range rows {
+		fmt.Fprintf(w, "| `%s` %s | %s |", k.scenario, k.params, figureName(k.scenario))
+		for _, s := range servers {
+			rs := runs[k][s]
+			cell := "–"
+			if len(rs) > 0 {
+				cell = formatCell(k.scenario, medianOf(rs))
+				if len(rs) < most {
+					cell += fmt.Sprintf(" (n=%d)", len(rs))
+				}
+				if slices.ContainsFunc(rs, func(r result) bool { return r.Note != "" }) {
+					cell += " †"
+					noted = true
+				}
+			}
+			fmt.Fprintf(w, " %s |", cell)
+		}
+		if ratio {
+			fmt.Fprintf(w, " %s |", formatRatio(k.scenario, runs[k]["realtime"], runs[k]["centrifuge"]))
+		}
+		fmt.Fprintln(w)
+	}
+	if noted {
+		fmt.Fprintln(w, "\n† a run of this cell ended with a note (a stall, a cut drain, failed connections): see its summary line.")
+	}
+}
+
+// figureName says what the cells of a scenario's row show.
+func figureName(scenario string) string {
+	switch scenario {
+	case "fanout/window", "rooms":
+		return "deliveries/s · server CPU per delivery"
+	case "fanout/burst":
+		return "lost · disconnected readers"
+	case "fanout/paced":
+		return "latency p50 / p99"
+	case "idle":
+		return "server heap+stacks per conn · goroutines per conn"
+	case "connect":
+		return "connect+auth+join per s · p99"
+	}
+	return ""
+}
+
+// formatCell formats the medians m of one server's runs of a scenario.
+func formatCell(scenario string, m result) string {
+	var cell string
+	switch scenario {
+	case "fanout/window", "rooms":
+		cell = fmt.Sprintf("%s/s · %s µs", si(m.PerSec), known(m.CPUPerOpUs, "%.2f"))
+		if m.Loss > 0 {
+			cell += fmt.Sprintf(" · %.1f%% lost", 100*m.Loss)
+		}
+	case "fanout/burst":
+		cell = fmt.Sprintf("%.1f%% lost · %d disc.", 100*m.Loss, m.Disconnects)
+	case "fanout/paced":
+		cell = fmt.Sprintf("%.1f / %.1f ms", m.P50Ms, m.P99Ms)
+		if m.Loss > 0 {
+			cell += fmt.Sprintf(" · %.1f%% lost", 100*m.Loss)
+		}
+	case "idle":
+		cell = fmt.Sprintf("%s KB · %s", known(m.HeapPerConnKB, "%.1f"), known(m.GoroutinesPerConn, "%.2f"))
+	case "connect":
+		cell = fmt.Sprintf("%s/s · %.1f ms", si(m.PerSec), m.P99Ms)
+	}
+	if m.Disconnects > 0 && scenario != "fanout/burst" {
+		cell += fmt.Sprintf(" · %d disc.", m.Disconnects)
+	}
+	return cell
+}
+
+// formatRatio compares the throughput medians of realtime and centrifuge.
+func formatRatio(scenario string, ours, theirs []result) string {
+	switch scenario {
+	case "fanout/window", "rooms", "connect":
+	default:
+		return ""
+	}
+	if len(ours) == 0 || len(theirs) == 0 {
+		return ""
+	}
+	a, b := medianOf(ours).PerSec, medianOf(theirs).PerSec
+	if b <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.2fx", a/b)
+}
+
+// medianOf returns a result whose every figure is the median of that figure
+// over rs (each figure on its own: the median p99 may come from another run
+// than the median throughput).
+func medianOf(rs []result) result {
+	m := rs[0]
+	med := func(get func(result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = get(r)
+		}
+		return median(v)
+	}
+	m.PerSec = med(func(r result) float64 { return r.PerSec })
+	m.Loss = med(func(r result) float64 { return r.Loss })
+	m.P50Ms = med(func(r result) float64 { return r.P50Ms })
+	m.P99Ms = med(func(r result) float64 { return r.P99Ms })
+	m.MaxMs = med(func(r result) float64 { return r.MaxMs })
+	m.CPUPerOpUs = med(func(r result) float64 { return r.CPUPerOpUs })
+	m.HeapPerConnKB = med(func(r result) float64 { return r.HeapPerConnKB })
+	m.GoroutinesPerConn = med(func(r result) float64 { return r.GoroutinesPerConn })
+	m.Disconnects = int(med(func(r result) float64 { return float64(r.Disconnects) }))
+	return m
+}
+
+// median returns the median of v (the mean of the middle two for an even
+// count); v is reordered.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
+}

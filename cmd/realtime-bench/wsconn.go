@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/coder/websocket"
+)
+
+// maxFrameBytes bounds one server frame the bench accepts. A realtime.v1
+// join-room ack lists every member of the room, which for thousands of
+// members is megabytes.
+const maxFrameBytes = 64 << 20
+
+// keepReadBytes is the largest read buffer a connection keeps between
+// frames; the few large ones (join acks) are read into a buffer of their
+// own and dropped.
+const keepReadBytes = 64 << 10
+
+// wsConn is one bench connection: a WebSocket and the buffer its frames are
+// read into. One goroutine reads; any may write.
+type wsConn struct {
+	ws  *websocket.Conn
+	buf []byte
+}
+
+// dialWS opens a WebSocket to a loopback URL.
+func dialWS(ctx context.Context, client *http.Client, url string, header http.Header, subprotocols ...string) (*wsConn, error) {
+	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{
+		HTTPClient:   client,
+		HTTPHeader:   header,
+		Subprotocols: subprotocols,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ws.SetReadLimit(maxFrameBytes)
+	return &wsConn{ws: ws}, nil
+}
+
+// read returns the next text frame. The frame is valid until the next read.
+func (c *wsConn) read(ctx context.Context) ([]byte, error) {
+	for {
+		typ, r, err := c.ws.Reader(ctx)
+		if err != nil {
+			return nil, err
+		}
+		b := c.buf[:0]
+		for {
+			if len(b) == cap(b) {
+				b = append(b, 0)[:len(b)]
+			}
+			n, err := r.Read(b[len(b):cap(b)])
+			b = b[:len(b)+n]
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if cap(b) <= keepReadBytes {
+			c.buf = b
+		} else {
+			c.buf = nil
+		}
+		if typ == websocket.MessageText {
+			return b, nil
+		}
+	}
+}
+
+// write sends one text frame. It is safe to call from several goroutines.
+func (c *wsConn) write(ctx context.Context, frame []byte) error {
+	return c.ws.Write(ctx, websocket.MessageText, frame)
+}
+
+// close drops the connection without a closing handshake.
+func (c *wsConn) close() { _ = c.ws.CloseNow() }
+
+// awaitLine reads frames until one of their newline-separated objects
+// satisfies match, answering what the protocol needs answered meanwhile
+// (centrifuge pings). It returns that object, valid until the next read.
+func (c *wsConn) awaitLine(ctx context.Context, p proto, match func(line []byte) bool) ([]byte, error) {
+	for {
+		frame, err := c.read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if _, answer := p.control(frame); answer != nil {
+			if err := c.write(ctx, answer); err != nil {
+				return nil, err
+			}
+		}
+		for line := range bytes.Lines(frame) {
+			if line = bytes.TrimSpace(line); match(line) {
+				return line, nil
+			}
+		}
+	}
+}
+
+// closeCode returns the WebSocket close code that ended a connection, or -1
+// when it ended without one.
+func closeCode(err error) int {
+	return int(websocket.CloseStatus(err))
+}
+
+// errReply is a server's refusal of a setup request.
+type errReply struct {
+	what string
+	line []byte
+}
+
+// refused returns an errReply holding a copy of the server's answer.
+func refused(what string, line []byte) error {
+	return &errReply{what: what, line: bytes.Clone(line)}
+}
+
+func (e *errReply) Error() string {
+	const maxShown = 300
+	line := e.line
+	if len(line) > maxShown {
+		line = line[:maxShown]
+	}
+	return fmt.Sprintf("%s refused: %s", e.what, line)
+}
