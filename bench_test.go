@@ -406,6 +406,7 @@ func BenchmarkPersistedMessages(b *testing.B) {
 			}
 			defer db.Close()
 			db.SetMaxOpenConns(40)
+			db.SetMaxIdleConns(40) // the default of 2 reconnects constantly
 			store, err := sqlstore.New(db, sqlstore.Options{Dialect: d})
 			if err != nil {
 				b.Fatal(err)

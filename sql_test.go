@@ -30,6 +30,7 @@ func sqlStore(t *testing.T, d sqlstore.Dialect, dsn string) *sqlstore.Store {
 	db, err := sql.Open(driver, dsn)
 	require.NoError(t, err)
 	db.SetMaxOpenConns(10)
+	db.SetMaxIdleConns(10)
 	t.Cleanup(func() { db.Close() })
 	s, err := sqlstore.New(db, sqlstore.Options{Dialect: d})
 	require.NoError(t, err)

@@ -152,6 +152,10 @@ func openStore(ctx context.Context, log *slog.Logger) (realtime.Store, func(), e
 	if err != nil {
 		return nil, nil, err
 	}
+	// database/sql keeps 2 idle connections by default: under load it would
+	// open and close PostgreSQL connections all the time.
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
 	store, err := sqlstore.New(db, sqlstore.Options{Dialect: dialect})
 	if err == nil {
 		err = store.Migrate(ctx)
