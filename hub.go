@@ -411,6 +411,9 @@ func (h *Hub) subscribe(ctx context.Context, c *conn, room, since string) (misse
 	rs := h.seqOf(room)
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
+	if first && !rs.known {
+		h.baseline(ctx, room, rs)
+	}
 	if since != "" {
 		var floor uint64
 		missed, recovered, floor = h.replay(ctx, c, room, since)

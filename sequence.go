@@ -17,7 +17,8 @@ import (
 // roomSeq is the sequencing state of one room on this node.
 type roomSeq struct {
 	mu        sync.Mutex
-	last      uint64        // seq of the last message delivered here; 0: none yet
+	known     bool          // last is set: from the Store, or the first arrival
+	last      uint64        // seq of the last message delivered here
 	held      []Publication // early arrivals, while repairing
 	repairing bool
 	// floors holds, for connections that resumed, the last seq their
@@ -50,9 +51,11 @@ func (h *Hub) deliverInOrder(room string, p Publication) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	switch {
+	case !rs.known:
+		rs.known = true // no baseline could be read: start here
 	case p.Seq <= rs.last:
 		return // heard before
-	case rs.repairing || (rs.last != 0 && p.Seq != rs.last+1):
+	case rs.repairing || p.Seq != rs.last+1:
 		rs.held = append(rs.held, p)
 		if !rs.repairing {
 			rs.repairing = true
@@ -83,6 +86,21 @@ func (h *Hub) sendRoom(room string, rs *roomSeq, seq uint64, frame []byte) {
 			}
 		}
 		c.send(frame, false)
+	}
+}
+
+// baseline sets where a room's sequence stands when this node starts
+// serving it: the latest stored seq. Messages numbered after it are the ones
+// its connections are owed live, whichever node's publication comes first.
+func (h *Hub) baseline(ctx context.Context, room string, rs *roomSeq) {
+	msgs, _, err := h.store.History(ctx, HistoryQuery{Stream: RoomStream(room), Limit: 1})
+	if err != nil {
+		h.log.Warn("realtime: room sequence baseline", "room", room, "err", err)
+		return
+	}
+	rs.known = true
+	if len(msgs) > 0 {
+		rs.last = msgs[0].Seq
 	}
 }
 
@@ -184,7 +202,7 @@ func (h *Hub) resync() {
 	for _, room := range rooms {
 		rs := h.seqOf(room)
 		rs.mu.Lock()
-		if !rs.repairing && rs.last != 0 {
+		if !rs.repairing && rs.known {
 			rs.repairing = true
 			h.goTimer(func() { h.repair(room, rs) })
 		}
