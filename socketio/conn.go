@@ -1,0 +1,402 @@
+package socketio
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/internal/wire"
+	"github.com/realtime-go/realtime/socketio/internal/eio"
+	"github.com/realtime-go/realtime/socketio/internal/sio"
+)
+
+// closeWait bounds how long Close waits for a long-polling client to
+// collect its last packets.
+const closeWait = 5 * time.Second
+
+// conn carries one Socket.IO connection to the main namespace for the Hub:
+// a realtime.Transport. Read turns the client's events into native client
+// frames; Write turns the Hub's pushes and replies into Socket.IO events
+// and acks. The Hub calls Read from one goroutine and Write, Close and
+// Abort from another; the session's reader delivers events through in.
+type conn struct {
+	sock *sio.Socket
+	log  *slog.Logger
+
+	in   chan []byte   // native frames for Read
+	done chan struct{} // closed when the connection ends, either side
+	once sync.Once
+	why  error // why done was closed; set before
+
+	// amu guards accepted: whether the client's CONNECT was answered.
+	amu      sync.Mutex
+	accepted bool
+
+	// Only Write touches these.
+	buf    []byte
+	ends   []int // where each packet of buf ends
+	frames []eio.Frame
+}
+
+var _ realtime.Transport = (*conn)(nil)
+
+func newConn(sock *sio.Socket, log *slog.Logger) *conn {
+	c := &conn{sock: sock, log: log, in: make(chan []byte, 8), done: make(chan struct{})}
+	sock.Handle(c.onEvent, c.onDisconnect)
+	return c
+}
+
+// end closes done once, recording why.
+func (c *conn) end(why error) {
+	c.once.Do(func() {
+		c.why = why
+		close(c.done)
+	})
+}
+
+// accept answers the client's CONNECT, once.
+func (c *conn) accept(ctx context.Context) error {
+	c.amu.Lock()
+	defer c.amu.Unlock()
+	if c.accepted {
+		return nil
+	}
+	if err := c.sock.Accept(ctx); err != nil {
+		return err
+	}
+	c.accepted = true
+	return nil
+}
+
+func (c *conn) isAccepted() bool {
+	c.amu.Lock()
+	defer c.amu.Unlock()
+	return c.accepted
+}
+
+// errBinary answers events with binary arguments, which the Hub's JSON
+// protocol has no place for.
+var errBinary = realtime.Errorf(realtime.CodeInvalid, "binary arguments are not supported: send JSON")
+
+// onEvent turns an event into a native client frame: its first argument
+// is the data, its ack id plus one the ack number (native acks start at 1,
+// Socket.IO's at 0).
+func (c *conn) onEvent(e sio.Event) {
+	var frame []byte
+	switch {
+	case len(e.Binary) > 0:
+		c.refuse(e, errBinary)
+		return
+	case len(e.Args) > 1:
+		c.refuse(e, realtime.Errorf(realtime.CodeInvalid, "an event takes one data argument"))
+		return
+	case e.ID >= wire.MaxAck:
+		c.refuse(e, realtime.Errorf(realtime.CodeInvalid, "ack id too large"))
+		return
+	}
+	var data []byte
+	if len(e.Args) == 1 {
+		data = e.Args[0]
+	}
+	frame = wire.AppendClient(make([]byte, 0, len(e.Name)+len(data)+40), e.Name, data, uint64(e.ID+1))
+	select {
+	case c.in <- frame:
+	case <-c.done:
+	}
+}
+
+// refuse answers an event the bridge cannot hand to the Hub, as the Hub
+// answers an invalid one: an ack with the error, or an error event.
+func (c *conn) refuse(e sio.Event, err *realtime.Error) {
+	ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+	defer cancel()
+	if e.ID >= 0 {
+		reply, _ := json.Marshal(map[string]*realtime.Error{"error": err})
+		_ = c.sock.Ack(ctx, e.ID, []json.RawMessage{reply}, nil)
+		return
+	}
+	data, _ := json.Marshal(struct {
+		Code    realtime.Code `json:"code"`
+		Message string        `json:"message"`
+		Event   string        `json:"event,omitempty"`
+	}{err.Code, err.Message, e.Name})
+	_ = c.sock.Emit(ctx, "error", []json.RawMessage{data}, nil)
+}
+
+// onDisconnect ends the connection when the client leaves the namespace
+// or its session closes.
+func (c *conn) onDisconnect(reason string) {
+	if reason == "client namespace disconnect" {
+		c.end(&realtime.CloseError{Code: realtime.StatusNormal, Reason: "client disconnect"})
+		return
+	}
+	c.end(errors.New("socketio: " + reason))
+}
+
+// Read returns the next native frame from the client.
+func (c *conn) Read(ctx context.Context) ([]byte, error) {
+	select {
+	case f := <-c.in:
+		return f, nil
+	default:
+	}
+	select {
+	case f := <-c.in:
+		return f, nil
+	case <-c.done:
+		return nil, c.why
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Write turns the Hub's objects into Socket.IO packets of the main
+// namespace, one Engine.IO message each: a push {"event","data"} becomes
+// 42["event",data], a reply {"ack":n,...} becomes 43<n-1>[{...}] whose one
+// argument is {"data":...} or {"error":{...}}. The first connected push of
+// a connection that authenticated with its CONNECT first answers that
+// CONNECT.
+func (c *conn) Write(ctx context.Context, objs [][]byte) error {
+	defer func() {
+		if cap(c.buf) > keepBufBytes {
+			c.buf = nil // a burst grew it: idle connections stay small
+		}
+	}()
+	c.buf, c.ends = c.buf[:0], c.ends[:0]
+	for _, obj := range objs {
+		start := len(c.buf)
+		var ok, connected bool
+		c.buf, ok, connected = appendPacket(c.buf, obj)
+		if !ok {
+			c.log.Error("socketio: unexpected hub object", "obj", truncate(obj, 80))
+			c.buf = c.buf[:start]
+			continue
+		}
+		if connected && !c.isAccepted() {
+			// Answer the CONNECT first, after what preceded it.
+			if err := c.flush(ctx, c.buf[:start]); err != nil {
+				return err
+			}
+			c.buf = append(c.buf[:0], c.buf[start:]...)
+			if err := c.accept(ctx); err != nil {
+				return err
+			}
+		}
+		c.ends = append(c.ends, len(c.buf))
+	}
+	return c.flush(ctx, c.buf)
+}
+
+// flush sends the packets of buf, which end at c.ends, and forgets them.
+func (c *conn) flush(ctx context.Context, buf []byte) error {
+	if len(c.ends) == 0 {
+		return nil
+	}
+	c.frames = c.frames[:0]
+	start := 0
+	for _, end := range c.ends {
+		c.frames = append(c.frames, eio.Frame{Data: buf[start:end]})
+		start = end
+	}
+	c.ends = c.ends[:0]
+	err := c.sock.Send(ctx, c.frames...)
+	clear(c.frames)
+	return err
+}
+
+// keepBufBytes is the largest write buffer a connection keeps between
+// writes.
+const keepBufBytes = 4 << 10
+
+// appendPacket appends the Engine.IO message packet for one native server
+// object: a push or a reply. It reports whether obj was one, and whether
+// it is the connected push.
+func appendPacket(dst, obj []byte) (out []byte, ok, connected bool) {
+	// The Hub encodes objects with internal/wire, field order included;
+	// read them without a JSON decoder, fall back to one otherwise.
+	if name, data, ok := splitPush(obj); ok {
+		dst = append(dst, eio.TypeMessage)
+		dst = sio.AppendHeader(dst, sio.TypeEvent, "/", -1, 0)
+		dst = append(dst, '[')
+		dst = append(dst, name...)
+		dst = append(dst, ',')
+		dst = append(dst, data...)
+		return append(dst, ']'), true, string(name) == `"connected"`
+	}
+	if ack, rest, ok := splitReply(obj); ok {
+		dst = append(dst, eio.TypeMessage)
+		dst = sio.AppendHeader(dst, sio.TypeAck, "/", int64(ack-1), 0)
+		dst = append(dst, '[', '{')
+		dst = append(dst, rest...)
+		return append(dst, ']'), true, false
+	}
+	var f wire.ServerFrame
+	if err := json.Unmarshal(obj, &f); err != nil {
+		return dst, false, false
+	}
+	switch {
+	case f.Event != "":
+		data := f.Data
+		if data == nil {
+			data = json.RawMessage("{}")
+		}
+		return appendPacket(dst, wire.AppendPush(nil, f.Event, data))
+	case f.Ack != 0 && f.Error != nil:
+		return appendPacket(dst, wire.AppendAckError(nil, f.Ack, f.Error.Code, f.Error.Message))
+	case f.Ack != 0:
+		return appendPacket(dst, wire.AppendAck(nil, f.Ack, f.Data))
+	}
+	return dst, false, false
+}
+
+// splitPush splits {"event":"name","data":...} into the JSON string of
+// the name and the data.
+func splitPush(obj []byte) (name, data []byte, ok bool) {
+	rest, ok := bytes.CutPrefix(obj, []byte(`{"event":"`))
+	if !ok {
+		return nil, nil, false
+	}
+	end := -1
+	for i := 0; i < len(rest); i++ {
+		if rest[i] == '\\' {
+			i++
+			continue
+		}
+		if rest[i] == '"' {
+			end = i
+			break
+		}
+	}
+	if end < 0 {
+		return nil, nil, false
+	}
+	name = obj[len(`{"event":`) : len(`{"event":"`)+end+1]
+	rest = rest[end+1:]
+	rest, ok = bytes.CutPrefix(rest, []byte(`,"data":`))
+	if !ok || len(rest) < 2 || rest[len(rest)-1] != '}' {
+		return nil, nil, false
+	}
+	return name, rest[:len(rest)-1], true
+}
+
+// splitReply splits {"ack":n,<rest>} into n and what follows the comma,
+// closing brace included: "data":...} or "error":{...}}.
+func splitReply(obj []byte) (ack uint64, rest []byte, ok bool) {
+	rest, ok = bytes.CutPrefix(obj, []byte(`{"ack":`))
+	if !ok {
+		return 0, nil, false
+	}
+	i := bytes.IndexByte(rest, ',')
+	if i <= 0 {
+		return 0, nil, false
+	}
+	ack, err := strconv.ParseUint(string(rest[:i]), 10, 64)
+	rest = rest[i+1:]
+	if err != nil || ack == 0 || ack > wire.MaxAck || !(bytes.HasPrefix(rest, []byte(`"data":`)) || bytes.HasPrefix(rest, []byte(`"error":`))) {
+		return 0, nil, false
+	}
+	return ack, rest, true
+}
+
+// Ping reports whether the session is still open; Engine.IO's own
+// heartbeat closes sessions whose client stopped answering.
+func (c *conn) Ping(ctx context.Context) error {
+	select {
+	case <-c.done:
+		return c.why
+	default:
+		return nil
+	}
+}
+
+// Close ends the connection with a Hub close code. Before the CONNECT was
+// answered it is refused with CONNECT_ERROR {message: reason, data: {code,
+// closeCode}}. After, a code that asks the client not to come back
+// (4001, 4003, 4008, 1008, 1000) sends an error event {code, message,
+// closeCode} and DISCONNECT, after which socket.io-client does not
+// reconnect; any other code (1001 shutting down, 4009 too slow, ...)
+// closes the Engine.IO session, after which it reconnects by itself.
+func (c *conn) Close(code realtime.StatusCode, reason string) error {
+	c.end(&realtime.CloseError{Code: code, Reason: reason})
+	ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+	defer cancel()
+	if !c.isAccepted() {
+		return c.sock.Refuse(ctx, reason, closeData(code))
+	}
+	if final(code) {
+		data, _ := json.Marshal(struct {
+			Code      realtime.Code `json:"code"`
+			Message   string        `json:"message"`
+			CloseCode int           `json:"closeCode"`
+		}{codeOf(code), reason, int(code)})
+		_ = c.sock.Emit(ctx, "error", []json.RawMessage{data}, nil)
+		return c.sock.Disconnect(ctx)
+	}
+	c.sock.CloseSession(false)
+	select {
+	case <-c.sock.SessionDone():
+	case <-ctx.Done():
+		c.sock.CloseSession(true)
+	}
+	return nil
+}
+
+// Abort ends the connection at once: it drops the session unless the
+// connection already ended (Close, or the client left).
+func (c *conn) Abort() {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	c.end(errors.New("socketio: aborted"))
+	c.sock.CloseSession(true)
+}
+
+// final reports whether a close code tells the client not to reconnect by
+// itself, as the Go client decides.
+func final(code realtime.StatusCode) bool {
+	switch code {
+	case realtime.StatusNormal, realtime.StatusPolicy, realtime.StatusUnauthorized,
+		realtime.StatusForbidden, realtime.StatusRateLimited:
+		return true
+	}
+	return false
+}
+
+// codeOf returns the error code a close code stands for.
+func codeOf(code realtime.StatusCode) realtime.Code {
+	switch code {
+	case realtime.StatusUnauthorized:
+		return realtime.CodeUnauthorized
+	case realtime.StatusForbidden, realtime.StatusPolicy:
+		return realtime.CodeForbidden
+	case realtime.StatusRateLimited:
+		return realtime.CodeRateLimited
+	case realtime.StatusTooBig:
+		return realtime.CodeTooLarge
+	}
+	return realtime.CodeUnavailable
+}
+
+// closeData is the data of a CONNECT_ERROR: {code, closeCode}.
+func closeData(code realtime.StatusCode) json.RawMessage {
+	b, _ := json.Marshal(struct {
+		Code      realtime.Code `json:"code"`
+		CloseCode int           `json:"closeCode"`
+	}{codeOf(code), int(code)})
+	return b
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	return string(b[:n]) + "…"
+}
