@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -209,4 +210,17 @@ func TestChatOnPostgres(t *testing.T) {
 	var content string
 	require.NoError(t, db.QueryRow(`SELECT content FROM messages WHERE seq = 1`).Scan(&content))
 	require.Equal(t, "stored in postgres", content)
+}
+
+// TestSocketIOMounted: the example serves the Socket.IO bridge at
+// /socket.io/, answering an Engine.IO v4 handshake.
+func TestSocketIOMounted(t *testing.T) {
+	base := startChat(t)
+	resp, err := http.Get(base + "/socket.io/?EIO=4&transport=polling&token=" + devToken(t, base, "sio"))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var body bytes.Buffer
+	_, _ = body.ReadFrom(resp.Body)
+	require.True(t, strings.HasPrefix(body.String(), `0{"sid":`), body.String())
 }

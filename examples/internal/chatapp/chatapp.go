@@ -23,6 +23,7 @@ import (
 
 	"github.com/realtime-go/realtime"
 	"github.com/realtime-go/realtime/examples/chat/web"
+	"github.com/realtime-go/realtime/socketio"
 	"github.com/realtime-go/realtime/store/diskblob"
 	"github.com/realtime-go/realtime/store/sqlstore"
 )
@@ -90,8 +91,16 @@ func Run(ctx context.Context, addr string, o Options) error {
 	if err != nil {
 		return err
 	}
+	// The Socket.IO bridge serves socket.io-client on the same hub.
+	sio, err := socketio.New(hub, socketio.Options{AllowedOrigins: cfg.AllowedOrigins})
+	if err != nil {
+		_ = hub.Close()
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", hub)
+	mux.Handle("GET /socket.io/", sio)
+	mux.Handle("POST /socket.io/", sio)
 	mux.Handle("GET /", http.FileServerFS(web.Files))
 	files := http.StripPrefix("/files", hub.FileHandler(blobs))
 	mux.Handle("GET /files/", files)
@@ -109,6 +118,7 @@ func Run(ctx context.Context, addr string, o Options) error {
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
+		_ = sio.Close()
 		_ = hub.Close()
 		return err
 	}
@@ -122,13 +132,20 @@ func Run(ctx context.Context, addr string, o Options) error {
 
 	select {
 	case err := <-served:
+		_ = sio.Close()
 		_ = hub.Close()
 		return err
 	case <-ctx.Done():
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// The hub first, so that its connections get 1001 rather than a reset.
+	// The bridge and the hub first, so that their connections are closed
+	// properly rather than reset. A long-polling client that does not poll
+	// again cannot be told: give those a moment, then drop them.
+	sioCtx, cancelSio := context.WithTimeout(shutdownCtx, time.Second)
+	_ = sio.Shutdown(sioCtx)
+	cancelSio()
+	_ = sio.Close()
 	err = hub.Shutdown(shutdownCtx)
 	if serr := srv.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
