@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/realtime-go/realtime"
@@ -34,9 +35,9 @@ type conn struct {
 	once sync.Once
 	why  error // why done was closed; set before
 
-	// amu guards accepted: whether the client's CONNECT was answered.
-	amu      sync.Mutex
-	accepted bool
+	// accepted says whether the client's CONNECT was answered: by connect
+	// when the Hub needs no token, else by Write with the connected push.
+	accepted atomic.Bool
 
 	// Only Write touches these.
 	buf    []byte
@@ -62,22 +63,14 @@ func (c *conn) end(why error) {
 
 // accept answers the client's CONNECT, once.
 func (c *conn) accept(ctx context.Context) error {
-	c.amu.Lock()
-	defer c.amu.Unlock()
-	if c.accepted {
+	if c.accepted.Load() {
 		return nil
 	}
 	if err := c.sock.Accept(ctx); err != nil {
 		return err
 	}
-	c.accepted = true
+	c.accepted.Store(true)
 	return nil
-}
-
-func (c *conn) isAccepted() bool {
-	c.amu.Lock()
-	defer c.amu.Unlock()
-	return c.accepted
 }
 
 // errBinary answers events with binary arguments, which the Hub's JSON
@@ -88,7 +81,6 @@ var errBinary = realtime.Errorf(realtime.CodeInvalid, "binary arguments are not 
 // is the data, its ack id plus one the ack number (native acks start at 1,
 // Socket.IO's at 0).
 func (c *conn) onEvent(e sio.Event) {
-	var frame []byte
 	switch {
 	case len(e.Binary) > 0:
 		c.refuse(e, errBinary)
@@ -104,7 +96,7 @@ func (c *conn) onEvent(e sio.Event) {
 	if len(e.Args) == 1 {
 		data = e.Args[0]
 	}
-	frame = wire.AppendClient(make([]byte, 0, len(e.Name)+len(data)+40), e.Name, data, uint64(e.ID+1))
+	frame := wire.AppendClient(make([]byte, 0, len(e.Name)+len(data)+40), e.Name, data, uint64(e.ID+1))
 	select {
 	case c.in <- frame:
 	case <-c.done:
@@ -178,7 +170,7 @@ func (c *conn) Write(ctx context.Context, objs [][]byte) error {
 			c.buf = c.buf[:start]
 			continue
 		}
-		if connected && !c.isAccepted() {
+		if connected && !c.accepted.Load() {
 			// Answer the CONNECT first, after what preceded it.
 			if err := c.flush(ctx, c.buf[:start]); err != nil {
 				return err
@@ -326,7 +318,7 @@ func (c *conn) Close(code realtime.StatusCode, reason string) error {
 	c.end(&realtime.CloseError{Code: code, Reason: reason})
 	ctx, cancel := context.WithTimeout(context.Background(), closeWait)
 	defer cancel()
-	if !c.isAccepted() {
+	if !c.accepted.Load() {
 		return c.sock.Refuse(ctx, reason, closeData(code))
 	}
 	if final(code) {

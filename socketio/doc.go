@@ -38,9 +38,15 @@
 // # Lifecycle and concurrency
 //
 // New validates Options once; the Server is then safe for concurrent
-// use. Each session has a reader (the WebSocket's, or the long-polling
-// POST in flight), the Hub's own goroutines for its connection, and timers
-// for pings; nothing runs for an idle long-polling session but a timer.
+// use. An Engine.IO session has one reader (its WebSocket's, or the
+// long-polling request in flight) and one timer for pings; its Socket.IO
+// connection to "/" is a Hub connection, with the Hub's reader and writer
+// goroutines. Packets of one connection are handled in order. A client
+// that does not read is dropped as a native one is: behind at most
+// MaxPayload bytes waiting for its next long-polling GET (or a full TCP
+// window), the Hub's writer waits until Config.WriteTimeout, its send
+// queue (Config.SendQueueBytes) fills, and the connection ends.
+//
 // Shutdown closes every session gracefully and waits for them; Close
 // drops them. Shut the Server down before the Hub, so that its clients
 // reconnect elsewhere instead of being refused.
@@ -81,9 +87,10 @@
 //	    }
 //	}
 //
-// or with HAProxy, by cookie (clients behind one NAT still spread; browsers
-// send the cookie, and socket.io-client in Node sends it with
-// withCredentials and a cookie jar):
+// or with HAProxy, by cookie, so that clients behind one NAT still spread
+// over the nodes (socket.io-client keeps and sends the cookie with
+// withCredentials: true, in browsers and, since engine.io-client 6.5, in
+// Node):
 //
 //	backend realtime
 //	    balance roundrobin

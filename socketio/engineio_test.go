@@ -198,15 +198,18 @@ func TestUpgradeFlushesPending(t *testing.T) {
 	room := decodeInto[struct{ Room realtime.Room }](t, alice.emit("create-room", map[string]any{"name": "r"})).Room
 	bob := e.open(dialOpts{transport: "polling", manual: true})
 	require.NoError(t, bob.write(`40{"token":"`+e.token("bob")+`"}`))
-	require.NoError(t, bob.write(`42["join-room",{"roomId":"`+room.ID+`"}]`))
-	eventually(t, func() bool { return e.hub.Stats().Connections == 2 }, "bob connected")
-	time.Sleep(50 * time.Millisecond) // bob's join is handled
+	for got := ""; !strings.Contains(got, `42["connected"`); {
+		got += bob.get(200)
+	}
+	require.NoError(t, bob.write(`420["join-room",{"roomId":"`+room.ID+`"}]`))
+	for got := ""; !strings.Contains(got, `430[{"data":`); { // joined: subscribed
+		got += bob.get(200)
+	}
 	// Bob does not poll: alice's messages wait in his session.
 	for i := range 3 {
 		alice.emit("message", map[string]any{"roomId": room.ID, "content": "m" + string(rune('0'+i))})
 	}
 	bob.upgrade()
-	require.Equal(t, "Bob", decodeInto[struct{ User realtime.UserRef }](t, bob.next("connected")).User.Username)
 	for i := range 3 {
 		m := decodeInto[realtime.Message](t, bob.next("new-message"))
 		require.Equal(t, "m"+string(rune('0'+i)), m.Content)
@@ -336,16 +339,26 @@ func TestMalformed(t *testing.T) {
 func TestOverlappingPolls(t *testing.T) {
 	e := newEnv(t, realtime.Config{}, socketio.Options{})
 	c := e.open(dialOpts{transport: "polling", manual: true})
-	first := make(chan string, 1)
-	go func() {
-		_, _, b := httpDo(t, "GET", c.url("polling"), "", nil)
-		first <- b
-	}()
-	time.Sleep(50 * time.Millisecond)
+	type result struct {
+		code int
+		body string
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			code, _, body := httpDo(t, "GET", c.url("polling"), "", nil)
+			results <- result{code, body}
+		}()
+	}
+	// Whichever came first waited and gets the close packet; the other
+	// one gets 400.
+	a, b := <-results, <-results
+	if a.code != 200 {
+		a, b = b, a
+	}
+	require.Equal(t, result{200, "1"}, a)
+	require.Equal(t, 400, b.code)
 	code, _, _ := httpDo(t, "GET", c.url("polling"), "", nil)
-	require.Equal(t, 400, code)
-	require.Equal(t, "1", <-first, "the first poll gets the close packet")
-	code, _, _ = httpDo(t, "GET", c.url("polling"), "", nil)
 	require.Equal(t, 400, code)
 }
 

@@ -42,10 +42,12 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// MaxPayload caps one WebSocket message and one long-polling request
 	// body, in bytes; more closes the session. It is announced to clients
-	// in the handshake. Zero: 1,000,000. Events larger than the Hub's
-	// Config.MaxFrameBytes are refused by the Hub's own limits on
-	// content; set MaxPayload to Config.MaxFrameBytes to bound the bridge
-	// as tightly as the native transport.
+	// in the handshake, and is the most a long-polling GET returns at
+	// once. Zero: 1,000,000, the reference server's. The Hub's
+	// Config.MaxFrameBytes bounds native frames only: events up to
+	// MaxPayload reach the Hub, whose content limits then apply (a
+	// message over MaxMessageLength is too_large). Set MaxPayload to
+	// Config.MaxFrameBytes to bound Socket.IO clients as tightly.
 	MaxPayload int64
 	// AllowedOrigins lists the origins that may connect from a browser
 	// page of another origin, with the patterns of the Hub's

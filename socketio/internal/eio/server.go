@@ -134,7 +134,6 @@ func httpError(w http.ResponseWriter, status, code int, message string) {
 // ServeHTTP serves one Engine.IO request: a handshake, a poll, a post, or
 // a WebSocket with or without a session to upgrade.
 func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	srv.log.Warn("DBG req", "method", r.Method, "q", r.URL.RawQuery)
 	if !srv.cors(w, r) {
 		httpError(w, http.StatusForbidden, codeForbidden, "Forbidden")
 		return
@@ -274,8 +273,8 @@ func (srv *Server) goTracked(fn func()) bool {
 }
 
 // newSession registers a session for the request that opened it.
-func (srv *Server) newSession(r *http.Request, ws *websocket.Conn) (*Session, error) {
-	s := newSession(srv, r, ws)
+func (srv *Server) newSession(r *http.Request, ws *websocket.Conn, raw *wsConn) (*Session, error) {
+	s := newSession(srv, r, ws, raw)
 	srv.mu.Lock()
 	closing := srv.closing
 	srv.mu.Unlock()
@@ -322,7 +321,7 @@ func (srv *Server) handshake(sid string, upgrades bool) Frame {
 }
 
 func (srv *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
-	s, err := srv.newSession(r, nil)
+	s, err := srv.newSession(r, nil, nil)
 	if err != nil {
 		httpError(w, http.StatusServiceUnavailable, codeBadRequest, "Server shutting down")
 		return
@@ -344,8 +343,8 @@ func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, s *Ses
 		}
 		return
 	}
-	cw := &corkWriter{ResponseWriter: w}
-	ws, err := websocket.Accept(cw, r, accept)
+	hw := &hijackWriter{ResponseWriter: w}
+	ws, err := websocket.Accept(hw, r, accept)
 	if err != nil {
 		srv.log.Debug("eio: websocket refused", "remote", r.RemoteAddr, "err", err)
 		if s != nil {
@@ -355,10 +354,10 @@ func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, s *Ses
 	}
 	ws.SetReadLimit(srv.opts.MaxPayload)
 	if s != nil {
-		s.upgrade(ws, cw.conn)
+		s.upgrade(ws, hw.conn)
 		return
 	}
-	s, err = srv.newSession(r, ws)
+	s, err = srv.newSession(r, ws, hw.conn)
 	if err != nil {
 		_ = ws.Close(websocket.StatusGoingAway, "server shutting down")
 		return
@@ -370,7 +369,6 @@ func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, s *Ses
 		s.end("transport error", endAbort)
 		return
 	}
-	s.cork = cw.conn
 	s.startHeartbeat()
 	s.readWebSocket(ws)
 }

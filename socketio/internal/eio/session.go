@@ -65,7 +65,7 @@ type Session struct {
 	state     state
 	reason    string
 	ws        *websocket.Conn // the WebSocket transport, once in use
-	cork      *corkConn       // ws's connection; set with ws, nil when not a corkConn
+	raw       *wsConn         // ws's network connection, set with ws: data goes there
 	upgrading bool            // a WebSocket is opening or probing to take over
 	probe     *websocket.Conn // that WebSocket, once open
 	probed    bool            // the upgrade's probe was answered
@@ -90,11 +90,12 @@ type Session struct {
 	done chan struct{} // closed when the session is closed
 }
 
-func newSession(srv *Server, r *http.Request, ws *websocket.Conn) *Session {
+func newSession(srv *Server, r *http.Request, ws *websocket.Conn, raw *wsConn) *Session {
 	s := &Session{
 		id:   newID(),
 		srv:  srv,
 		ws:   ws,
+		raw:  raw,
 		wake: make(chan struct{}, 1),
 		done: make(chan struct{}),
 	}
@@ -155,42 +156,24 @@ func (s *Session) Send(ctx context.Context, frames ...Frame) error {
 		s.mu.Unlock()
 		return nil
 	}
-	ws, cork := s.ws, s.cork
+	raw := s.raw
 	s.mu.Unlock()
 
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if err := writeFrames(ctx, ws, cork, frames); err != nil {
+	// The session may have closed meanwhile; its WebSocket's close waits
+	// for wmu, so nothing follows the close frame.
+	s.mu.Lock()
+	open := s.state == stateOpen
+	s.mu.Unlock()
+	if !open {
+		return ErrClosed
+	}
+	if err := raw.writeMessages(ctx, frames); err != nil {
 		s.end("transport error", endAbort)
 		return err
 	}
 	return nil
-}
-
-// writeFrames writes one WebSocket message per frame, with one system
-// call for all of them when cork is set.
-func writeFrames(ctx context.Context, ws *websocket.Conn, cork *corkConn, frames []Frame) error {
-	if len(frames) > 1 && cork != nil {
-		cork.cork()
-	} else {
-		cork = nil
-	}
-	var err error
-	for _, f := range frames {
-		typ := websocket.MessageText
-		if f.Binary {
-			typ = websocket.MessageBinary
-		}
-		if err = ws.Write(ctx, typ, f.Data); err != nil {
-			break
-		}
-	}
-	if cork != nil {
-		if uerr := cork.uncork(ctx); err == nil {
-			err = uerr
-		}
-	}
-	return err
 }
 
 // startHeartbeat schedules the first ping, once the open packet is out.
@@ -229,12 +212,12 @@ func (s *Session) end(reason string, mode endMode) {
 		s.timer.Stop()
 	}
 	ws, up := s.ws, s.probe
-	if ws == nil && !s.polling && mode != endAbort {
-		// No GET waits: keep the session for the client's next one,
-		// bounded by the ping timeout (a live client polls at once). It
-		// gets what is pending and a close packet when the server closes,
-		// a noop when the client did (its GET may have been sent with its
-		// close packet and arrive second).
+	if ws == nil && (mode == endGraceful || mode == endClient && !s.polling) {
+		// Keep the session for the client's next GETs, bounded by the
+		// ping timeout (a live client polls at once). They get what is
+		// pending and a close packet when the server closes, a noop when
+		// the client did (its GET may have been sent with its close
+		// packet and arrive second).
 		if mode == endClient {
 			s.pending = append(s.pending[:0], noopFrame)
 		} else {
@@ -251,6 +234,7 @@ func (s *Session) end(reason string, mode endMode) {
 		return
 	}
 	if ws == nil && s.polling {
+		// An abort, or a client's close: the waiting GET ends it.
 		last := closeFrame
 		if mode == endClient {
 			last = noopFrame
@@ -284,7 +268,12 @@ func (s *Session) finish(ws, up *websocket.Conn, mode endMode) {
 	if ws == nil {
 		return
 	}
-	if mode != endGraceful || !s.srv.goTracked(func() { _ = ws.Close(websocket.StatusNormalClosure, "") }) {
+	closeWS := func() {
+		s.wmu.Lock() // after any write in progress: nothing follows the close frame
+		defer s.wmu.Unlock()
+		_ = ws.Close(websocket.StatusNormalClosure, "")
+	}
+	if mode != endGraceful || !s.srv.goTracked(closeWS) {
 		_ = ws.CloseNow()
 	}
 }
@@ -607,7 +596,7 @@ func (s *Session) abandonUpgrade(ws *websocket.Conn) {
 // released with a noop so that the client can pause polling), and the
 // client's "5" completes the upgrade, after which what was pending is
 // written to ws first.
-func (s *Session) upgrade(ws *websocket.Conn, cork *corkConn) {
+func (s *Session) upgrade(ws *websocket.Conn, raw *wsConn) {
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
@@ -620,6 +609,7 @@ func (s *Session) upgrade(ws *websocket.Conn, cork *corkConn) {
 	abandon := func() { s.abandonUpgrade(ws) }
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.UpgradeTimeout)
 	defer cancel()
+probe:
 	for {
 		typ, data, err := ws.Read(ctx)
 		if err != nil || typ != websocket.MessageText {
@@ -636,13 +626,12 @@ func (s *Session) upgrade(ws *websocket.Conn, cork *corkConn) {
 			s.probed = true
 			s.signalLocked()
 			s.mu.Unlock()
-			continue
 		case "5":
+			break probe
 		default:
 			abandon()
 			return
 		}
-		break
 	}
 
 	s.wmu.Lock()
@@ -653,7 +642,7 @@ func (s *Session) upgrade(ws *websocket.Conn, cork *corkConn) {
 		abandon()
 		return
 	}
-	s.ws, s.cork, s.probe, s.upgrading = ws, cork, nil, false
+	s.ws, s.raw, s.probe, s.upgrading = ws, raw, nil, false
 	pending := s.pending
 	s.pending, s.pendingBytes = nil, 0
 	if s.space != nil {
@@ -663,7 +652,7 @@ func (s *Session) upgrade(ws *websocket.Conn, cork *corkConn) {
 	s.signalLocked() // a GET still waiting gets a noop
 	s.mu.Unlock()
 	wctx, wcancel := context.WithTimeout(s.ctx, s.srv.opts.PingTimeout)
-	_ = writeFrames(wctx, ws, cork, pending)
+	_ = raw.writeMessages(wctx, pending)
 	wcancel()
 	s.wmu.Unlock()
 	s.readWebSocket(ws)
