@@ -123,7 +123,7 @@ func fanoutBench(b *testing.B, hubs []*realtime.Hub, urls []string) {
 			}
 		})
 	}
-	for roomSubscribers(hub, ctx, room.ID) < members+1 {
+	for roomMembers(ctx, hub, room.ID) < members+1 {
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(200 * time.Millisecond) // the last joins subscribe after they are stored
@@ -159,8 +159,9 @@ func fanoutBench(b *testing.B, hubs []*realtime.Hub, urls []string) {
 	wg.Wait()
 }
 
-// roomSubscribers counts members by asking the store.
-func roomSubscribers(hub *realtime.Hub, ctx context.Context, roomID string) int {
+// roomMembers counts a room's members (stored memberships, not subscriptions:
+// callers wait a moment more for the last joins to subscribe).
+func roomMembers(ctx context.Context, hub *realtime.Hub, roomID string) int {
 	rooms, _ := hub.Rooms(ctx, "")
 	for _, r := range rooms {
 		if r.ID == roomID {
