@@ -47,7 +47,16 @@ type memoryStore struct {
 
 type memRoom struct {
 	room    Room
-	members []Member // in join order
+	members []Member       // in join order
+	pos     map[string]int // user id → index in members
+}
+
+// member returns the index of userID in r.members, or -1.
+func (r *memRoom) member(userID string) int {
+	if i, ok := r.pos[userID]; ok {
+		return i
+	}
+	return -1
 }
 
 type memStream struct {
@@ -86,7 +95,7 @@ func (s *memoryStore) CreateRoom(_ context.Context, room Room, creator Member, l
 		return Room{}, Errorf(CodeLimitExceeded, "a user may belong to %d rooms", l.MaxRoomsPerUser)
 	}
 	creator.RoomID = room.ID
-	r := &memRoom{room: room, members: []Member{creator}}
+	r := &memRoom{room: room, members: []Member{creator}, pos: map[string]int{creator.UserID: 0}}
 	s.rooms[room.ID] = r
 	s.order = append(s.order, room.ID)
 	s.addUserRoom(creator.UserID, room.ID)
@@ -185,7 +194,7 @@ func (s *memoryStore) AddMember(_ context.Context, m Member, l Limits) (Member, 
 	if err != nil {
 		return Member{}, false, err
 	}
-	if i := slices.IndexFunc(r.members, func(x Member) bool { return x.UserID == m.UserID }); i >= 0 {
+	if i := r.member(m.UserID); i >= 0 {
 		return r.members[i], false, nil
 	}
 	if len(r.members) >= r.room.MaxUsers {
@@ -194,6 +203,7 @@ func (s *memoryStore) AddMember(_ context.Context, m Member, l Limits) (Member, 
 	if l.MaxRoomsPerUser > 0 && len(s.userRoom[m.UserID]) >= l.MaxRoomsPerUser {
 		return Member{}, false, Errorf(CodeLimitExceeded, "a user may belong to %d rooms", l.MaxRoomsPerUser)
 	}
+	r.pos[m.UserID] = len(r.members)
 	r.members = append(r.members, m)
 	s.addUserRoom(m.UserID, m.RoomID)
 	return m, true, nil
@@ -206,7 +216,7 @@ func (s *memoryStore) GetMember(_ context.Context, roomID, userID string) (Membe
 	if err != nil {
 		return Member{}, err
 	}
-	if i := slices.IndexFunc(r.members, func(x Member) bool { return x.UserID == userID }); i >= 0 {
+	if i := r.member(userID); i >= 0 {
 		return r.members[i], nil
 	}
 	return Member{}, ErrNotFound
@@ -219,7 +229,7 @@ func (s *memoryStore) UpdateMember(_ context.Context, roomID, userID string, u M
 	if err != nil {
 		return Member{}, err
 	}
-	i := slices.IndexFunc(r.members, func(x Member) bool { return x.UserID == userID })
+	i := r.member(userID)
 	if i < 0 {
 		return Member{}, ErrNotFound
 	}
@@ -239,11 +249,15 @@ func (s *memoryStore) RemoveMember(_ context.Context, roomID, userID string) (in
 	if err != nil {
 		return 0, err
 	}
-	i := slices.IndexFunc(r.members, func(x Member) bool { return x.UserID == userID })
+	i := r.member(userID)
 	if i < 0 {
 		return 0, ErrNotFound
 	}
 	r.members = slices.Delete(r.members, i, i+1)
+	delete(r.pos, userID)
+	for j := i; j < len(r.members); j++ {
+		r.pos[r.members[j].UserID] = j
+	}
 	delete(s.userRoom[userID], roomID)
 	if len(s.userRoom[userID]) == 0 {
 		delete(s.userRoom, userID)
@@ -266,8 +280,12 @@ func (s *memoryStore) SaveMessage(_ context.Context, m Message) (Message, bool, 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if m.RoomID != "" {
-		if _, err := s.roomLocked(m.RoomID); err != nil {
+		r, err := s.roomLocked(m.RoomID)
+		if err != nil {
 			return Message{}, false, err
+		}
+		if i := r.member(m.SenderID); i < 0 || r.members[i].IsMuted {
+			return Message{}, false, ErrForbidden
 		}
 	}
 	st := s.streams[key]

@@ -136,8 +136,15 @@ func (h *Hub) allowMessage(c *conn, userID string) bool {
 func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, error) {
 	switch {
 	case m.RoomID != "":
-		if err := h.requireSender(ctx, u, m.RoomID); err != nil {
-			return Message{}, err
+		// The store checks that the sender is a member who is not muted,
+		// in the step that saves (see MessageStore.SaveMessage). Look
+		// first only when something before the save must not run for a
+		// non-member: the OnMessage hook, or a lookup of the message
+		// replied to or of the file attached.
+		if h.cfg.OnMessage != nil || m.ReplyToID != "" || m.Type == TypeFile || m.Type == TypeImage {
+			if err := h.requireSender(ctx, u, m.RoomID); err != nil {
+				return Message{}, err
+			}
 		}
 	case m.RecipientID == "" && !u.HasRole("broadcast"):
 		return Message{}, Errorf(CodeForbidden, "global messages need the broadcast role")
@@ -171,6 +178,9 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 		case <-prev:
 		case <-ctx.Done():
 		}
+	}
+	if errors.Is(err, ErrForbidden) && m.RoomID != "" {
+		return Message{}, h.senderRefused(ctx, u, m.RoomID)
 	}
 	if err != nil {
 		return Message{}, h.storeErr("save message", err)
@@ -232,6 +242,15 @@ func (h *Hub) requireSender(ctx context.Context, u User, roomID string) error {
 		return Errorf(CodeForbidden, "you are muted in this room")
 	}
 	return nil
+}
+
+// senderRefused explains why the store refused u's message to a room.
+func (h *Hub) senderRefused(ctx context.Context, u User, roomID string) error {
+	if err := h.requireSender(ctx, u, roomID); err != nil {
+		return err
+	}
+	// A member again by now: the refusal stands, as it was when saved.
+	return Errorf(CodeForbidden, "only members may post in this room")
 }
 
 // filter runs the OnMessage hook, which may rewrite a message's content,

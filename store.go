@@ -69,6 +69,12 @@ type MessageStore interface {
 	// same sender already stored a message of the same stream with that
 	// ClientMsgID, nothing is stored and the earlier message is returned with
 	// duplicate=true.
+	//
+	// A room message is stored only if its room exists (ErrNotFound
+	// otherwise) and m.SenderID is a member of it who is not muted
+	// (ErrForbidden otherwise), checked in the same atomic step as the save,
+	// and a refused message takes no Seq. The hub relies on this check:
+	// it does not look the sender up before saving.
 	SaveMessage(ctx context.Context, m Message) (saved Message, duplicate bool, err error)
 	// GetMessage returns a message by ID or ErrNotFound.
 	GetMessage(ctx context.Context, id string) (Message, error)

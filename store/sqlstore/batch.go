@@ -12,9 +12,10 @@ import (
 
 // batchOps are the steps of trySaveBatch, in a transaction, for one dialect.
 type batchOps interface {
-	// lockRooms returns which of ids are rooms, and keeps them from being
-	// deleted until the transaction ends.
-	lockRooms(ctx context.Context, ids []string) (map[string]bool, error)
+	// lockRooms returns which of the rooms of pairs exist, keeping them from
+	// being deleted until the transaction ends, and which of pairs name a
+	// member of the room who is not muted.
+	lockRooms(ctx context.Context, pairs []roomUser) (rooms map[string]bool, senders map[roomUser]bool, err error)
 	// find returns the stored messages that have the id or the clientKey
 	// of one of reqs.
 	find(ctx context.Context, reqs []*saveReq) ([]realtime.Message, error)
@@ -38,24 +39,40 @@ const insertCols = `id, stream, seq, room_id, recipient_id, sender_id, sender_na
 // pgBatch does each step in one statement, with arrays.
 type pgBatch struct{ q querier }
 
-func (b pgBatch) lockRooms(ctx context.Context, ids []string) (map[string]bool, error) {
-	found := make(map[string]bool, len(ids))
-	if len(ids) == 0 {
-		return found, nil
+// roomUser is a room message's room and sender.
+type roomUser struct{ room, user string }
+
+func (b pgBatch) lockRooms(ctx context.Context, pairs []roomUser) (map[string]bool, map[roomUser]bool, error) {
+	rooms, senders := make(map[string]bool), make(map[roomUser]bool, len(pairs))
+	if len(pairs) == 0 {
+		return rooms, senders, nil
 	}
-	rows, err := b.q.QueryContext(ctx, `SELECT id FROM rooms WHERE id = ANY($1) FOR KEY SHARE`, ids)
+	roomIDs, userIDs := make([]string, len(pairs)), make([]string, len(pairs))
+	for i, p := range pairs {
+		roomIDs[i], userIDs[i] = p.room, p.user
+	}
+	// One row per room that exists, or per (room, sender) pair allowed.
+	rows, err := b.q.QueryContext(ctx, `SELECT r.id, m.user_id FROM rooms r
+		LEFT JOIN unnest($1::text[], $2::text[]) AS k (room_id, user_id) ON k.room_id = r.id
+		LEFT JOIN room_members m ON m.room_id = k.room_id AND m.user_id = k.user_id AND NOT m.is_muted
+		WHERE r.id = ANY($1)
+		FOR KEY SHARE OF r`, roomIDs, userIDs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
+		var room string
+		var user sql.NullString
+		if err := rows.Scan(&room, &user); err != nil {
+			return nil, nil, err
 		}
-		found[id] = true
+		rooms[room] = true
+		if user.Valid {
+			senders[roomUser{room, user.String}] = true
+		}
 	}
-	return found, rows.Err()
+	return rooms, senders, rows.Err()
 }
 
 func (b pgBatch) find(ctx context.Context, reqs []*saveReq) ([]realtime.Message, error) {
@@ -175,23 +192,39 @@ func (b *sqliteBatch) close() {
 	}
 }
 
-func (b *sqliteBatch) lockRooms(ctx context.Context, ids []string) (map[string]bool, error) {
-	found := make(map[string]bool, len(ids))
-	if len(ids) == 0 {
-		return found, nil
+func (b *sqliteBatch) lockRooms(ctx context.Context, pairs []roomUser) (map[string]bool, map[roomUser]bool, error) {
+	rooms, senders := make(map[string]bool), make(map[roomUser]bool, len(pairs))
+	if len(pairs) == 0 {
+		return rooms, senders, nil
 	}
-	st, err := b.prepare(ctx, `SELECT count(*) FROM rooms WHERE id = $1`)
+	room, err := b.prepare(ctx, `SELECT count(*) FROM rooms WHERE id = $1`)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	for _, id := range ids {
-		var n int
-		if err := st.QueryRowContext(ctx, id).Scan(&n); err != nil {
-			return nil, err
+	member, err := b.prepare(ctx, `SELECT count(*) FROM room_members WHERE room_id = $1 AND user_id = $2 AND NOT is_muted`)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, p := range pairs {
+		found, seen := rooms[p.room]
+		if !seen {
+			var n int
+			if err := room.QueryRowContext(ctx, p.room).Scan(&n); err != nil {
+				return nil, nil, err
+			}
+			found = n > 0
+			rooms[p.room] = found
 		}
-		found[id] = n > 0
+		if !found {
+			continue
+		}
+		var n int
+		if err := member.QueryRowContext(ctx, p.room, p.user).Scan(&n); err != nil {
+			return nil, nil, err
+		}
+		senders[p] = n > 0
 	}
-	return found, nil
+	return rooms, senders, nil
 }
 
 func (b *sqliteBatch) find(ctx context.Context, reqs []*saveReq) ([]realtime.Message, error) {

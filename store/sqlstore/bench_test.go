@@ -46,6 +46,11 @@ func benchSave(b *testing.B, s *sqlstore.Store, roomID string, senders int) {
 		failed atomic.Value
 		wg     sync.WaitGroup
 	)
+	for g := range senders {
+		if _, _, err := s.AddMember(context.Background(), member(roomID, fmt.Sprintf("user%03d", g)), realtime.Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
 	b.ResetTimer()
 	for g := range senders {
 		wg.Go(func() {

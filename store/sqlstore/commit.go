@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/realtime-go/realtime"
@@ -252,13 +253,13 @@ func (s *Store) trySaveBatch(ctx context.Context, reqs []*saveReq, look bool) ([
 		ops := s.batchOps(q)
 		defer ops.close()
 
-		var roomIDs []string
+		var pairs []roomUser
 		for _, r := range reqs {
 			if r.m.RoomID != "" {
-				roomIDs = append(roomIDs, r.m.RoomID)
+				pairs = append(pairs, roomUser{r.m.RoomID, r.m.SenderID})
 			}
 		}
-		rooms, err := ops.lockRooms(ctx, uniq(roomIDs))
+		rooms, senders, err := ops.lockRooms(ctx, uniqPairs(pairs))
 		if err != nil {
 			return err
 		}
@@ -286,6 +287,10 @@ func (s *Store) trySaveBatch(ctx context.Context, reqs []*saveReq, look bool) ([
 			m := r.m
 			if m.RoomID != "" && !rooms[m.RoomID] {
 				res[i].err = realtime.ErrNotFound
+				continue
+			}
+			if m.RoomID != "" && !senders[roomUser{m.RoomID, m.SenderID}] {
+				res[i].err = realtime.ErrForbidden
 				continue
 			}
 			k := clientKey(m)
@@ -345,7 +350,13 @@ func (s *Store) trySaveBatch(ctx context.Context, reqs []*saveReq, look bool) ([
 	return res, nil
 }
 
-func uniq(s []string) []string {
-	slices.Sort(s)
-	return slices.Compact(s)
+// uniqPairs sorts pairs and drops repeats.
+func uniqPairs(pairs []roomUser) []roomUser {
+	slices.SortFunc(pairs, func(a, b roomUser) int {
+		if c := strings.Compare(a.room, b.room); c != 0 {
+			return c
+		}
+		return strings.Compare(a.user, b.user)
+	})
+	return slices.Compact(pairs)
 }

@@ -113,6 +113,10 @@ func TestTwoHubs(t *testing.T) {
 		}
 		room := createRoom(t, hubs[0], "alice")
 		const writers, each = 10, 30
+		for w := range writers {
+			_, _, err := hubs[w%2].AddMember(t.Context(), member(room.ID, fmt.Sprintf("user%02d", w)), realtime.Limits{})
+			require.NoError(t, err)
+		}
 		type result struct {
 			seq uint64
 			dup bool

@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) realtime.Store) {
 		{"SaveMessageConcurrentSeq", testSaveMessageConcurrentSeq},
 		{"SaveMessageConcurrentClientMsgID", testSaveMessageConcurrentClientMsgID},
 		{"SaveMessageRoomNotFound", testSaveMessageRoomNotFound},
+		{"SaveMessageSender", testSaveMessageSender},
 		{"GetMessage", testGetMessage},
 		{"HistoryLatest", testHistoryLatest},
 		{"HistoryBefore", testHistoryBefore},
@@ -782,6 +783,9 @@ func withClientID(m realtime.Message, clientMsgID string) realtime.Message {
 func testSaveMessageConcurrentSeq(t *testing.T, s realtime.Store) {
 	const goroutines, each = 20, 50
 	room := createRoom(t, s, newRoom("alice"))
+	for g := range goroutines {
+		join(t, s, room.ID, fmt.Sprintf("user%02d", g))
+	}
 	got := make([][]uint64, goroutines)
 	errs := make([]error, goroutines)
 	var wg sync.WaitGroup
@@ -850,6 +854,44 @@ func testSaveMessageConcurrentClientMsgID(t *testing.T, s realtime.Store) {
 	}
 	next := save(t, s, newMessage(room.ID, "alice", "next"))
 	require.Equal(t, uint64(2), next.Seq)
+}
+
+// testSaveMessageSender: a room message is stored only from a member who is
+// not muted, checked by the store itself; a refused one takes no seq.
+func testSaveMessageSender(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	room := createRoom(t, s, newRoom("alice"))
+	join(t, s, room.ID, "bob")
+	save(t, s, newMessage(room.ID, "bob", "hello"))
+
+	refused := func(sender, why string) {
+		t.Helper()
+		m := newMessage(room.ID, sender, why)
+		_, _, err := s.SaveMessage(ctx, m)
+		requireCode(t, realtime.ErrForbidden, err, "a message from %s", why)
+		_, err = s.GetMessage(ctx, m.ID)
+		requireCode(t, realtime.ErrNotFound, err, "a message from %s was stored", why)
+	}
+	refused("mallory", "a user who never joined")
+
+	_, err := s.UpdateMember(ctx, room.ID, "bob", realtime.MemberUpdate{IsMuted: ptr(true)})
+	require.NoError(t, err)
+	refused("bob", "a muted member")
+	_, err = s.UpdateMember(ctx, room.ID, "bob", realtime.MemberUpdate{IsMuted: ptr(false)})
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), save(t, s, newMessage(room.ID, "bob", "unmuted")).Seq, "refused messages spent no seq")
+
+	_, err = s.RemoveMember(ctx, room.ID, "bob")
+	require.NoError(t, err)
+	refused("bob", "a member who left")
+
+	// Membership is per room, and direct messages need none.
+	other := createRoom(t, s, newRoom("carol"))
+	m := newMessage(other.ID, "alice", "not here")
+	_, _, err = s.SaveMessage(ctx, m)
+	requireCode(t, realtime.ErrForbidden, err, "alice belongs to another room")
+	save(t, s, dm("mallory", "alice", "hi"))
+	require.Equal(t, uint64(3), save(t, s, newMessage(room.ID, "alice", "last")).Seq)
 }
 
 func testSaveMessageRoomNotFound(t *testing.T, s realtime.Store) {
@@ -1068,6 +1110,7 @@ func testSaveMessageDuplicateID(t *testing.T, s realtime.Store) {
 	ctx := t.Context()
 	room := createRoom(t, s, newRoom("alice"))
 	first := save(t, s, newMessage(room.ID, "alice", "first"))
+	join(t, s, room.ID, "bob")
 
 	again := newMessage(room.ID, "bob", "same id")
 	again.ID = first.ID
@@ -1086,6 +1129,9 @@ func testSaveMessageDuplicateID(t *testing.T, s realtime.Store) {
 func testSaveMessageConcurrentFailures(t *testing.T, s realtime.Store) {
 	const goroutines, each = 10, 20
 	room := createRoom(t, s, newRoom("alice"))
+	join(t, s, room.ID, "mute")
+	_, err := s.UpdateMember(t.Context(), room.ID, "mute", realtime.MemberUpdate{IsMuted: ptr(true)})
+	require.NoError(t, err)
 	taken := save(t, s, newMessage(room.ID, "alice", "taken"))
 	once := save(t, s, withClientID(newMessage(room.ID, "alice", "once"), "once"))
 
@@ -1102,13 +1148,17 @@ func testSaveMessageConcurrentFailures(t *testing.T, s realtime.Store) {
 			for i := range each {
 				var r result
 				m := newMessage(room.ID, "alice", fmt.Sprint(g, "/", i))
-				switch i % 4 {
+				switch i % 6 {
 				case 0:
 					r.kind, m.RoomID = "missing room", id("missing")
 				case 1:
 					r.kind, m.ID = "taken id", taken.ID
 				case 2:
 					r.kind, m.ClientMsgID = "duplicate", "once"
+				case 3:
+					r.kind, m.SenderID = "not a member", "stranger"
+				case 4:
+					r.kind, m.SenderID = "muted", "mute"
 				default:
 					r.kind = "ok"
 				}
@@ -1126,6 +1176,8 @@ func testSaveMessageConcurrentFailures(t *testing.T, s realtime.Store) {
 				requireCode(t, realtime.ErrNotFound, r.err, "goroutine %d, message %d", g, i)
 			case "taken id":
 				requireCode(t, realtime.ErrConflict, r.err, "goroutine %d, message %d", g, i)
+			case "not a member", "muted":
+				requireCode(t, realtime.ErrForbidden, r.err, "goroutine %d, message %d (%s)", g, i, r.kind)
 			case "duplicate":
 				require.NoError(t, r.err, "goroutine %d, message %d", g, i)
 				require.True(t, r.dup, "goroutine %d, message %d", g, i)
@@ -1251,6 +1303,8 @@ func testDeleteMessage(t *testing.T, s realtime.Store) {
 func threadRoom(t *testing.T, s realtime.Store) (parent realtime.Message, replies []realtime.Message, other realtime.Message) {
 	t.Helper()
 	room := createRoom(t, s, newRoom("alice"))
+	join(t, s, room.ID, "bob")
+	join(t, s, room.ID, "carol")
 	parent = save(t, s, newMessage(room.ID, "alice", "parent"))
 	other = save(t, s, newMessage(room.ID, "bob", "other parent"))
 	for i := range 6 {
