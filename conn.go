@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"runtime"
 	"sync"
 	"time"
 
@@ -13,11 +14,6 @@ import (
 // batchBytes is the size past which the WebSocket transport starts a new
 // frame instead of appending more queued events to the current one.
 const batchBytes = 32 << 10
-
-// keepBufBytes is the largest write buffer a connection keeps between
-// writes; a bigger one, grown by a burst, is released so that idle
-// connections stay small.
-const keepBufBytes = 4 << 10
 
 // conn is one client connection. The goroutine of Hub.ServeHTTP reads and
 // handles its frames in order; writeLoop owns every write to the socket and
@@ -208,6 +204,16 @@ func (c *conn) writeLoop() {
 	defer c.wg.Done()
 	ping := time.NewTicker(c.hub.cfg.HeartbeatInterval)
 	defer ping.Stop()
+	// stuck ends the connection when a write takes longer than
+	// WriteTimeout: one timer for every write, which costs a fraction of a
+	// context with a deadline per write.
+	stuck := time.AfterFunc(time.Hour, func() {
+		c.hub.log.Debug("realtime: write timed out", "conn", c.id)
+		c.cancel()
+		c.t.Abort()
+	})
+	stuck.Stop()
+	defer stuck.Stop()
 	for {
 		select {
 		case <-c.wake:
@@ -217,12 +223,16 @@ func (c *conn) writeLoop() {
 		case <-c.ctx.Done():
 			return
 		}
+		// Whoever is queueing for this connection right now (the other
+		// members' messages of a busy room) goes first, so that one frame
+		// carries it all. On an idle hub this returns at once.
+		runtime.Gosched()
 		batch, closing := c.take()
 		var err error
 		if len(batch) > 0 {
-			ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.WriteTimeout)
-			err = c.t.Write(ctx, batch)
-			cancel()
+			stuck.Reset(c.hub.cfg.WriteTimeout)
+			err = c.t.Write(c.ctx, batch)
+			stuck.Stop()
 		}
 		clear(batch)
 		c.qmu.Lock()

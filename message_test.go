@@ -316,18 +316,54 @@ func TestSlowConsumerClosed(t *testing.T) {
 			mu.Unlock()
 		},
 	})
+	slow := floodPastReader(t, env, "slow")
+	// When it reads again, it finds what the kernel had buffered, then the
+	// 4009 close.
+	require.Equal(t, websocket.StatusCode(realtime.StatusTooSlow), closeStatus(t, slow.ws))
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return codes["slow"] == realtime.StatusTooSlow
+	}, 10*time.Second, 20*time.Millisecond)
+}
+
+// TestStuckWriteTimesOut: a member that stops reading while its send queue
+// still has room is cut off once one write has waited WriteTimeout.
+func TestStuckWriteTimesOut(t *testing.T) {
+	gone := make(chan realtime.StatusCode, 1)
+	env := newTestHub(t, realtime.Config{
+		MaxMessagesPerMinute: -1, MaxEventsPerSecond: -1, MaxMessageLength: 8000,
+		SendQueueBytes: 64 << 20, WriteTimeout: 300 * time.Millisecond,
+		OnDisconnect: func(e realtime.DisconnectEvent) {
+			if e.User.ID == "stuck" {
+				gone <- e.Code
+			}
+		},
+	})
+	floodPastReader(t, env, "stuck")
+	select {
+	case code := <-gone:
+		require.NotEqual(t, realtime.StatusTooSlow, code, "the queue never overflowed: the write timed out")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stuck connection was not cut off")
+	}
+}
+
+// floodPastReader joins user (a raw connection that then stops reading) and
+// bob to a room, sends 24 MB into it, more than the kernel's socket buffers
+// can hide, and requires that bob, who keeps reading, receives all of it.
+func floodPastReader(t *testing.T, env *testEnv, user string) *rawConn {
+	t.Helper()
 	alice, bob := env.dial("alice"), env.dial("bob")
 	room := alice.createRoom("r", nil)
 	bob.emit("join-room", map[string]any{"roomId": room.ID})
-	slow := env.raw("slow")
-	slow.write(`{"event":"join-room","data":{"roomId":"` + room.ID + `"},"ack":1}`)
-	require.Equal(t, uint64(1), slow.read().Ack)
-	// slow now reads nothing more.
+	stalled := env.raw(user)
+	stalled.write(`{"event":"join-room","data":{"roomId":"` + room.ID + `"},"ack":1}`)
+	require.Equal(t, uint64(1), stalled.read().Ack)
 
-	// 24 MB: more than the kernel's socket buffers can hide.
 	const n = 3000
 	content := strings.Repeat("x", 8000)
-	done := make(chan int)
+	received := make(chan int)
 	go func() {
 		got := 0
 		for got < n {
@@ -337,22 +373,15 @@ func TestSlowConsumerClosed(t *testing.T) {
 					got++
 				}
 			case <-time.After(30 * time.Second):
-				done <- got
+				received <- got
 				return
 			}
 		}
-		done <- got
+		received <- got
 	}()
 	for range n {
 		alice.emit("message", map[string]any{"roomId": room.ID, "content": content})
 	}
-	require.Equal(t, n, <-done, "the healthy member received every message")
-	// When it reads again, it finds what the kernel had buffered, then the
-	// 4009 close.
-	require.Equal(t, websocket.StatusCode(realtime.StatusTooSlow), closeStatus(t, slow.ws))
-	require.Eventually(t, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return codes["slow"] == realtime.StatusTooSlow
-	}, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, n, <-received, "the member who reads received every message")
+	return stalled
 }

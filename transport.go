@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 
 	"github.com/coder/websocket"
 
@@ -16,7 +17,9 @@ import (
 // events, rooms and rules.
 //
 // The Hub calls Read from one goroutine and Write, Close and Abort from
-// another; Ping may run concurrently with both.
+// another; Ping may run concurrently with both, and so may Abort, which the
+// Hub also calls to end a Write that has taken longer than
+// Config.WriteTimeout.
 type Transport interface {
 	// Read returns the next client frame: one JSON object of PROTOCOL.md
 	// section 2. ErrUnsupportedFrame is answered with an invalid error and
@@ -43,9 +46,17 @@ var ErrUnsupportedFrame = errors.New("realtime: unsupported frame")
 // wsTransport is the native WebSocket transport: newline-batched JSON text
 // frames (PROTOCOL.md section 2).
 type wsTransport struct {
-	ws  *websocket.Conn
-	buf []byte // the frame being written; only Write touches it
+	ws *websocket.Conn
 }
+
+// frameBufs lends the buffers that batched frames are built in: a
+// connection holds one only while it writes, so that idle connections hold
+// none and busy ones do not grow a new one for every write.
+var frameBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledFrame is the largest buffer returned to frameBufs; a bigger one
+// (a frame that carries one very large object) is left to the collector.
+const maxPooledFrame = 2 * batchBytes
 
 func (t *wsTransport) Read(ctx context.Context) ([]byte, error) {
 	typ, data, err := t.ws.Read(ctx)
@@ -66,24 +77,33 @@ func (t *wsTransport) Read(ctx context.Context) ([]byte, error) {
 }
 
 // Write writes objs as newline-separated frames of about batchBytes each.
-func (t *wsTransport) Write(ctx context.Context, objs [][]byte) error {
+// It writes with a context that cannot end: the hub ends a stuck write with
+// Abort, and coder/websocket would otherwise arm and disarm a cancellation
+// hook for every frame.
+func (t *wsTransport) Write(_ context.Context, objs [][]byte) error {
+	if len(objs) == 1 {
+		return t.ws.Write(context.Background(), websocket.MessageText, objs[0])
+	}
+	bp := frameBufs.Get().(*[]byte)
+	buf := *bp
 	defer func() {
-		if cap(t.buf) > keepBufBytes {
-			t.buf = nil // a burst grew it: idle connections stay small
+		if cap(buf) <= maxPooledFrame {
+			*bp = buf[:0]
+			frameBufs.Put(bp)
 		}
 	}()
 	for len(objs) > 0 {
-		t.buf = t.buf[:0]
+		buf = buf[:0]
 		n := 0
-		for n < len(objs) && (n == 0 || len(t.buf)+len(objs[n]) < batchBytes) {
+		for n < len(objs) && (n == 0 || len(buf)+len(objs[n]) < batchBytes) {
 			if n > 0 {
-				t.buf = append(t.buf, '\n')
+				buf = append(buf, '\n')
 			}
-			t.buf = append(t.buf, objs[n]...)
+			buf = append(buf, objs[n]...)
 			n++
 		}
 		objs = objs[n:]
-		if err := t.ws.Write(ctx, websocket.MessageText, t.buf); err != nil {
+		if err := t.ws.Write(context.Background(), websocket.MessageText, buf); err != nil {
 			return err
 		}
 	}
