@@ -35,7 +35,7 @@ func BenchmarkRoomFanout1000(b *testing.B) {
 		if i%256 == 255 { // the writers' part: take the queue, hand back the slice
 			b.StopTimer()
 			for _, c := range conns {
-				batch, _ := c.take()
+				batch, _, _ := c.take()
 				clear(batch)
 				c.spare = batch[:0]
 			}
@@ -47,7 +47,8 @@ func BenchmarkRoomFanout1000(b *testing.B) {
 }
 
 // newFanoutHub returns a hub with a room "r" of n subscribed connections that
-// have no socket: their queues fill and nothing writes them.
+// have no socket: their queues fill and nothing writes them (stopped: no
+// writer starts).
 func newFanoutHub(tb testing.TB, n int) (*Hub, []*conn) {
 	h, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SendQueueBytes: 64 << 20})
 	if err != nil {
@@ -57,7 +58,7 @@ func newFanoutHub(tb testing.TB, n int) (*Hub, []*conn) {
 	set := &connSet{}
 	conns := make([]*conn, n)
 	for i := range conns {
-		c := &conn{hub: h, id: "c" + strconv.Itoa(i), wake: make(chan struct{}, 1), rooms: map[string]struct{}{}}
+		c := &conn{hub: h, id: "c" + strconv.Itoa(i), stopped: true, rooms: map[string]struct{}{}}
 		conns[i] = c
 		set.add(c)
 	}
@@ -74,7 +75,7 @@ func TestFanoutAllocatesNothingPerRecipient(t *testing.T) {
 		h, conns := newFanoutHub(t, n)
 		drain := func() {
 			for _, c := range conns {
-				batch, _ := c.take()
+				batch, _, _ := c.take()
 				c.spare = batch[:0]
 			}
 		}

@@ -16,8 +16,10 @@ import (
 const batchBytes = 32 << 10
 
 // conn is one client connection. The goroutine of Hub.ServeHTTP reads and
-// handles its frames in order; writeLoop owns every write to the socket and
-// drains the send queue, which any goroutine may fill without blocking.
+// handles its frames in order. Any goroutine may fill the send queue without
+// blocking; a writer goroutine, started when the queue fills and ending when
+// it is empty, owns every write to the socket. An idle connection has only
+// its reader.
 type conn struct {
 	hub *Hub
 	t   Transport
@@ -32,7 +34,8 @@ type conn struct {
 	user   User
 	authed bool
 
-	// qmu guards the send queue and the closing state.
+	// qmu guards the send queue, the closing state, the writer's and the
+	// pinger's lifecycle.
 	qmu         sync.Mutex
 	queue       [][]byte
 	spare       [][]byte
@@ -40,7 +43,10 @@ type conn struct {
 	closing     bool
 	closeCode   StatusCode
 	closeReason string
-	wake        chan struct{}
+	writing     bool        // a writer goroutine runs (or the connection is done writing)
+	stopped     bool        // the connection is over: start no writer or ping
+	pinger      *time.Timer // the next ping
+	stuck       *time.Timer // ends a write that takes too long; the writer's
 
 	// held are coalescing frames by key, in arrival order, waiting for the
 	// hub's next flush; guarded by qmu.
@@ -73,7 +79,6 @@ func newConn(h *Hub, t Transport) *conn {
 		id:     newID("c"),
 		ctx:    ctx,
 		cancel: cancel,
-		wake:   make(chan struct{}, 1),
 		rooms:  make(map[string]struct{}),
 	}
 	if n := h.cfg.MaxEventsPerSecond; n > 0 {
@@ -106,8 +111,8 @@ func (c *conn) sendReply(frame []byte) {
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += int64(len(frame))
+	c.wakeWriterLocked()
 	c.qmu.Unlock()
-	c.signal()
 }
 
 // send queues frame for writing. It never blocks. A frame that would overflow
@@ -129,21 +134,24 @@ func (c *conn) send(frame []byte, droppable bool) {
 	if c.queued+n > limit {
 		c.closing, c.closeCode, c.closeReason = true, StatusTooSlow, "send queue overflow"
 		c.queue, c.queued = nil, 0
+		c.wakeWriterLocked()
 		c.qmu.Unlock()
-		c.signal()
 		return
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += n
+	c.wakeWriterLocked()
 	c.qmu.Unlock()
-	c.signal()
 }
 
-func (c *conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+// wakeWriterLocked starts a writer unless one runs; c.qmu is held.
+func (c *conn) wakeWriterLocked() {
+	if c.writing || c.stopped {
+		return
 	}
+	c.writing = true
+	c.wg.Add(1)
+	go c.writeLoop()
 }
 
 // hold keeps a coalescing frame under key until release, replacing the
@@ -184,55 +192,50 @@ func (c *conn) closeWith(code StatusCode, reason string) {
 	if !c.closing {
 		c.closing, c.closeCode, c.closeReason = true, code, reason
 	}
+	c.wakeWriterLocked()
 	c.qmu.Unlock()
-	c.signal()
 }
 
-// take removes and returns everything queued, and the closing state.
-func (c *conn) take() (batch [][]byte, closing bool) {
+// take removes and returns everything queued, and the closing state; ok is
+// false, and the writer must end, when there is nothing to do.
+func (c *conn) take() (batch [][]byte, closing, ok bool) {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
+	if len(c.queue) == 0 && !c.closing {
+		c.writing = false
+		return nil, false, false
+	}
 	batch, c.queue, c.spare = c.queue, c.spare[:0], nil
 	c.queued = 0
-	return batch, c.closing
+	return batch, c.closing, true
 }
 
-// writeLoop writes queued frames, several events per WebSocket frame, and
-// pings the peer every HeartbeatInterval. It ends when the connection
-// closes.
+// writeLoop writes what is queued, several events per WebSocket frame,
+// until the queue is empty or the connection closes.
 func (c *conn) writeLoop() {
 	defer c.wg.Done()
-	ping := time.NewTicker(c.hub.cfg.HeartbeatInterval)
-	defer ping.Stop()
-	// stuck ends the connection when a write takes longer than
-	// WriteTimeout: one timer for every write, which costs a fraction of a
-	// context with a deadline per write.
-	stuck := time.AfterFunc(time.Hour, func() {
-		c.hub.log.Debug("realtime: write timed out", "conn", c.id)
-		c.cancel()
-		c.t.Abort()
-	})
-	stuck.Stop()
-	defer stuck.Stop()
 	for {
-		select {
-		case <-c.wake:
-		case <-ping.C:
-			c.ping()
-			continue
-		case <-c.ctx.Done():
-			return
-		}
 		// Whoever is queueing for this connection right now (the other
 		// members' messages of a busy room) goes first, so that one frame
 		// carries it all. On an idle hub this returns at once.
 		runtime.Gosched()
-		batch, closing := c.take()
+		if c.ctx.Err() != nil {
+			return // writing stays set: no writer starts again
+		}
+		batch, closing, ok := c.take()
+		if !ok {
+			return
+		}
 		var err error
 		if len(batch) > 0 {
-			stuck.Reset(c.hub.cfg.WriteTimeout)
+			if c.stuck == nil {
+				// One timer for every write: far cheaper than a context
+				// with a deadline per write.
+				c.stuck = time.AfterFunc(time.Hour, c.writeTimedOut)
+			}
+			c.stuck.Reset(c.hub.cfg.WriteTimeout)
 			err = c.t.Write(c.ctx, batch)
-			stuck.Stop()
+			c.stuck.Stop()
 		}
 		clear(batch)
 		c.qmu.Lock()
@@ -257,18 +260,58 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// ping checks, off the writer goroutine, that the peer still answers.
+// writeTimedOut ends the connection: one write has taken WriteTimeout.
+func (c *conn) writeTimedOut() {
+	c.hub.log.Debug("realtime: write timed out", "conn", c.id)
+	c.cancel()
+	c.t.Abort()
+}
+
+// startPings pings the peer every HeartbeatInterval from now on.
+func (c *conn) startPings() {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if !c.stopped {
+		c.pinger = time.AfterFunc(c.hub.cfg.HeartbeatInterval, c.ping)
+	}
+}
+
+// ping checks that the peer still answers, on the timer's goroutine, then
+// plans the next ping.
 func (c *conn) ping() {
+	c.qmu.Lock()
+	if c.stopped {
+		c.qmu.Unlock()
+		return
+	}
 	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.PingTimeout)
-		defer cancel()
-		if err := c.t.Ping(ctx); err != nil && c.ctx.Err() == nil {
+	c.qmu.Unlock()
+	defer c.wg.Done()
+	ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.PingTimeout)
+	err := c.t.Ping(ctx)
+	cancel()
+	if err != nil {
+		if c.ctx.Err() == nil {
 			c.hub.log.Debug("realtime: peer stopped answering pings", "conn", c.id)
 			c.cancel()
 		}
-	}()
+		return
+	}
+	c.qmu.Lock()
+	if !c.stopped {
+		c.pinger.Reset(c.hub.cfg.HeartbeatInterval)
+	}
+	c.qmu.Unlock()
+}
+
+// stop starts no more writers or pings; those running finish (c.wg).
+func (c *conn) stop() {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	c.stopped = true
+	if c.pinger != nil {
+		c.pinger.Stop()
+	}
 }
 
 // readLoop reads and handles frames until the connection ends, or until

@@ -93,6 +93,7 @@ const (
 	StatusGoingAway    StatusCode = 1001
 	StatusPolicy       StatusCode = 1008
 	StatusTooBig       StatusCode = 1009
+	StatusInternal     StatusCode = 1011
 	StatusUnauthorized StatusCode = 4001
 	StatusForbidden    StatusCode = 4003
 	StatusRateLimited  StatusCode = 4008

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -120,23 +121,10 @@ func New(cfg Config) (*Hub, error) {
 	return h, nil
 }
 
-// serve runs one connection on the request's goroutine.
-func (h *Hub) serve(c *conn, r *http.Request, token string) {
-	var registered bool
-	var ended DisconnectEvent
-	defer func() {
-		c.cancel()
-		c.wg.Wait()
-		c.t.Abort()
-		typingRooms := c.stopTimers()
-		if registered {
-			h.unregister(c, typingRooms)
-			if hook := h.cfg.OnDisconnect; hook != nil {
-				hook(ended)
-			}
-		}
-	}()
-
+// connect authenticates c, runs OnConnect and registers c, on the
+// goroutine of the request that opened it: r is valid throughout. It
+// reports whether c is registered; if not, c is over and released.
+func (h *Hub) connect(c *conn, r *http.Request, token string) bool {
 	switch {
 	case h.cfg.Authenticator == nil:
 		h.setUser(c, anonymousUser(r), time.Time{})
@@ -144,7 +132,8 @@ func (h *Hub) serve(c *conn, r *http.Request, token string) {
 		if _, err := h.authenticate(c, token); err != nil {
 			c.closeWith(StatusUnauthorized, "unauthorized")
 			<-c.ctx.Done()
-			return
+			h.release(c, false, DisconnectEvent{})
+			return false
 		}
 	default:
 		c.tmu.Lock()
@@ -153,7 +142,8 @@ func (h *Hub) serve(c *conn, r *http.Request, token string) {
 		})
 		c.tmu.Unlock()
 		if !h.awaitAuth(c) {
-			return
+			h.release(c, false, DisconnectEvent{})
+			return false
 		}
 	}
 
@@ -166,19 +156,51 @@ func (h *Hub) serve(c *conn, r *http.Request, token string) {
 				c.closeWith(StatusForbidden, "forbidden")
 			}
 			<-c.ctx.Done()
-			return
+			h.release(c, false, DisconnectEvent{})
+			return false
 		}
 	}
 	if err := h.register(c); err != nil {
 		c.closeWith(StatusGoingAway, "server shutting down")
 		<-c.ctx.Done()
-		return
+		h.release(c, false, DisconnectEvent{})
+		return false
 	}
-	registered = true
+	return true
+}
+
+// run reads and handles a registered connection's frames until it ends,
+// then releases it. A panic while handling a frame (in a hook, say) ends
+// this connection with 1011 and is logged; the hub goes on.
+func (h *Hub) run(c *conn) {
 	u := c.currentUser()
-	err := c.readLoop(nil)
-	code, reason := c.closeStatus(err)
-	ended = DisconnectEvent{ConnectionID: c.id, User: u, Code: code, Reason: reason}
+	var err error
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.Error("realtime: panic while serving a connection", "conn", c.id, "panic", p, "stack", string(debug.Stack()))
+			c.closeWith(StatusInternal, "internal error")
+			<-c.ctx.Done() // the writer has sent the close
+		}
+		code, reason := c.closeStatus(err)
+		h.release(c, true, DisconnectEvent{ConnectionID: c.id, User: u, Code: code, Reason: reason})
+	}()
+	err = c.readLoop(nil)
+}
+
+// release ends c: it waits for its writer and pings, closes its socket and,
+// when it was registered, unregisters it and runs OnDisconnect with ended.
+func (h *Hub) release(c *conn, registered bool, ended DisconnectEvent) {
+	c.cancel()
+	c.stop()
+	c.wg.Wait()
+	c.t.Abort()
+	typingRooms := c.stopTimers()
+	if registered {
+		h.unregister(c, typingRooms)
+		if hook := h.cfg.OnDisconnect; hook != nil {
+			hook(ended)
+		}
+	}
 }
 
 // awaitAuth reads frames until the connection authenticates (true) or ends.

@@ -195,6 +195,38 @@ func TestHooks(t *testing.T) {
 	require.NotContains(t, strings.Join(disconnected, ","), "banned", "refused connections were never connected")
 }
 
+// TestPanickingHook: a hook that panics ends only the connection whose
+// frame it was handling, with 1011 and OnDisconnect; the hub goes on.
+func TestPanickingHook(t *testing.T) {
+	disconnected := make(chan realtime.DisconnectEvent, 4)
+	env := newTestHub(t, realtime.Config{
+		OnMessage: func(ctx context.Context, m *realtime.Message) error {
+			if m.Content == "boom" {
+				panic("hook bug")
+			}
+			return nil
+		},
+		OnDisconnect: func(e realtime.DisconnectEvent) { disconnected <- e },
+	})
+	alice := env.dial("alice")
+	room := alice.createRoom("r", nil)
+	mallory := env.raw("mallory")
+	mallory.write(`{"event":"join-room","data":{"roomId":"` + room.ID + `"},"ack":1}`)
+	require.Equal(t, uint64(1), mallory.read().Ack)
+	mallory.write(`{"event":"message","data":{"roomId":"` + room.ID + `","content":"boom"},"ack":2}`)
+	require.Equal(t, websocket.StatusCode(realtime.StatusInternal), closeStatus(t, mallory.ws))
+	select {
+	case e := <-disconnected:
+		require.Equal(t, "mallory", e.User.ID)
+		require.Equal(t, realtime.StatusInternal, e.Code)
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnDisconnect did not run")
+	}
+	require.Eventually(t, func() bool { return env.hub.UserConnections("mallory") == 0 }, 5*time.Second, 10*time.Millisecond)
+	alice.emit("message", map[string]any{"roomId": room.ID, "content": "still here"})
+	require.Equal(t, "still here", decodeInto[realtime.Message](t, alice.next("new-message")).Content)
+}
+
 func TestClientReconnectsAndRejoins(t *testing.T) {
 	env := newTestHub(t, realtime.Config{})
 	alice, bob := env.dial("alice"), env.dial("bob")

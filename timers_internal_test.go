@@ -28,16 +28,16 @@ func quietHub(t *testing.T, cfg Config) *Hub {
 }
 
 // fakeConn is an authenticated connection without a socket; what the hub
-// sends it stays in its queue.
+// sends it stays in its queue (stopped: no writer starts).
 func fakeConn(h *Hub, u User) *conn {
 	ctx, cancel := context.WithCancel(h.ctx)
-	return &conn{hub: h, id: newID("c"), ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1),
+	return &conn{hub: h, id: newID("c"), ctx: ctx, cancel: cancel, stopped: true,
 		rooms: map[string]struct{}{}, user: u, authed: true}
 }
 
 // queued returns the events queued for c, and empties its queue.
 func queued(c *conn) []string {
-	batch, _ := c.take()
+	batch, _, _ := c.take()
 	var out []string
 	for _, f := range batch {
 		out = append(out, string(f))

@@ -137,7 +137,17 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(h.cfg.MaxFrameBytes)
-	h.ServeTransport(&wsTransport{ws: ws}, r, token)
+	c := h.open(&wsTransport{ws: ws}, r, token)
+	if c == nil {
+		return
+	}
+	// The request's goroutine has grown its stack parsing HTTP and keeps
+	// the request alive; a fresh goroutine reads the connection from here,
+	// so that an idle connection costs one small goroutine.
+	go func() {
+		defer h.connsWG.Done()
+		h.run(c)
+	}()
 }
 
 // ServeTransport serves one client connection over t until it ends; r is
@@ -146,14 +156,27 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // native WebSocket (the Socket.IO bridge) call it; it returns when the
 // connection is closed and t released.
 func (h *Hub) ServeTransport(t Transport, r *http.Request, token string) {
+	if c := h.open(t, r, token); c != nil {
+		defer h.connsWG.Done()
+		h.run(c)
+	}
+}
+
+// open connects a client over t (see connect). It returns the registered
+// connection, counted in h.connsWG until the caller has run it, or nil when
+// the client did not get that far and t is released.
+func (h *Hub) open(t Transport, r *http.Request, token string) *conn {
 	h.connsWG.Add(1)
-	defer h.connsWG.Done()
 	if h.closing.Load() {
 		_ = t.Close(StatusGoingAway, "server shutting down")
-		return
+		h.connsWG.Done()
+		return nil
 	}
 	c := newConn(h, t)
-	c.wg.Add(1)
-	go c.writeLoop()
-	h.serve(c, r, token)
+	c.startPings()
+	if !h.connect(c, r, token) {
+		h.connsWG.Done()
+		return nil
+	}
+	return c
 }
