@@ -34,6 +34,8 @@ func (h *Hub) handle(c *conn, event string, data json.RawMessage) (any, error) {
 		return h.handleRemoveMember(ctx, c, data)
 	case "list-rooms":
 		return h.handleListRooms(ctx, c)
+	case "list-members":
+		return h.handleListMembers(ctx, c, data)
 	case "message":
 		return h.handleMessage(ctx, c, data)
 	case "typing":

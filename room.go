@@ -268,12 +268,25 @@ type joinRequest struct {
 }
 
 type joinReply struct {
-	Room      Room       `json:"room"`
-	Members   []Member   `json:"members"`
-	Presence  []Presence `json:"presence"`
-	Missed    int        `json:"missed"`
-	Recovered bool       `json:"recovered"`
+	Room        Room       `json:"room"`
+	Members     []Member   `json:"members"`
+	Presence    []Presence `json:"presence"`
+	MoreMembers bool       `json:"moreMembers,omitempty"`
+	Missed      int        `json:"missed"`
+	Recovered   bool       `json:"recovered"`
 }
+
+// joinMembersLimit is the most members a join-room ack lists, oldest
+// first (PROTOCOL.md section 8): a join stays small in a room of any size,
+// and list-members pages through the rest.
+const joinMembersLimit = 500
+
+// Pages of list-members: defaultMembersPage members unless the client asks
+// for up to maxMembersPage.
+const (
+	defaultMembersPage = 100
+	maxMembersPage     = 500
+)
 
 func (h *Hub) handleJoinRoom(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
 	var req joinRequest
@@ -340,7 +353,64 @@ func (h *Hub) joined(ctx context.Context, u User, roomID string) (joinReply, err
 	if !u.HasRole("admin") && !slices.ContainsFunc(members, func(m Member) bool { return m.UserID == u.ID }) {
 		return joinReply{}, Errorf(CodeForbidden, "no longer a member of this room")
 	}
-	return joinReply{Room: room, Members: nonNil(members), Presence: h.onlinePresence(ctx, roomID, members)}, nil
+	more := len(members) > joinMembersLimit
+	if more {
+		members = members[:joinMembersLimit]
+	}
+	return joinReply{Room: room, Members: nonNil(members), Presence: h.onlinePresence(ctx, roomID, members), MoreMembers: more}, nil
+}
+
+type listMembersRequest struct {
+	RoomID string `json:"roomId"`
+	After  string `json:"after"`
+	Limit  int    `json:"limit"`
+}
+
+type listMembersReply struct {
+	Members  []Member   `json:"members"`
+	Presence []Presence `json:"presence"`
+	HasMore  bool       `json:"hasMore"`
+}
+
+// handleListMembers pages through a room's members in the order they
+// joined, for members of the room and hub admins.
+func (h *Hub) handleListMembers(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
+	var req listMembersRequest
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	if err := required("roomId", req.RoomID); err != nil {
+		return nil, err
+	}
+	if err := optional("after", req.After); err != nil {
+		return nil, err
+	}
+	switch {
+	case req.Limit == 0:
+		req.Limit = defaultMembersPage
+	case req.Limit < 0 || req.Limit > maxMembersPage:
+		return nil, Errorf(CodeInvalid, "field limit must be between 1 and %d", maxMembersPage)
+	}
+	u := c.currentUser()
+	members, err := h.store.ListMembers(ctx, req.RoomID)
+	if err != nil {
+		return nil, h.storeErr("list members", err)
+	}
+	if !u.HasRole("admin") && !slices.ContainsFunc(members, func(m Member) bool { return m.UserID == u.ID }) {
+		return nil, Errorf(CodeForbidden, "only members may list this room's members")
+	}
+	if req.After != "" {
+		i := slices.IndexFunc(members, func(m Member) bool { return m.UserID == req.After })
+		if i < 0 {
+			return nil, Errorf(CodeNotFound, "after names no member of this room")
+		}
+		members = members[i+1:]
+	}
+	more := len(members) > req.Limit
+	if more {
+		members = members[:req.Limit]
+	}
+	return listMembersReply{Members: nonNil(members), Presence: h.onlinePresence(ctx, req.RoomID, members), HasMore: more}, nil
 }
 
 // replay sends c every message of room stored after since, in order, and

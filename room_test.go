@@ -13,11 +13,92 @@ import (
 )
 
 type joinAck struct {
-	Room      realtime.Room
-	Members   []realtime.Member
-	Presence  []realtime.Presence
-	Missed    int
-	Recovered bool
+	Room        realtime.Room
+	Members     []realtime.Member
+	Presence    []realtime.Presence
+	MoreMembers bool
+	Missed      int
+	Recovered   bool
+}
+
+// TestLargeRoomMembersPaged: joining a room of 5,000 works with the default
+// send queue; the ack lists the first 500 members and list-members pages
+// through every one, in join order, each once.
+func TestLargeRoomMembersPaged(t *testing.T) {
+	ctx := context.Background()
+	env := newTestHub(t, realtime.Config{MaxUsersPerRoom: 10000})
+	alice := env.dial("alice")
+	small := alice.createRoom("small", nil)
+	raw := alice.emit("join-room", map[string]any{"roomId": small.ID})
+	require.NotContains(t, string(raw), "moreMembers", "a small room's ack does not mention more members")
+
+	room := alice.createRoom("big", map[string]any{"maxUsers": 10000})
+	want := []string{"alice"}
+	for i := range 5000 {
+		id := fmt.Sprintf("u%04d", i)
+		_, err := env.hub.AddMember(ctx, room.ID, realtime.UserRef{ID: id, Username: id}, "")
+		require.NoError(t, err)
+		want = append(want, id)
+	}
+	_, err := env.hub.AddMember(ctx, room.ID, realtime.UserRef{ID: "bob", Username: "bob"}, "")
+	require.NoError(t, err)
+	want = append(want, "bob")
+
+	bob := env.dial("bob")
+	ack := decodeInto[joinAck](t, bob.emit("join-room", map[string]any{"roomId": room.ID}))
+	require.Equal(t, len(want), ack.Room.MemberCount)
+	require.True(t, ack.MoreMembers)
+	require.Len(t, ack.Members, 500)
+	require.Equal(t, "alice", ack.Members[0].UserID)
+	require.Len(t, ack.Presence, 1, "presence covers the members listed: only alice is online among them")
+
+	type page struct {
+		Members  []realtime.Member
+		Presence []realtime.Presence
+		HasMore  bool
+	}
+	var got []string
+	sawBob := false
+	after := ""
+	for {
+		req := map[string]any{"roomId": room.ID, "limit": 500}
+		if after != "" {
+			req["after"] = after
+		}
+		p := decodeInto[page](t, bob.emit("list-members", req))
+		for _, m := range p.Members {
+			got = append(got, m.UserID)
+		}
+		for _, pr := range p.Presence {
+			sawBob = sawBob || pr.UserID == "bob"
+		}
+		if !p.HasMore {
+			break
+		}
+		require.Len(t, p.Members, 500)
+		after = p.Members[len(p.Members)-1].UserID
+	}
+	require.Equal(t, want, got, "every member once, in join order")
+	require.True(t, sawBob, "the last page's presence shows bob online")
+
+	first := decodeInto[page](t, bob.emit("list-members", map[string]any{"roomId": room.ID}))
+	require.Len(t, first.Members, 100, "the default page")
+	require.Equal(t, want[:100], userIDs(first.Members))
+
+	bob.emitErr(realtime.CodeInvalid, "list-members", map[string]any{"roomId": room.ID, "limit": 501})
+	bob.emitErr(realtime.CodeInvalid, "list-members", map[string]any{"roomId": room.ID, "limit": -1})
+	bob.emitErr(realtime.CodeInvalid, "list-members", map[string]any{})
+	bob.emitErr(realtime.CodeNotFound, "list-members", map[string]any{"roomId": room.ID, "after": "nobody"})
+	env.dial("carol").emitErr(realtime.CodeForbidden, "list-members", map[string]any{"roomId": room.ID})
+	bob.emitErr(realtime.CodeNotFound, "list-members", map[string]any{"roomId": "r_missing"})
+}
+
+func userIDs(ms []realtime.Member) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.UserID
+	}
+	return out
 }
 
 func TestCreateAndJoinRoom(t *testing.T) {

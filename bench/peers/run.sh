@@ -58,13 +58,10 @@ scenarios=(
 )
 
 # server_flags NAME SCENARIO prints extra flags for that server's process.
+# None needs one today; realtime-server's defaults are the library's.
 server_flags() {
   case "$1/$2" in
-  # A join-room ack lists every member and its presence: past ~4,000
-  # members it outgrows the default 1 MiB send queue and the joiner is
-  # closed with 4009. A bigger queue lets the room fill; it changes
-  # nothing once the room is full (64 messages in flight are ~25 KB).
-  realtime/window-5000) echo "-queue-bytes 8388608" ;;
+  *) ;;
   esac
 }
 

@@ -135,7 +135,7 @@ func TestBrowserChat(t *testing.T) {
 	}
 	t.Setenv("PRESENCE_GRACE", "1s")
 	base := startChat(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "--test", "chat.test.mjs")
 	cmd.Dir = "e2e"

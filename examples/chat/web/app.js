@@ -239,6 +239,15 @@ async function joinRoom(roomId, since) {
     // The ack lists who is online; everyone else is offline until
     // get-presence tells when they were last seen.
     state.presence = new Map((ack.presence || []).map((p) => [p.userId, p]));
+    // A large room's ack lists only its first members: page through the rest.
+    let more = ack.moreMembers, after = ack.members.at(-1)?.userId;
+    while (more && state.roomId === roomId) {
+      const page = await request('list-members', { roomId, after, limit: 500 });
+      page.members.forEach((m) => state.members.set(m.userId, m));
+      page.presence.forEach((p) => state.presence.set(p.userId, p));
+      more = page.hasMore && page.members.length > 0;
+      after = page.members.at(-1)?.userId;
+    }
     renderMembers();
     markCurrent();
     loadPresence(roomId);
