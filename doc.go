@@ -39,7 +39,13 @@
 //   - Each event is encoded once, however many connections receive it, and
 //     connections batch what is queued into one WebSocket frame.
 //   - The sender of a message is the authenticated user, never a payload
-//     field.
+//     field, and the Store checks that it is a member who is not muted in
+//     the step that saves the message.
+//   - A write that takes longer than Config.WriteTimeout ends its
+//     connection. A hook that panics ends only the connection it was
+//     serving, with 1011; the panic is logged and the hub goes on.
+//   - An idle connection costs one goroutine; its writer runs only while it
+//     has something to send.
 //
 // # Security defaults
 //

@@ -187,6 +187,17 @@ func (h *Hub) run(c *conn) {
 	err = c.readLoop(nil)
 }
 
+// guard runs a hook that no connection's frame is waiting for, logging a
+// panic in it instead of letting it end the process.
+func (h *Hub) guard(hook string, fn func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.Error("realtime: panic in "+hook, "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	fn()
+}
+
 // release ends c: it waits for its writer and pings, closes its socket and,
 // when it was registered, unregisters it and runs OnDisconnect with ended.
 func (h *Hub) release(c *conn, registered bool, ended DisconnectEvent) {
@@ -198,7 +209,7 @@ func (h *Hub) release(c *conn, registered bool, ended DisconnectEvent) {
 	if registered {
 		h.unregister(c, typingRooms)
 		if hook := h.cfg.OnDisconnect; hook != nil {
-			hook(ended)
+			h.guard("OnDisconnect", func() { hook(ended) })
 		}
 	}
 }

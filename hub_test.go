@@ -195,19 +195,43 @@ func TestHooks(t *testing.T) {
 	require.NotContains(t, strings.Join(disconnected, ","), "banned", "refused connections were never connected")
 }
 
-// TestPanickingHook: a hook that panics ends only the connection whose
-// frame it was handling, with 1011 and OnDisconnect; the hub goes on.
+// TestPanickingHook: a hook that panics ends at most the connection it was
+// serving, with 1011, is logged, and the hub goes on: OnMessage and
+// OnConnect panics close their connection; OnDisconnect and OnPresence
+// panics close nothing.
 func TestPanickingHook(t *testing.T) {
 	disconnected := make(chan realtime.DisconnectEvent, 4)
 	env := newTestHub(t, realtime.Config{
-		OnMessage: func(ctx context.Context, m *realtime.Message) error {
-			if m.Content == "boom" {
-				panic("hook bug")
+		PresenceGrace: time.Millisecond,
+		OnConnect: func(ctx context.Context, e realtime.ConnectEvent) error {
+			if e.User.ID == "crasher" {
+				panic("connect hook bug")
 			}
 			return nil
 		},
-		OnDisconnect: func(e realtime.DisconnectEvent) { disconnected <- e },
+		OnMessage: func(ctx context.Context, m *realtime.Message) error {
+			if m.Content == "boom" {
+				panic("message hook bug")
+			}
+			return nil
+		},
+		OnDisconnect: func(e realtime.DisconnectEvent) {
+			disconnected <- e
+			panic("disconnect hook bug")
+		},
+		OnPresence: func(p realtime.Presence) {
+			if p.UserID == "mallory" {
+				panic("presence hook bug")
+			}
+		},
 	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := client.Dial(ctx, env.url, client.DialOptions{Token: env.token("crasher"), NoReconnect: true})
+	var ce *client.CloseError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, realtime.StatusInternal, ce.Code)
+
 	alice := env.dial("alice")
 	room := alice.createRoom("r", nil)
 	mallory := env.raw("mallory")
@@ -225,6 +249,7 @@ func TestPanickingHook(t *testing.T) {
 	require.Eventually(t, func() bool { return env.hub.UserConnections("mallory") == 0 }, 5*time.Second, 10*time.Millisecond)
 	alice.emit("message", map[string]any{"roomId": room.ID, "content": "still here"})
 	require.Equal(t, "still here", decodeInto[realtime.Message](t, alice.next("new-message")).Content)
+	require.Equal(t, 1, env.hub.Stats().Connections)
 }
 
 func TestClientReconnectsAndRejoins(t *testing.T) {

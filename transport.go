@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"runtime/debug"
 	"sync"
 
 	"github.com/coder/websocket"
@@ -164,8 +165,10 @@ func (h *Hub) ServeTransport(t Transport, r *http.Request, token string) {
 
 // open connects a client over t (see connect). It returns the registered
 // connection, counted in h.connsWG until the caller has run it, or nil when
-// the client did not get that far and t is released.
-func (h *Hub) open(t Transport, r *http.Request, token string) *conn {
+// the client did not get that far and t is released. A panic while
+// connecting (in the Authenticator or OnConnect) closes t with 1011 and is
+// logged.
+func (h *Hub) open(t Transport, r *http.Request, token string) (opened *conn) {
 	h.connsWG.Add(1)
 	if h.closing.Load() {
 		_ = t.Close(StatusGoingAway, "server shutting down")
@@ -174,8 +177,19 @@ func (h *Hub) open(t Transport, r *http.Request, token string) *conn {
 	}
 	c := newConn(h, t)
 	c.startPings()
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.Error("realtime: panic while connecting", "conn", c.id, "panic", p, "stack", string(debug.Stack()))
+			c.closeWith(StatusInternal, "internal error")
+			<-c.ctx.Done() // the writer has sent the close
+			h.release(c, false, DisconnectEvent{})
+			opened = nil
+		}
+		if opened == nil {
+			h.connsWG.Done()
+		}
+	}()
 	if !h.connect(c, r, token) {
-		h.connsWG.Done()
 		return nil
 	}
 	return c
