@@ -1,7 +1,6 @@
 package realtime
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -88,8 +87,7 @@ func (h *Hub) handleAuth(c *conn, data json.RawMessage) (any, error) {
 // decode unmarshals an event's data object into v. A field of the wrong JSON
 // type is an invalid error that names the field.
 func decode(data json.RawMessage, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(v); err != nil {
+	if err := json.Unmarshal(data, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
 			return Errorf(CodeInvalid, "field %s must be a JSON %s", te.Field, jsonKind(te.Type.Kind().String()))

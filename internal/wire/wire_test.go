@@ -82,6 +82,7 @@ func FuzzDecodeClient(f *testing.F) {
 		`{"event":"message","data":{"roomId":"r","content":"hi"},"ack":1}`,
 		`{"event":"x","data":[1],"ack":4}`, `[]`, `{`, "{\"event\":\"\xff\"}",
 		`{"event":"a","ack":9007199254740991}`, `{"event":"a","data":null}`,
+		`{"event":"join\u002droom","data":{}}`, `{"event":"a\"b"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -95,6 +96,10 @@ func FuzzDecodeClient(f *testing.F) {
 		}
 		if !json.Valid(fr.Data) {
 			t.Fatalf("data is not valid JSON: %q", fr.Data)
+		}
+		var ref struct{ Event string }
+		if json.Unmarshal(b, &ref) == nil && ref.Event != fr.Event {
+			t.Fatalf("event %q, encoding/json reads %q", fr.Event, ref.Event)
 		}
 	})
 }
