@@ -191,7 +191,7 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 		// publish failed).
 		return saved, nil
 	}
-	frame, err := encodePush("new-message", saved)
+	frame, err := encodeMessagePush("new-message", &saved)
 	if err != nil {
 		return Message{}, err
 	}

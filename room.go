@@ -432,7 +432,7 @@ func (h *Hub) replay(ctx context.Context, c *conn, roomID, since string) (int, b
 	frames := make([][]byte, 0, len(msgs))
 	size := int64(0)
 	for _, m := range msgs {
-		f, err := encodePush("new-message", m)
+		f, err := encodeMessagePush("new-message", &m)
 		if err != nil {
 			return 0, false, 0
 		}

@@ -141,7 +141,7 @@ func (h *Hub) repair(room string, rs *roomSeq) {
 			if m.Seq != rs.last+1 {
 				continue
 			}
-			if frame, err := encodePush("new-message", m); err == nil {
+			if frame, err := encodeMessagePush("new-message", &m); err == nil {
 				h.sendRoom(room, rs, m.Seq, frame)
 			}
 			rs.last = m.Seq

@@ -1,0 +1,73 @@
+package realtime
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// encodeMessagePush encodes a message push (new-message) as encodePush
+// would, byte for byte, without reflection in the common case: a message
+// without metadata, edit or deletion. The rest goes through encoding/json.
+func encodeMessagePush(event string, m *Message) ([]byte, error) {
+	if m.Metadata != nil || m.EditedAt != nil || m.DeletedAt != nil || !jsonTime(m.CreatedAt) {
+		return encodePush(event, m)
+	}
+	b := make([]byte, 0, 160+len(m.Content)+len(event))
+	b = append(b, `{"event":`...)
+	b = appendJSONString(b, event)
+	b = append(b, `,"data":{"id":`...)
+	b = appendJSONString(b, m.ID)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, m.Seq, 10)
+	if m.RoomID != "" {
+		b = append(b, `,"roomId":`...)
+		b = appendJSONString(b, m.RoomID)
+	}
+	if m.RecipientID != "" {
+		b = append(b, `,"recipientId":`...)
+		b = appendJSONString(b, m.RecipientID)
+	}
+	b = append(b, `,"senderId":`...)
+	b = appendJSONString(b, m.SenderID)
+	b = append(b, `,"sender":{"id":`...)
+	b = appendJSONString(b, m.Sender.ID)
+	b = append(b, `,"username":`...)
+	b = appendJSONString(b, m.Sender.Username)
+	b = append(b, `},"content":`...)
+	b = appendJSONString(b, m.Content)
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, string(m.Type))
+	if m.ReplyToID != "" {
+		b = append(b, `,"replyToId":`...)
+		b = appendJSONString(b, m.ReplyToID)
+	}
+	b = append(b, `,"createdAt":"`...)
+	b = m.CreatedAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	if m.ClientMsgID != "" {
+		b = append(b, `,"clientMsgId":`...)
+		b = appendJSONString(b, m.ClientMsgID)
+	}
+	return append(b, "}}"...), nil
+}
+
+// jsonTime reports whether encoding/json can encode t (its year is 0 to 9999).
+func jsonTime(t time.Time) bool {
+	y := t.Year()
+	return y >= 0 && y <= 9999
+}
+
+// appendJSONString appends s as encoding/json writes a string: text that
+// needs no escaping is copied, the rest is left to encoding/json.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // cannot fail for a string
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}

@@ -1,0 +1,70 @@
+package realtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// requireSameEncoding fails unless encodeMessagePush writes exactly what
+// encodePush (encoding/json) writes for m.
+func requireSameEncoding(t *testing.T, m Message) {
+	t.Helper()
+	want, err := encodePush("new-message", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := encodeMessagePush("new-message", &m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("encodeMessagePush differs from encoding/json:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestEncodeMessagePushMatchesEncodingJSON(t *testing.T) {
+	created := time.Date(2026, 11, 26, 9, 30, 1, 120_000_000, time.UTC)
+	edited := created.Add(time.Minute)
+	base := Message{
+		ID: "m_abc", Seq: 7, RoomID: "r_1", SenderID: "u1", Sender: UserRef{ID: "u1", Username: "Ann"},
+		Content: "hello", Type: TypeText, CreatedAt: created,
+	}
+	for name, edit := range map[string]func(m *Message){
+		"plain":           func(*Message) {},
+		"direct":          func(m *Message) { m.RoomID, m.RecipientID = "", "u2" },
+		"global":          func(m *Message) { m.RoomID = "" },
+		"reply and key":   func(m *Message) { m.ReplyToID, m.ClientMsgID = "m_parent", "c-1" },
+		"unicode":         func(m *Message) { m.Content, m.Sender.Username = "héllo 👋 世界", "Zoë" },
+		"html":            func(m *Message) { m.Content = `<script>alert("x") & 'y'</script>` },
+		"escapes":         func(m *Message) { m.Content = "a\"b\\c\n\r\t\b\f\x00\x1f" },
+		"line separators": func(m *Message) { m.Content = "a\u2028b\u2029c" },
+		"invalid utf-8":   func(m *Message) { m.Content = "a\xffb\xc3" },
+		"whole seconds":   func(m *Message) { m.CreatedAt = created.Truncate(time.Second) },
+		"other zone":      func(m *Message) { m.CreatedAt = created.In(time.FixedZone("x", 3600)) },
+		"zero time":       func(m *Message) { m.CreatedAt = time.Time{} },
+		"max seq":         func(m *Message) { m.Seq = 1<<64 - 1 },
+		"file":            func(m *Message) { m.Type, m.Metadata = TypeFile, json.RawMessage(`{ "file": {"id": "f1"} }`) },
+		"edited":          func(m *Message) { m.EditedAt = &edited },
+		"deleted":         func(m *Message) { m.DeletedAt, m.Content = &edited, "" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := base
+			edit(&m)
+			requireSameEncoding(t, m)
+		})
+	}
+}
+
+func FuzzEncodeMessagePush(f *testing.F) {
+	f.Add("m_1", "r_1", "", "u1", "Ann", "hello", "text", "", "", uint64(1), int64(1_790_000_000_123_000_000))
+	f.Add("m_2", "", "u2", "u1", "Zoë", "<b>\"hi\"</b>\n\u2028\xff", "file", "m_1", "c", uint64(1<<63), int64(-1))
+	f.Fuzz(func(t *testing.T, id, room, recipient, sender, username, content, typ, replyTo, clientID string, seq uint64, nanos int64) {
+		requireSameEncoding(t, Message{
+			ID: id, Seq: seq, RoomID: room, RecipientID: recipient, SenderID: sender,
+			Sender: UserRef{ID: sender, Username: username}, Content: content, Type: MessageType(typ),
+			ReplyToID: replyTo, ClientMsgID: clientID, CreatedAt: time.Unix(0, nanos).UTC(),
+		})
+	})
+}
