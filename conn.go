@@ -408,6 +408,12 @@ func (c *conn) reply(ack uint64, event string, result any, err error) {
 	if ack == 0 {
 		return
 	}
+	if a, ok := result.(messageAck); ok {
+		if data, ok := a.appendJSON(nil); ok {
+			c.sendReply(wire.AppendAck(nil, ack, data))
+			return
+		}
+	}
 	data, merr := json.Marshal(result)
 	if merr != nil {
 		c.hub.log.Error("realtime: encode reply", "event", event, "err", merr)

@@ -52,6 +52,25 @@ func encodeMessagePush(event string, m *Message) ([]byte, error) {
 	return append(b, "}}"...), nil
 }
 
+// appendJSON appends the ack as encoding/json writes it: a message's ack
+// is made as often as the message.
+func (a messageAck) appendJSON(b []byte) ([]byte, bool) {
+	if !jsonTime(a.Timestamp) {
+		return b, false
+	}
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, a.ID)
+	b = append(b, `,"timestamp":"`...)
+	b = a.Timestamp.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","seq":`...)
+	b = strconv.AppendUint(b, a.Seq, 10)
+	if a.ClientMsgID != "" {
+		b = append(b, `,"clientMsgId":`...)
+		b = appendJSONString(b, a.ClientMsgID)
+	}
+	return append(b, '}'), true
+}
+
 // jsonTime reports whether encoding/json can encode t (its year is 0 to 9999).
 func jsonTime(t time.Time) bool {
 	y := t.Year()

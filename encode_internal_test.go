@@ -57,6 +57,27 @@ func TestEncodeMessagePushMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+func TestMessageAckMatchesEncodingJSON(t *testing.T) {
+	ts := time.Date(2026, 11, 26, 9, 30, 1, 120_000_000, time.UTC)
+	for _, a := range []messageAck{
+		{ID: "m_1", Timestamp: ts, Seq: 1},
+		{ID: "m_2", Timestamp: ts.Truncate(time.Second), Seq: 1<<64 - 1, ClientMsgID: `c<"é">`},
+		{ID: `m\3"q`, Timestamp: ts.In(time.FixedZone("x", -7200)), Seq: 0, ClientMsgID: "k"},
+	} {
+		want, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := a.appendJSON(nil)
+		if !ok || !bytes.Equal(got, want) {
+			t.Fatalf("appendJSON = %s, %v; encoding/json writes %s", got, ok, want)
+		}
+	}
+	if _, ok := (messageAck{Timestamp: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}).appendJSON(nil); ok {
+		t.Fatal("a year encoding/json refuses was encoded")
+	}
+}
+
 func FuzzEncodeMessagePush(f *testing.F) {
 	f.Add("m_1", "r_1", "", "u1", "Ann", "hello", "text", "", "", uint64(1), int64(1_790_000_000_123_000_000))
 	f.Add("m_2", "", "u2", "u1", "Zoë", "<b>\"hi\"</b>\n\u2028\xff", "file", "m_1", "c", uint64(1<<63), int64(-1))
