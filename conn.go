@@ -234,7 +234,7 @@ func (c *conn) writeLoop() {
 				c.stuck = time.AfterFunc(time.Hour, c.writeTimedOut)
 			}
 			c.stuck.Reset(c.hub.cfg.WriteTimeout)
-			err = c.t.Write(c.ctx, batch)
+			err = c.write(batch)
 			c.stuck.Stop()
 		}
 		clear(batch)
@@ -258,6 +258,19 @@ func (c *conn) writeLoop() {
 			return
 		}
 	}
+}
+
+// write hands batch to the transport. The native WebSocket is bounded by
+// the stuck timer alone; other transports also get WriteTimeout as the
+// deadline of ctx, as Transport documents, since their Abort may not
+// interrupt a write.
+func (c *conn) write(batch [][]byte) error {
+	if _, native := c.t.(*wsTransport); native {
+		return c.t.Write(c.ctx, batch)
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.WriteTimeout)
+	defer cancel()
+	return c.t.Write(ctx, batch)
 }
 
 // writeTimedOut ends the connection: one write has taken WriteTimeout.

@@ -71,10 +71,12 @@ func (a messageAck) appendJSON(b []byte) ([]byte, bool) {
 	return append(b, '}'), true
 }
 
-// jsonTime reports whether encoding/json can encode t (its year is 0 to 9999).
+// jsonTime reports whether encoding/json can encode t: its year is 0 to
+// 9999 and its zone within a day of UTC.
 func jsonTime(t time.Time) bool {
 	y := t.Year()
-	return y >= 0 && y <= 9999
+	_, offset := t.Zone()
+	return y >= 0 && y <= 9999 && offset > -24*3600 && offset < 24*3600
 }
 
 // appendJSONString appends s as encoding/json writes a string: text that

@@ -11,11 +11,14 @@ import (
 // encodePush (encoding/json) writes for m.
 func requireSameEncoding(t *testing.T, m Message) {
 	t.Helper()
-	want, err := encodePush("new-message", m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want, wantErr := encodePush("new-message", m)
 	got, err := encodeMessagePush("new-message", &m)
+	if wantErr != nil {
+		if err == nil {
+			t.Fatalf("encoding/json fails (%v), encodeMessagePush wrote %s", wantErr, got)
+		}
+		return
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,6 +46,8 @@ func TestEncodeMessagePushMatchesEncodingJSON(t *testing.T) {
 		"invalid utf-8":   func(m *Message) { m.Content = "a\xffb\xc3" },
 		"whole seconds":   func(m *Message) { m.CreatedAt = created.Truncate(time.Second) },
 		"other zone":      func(m *Message) { m.CreatedAt = created.In(time.FixedZone("x", 3600)) },
+		"odd zone":        func(m *Message) { m.CreatedAt = created.In(time.FixedZone("x", -(5*3600 + 30*60 + 7))) },
+		"zone past a day": func(m *Message) { m.CreatedAt = created.In(time.FixedZone("x", 25*3600)) },
 		"zero time":       func(m *Message) { m.CreatedAt = time.Time{} },
 		"max seq":         func(m *Message) { m.Seq = 1<<64 - 1 },
 		"file":            func(m *Message) { m.Type, m.Metadata = TypeFile, json.RawMessage(`{ "file": {"id": "f1"} }`) },
@@ -73,8 +78,10 @@ func TestMessageAckMatchesEncodingJSON(t *testing.T) {
 			t.Fatalf("appendJSON = %s, %v; encoding/json writes %s", got, ok, want)
 		}
 	}
-	if _, ok := (messageAck{Timestamp: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}).appendJSON(nil); ok {
-		t.Fatal("a year encoding/json refuses was encoded")
+	for _, ts := range []time.Time{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), ts.In(time.FixedZone("x", 24*3600))} {
+		if _, ok := (messageAck{Timestamp: ts}).appendJSON(nil); ok {
+			t.Fatalf("%v, which encoding/json refuses, was encoded", ts)
+		}
 	}
 }
 

@@ -22,10 +22,13 @@ import (
 // http.Handler path; it upgrades every request to a WebSocket speaking
 // protocol realtime.v1. All methods are safe for concurrent use.
 type Hub struct {
-	cfg     Config
-	log     *slog.Logger
-	store   Store
-	adapter Adapter
+	cfg   Config
+	log   *slog.Logger
+	store Store
+	// storeChecksSenders: the Store refuses messages from non-members
+	// itself (SenderChecker), so sends skip the hub's own lookup.
+	storeChecksSenders bool
+	adapter            Adapter
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -100,6 +103,9 @@ func New(cfg Config) (*Hub, error) {
 	}
 	if h.store == nil {
 		h.store = NewMemoryStore(MemoryOptions{})
+	}
+	if sc, ok := h.store.(SenderChecker); ok {
+		h.storeChecksSenders = sc.ChecksSenders()
 	}
 	if h.adapter == nil {
 		h.adapter = &localAdapter{}
@@ -182,7 +188,11 @@ func (h *Hub) run(c *conn) {
 			<-c.ctx.Done() // the writer has sent the close
 		}
 		code, reason := c.closeStatus(err)
-		h.release(c, true, DisconnectEvent{ConnectionID: c.id, User: u, Code: code, Reason: reason})
+		// A custom Adapter may panic while unsubscribing: log it, as
+		// net/http did when it ran this goroutine.
+		h.guard("releasing a connection", func() {
+			h.release(c, true, DisconnectEvent{ConnectionID: c.id, User: u, Code: code, Reason: reason})
+		})
 	}()
 	err = c.readLoop(nil)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -384,4 +385,46 @@ func floodPastReader(t *testing.T, env *testEnv, user string) *rawConn {
 	}
 	require.Equal(t, n, <-received, "the member who reads received every message")
 	return stalled
+}
+
+// countingStore stands for a Store written elsewhere: it counts GetMember
+// calls and, unless checks is set, does not say that it checks senders.
+type countingStore struct {
+	realtime.Store
+	getMember atomic.Int64
+}
+
+func (s *countingStore) GetMember(ctx context.Context, roomID, userID string) (realtime.Member, error) {
+	s.getMember.Add(1)
+	return s.Store.GetMember(ctx, roomID, userID)
+}
+
+type checkingStore struct{ *countingStore }
+
+func (checkingStore) ChecksSenders() bool { return true }
+
+// TestSenderLookupOnlyWithoutSenderChecker: the hub looks a message's
+// sender up before saving unless the Store is a SenderChecker; non-members
+// are refused either way.
+func TestSenderLookupOnlyWithoutSenderChecker(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		checks  bool
+		lookups int64
+	}{{"store without SenderChecker", false, 1}, {"SenderChecker store", true, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			counting := &countingStore{Store: realtime.NewMemoryStore(realtime.MemoryOptions{})}
+			var store realtime.Store = counting
+			if tc.checks {
+				store = checkingStore{counting}
+			}
+			env := newTestHub(t, realtime.Config{Store: store})
+			alice, bob := env.dial("alice"), env.dial("bob")
+			room := alice.createRoom("r", nil)
+			before := counting.getMember.Load()
+			alice.emit("message", map[string]any{"roomId": room.ID, "content": "hi"})
+			require.Equal(t, tc.lookups, counting.getMember.Load()-before, "GetMember calls for one message")
+			bob.emitErr(realtime.CodeForbidden, "message", map[string]any{"roomId": room.ID, "content": "let me in"})
+		})
+	}
 }

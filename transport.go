@@ -28,8 +28,9 @@ type Transport interface {
 	// closed with a code it is a *CloseError carrying that code.
 	Read(ctx context.Context) ([]byte, error)
 	// Write sends server objects, in order, in as few frames as the
-	// transport allows. The objects are shared with other connections and
-	// must not be modified or kept after Write returns.
+	// transport allows, and returns by the deadline of ctx
+	// (Config.WriteTimeout). The objects are shared with other connections
+	// and must not be modified or kept after Write returns.
 	Write(ctx context.Context, objs [][]byte) error
 	// Ping checks that the peer still answers.
 	Ping(ctx context.Context) error

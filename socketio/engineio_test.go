@@ -437,3 +437,46 @@ func TestCORS(t *testing.T) {
 		c.next("connected")
 	})
 }
+
+// TestStalledWriterEndsByWriteTimeout: a bridge Shutdown that begins while
+// the hub is blocked writing to a Socket.IO client that stopped reading
+// returns once the hub's WriteTimeout has cut that write off.
+func TestStalledWriterEndsByWriteTimeout(t *testing.T) {
+	e := newEnv(t, realtime.Config{WriteTimeout: 3 * time.Second, SendQueueBytes: 256 << 20},
+		socketio.Options{PingInterval: time.Minute, PingTimeout: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, e.eioURL("websocket"), nil)
+	require.NoError(t, err)
+	defer ws.CloseNow()
+	ws.SetReadLimit(-1)
+	_, _, err = ws.Read(ctx) // OPEN
+	require.NoError(t, err)
+	require.NoError(t, ws.Write(ctx, websocket.MessageText, []byte(`40{"token":"`+e.token("stall")+`"}`)))
+	for {
+		_, p, err := ws.Read(ctx)
+		require.NoError(t, err)
+		if strings.Contains(string(p), "connected") {
+			break
+		}
+	}
+	// Stop reading, and send far more than the kernel buffers: the hub's
+	// write blocks. Shut the bridge down meanwhile.
+	big := strings.Repeat("x", 64<<10)
+	for range 1000 {
+		require.NoError(t, e.hub.SendToUser(context.Background(), "stall", "blob", big))
+	}
+	time.Sleep(500 * time.Millisecond)
+	done := make(chan error, 1)
+	go func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer scancel()
+		done <- e.srv.Shutdown(sctx)
+	}()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("Shutdown still blocked after the write timeout")
+	}
+	require.Eventually(t, func() bool { return e.hub.Stats().Connections == 0 }, 5*time.Second, 20*time.Millisecond)
+}
