@@ -34,6 +34,9 @@ type Hub struct {
 	cancel context.CancelFunc
 
 	closing atomic.Bool
+	// connsMu orders admitting a connection into connsWG against closing:
+	// no Add can follow the Wait of Shutdown or Close.
+	connsMu sync.Mutex
 	closeMu sync.Mutex // serializes Shutdown and Close
 	closed  bool
 	connsWG sync.WaitGroup
@@ -662,6 +665,24 @@ func (h *Hub) publishEvent(ctx context.Context, ch Channel, event string, data a
 	return h.publish(ctx, ch, Publication{Frame: frame})
 }
 
+// admit counts a new connection in connsWG, unless the hub is closing.
+func (h *Hub) admit() bool {
+	h.connsMu.Lock()
+	defer h.connsMu.Unlock()
+	if h.closing.Load() {
+		return false
+	}
+	h.connsWG.Add(1)
+	return true
+}
+
+// beginClosing refuses connections from now on.
+func (h *Hub) beginClosing() {
+	h.connsMu.Lock()
+	h.closing.Store(true)
+	h.connsMu.Unlock()
+}
+
 // Shutdown stops the hub gracefully: new upgrades get 503, every connection
 // is sent what is queued for it and closed with 1001, then the adapter (and
 // the store, if it is an io.Closer) is closed. If ctx ends first, the
@@ -673,7 +694,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	if h.closed {
 		return nil
 	}
-	h.closing.Store(true)
+	h.beginClosing()
 	h.mu.RLock()
 	conns := h.all.load()
 	h.mu.RUnlock()
@@ -703,7 +724,7 @@ func (h *Hub) Close() error {
 	if h.closed {
 		return nil
 	}
-	h.closing.Store(true)
+	h.beginClosing()
 	return h.closeLocked()
 }
 

@@ -170,10 +170,8 @@ func (h *Hub) ServeTransport(t Transport, r *http.Request, token string) {
 // connecting (in the Authenticator or OnConnect) closes t with 1011 and is
 // logged.
 func (h *Hub) open(t Transport, r *http.Request, token string) (opened *conn) {
-	h.connsWG.Add(1)
-	if h.closing.Load() {
+	if !h.admit() {
 		_ = t.Close(StatusGoingAway, "server shutting down")
-		h.connsWG.Done()
 		return nil
 	}
 	c := newConn(h, t)
