@@ -1,19 +1,15 @@
 package realtime_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -194,8 +190,8 @@ func serveBench(b *testing.B, hub *realtime.Hub) string {
 // that a benchmark can measure the hub's memory apart from its clients.
 const childHubEnv = "REALTIME_TEST_CHILD_HUB"
 
-// runChildHub serves a development-mode hub on loopback, prints its address,
-// answers GET /mem with its memory, and exits when stdin closes.
+// runChildHub serves a development-mode hub on /ws as a child (see
+// testenv.ServeChild).
 func runChildHub() int {
 	hub, err := realtime.New(realtime.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -203,26 +199,7 @@ func runChildHub() int {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/ws", hub)
-	mux.HandleFunc("/mem", func(w http.ResponseWriter, r *http.Request) {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		json.NewEncoder(w).Encode(childMem{Heap: ms.HeapInuse, Stack: ms.StackInuse, Goroutines: runtime.NumGoroutine(), Conns: hub.Stats().Connections})
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 1
-	}
-	go http.Serve(ln, mux)
-	fmt.Println(ln.Addr().String())
-	io.Copy(io.Discard, os.Stdin)
-	return 0
-}
-
-type childMem struct {
-	Heap, Stack uint64
-	Goroutines  int
-	Conns       int
+	return testenv.ServeChild(mux, func() int { return hub.Stats().Connections })
 }
 
 // BenchmarkIdleConnections opens 2,000 authenticated, idle connections to a
@@ -231,54 +208,29 @@ type childMem struct {
 // -benchtime 1x.
 func BenchmarkIdleConnections(b *testing.B) {
 	const n = 2000
-	{
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), childHubEnv+"=1")
-		stdin, _ := cmd.StdinPipe()
-		stdout, _ := cmd.StdoutPipe()
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		addr, err := bufio.NewReader(stdout).ReadString('\n')
+	addr, mem := testenv.StartChild(b, childHubEnv)
+	before := mem()
+	ctx := context.Background()
+	conns := make([]*websocket.Conn, 0, n)
+	for i := range n {
+		ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/ws", nil)
 		if err != nil {
+			b.Fatalf("conn %d: %v", i, err)
+		}
+		if _, _, err := ws.Read(ctx); err != nil { // connected
 			b.Fatal(err)
 		}
-		addr = strings.TrimSpace(addr)
-		mem := func() childMem {
-			resp, err := http.Get("http://" + addr + "/mem")
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var m childMem
-			json.NewDecoder(resp.Body).Decode(&m)
-			return m
-		}
-		before := mem()
-		ctx := context.Background()
-		conns := make([]*websocket.Conn, 0, n)
-		for i := range n {
-			ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/ws", nil)
-			if err != nil {
-				b.Fatalf("conn %d: %v", i, err)
-			}
-			if _, _, err := ws.Read(ctx); err != nil { // connected
-				b.Fatal(err)
-			}
-			conns = append(conns, ws)
-		}
-		time.Sleep(200 * time.Millisecond)
-		after := mem()
-		if after.Conns != n {
-			b.Fatalf("hub counts %d connections", after.Conns)
-		}
-		b.ReportMetric(float64(after.Heap+after.Stack-before.Heap-before.Stack)/n, "server-bytes/conn")
-		b.ReportMetric(float64(after.Goroutines-before.Goroutines)/n, "goroutines/conn")
-		for _, ws := range conns {
-			ws.CloseNow()
-		}
-		stdin.Close()
-		cmd.Wait()
+		conns = append(conns, ws)
+	}
+	time.Sleep(200 * time.Millisecond)
+	after := mem()
+	if after.Conns != n {
+		b.Fatalf("hub counts %d connections", after.Conns)
+	}
+	b.ReportMetric(float64(after.Heap+after.Stack-before.Heap-before.Stack)/n, "server-bytes/conn")
+	b.ReportMetric(float64(after.Goroutines-before.Goroutines)/n, "goroutines/conn")
+	for _, ws := range conns {
+		ws.CloseNow()
 	}
 }
 

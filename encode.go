@@ -1,9 +1,10 @@
 package realtime
 
 import (
-	"encoding/json"
 	"strconv"
 	"time"
+
+	"github.com/realtime-go/realtime/internal/wire"
 )
 
 // encodeMessagePush encodes a message push (new-message) as encodePush
@@ -15,39 +16,39 @@ func encodeMessagePush(event string, m *Message) ([]byte, error) {
 	}
 	b := make([]byte, 0, 160+len(m.Content)+len(event))
 	b = append(b, `{"event":`...)
-	b = appendJSONString(b, event)
+	b = wire.AppendString(b, event)
 	b = append(b, `,"data":{"id":`...)
-	b = appendJSONString(b, m.ID)
+	b = wire.AppendString(b, m.ID)
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, m.Seq, 10)
 	if m.RoomID != "" {
 		b = append(b, `,"roomId":`...)
-		b = appendJSONString(b, m.RoomID)
+		b = wire.AppendString(b, m.RoomID)
 	}
 	if m.RecipientID != "" {
 		b = append(b, `,"recipientId":`...)
-		b = appendJSONString(b, m.RecipientID)
+		b = wire.AppendString(b, m.RecipientID)
 	}
 	b = append(b, `,"senderId":`...)
-	b = appendJSONString(b, m.SenderID)
+	b = wire.AppendString(b, m.SenderID)
 	b = append(b, `,"sender":{"id":`...)
-	b = appendJSONString(b, m.Sender.ID)
+	b = wire.AppendString(b, m.Sender.ID)
 	b = append(b, `,"username":`...)
-	b = appendJSONString(b, m.Sender.Username)
+	b = wire.AppendString(b, m.Sender.Username)
 	b = append(b, `},"content":`...)
-	b = appendJSONString(b, m.Content)
+	b = wire.AppendString(b, m.Content)
 	b = append(b, `,"type":`...)
-	b = appendJSONString(b, string(m.Type))
+	b = wire.AppendString(b, string(m.Type))
 	if m.ReplyToID != "" {
 		b = append(b, `,"replyToId":`...)
-		b = appendJSONString(b, m.ReplyToID)
+		b = wire.AppendString(b, m.ReplyToID)
 	}
 	b = append(b, `,"createdAt":"`...)
 	b = m.CreatedAt.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, '"')
 	if m.ClientMsgID != "" {
 		b = append(b, `,"clientMsgId":`...)
-		b = appendJSONString(b, m.ClientMsgID)
+		b = wire.AppendString(b, m.ClientMsgID)
 	}
 	return append(b, "}}"...), nil
 }
@@ -59,14 +60,14 @@ func (a messageAck) appendJSON(b []byte) ([]byte, bool) {
 		return b, false
 	}
 	b = append(b, `{"id":`...)
-	b = appendJSONString(b, a.ID)
+	b = wire.AppendString(b, a.ID)
 	b = append(b, `,"timestamp":"`...)
 	b = a.Timestamp.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","seq":`...)
 	b = strconv.AppendUint(b, a.Seq, 10)
 	if a.ClientMsgID != "" {
 		b = append(b, `,"clientMsgId":`...)
-		b = appendJSONString(b, a.ClientMsgID)
+		b = wire.AppendString(b, a.ClientMsgID)
 	}
 	return append(b, '}'), true
 }
@@ -77,18 +78,4 @@ func jsonTime(t time.Time) bool {
 	y := t.Year()
 	_, offset := t.Zone()
 	return y >= 0 && y <= 9999 && offset > -24*3600 && offset < 24*3600
-}
-
-// appendJSONString appends s as encoding/json writes a string: text that
-// needs no escaping is copied, the rest is left to encoding/json.
-func appendJSONString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s) // cannot fail for a string
-			return append(dst, b...)
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
 }

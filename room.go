@@ -350,7 +350,7 @@ func (h *Hub) joined(ctx context.Context, u User, roomID string) (joinReply, err
 	if err != nil {
 		return joinReply{}, h.storeErr("list members", err)
 	}
-	if !u.HasRole("admin") && !slices.ContainsFunc(members, func(m Member) bool { return m.UserID == u.ID }) {
+	if !mayListMembers(u, members) {
 		return joinReply{}, Errorf(CodeForbidden, "no longer a member of this room")
 	}
 	more := len(members) > joinMembersLimit
@@ -358,6 +358,12 @@ func (h *Hub) joined(ctx context.Context, u User, roomID string) (joinReply, err
 		members = members[:joinMembersLimit]
 	}
 	return joinReply{Room: room, Members: nonNil(members), Presence: h.onlinePresence(ctx, roomID, members), MoreMembers: more}, nil
+}
+
+// mayListMembers reports whether u sees a room's member list: u is one of
+// members, or a hub admin.
+func mayListMembers(u User, members []Member) bool {
+	return u.HasRole("admin") || slices.ContainsFunc(members, func(m Member) bool { return m.UserID == u.ID })
 }
 
 type listMembersRequest struct {
@@ -396,7 +402,7 @@ func (h *Hub) handleListMembers(ctx context.Context, c *conn, data json.RawMessa
 	if err != nil {
 		return nil, h.storeErr("list members", err)
 	}
-	if !u.HasRole("admin") && !slices.ContainsFunc(members, func(m Member) bool { return m.UserID == u.ID }) {
+	if !mayListMembers(u, members) {
 		return nil, Errorf(CodeForbidden, "only members may list this room's members")
 	}
 	if req.After != "" {

@@ -1,7 +1,6 @@
 package socketio_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,8 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -22,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/internal/testenv"
 	"github.com/realtime-go/realtime/internal/wire"
 	"github.com/realtime-go/realtime/socketio"
 )
@@ -165,8 +163,7 @@ func BenchmarkPollingRoundTrips(b *testing.B) {
 const childEnv = "REALTIME_SOCKETIO_CHILD"
 
 // runChild serves a development-mode hub on /ws and the bridge on
-// /socket.io/, prints its address, answers GET /mem, and exits when stdin
-// closes.
+// /socket.io/ as a child (see testenv.ServeChild).
 func runChild() int {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	hub, err := realtime.New(realtime.Config{Logger: quiet})
@@ -180,26 +177,7 @@ func runChild() int {
 	mux := http.NewServeMux()
 	mux.Handle("/ws", hub)
 	mux.Handle("/socket.io/", srv)
-	mux.HandleFunc("/mem", func(w http.ResponseWriter, r *http.Request) {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		_ = json.NewEncoder(w).Encode(childMem{Heap: ms.HeapInuse, Stack: ms.StackInuse, Goroutines: runtime.NumGoroutine(), Conns: hub.Stats().Connections})
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 1
-	}
-	go http.Serve(ln, mux)
-	fmt.Println(ln.Addr().String())
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	return 0
-}
-
-type childMem struct {
-	Heap, Stack uint64
-	Goroutines  int
-	Conns       int
+	return testenv.ServeChild(mux, func() int { return hub.Stats().Connections })
 }
 
 // BenchmarkIdleConnections opens 1,000 idle connections of each kind to a
@@ -211,32 +189,8 @@ type childMem struct {
 //	go test -run '^$' -bench IdleConnections -benchtime 1x ./socketio
 func BenchmarkIdleConnections(b *testing.B) {
 	const n = 1000
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1")
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		_ = cmd.Wait()
-	}()
-	addr, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		b.Fatal(err)
-	}
-	base := "http://" + strings.TrimSpace(addr)
-	mem := func() childMem {
-		resp, err := http.Get(base + "/mem")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m childMem
-		_ = json.NewDecoder(resp.Body).Decode(&m)
-		return m
-	}
+	addr, mem := testenv.StartChild(b, childEnv)
+	base := "http://" + addr
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	measure := func(kind string, open func(i int) func()) {

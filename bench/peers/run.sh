@@ -45,8 +45,8 @@ say "== building into $WORK"
 pin_server=() pin_bench=()
 if [ "$PIN" = 1 ]; then pin_server=(taskset -c 1) pin_bench=(taskset -c 0); fi
 
-# Scenarios: name, then the bench's flags. A realtime-server flag that one
-# scenario needs is in server_flags below.
+# Scenarios: name, then the bench's flags. Every server runs on its
+# defaults.
 scenarios=(
   "window-1000|-scenario fanout -mode window -members 1000 -window 64 -duration $DURATION"
   "window-5000|-scenario fanout -mode window -members 5000 -window 64 -duration $DURATION"
@@ -56,14 +56,6 @@ scenarios=(
   "idle|-scenario idle -conns 10000"
   "connect|-scenario connect -connects 5000 -parallel 32 -members 10 -duration $DURATION"
 )
-
-# server_flags NAME SCENARIO prints extra flags for that server's process.
-# None needs one today; realtime-server's defaults are the library's.
-server_flags() {
-  case "$1/$2" in
-  *) ;;
-  esac
-}
 
 port_of() {
   case "$1" in realtime) echo 8090 ;; centrifuge) echo 8091 ;; melody) echo 8092 ;; esac
@@ -84,9 +76,8 @@ start_server() { # start_server NAME SCENARIO LOG
   local name=$1 scenario=$2 log=$3 port
   port=$(port_of "$name")
   wait_port_free "$port"
-  # shellcheck disable=SC2046 # server_flags is a list of words
   case "$name" in
-  realtime) "${pin_server[@]}" "$WORK/realtime-server" -addr "127.0.0.1:$port" -store "$STORE" -adapter "$ADAPTER" $(server_flags "$name" "$scenario") >"$log" 2>&1 & ;;
+  realtime) "${pin_server[@]}" "$WORK/realtime-server" -addr "127.0.0.1:$port" -store "$STORE" -adapter "$ADAPTER" >"$log" 2>&1 & ;;
   centrifuge) "${pin_server[@]}" "$WORK/centrifuge-server" -addr "127.0.0.1:$port" >"$log" 2>&1 & ;;
   melody) "${pin_server[@]}" "$WORK/melody-server" -addr "127.0.0.1:$port" >"$log" 2>&1 & ;;
   esac

@@ -146,28 +146,29 @@ func appendData(dst, data []byte) []byte {
 	return append(dst, data...)
 }
 
-// AppendString appends s as a JSON string.
+// AppendString appends s as a JSON string, byte for byte as encoding/json
+// writes it: text with nothing to escape is copied without allocating, the
+// rest is left to encoding/json, which also escapes <, > and & (so frames
+// are safe to embed in HTML), U+2028 and U+2029, and replaces invalid UTF-8.
 func AppendString(dst []byte, s string) []byte {
-	if plain(s) { // event names and codes: nothing to escape, no allocation
+	if !needsEscape(s) {
 		dst = append(dst, '"')
 		dst = append(dst, s...)
 		return append(dst, '"')
 	}
-	// json.Marshal of a string cannot fail; it also escapes <, > and &,
-	// which keeps frames safe to embed in HTML.
-	b, _ := json.Marshal(s)
+	b, _ := json.Marshal(s) // cannot fail for a string
 	return append(dst, b...)
 }
 
-// plain reports whether s is made of letters, digits, '-' and '_' only.
-func plain(s string) bool {
+// needsEscape reports whether s has a byte encoding/json would not copy as
+// it is: a control character, '"', '\\', '<', '>', '&', or any non-ASCII.
+func needsEscape(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // ServerFrame is one decoded server-to-client object.

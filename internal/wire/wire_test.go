@@ -123,3 +123,17 @@ func TestAppendString(t *testing.T) {
 	}
 	require.Equal(t, `"\u003cb\u003e"`, string(AppendString(nil, "<b>")))
 }
+
+// FuzzAppendString checks that AppendString writes what encoding/json
+// writes for any string.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "join-room", "a b.c", `<a href="x">&`, "é\u2028\xff", "\x00\x1f\\"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := AppendString(nil, s); string(got) != string(want) {
+			t.Fatalf("AppendString(%q) = %s, encoding/json writes %s", s, got, want)
+		}
+	})
+}
