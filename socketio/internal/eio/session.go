@@ -357,29 +357,38 @@ func (s *Session) onPacket(p Packet) error {
 	return nil
 }
 
+// refuseLocked answers a polling request with 400 and the Engine.IO error
+// code (codeUnknownSID or codeBadRequest), after ending the session when
+// abort names a reason. It releases s.mu, which the caller holds.
+func (s *Session) refuseLocked(w http.ResponseWriter, code int, abort string) {
+	s.mu.Unlock()
+	if abort != "" {
+		s.end(abort, endAbort)
+	}
+	message := "Bad request"
+	if code == codeUnknownSID {
+		message = "Session ID unknown"
+	}
+	httpError(w, http.StatusBadRequest, code, message)
+}
+
 // servePoll answers a long-polling GET with what is pending, waiting for
 // something when nothing is.
 func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	switch {
 	case s.expiredLocked():
-		s.mu.Unlock()
-		s.end("ping timeout", endAbort)
-		httpError(w, http.StatusBadRequest, codeUnknownSID, "Session ID unknown")
+		s.refuseLocked(w, codeUnknownSID, "ping timeout")
 		return
 	case s.state == stateClosed && !s.polling && len(s.pending) == 0:
-		s.mu.Unlock()
-		httpError(w, http.StatusBadRequest, codeUnknownSID, "Session ID unknown")
+		s.refuseLocked(w, codeUnknownSID, "")
 		return
 	case s.ws != nil:
-		s.mu.Unlock()
-		httpError(w, http.StatusBadRequest, codeBadRequest, "Bad request")
+		s.refuseLocked(w, codeBadRequest, "")
 		return
 	case s.polling:
 		// A client keeps one GET at a time; a second one ends the session.
-		s.mu.Unlock()
-		s.end("overlapping poll", endAbort)
-		httpError(w, http.StatusBadRequest, codeBadRequest, "Bad request")
+		s.refuseLocked(w, codeBadRequest, "overlapping poll")
 		return
 	}
 	s.polling = true
@@ -471,22 +480,16 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	switch {
 	case s.expiredLocked():
-		s.mu.Unlock()
-		s.end("ping timeout", endAbort)
-		httpError(w, http.StatusBadRequest, codeUnknownSID, "Session ID unknown")
+		s.refuseLocked(w, codeUnknownSID, "ping timeout")
 		return
 	case s.state != stateOpen:
-		s.mu.Unlock()
-		httpError(w, http.StatusBadRequest, codeUnknownSID, "Session ID unknown")
+		s.refuseLocked(w, codeUnknownSID, "")
 		return
 	case s.ws != nil:
-		s.mu.Unlock()
-		httpError(w, http.StatusBadRequest, codeBadRequest, "Bad request")
+		s.refuseLocked(w, codeBadRequest, "")
 		return
 	case s.posting:
-		s.mu.Unlock()
-		s.end("overlapping post", endAbort)
-		httpError(w, http.StatusBadRequest, codeBadRequest, "Bad request")
+		s.refuseLocked(w, codeBadRequest, "overlapping post")
 		return
 	}
 	s.posting = true

@@ -84,16 +84,24 @@ func (s *Socket) connected() bool {
 	return s.state == socketConnected
 }
 
+// answer moves a socket whose CONNECT is unanswered to state; false when
+// it was answered already.
+func (s *Socket) answer(state socketState) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != socketPending {
+		return false
+	}
+	s.state = state
+	return true
+}
+
 // Accept answers the client's CONNECT with the socket id. Events are
 // delivered from then on.
 func (s *Socket) Accept(ctx context.Context) error {
-	s.mu.Lock()
-	if s.state != socketPending {
-		s.mu.Unlock()
+	if !s.answer(socketConnected) {
 		return ErrGone
 	}
-	s.state = socketConnected
-	s.mu.Unlock()
 	data, _ := json.Marshal(struct {
 		SID string `json:"sid"`
 	}{s.id})
@@ -104,13 +112,9 @@ func (s *Socket) Accept(ctx context.Context) error {
 // (data omitted when nil) and forgets the socket, without calling its
 // disconnect handler.
 func (s *Socket) Refuse(ctx context.Context, message string, data json.RawMessage) error {
-	s.mu.Lock()
-	if s.state != socketPending {
-		s.mu.Unlock()
+	if !s.answer(socketGone) {
 		return ErrGone
 	}
-	s.state = socketGone
-	s.mu.Unlock()
 	s.c.remove(s.nsp, s)
 	body, _ := json.Marshal(struct {
 		Message string          `json:"message"`
