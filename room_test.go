@@ -21,9 +21,9 @@ type joinAck struct {
 	Recovered   bool
 }
 
-// TestLargeRoomMembersPaged: joining a room of 5,000 works with the default
-// send queue; the ack lists the first 500 members and list-members pages
-// through every one, in join order, each once.
+// TestLargeRoomMembersPaged: the join-room ack of a room of 5,002 lists its
+// first 500 members with moreMembers, and list-members pages through every
+// one, in join order, each once; its bad requests get their codes.
 func TestLargeRoomMembersPaged(t *testing.T) {
 	ctx := context.Background()
 	env := newTestHub(t, realtime.Config{MaxUsersPerRoom: 10000})
