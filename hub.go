@@ -28,7 +28,10 @@ type Hub struct {
 	// storeChecksSenders: the Store refuses messages from non-members
 	// itself (SenderChecker), so sends skip the hub's own lookup.
 	storeChecksSenders bool
-	adapter            Adapter
+	// adapterLocal: the adapter is this process's own, which delivers
+	// within Publish and so needs no deadline.
+	adapterLocal bool
+	adapter      Adapter
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -56,10 +59,10 @@ type Hub struct {
 	expiry  map[string]*time.Timer
 	budgets map[string]*userLimit
 
-	// chainMu guards chains: per stream, the channel the latest send will
-	// close once it has published (see sendMessage).
-	chainMu sync.Mutex
-	chains  map[string]chan struct{}
+	// chains hold, per stream, the channel the latest send will close once
+	// it has published (see sendMessage), striped so that sends to
+	// different streams do not wait for one lock.
+	chains [64]chainStripe
 
 	nodeID string
 	// presMu guards local, this node's users.
@@ -97,7 +100,6 @@ func New(cfg Config) (*Hub, error) {
 		users:   make(map[string]*connSet),
 		rooms:   make(map[string]*connSet),
 		seqs:    make(map[string]*roomSeq),
-		chains:  make(map[string]chan struct{}),
 		expiry:  make(map[string]*time.Timer),
 		budgets: make(map[string]*userLimit),
 		seed:    maphash.MakeSeed(),
@@ -113,6 +115,7 @@ func New(cfg Config) (*Hub, error) {
 	if h.adapter == nil {
 		h.adapter = &localAdapter{}
 	}
+	_, h.adapterLocal = h.adapter.(*localAdapter)
 	if cfg.Authenticator == nil {
 		h.log.Warn("realtime: no Authenticator configured: development mode, every connection gets an anonymous user; do not expose this hub")
 	}
@@ -786,5 +789,10 @@ func (s *connSet) remove(c *conn) {
 func newID(prefix string) string {
 	var b [10]byte
 	_, _ = rand.Read(b[:])
-	return prefix + "_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+	var out [32]byte
+	id := append(append(out[:0], prefix...), '_')
+	return string(idEncoding.AppendEncode(id, b[:]))
 }
+
+// idEncoding is lower-case base32 without padding.
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

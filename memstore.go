@@ -25,8 +25,6 @@ func NewMemoryStore(o MemoryOptions) Store {
 		opts:     o,
 		rooms:    make(map[string]*memRoom),
 		userRoom: make(map[string]map[string]struct{}),
-		streams:  make(map[string]*memStream),
-		messages: make(map[string]*memMessage),
 		files:    make(map[string]File),
 		lastSeen: make(map[string]time.Time),
 	}
@@ -35,12 +33,16 @@ func NewMemoryStore(o MemoryOptions) Store {
 type memoryStore struct {
 	opts MemoryOptions
 
+	// mu guards rooms and members, and what the fields below hold. Saving
+	// a message shares it: a save changes only its stream, under the
+	// stream's own lock, and the id index, which takes concurrent writes.
+	// Everything that changes a room or a stored message takes mu alone.
 	mu       sync.RWMutex
 	rooms    map[string]*memRoom
 	order    []string // room ids, oldest first
 	userRoom map[string]map[string]struct{}
-	streams  map[string]*memStream
-	messages map[string]*memMessage
+	streams  sync.Map // stream key → *memStream
+	messages sync.Map // message id → *memMessage
 	files    map[string]File
 	lastSeen map[string]time.Time
 }
@@ -60,6 +62,8 @@ func (r *memRoom) member(userID string) int {
 }
 
 type memStream struct {
+	// mu guards the fields below while mu of the store is shared.
+	mu   sync.Mutex
 	seq  uint64
 	msgs []*memMessage // retained history, oldest first
 	// byClient maps sender + clientMsgId to a message id.
@@ -162,11 +166,11 @@ func (s *memoryStore) DeleteRoom(_ context.Context, id string) error {
 	}
 	delete(s.rooms, id)
 	s.order = slices.DeleteFunc(s.order, func(x string) bool { return x == id })
-	if st := s.streams[RoomStream(id)]; st != nil {
+	if st := s.stream(RoomStream(id)); st != nil {
 		for _, mm := range st.msgs {
-			delete(s.messages, mm.m.ID)
+			s.messages.Delete(mm.m.ID)
 		}
-		delete(s.streams, RoomStream(id))
+		s.streams.Delete(RoomStream(id))
 	}
 	return nil
 }
@@ -280,8 +284,8 @@ func (*memoryStore) ChecksSenders() bool { return true }
 
 func (s *memoryStore) SaveMessage(_ context.Context, m Message) (Message, bool, error) {
 	key := m.Stream()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if m.RoomID != "" {
 		r, err := s.roomLocked(m.RoomID)
 		if err != nil {
@@ -291,33 +295,34 @@ func (s *memoryStore) SaveMessage(_ context.Context, m Message) (Message, bool, 
 			return Message{}, false, ErrForbidden
 		}
 	}
-	st := s.streams[key]
+	st := s.stream(key)
 	if st == nil {
-		st = &memStream{byClient: make(map[string]string)}
-		s.streams[key] = st
+		v, _ := s.streams.LoadOrStore(key, &memStream{byClient: make(map[string]string)})
+		st = v.(*memStream)
 	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	clientKey := m.SenderID + "\x00" + m.ClientMsgID
 	if m.ClientMsgID != "" {
 		if id, ok := st.byClient[clientKey]; ok {
-			if prev := s.messages[id]; prev != nil {
+			if prev := s.message(id); prev != nil {
 				return prev.m, true, nil
 			}
 		}
 	}
-	if _, ok := s.messages[m.ID]; ok {
+	m.Seq = st.seq + 1
+	mm := &memMessage{m: m, stream: st}
+	if _, taken := s.messages.LoadOrStore(m.ID, mm); taken {
 		return Message{}, false, ErrConflict
 	}
 	st.seq++
-	m.Seq = st.seq
-	mm := &memMessage{m: m, stream: st}
 	st.msgs = append(st.msgs, mm)
-	s.messages[m.ID] = mm
 	if m.ClientMsgID != "" {
 		st.byClient[clientKey] = m.ID
 	}
 	if over := len(st.msgs) - s.opts.HistorySize; over > 0 {
 		for _, old := range st.msgs[:over] {
-			delete(s.messages, old.m.ID)
+			s.messages.Delete(old.m.ID)
 			if old.m.ClientMsgID != "" {
 				delete(st.byClient, old.m.SenderID+"\x00"+old.m.ClientMsgID)
 			}
@@ -327,10 +332,26 @@ func (s *memoryStore) SaveMessage(_ context.Context, m Message) (Message, bool, 
 	return m, false, nil
 }
 
+// stream returns the stream stored under key, or nil.
+func (s *memoryStore) stream(key string) *memStream {
+	if v, ok := s.streams.Load(key); ok {
+		return v.(*memStream)
+	}
+	return nil
+}
+
+// message returns the message stored under id, or nil.
+func (s *memoryStore) message(id string) *memMessage {
+	if v, ok := s.messages.Load(id); ok {
+		return v.(*memMessage)
+	}
+	return nil
+}
+
 func (s *memoryStore) GetMessage(_ context.Context, id string) (Message, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	mm := s.messages[id]
+	mm := s.message(id)
 	if mm == nil {
 		return Message{}, ErrNotFound
 	}
@@ -344,12 +365,14 @@ func (s *memoryStore) History(_ context.Context, q HistoryQuery) ([]Message, boo
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var msgs []*memMessage
-	if st := s.streams[q.Stream]; st != nil {
+	if st := s.stream(q.Stream); st != nil {
+		st.mu.Lock()
+		defer st.mu.Unlock()
 		msgs = st.msgs
 	}
 	// cursor finds a message of this stream by id.
 	cursor := func(id string) (int, error) {
-		mm := s.messages[id]
+		mm := s.message(id)
 		if mm == nil || mm.m.Stream() != q.Stream {
 			return 0, ErrNotFound
 		}
@@ -392,7 +415,7 @@ func (s *memoryStore) History(_ context.Context, q HistoryQuery) ([]Message, boo
 func (s *memoryStore) EditMessage(_ context.Context, id, content string, editedAt time.Time) (Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	mm := s.messages[id]
+	mm := s.message(id)
 	if mm == nil || mm.m.DeletedAt != nil {
 		return Message{}, ErrNotFound
 	}
@@ -404,7 +427,7 @@ func (s *memoryStore) EditMessage(_ context.Context, id, content string, editedA
 func (s *memoryStore) DeleteMessage(_ context.Context, id string, deletedAt time.Time) (Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	mm := s.messages[id]
+	mm := s.message(id)
 	if mm == nil || mm.m.DeletedAt != nil {
 		return Message{}, ErrNotFound
 	}
@@ -419,19 +442,21 @@ func (s *memoryStore) Thread(_ context.Context, q ThreadQuery) ([]Message, bool,
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	parent := s.messages[q.ParentID]
+	parent := s.message(q.ParentID)
 	if parent == nil {
 		return nil, false, ErrNotFound
 	}
 	var after uint64
 	if q.After != "" {
-		c := s.messages[q.After]
+		c := s.message(q.After)
 		if c == nil || c.m.ReplyToID != q.ParentID {
 			return nil, false, ErrNotFound
 		}
 		after = c.m.Seq
 	}
 	out := []Message{}
+	parent.stream.mu.Lock()
+	defer parent.stream.mu.Unlock()
 	for _, mm := range parent.stream.msgs {
 		if mm.m.ReplyToID != q.ParentID || mm.m.Seq <= after {
 			continue

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/maphash"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -170,8 +172,9 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 	// commit them together) but published in the order they were started,
 	// which is the order the store numbers them in: each waits for the one
 	// before it. A rare inversion is put right by the nodes' sequencing.
-	prev, mine := h.chain(m.Stream())
-	defer h.unchain(m.Stream(), mine)
+	stream := m.Stream()
+	prev, mine := h.chain(stream)
+	defer h.unchain(stream, mine)
 	saved, dup, err := h.store.SaveMessage(ctx, m)
 	if prev != nil {
 		select {
@@ -197,12 +200,22 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 	}
 	// Publish even if the sender's connection goes away meanwhile: the
 	// message is stored, its room must hear of it.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
+	pctx := ctx
+	if !h.adapterLocal {
+		var cancel context.CancelFunc
+		pctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+	}
 	if err := h.publishAll(pctx, saved.channels(), Publication{Frame: frame, Seq: saved.Seq}); err != nil {
 		return Message{}, h.storeErr("publish", err)
 	}
 	return saved, nil
+}
+
+// chainStripe is one stripe of Hub.chains.
+type chainStripe struct {
+	mu   sync.Mutex
+	last map[string]chan struct{}
 }
 
 // chain takes a place in the stream's publish order: prev is closed when the
@@ -210,20 +223,29 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 // this one has.
 func (h *Hub) chain(stream string) (prev, mine chan struct{}) {
 	mine = make(chan struct{})
-	h.chainMu.Lock()
-	defer h.chainMu.Unlock()
-	prev = h.chains[stream]
-	h.chains[stream] = mine
+	cs := h.chainStripe(stream)
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.last == nil {
+		cs.last = make(map[string]chan struct{})
+	}
+	prev = cs.last[stream]
+	cs.last[stream] = mine
 	return prev, mine
 }
 
 func (h *Hub) unchain(stream string, mine chan struct{}) {
 	close(mine)
-	h.chainMu.Lock()
-	defer h.chainMu.Unlock()
-	if h.chains[stream] == mine {
-		delete(h.chains, stream)
+	cs := h.chainStripe(stream)
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.last[stream] == mine {
+		delete(cs.last, stream)
 	}
+}
+
+func (h *Hub) chainStripe(stream string) *chainStripe {
+	return &h.chains[maphash.String(h.seed, stream)%uint64(len(h.chains))]
 }
 
 // requireSender checks that u may post to a room: a member who is not muted.

@@ -28,9 +28,16 @@ type roomSeq struct {
 
 // seqOf returns the sequencing state of a room, creating it.
 func (h *Hub) seqOf(room string) *roomSeq {
+	// Every message of the room asks: share the lock unless it must create.
+	h.mu.RLock()
+	rs := h.seqs[room]
+	h.mu.RUnlock()
+	if rs != nil {
+		return rs
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	rs := h.seqs[room]
+	rs = h.seqs[room]
 	if rs == nil {
 		rs = &roomSeq{}
 		h.seqs[room] = rs

@@ -25,7 +25,8 @@ type Transport interface {
 	// Read returns the next client frame: one JSON object of PROTOCOL.md
 	// section 2. ErrUnsupportedFrame is answered with an invalid error and
 	// the connection goes on; any other error ends it, and when the peer
-	// closed with a code it is a *CloseError carrying that code.
+	// closed with a code it is a *CloseError carrying that code. The
+	// frame need only stay valid until the next Read: the Hub keeps none.
 	Read(ctx context.Context) ([]byte, error)
 	// Write sends server objects, in order, in as few frames as the
 	// transport allows, and returns by the deadline of ctx
@@ -49,7 +50,21 @@ var ErrUnsupportedFrame = errors.New("realtime: unsupported frame")
 // frames (PROTOCOL.md section 2).
 type wsTransport struct {
 	ws *websocket.Conn
+	// stopRead unhooks the abort that ends a read when the context of
+	// the reads ends: one hook for the connection's life, where
+	// coder/websocket would set one up for every frame.
+	stopRead func() bool
+	// frame is the buffer the last frame was read into; the next Read
+	// returns it to readBufs before it waits, so that an idle connection
+	// holds none.
+	frame *[]byte
 }
+
+// readBufs lends the buffers client frames are read into.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledRead is the largest read buffer returned to readBufs.
+const maxPooledRead = 64 << 10
 
 // frameBufs lends the buffers that batched frames are built in: a
 // connection holds one only while it writes, so that idle connections hold
@@ -60,8 +75,26 @@ var frameBufs = sync.Pool{New: func() any { return new([]byte) }}
 // (a frame that carries one very large object) is left to the collector.
 const maxPooledFrame = 2 * batchBytes
 
+// Read returns the next text frame, valid until the next Read. The hub
+// reads a connection with one context for its whole life: when that
+// context ends, the connection is aborted.
 func (t *wsTransport) Read(ctx context.Context) ([]byte, error) {
-	typ, data, err := t.ws.Read(ctx)
+	if t.stopRead == nil {
+		t.stopRead = context.AfterFunc(ctx, t.Abort)
+	}
+	if t.frame != nil {
+		if cap(*t.frame) <= maxPooledRead {
+			readBufs.Put(t.frame)
+		}
+		t.frame = nil
+	}
+	typ, r, err := t.ws.Reader(context.Background())
+	var b []byte
+	if err == nil {
+		t.frame = readBufs.Get().(*[]byte)
+		b, err = wire.AppendFrame((*t.frame)[:0], r)
+		*t.frame = b
+	}
 	if err != nil {
 		var ce websocket.CloseError
 		switch {
@@ -69,13 +102,15 @@ func (t *wsTransport) Read(ctx context.Context) ([]byte, error) {
 			return nil, &CloseError{Code: StatusCode(ce.Code), Reason: ce.Reason}
 		case errors.Is(err, websocket.ErrMessageTooBig):
 			return nil, &CloseError{Code: StatusTooBig, Reason: "frame too big"}
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
 		}
 		return nil, err
 	}
 	if typ != websocket.MessageText {
 		return nil, ErrUnsupportedFrame
 	}
-	return data, nil
+	return b, nil
 }
 
 // Write writes objs as newline-separated frames of about batchBytes each.

@@ -3,12 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/coder/websocket"
+
+	"github.com/realtime-go/realtime/internal/wire"
 )
 
 // maxFrameBytes bounds one server frame the bench accepts. A realtime.v1
@@ -49,19 +49,9 @@ func (c *wsConn) read(ctx context.Context) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		b := c.buf[:0]
-		for {
-			if len(b) == cap(b) {
-				b = append(b, 0)[:len(b)]
-			}
-			n, err := r.Read(b[len(b):cap(b)])
-			b = b[:len(b)+n]
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return nil, err
-			}
+		b, err := wire.AppendFrame(c.buf[:0], r)
+		if err != nil {
+			return nil, err
 		}
 		if cap(b) <= keepReadBytes {
 			c.buf = b

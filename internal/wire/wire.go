@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"strconv"
 	"unicode/utf8"
 )
@@ -210,4 +211,23 @@ func DecodeServer(frame []byte, fn func(ServerFrame)) error {
 		fn(f)
 	}
 	return nil
+}
+
+// AppendFrame appends the rest of a frame that r reads to dst, as
+// io.ReadAll does to a new slice, so that a reader can keep one buffer for
+// every frame.
+func AppendFrame(dst []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if errors.Is(err, io.EOF) {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
 }

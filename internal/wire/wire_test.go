@@ -2,7 +2,10 @@ package wire
 
 import (
 	"encoding/json"
+	"io"
+	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/require"
 )
@@ -136,4 +139,18 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("AppendString(%q) = %s, encoding/json writes %s", s, got, want)
 		}
 	})
+}
+
+func TestAppendFrame(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 8, 9, 4096, 70000} {
+		want := strings.Repeat("x", n)
+		got, err := AppendFrame(make([]byte, 0, 8), iotest.OneByteReader(strings.NewReader(want)))
+		require.NoError(t, err)
+		require.Equal(t, want, string(got))
+		got, err = AppendFrame([]byte("ab")[:0], strings.NewReader(want))
+		require.NoError(t, err)
+		require.Equal(t, want, string(got))
+	}
+	_, err := AppendFrame(nil, iotest.ErrReader(io.ErrUnexpectedEOF))
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
 }
