@@ -3,6 +3,7 @@ package realtime
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -94,5 +95,32 @@ func FuzzEncodeMessagePush(f *testing.F) {
 			Sender: UserRef{ID: sender, Username: username}, Content: content, Type: MessageType(typ),
 			ReplyToID: replyTo, ClientMsgID: clientID, CreatedAt: time.Unix(0, nanos).UTC(),
 		})
+	})
+}
+
+// FuzzDecodeMessageRequest checks that the fast path of a message request
+// reads what encoding/json reads, whenever it reads anything.
+func FuzzDecodeMessageRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"roomId":"r_1","content":"#T123#xxxx"}`,
+		` {"recipientId":"u2","content":"hé","type":"text","clientMsgId":"c1","replyToId":null} `,
+		`{"roomId":"a","roomId":"b","content":"last wins"}`,
+		`{"content":"x","metadata":{"a":1}}`, `{"content":"a\nb"}`, `{"Content":"x"}`,
+		`{"content":1}`, `{"content":"x",}`, `{"content":"x"} {}`, "{\"content\":\"\xff\"}",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fast messageRequest
+		if !fast.decodePlain(b) {
+			return
+		}
+		var ref messageRequest
+		if err := json.Unmarshal(b, &ref); err != nil {
+			t.Fatalf("fast path read %q, which encoding/json refuses: %v", b, err)
+		}
+		if !reflect.DeepEqual(fast, ref) {
+			t.Fatalf("fast path read %q as %+v; encoding/json: %+v", b, fast, ref)
+		}
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/realtime-go/realtime/internal/wire"
 )
 
 const (
@@ -25,6 +27,42 @@ type messageRequest struct {
 	ReplyToID   string          `json:"replyToId"`
 	Metadata    json.RawMessage `json:"metadata"`
 	ClientMsgID string          `json:"clientMsgId"`
+}
+
+// decodePlain reads the most common requests, plain objects (see
+// wire.Plain) without metadata, as encoding/json would but without
+// reflection. It reports false, leaving r partly set, for anything else,
+// which decode must read.
+func (r *messageRequest) decodePlain(data []byte) bool {
+	p := wire.NewPlain(data)
+	for key, val, ok := p.Next(); ok; key, val, ok = p.Next() {
+		var field *string
+		switch string(key) {
+		case "roomId":
+			field = &r.RoomID
+		case "recipientId":
+			field = &r.RecipientID
+		case "content":
+			field = &r.Content
+		case "type":
+			field = (*string)(&r.Type)
+		case "replyToId":
+			field = &r.ReplyToID
+		case "clientMsgId":
+			field = &r.ClientMsgID
+		default:
+			return false
+		}
+		switch val[0] {
+		case '"':
+			*field = string(val[1 : len(val)-1])
+		case 'n':
+			// null leaves a string as it is, as in encoding/json.
+		default:
+			return false
+		}
+	}
+	return !p.Bad()
 }
 
 // messageAck is the ack data of a message, and the message-sent push.
@@ -72,8 +110,11 @@ func (h *Hub) validateMessage(req *messageRequest) error {
 
 func (h *Hub) handleMessage(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
 	var req messageRequest
-	if err := decode(data, &req); err != nil {
-		return nil, err
+	if !req.decodePlain(data) {
+		req = messageRequest{}
+		if err := decode(data, &req); err != nil {
+			return nil, err
+		}
 	}
 	if err := h.validateMessage(&req); err != nil {
 		return nil, err

@@ -49,7 +49,8 @@ type rawClientFrame struct {
 
 // DecodeClient decodes a client frame. When the frame is an object whose ack
 // is valid but something else is wrong, the returned frame still carries the
-// Ack (and the Event, when it is a string) so the reply can name them.
+// Ack (and the Event, when it is a string) so the reply can name them. Data
+// may share b's memory.
 func DecodeClient(b []byte) (ClientFrame, error) {
 	var f ClientFrame
 	b = bytes.TrimSpace(b)
@@ -65,6 +66,16 @@ func DecodeClient(b []byte) (ClientFrame, error) {
 		}
 		return f, ErrBadJSON
 	}
+	if f, ok := decodePlainClient(b); ok {
+		return f, nil
+	}
+	return decodeJSONClient(b)
+}
+
+// decodeJSONClient decodes with encoding/json an object frame that is
+// valid UTF-8.
+func decodeJSONClient(b []byte) (ClientFrame, error) {
+	var f ClientFrame
 	var raw rawClientFrame
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return f, ErrBadJSON
@@ -95,6 +106,54 @@ func DecodeClient(b []byte) (ClientFrame, error) {
 		return f, ErrBadData
 	}
 	return f, nil
+}
+
+// decodePlainClient decodes the frames clients send most, a plain object
+// with a valid event, data and ack, with Plain; ok is false for anything
+// else, which DecodeClient decodes with encoding/json.
+func decodePlainClient(b []byte) (f ClientFrame, ok bool) {
+	const hasEvent, hasData, hasAck = 1, 2, 4
+	var seen uint8
+	p := NewPlain(b)
+	for key, val, ok := p.Next(); ok; key, val, ok = p.Next() {
+		switch string(key) {
+		case "event":
+			if seen&hasEvent != 0 || val[0] != '"' || len(val) == 2 {
+				return f, false
+			}
+			seen |= hasEvent
+			f.Event = string(val[1 : len(val)-1])
+		case "data":
+			if seen&hasData != 0 || (val[0] != '{' && val[0] != 'n') {
+				return f, false
+			}
+			seen |= hasData
+			if val[0] == '{' {
+				f.Data = val
+			}
+		case "ack":
+			if seen&hasAck != 0 {
+				return f, false
+			}
+			seen |= hasAck
+			if val[0] != 'n' {
+				n, err := strconv.ParseUint(string(val), 10, 64)
+				if err != nil || n == 0 || n > MaxAck {
+					return f, false
+				}
+				f.Ack = n
+			}
+		default:
+			return f, false
+		}
+	}
+	if p.Bad() || seen&hasEvent == 0 {
+		return ClientFrame{}, false
+	}
+	if f.Data == nil {
+		f.Data = emptyObject
+	}
+	return f, true
 }
 
 // AppendClient appends a client frame for event with already-encoded data

@@ -86,10 +86,20 @@ func FuzzDecodeClient(f *testing.F) {
 		`{"event":"x","data":[1],"ack":4}`, `[]`, `{`, "{\"event\":\"\xff\"}",
 		`{"event":"a","ack":9007199254740991}`, `{"event":"a","data":null}`,
 		`{"event":"join\u002droom","data":{}}`, `{"event":"a\"b"}`,
+		` { "event" : "é" , "ack" : 0 } `, `{"data":{"a":[1,{"b":"}"}]},"event":"x","ack":12}`,
+		`{"event":"x","EVENT":"y"}`, `{"event":"x","data":{"a":"\u00e9\"}"}}`, "{\"event\":\"x\xff\"}",
+		`{"event":"x","ack":1.0}`, `{"event":"x","ack":01}`, `{"event":"x","data":{]}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// The fast path must read exactly what encoding/json reads.
+		if plain, ok := decodePlainClient(b); ok {
+			ref, err := decodeJSONClient(b)
+			if err != nil || ref.Event != plain.Event || ref.Ack != plain.Ack || string(ref.Data) != string(plain.Data) {
+				t.Fatalf("fast path read %q as %+v; encoding/json: %+v, %v", b, plain, ref, err)
+			}
+		}
 		fr, err := DecodeClient(b)
 		if err != nil {
 			return

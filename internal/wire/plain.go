@@ -1,0 +1,206 @@
+package wire
+
+import (
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// Plain reads the members of a JSON object in one pass, without
+// reflection, for decoders that take a fast path through the frames
+// clients send most and leave everything else to encoding/json.
+//
+// It reads only plain objects: keys and string values without escape
+// sequences; values that are such strings, null, unsigned integers without
+// exponent or fraction, or objects and arrays (returned raw, and checked
+// with json.Valid). Anything else stops it with Plain.Bad set, and the
+// caller must decode the whole input with encoding/json instead, which
+// also produces the right error. What it reads, encoding/json reads the
+// same way.
+//
+//	p := wire.NewPlain(b)
+//	for key, val, ok := p.Next(); ok; key, val, ok = p.Next() { ... }
+//	if p.Bad() { ...encoding/json... }
+type Plain struct {
+	b     []byte
+	i     int
+	state plainState
+}
+
+type plainState uint8
+
+const (
+	plainStart plainState = iota
+	plainInside
+	plainEnd
+	plainBad
+)
+
+// NewPlain returns a reader of the object b.
+func NewPlain(b []byte) Plain { return Plain{b: b} }
+
+// Bad reports whether the input was not a plain object: the caller must
+// decode it with encoding/json.
+func (p *Plain) Bad() bool { return p.state == plainBad }
+
+// Next returns the next member: its key, without quotes, and its raw
+// value. ok is false at the end of the object, or when Bad.
+func (p *Plain) Next() (key, val []byte, ok bool) {
+	switch p.state {
+	case plainStart:
+		p.space()
+		if !p.take('{') {
+			return p.bad()
+		}
+		p.space()
+		if p.take('}') {
+			return p.end()
+		}
+		p.state = plainInside
+	case plainInside:
+		p.space()
+		if p.take('}') {
+			return p.end()
+		}
+		if !p.take(',') {
+			return p.bad()
+		}
+		p.space()
+	default:
+		return nil, nil, false
+	}
+	key, ok = p.str()
+	if !ok {
+		return p.bad()
+	}
+	key = key[1 : len(key)-1]
+	p.space()
+	if !p.take(':') {
+		return p.bad()
+	}
+	p.space()
+	if val, ok = p.value(); !ok {
+		return p.bad()
+	}
+	return key, val, true
+}
+
+func (p *Plain) bad() ([]byte, []byte, bool) {
+	p.state = plainBad
+	return nil, nil, false
+}
+
+// end finishes the object: only white space may follow it.
+func (p *Plain) end() ([]byte, []byte, bool) {
+	p.space()
+	if p.i != len(p.b) {
+		return p.bad()
+	}
+	p.state = plainEnd
+	return nil, nil, false
+}
+
+func (p *Plain) take(c byte) bool {
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// space skips JSON white space.
+func (p *Plain) space() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// str reads a string without escapes, quotes included.
+func (p *Plain) str() ([]byte, bool) {
+	start := p.i
+	if !p.take('"') {
+		return nil, false
+	}
+	ascii := true
+	for ; p.i < len(p.b); p.i++ {
+		switch c := p.b[p.i]; {
+		case c == '"':
+			p.i++
+			// encoding/json replaces invalid UTF-8; leave that to it.
+			return p.b[start:p.i], ascii || utf8.Valid(p.b[start:p.i])
+		case c == '\\' || c < 0x20:
+			return nil, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return nil, false
+}
+
+func (p *Plain) value() ([]byte, bool) {
+	if p.i >= len(p.b) {
+		return nil, false
+	}
+	start := p.i
+	switch c := p.b[p.i]; {
+	case c == '"':
+		return p.str()
+	case c == 'n':
+		if len(p.b)-p.i >= 4 && string(p.b[p.i:p.i+4]) == "null" {
+			p.i += 4
+			return p.b[start:p.i], true
+		}
+	case c >= '0' && c <= '9':
+		for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+			p.i++
+		}
+		if c == '0' && p.i-start > 1 {
+			return nil, false // a leading zero: not JSON
+		}
+		if p.i < len(p.b) {
+			switch p.b[p.i] {
+			case '.', 'e', 'E':
+				return nil, false
+			}
+		}
+		return p.b[start:p.i], true
+	case c == '{' || c == '[':
+		if end, ok := nestedEnd(p.b, p.i); ok && json.Valid(p.b[start:end]) {
+			p.i = end
+			return p.b[start:end], true
+		}
+	}
+	return nil, false
+}
+
+// nestedEnd returns the index just past the object or array that starts at
+// b[i], matching brackets outside strings. It does not validate: the
+// caller checks the value with json.Valid.
+func nestedEnd(b []byte, i int) (int, bool) {
+	depth := 0
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			if i >= len(b) {
+				return 0, false
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1, true
+			}
+		}
+	}
+	return 0, false
+}
