@@ -62,6 +62,14 @@ func (h *Hub) deliverInOrder(room string, p Publication) {
 		rs.known = true // no baseline could be read: start here
 	case p.Seq <= rs.last:
 		return // heard before
+	case p.Seq == rs.last+1 && len(rs.held) > 0:
+		// The message the held ones wait for, most often published just
+		// after them by a concurrent send: deliver them all now rather
+		// than when the repair looks again.
+		rs.last = p.Seq
+		h.sendRoom(room, rs, p.Seq, p.Frame)
+		rs.drain(h, room, false)
+		return
 	case rs.repairing || p.Seq != rs.last+1:
 		rs.held = append(rs.held, p)
 		if !rs.repairing {
