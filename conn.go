@@ -422,8 +422,9 @@ func (c *conn) reply(ack uint64, event string, result any, err error) {
 		return
 	}
 	if a, ok := result.(messageAck); ok {
-		if data, ok := a.appendJSON(nil); ok {
-			c.sendReply(wire.AppendAck(nil, ack, data))
+		frame := wire.AppendAckHead(make([]byte, 0, 140+len(a.ID)+len(a.ClientMsgID)), ack)
+		if frame, ok := a.appendJSON(frame); ok {
+			c.sendReply(append(frame, '}'))
 			return
 		}
 	}

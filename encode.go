@@ -14,7 +14,8 @@ func encodeMessagePush(event string, m *Message) ([]byte, error) {
 	if m.Metadata != nil || m.EditedAt != nil || m.DeletedAt != nil || !jsonTime(m.CreatedAt) {
 		return encodePush(event, m)
 	}
-	b := make([]byte, 0, 160+len(m.Content)+len(event))
+	b := make([]byte, 0, 200+len(event)+len(m.ID)+len(m.RoomID)+len(m.RecipientID)+2*len(m.SenderID)+
+		len(m.Sender.Username)+len(m.Content)+len(m.ReplyToID)+len(m.ClientMsgID))
 	b = append(b, `{"event":`...)
 	b = wire.AppendString(b, event)
 	b = append(b, `,"data":{"id":`...)

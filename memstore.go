@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"context"
+	"hash/maphash"
 	"slices"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ func NewMemoryStore(o MemoryOptions) Store {
 	}
 	return &memoryStore{
 		opts:     o,
+		seed:     maphash.MakeSeed(),
 		rooms:    make(map[string]*memRoom),
 		userRoom: make(map[string]map[string]struct{}),
 		files:    make(map[string]File),
@@ -35,14 +37,16 @@ type memoryStore struct {
 
 	// mu guards rooms and members, and what the fields below hold. Saving
 	// a message shares it: a save changes only its stream, under the
-	// stream's own lock, and the id index, which takes concurrent writes.
-	// Everything that changes a room or a stored message takes mu alone.
+	// stream's own lock, and ids, the index of messages by id, whose
+	// stripes have locks of their own. Everything that changes a room or a
+	// stored message takes mu alone.
 	mu       sync.RWMutex
 	rooms    map[string]*memRoom
 	order    []string // room ids, oldest first
 	userRoom map[string]map[string]struct{}
-	streams  sync.Map // stream key → *memStream
-	messages sync.Map // message id → *memMessage
+	streams  sync.Map     // stream key → *memStream
+	ids      [64]idStripe // striped by a hash of the id, with seed
+	seed     maphash.Seed
 	files    map[string]File
 	lastSeen map[string]time.Time
 }
@@ -59,6 +63,12 @@ func (r *memRoom) member(userID string) int {
 		return i
 	}
 	return -1
+}
+
+// idStripe is one stripe of the index of messages by id.
+type idStripe struct {
+	mu sync.Mutex
+	m  map[string]*memMessage
 }
 
 type memStream struct {
@@ -168,7 +178,7 @@ func (s *memoryStore) DeleteRoom(_ context.Context, id string) error {
 	s.order = slices.DeleteFunc(s.order, func(x string) bool { return x == id })
 	if st := s.stream(RoomStream(id)); st != nil {
 		for _, mm := range st.msgs {
-			s.messages.Delete(mm.m.ID)
+			s.forget(mm.m.ID)
 		}
 		s.streams.Delete(RoomStream(id))
 	}
@@ -302,8 +312,9 @@ func (s *memoryStore) SaveMessage(_ context.Context, m Message) (Message, bool, 
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	clientKey := m.SenderID + "\x00" + m.ClientMsgID
+	var clientKey string
 	if m.ClientMsgID != "" {
+		clientKey = m.SenderID + "\x00" + m.ClientMsgID
 		if id, ok := st.byClient[clientKey]; ok {
 			if prev := s.message(id); prev != nil {
 				return prev.m, true, nil
@@ -312,7 +323,7 @@ func (s *memoryStore) SaveMessage(_ context.Context, m Message) (Message, bool, 
 	}
 	m.Seq = st.seq + 1
 	mm := &memMessage{m: m, stream: st}
-	if _, taken := s.messages.LoadOrStore(m.ID, mm); taken {
+	if !s.index(mm) {
 		return Message{}, false, ErrConflict
 	}
 	st.seq++
@@ -322,7 +333,7 @@ func (s *memoryStore) SaveMessage(_ context.Context, m Message) (Message, bool, 
 	}
 	if over := len(st.msgs) - s.opts.HistorySize; over > 0 {
 		for _, old := range st.msgs[:over] {
-			s.messages.Delete(old.m.ID)
+			s.forget(old.m.ID)
 			if old.m.ClientMsgID != "" {
 				delete(st.byClient, old.m.SenderID+"\x00"+old.m.ClientMsgID)
 			}
@@ -340,12 +351,39 @@ func (s *memoryStore) stream(key string) *memStream {
 	return nil
 }
 
+func (s *memoryStore) idStripe(id string) *idStripe {
+	return &s.ids[maphash.String(s.seed, id)%uint64(len(s.ids))]
+}
+
 // message returns the message stored under id, or nil.
 func (s *memoryStore) message(id string) *memMessage {
-	if v, ok := s.messages.Load(id); ok {
-		return v.(*memMessage)
+	is := s.idStripe(id)
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	return is.m[id]
+}
+
+// index adds mm under its id, unless the id is taken.
+func (s *memoryStore) index(mm *memMessage) bool {
+	is := s.idStripe(mm.m.ID)
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if _, taken := is.m[mm.m.ID]; taken {
+		return false
 	}
-	return nil
+	if is.m == nil {
+		is.m = make(map[string]*memMessage)
+	}
+	is.m[mm.m.ID] = mm
+	return true
+}
+
+// forget removes the message stored under id from the index.
+func (s *memoryStore) forget(id string) {
+	is := s.idStripe(id)
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	delete(is.m, id)
 }
 
 func (s *memoryStore) GetMessage(_ context.Context, id string) (Message, error) {

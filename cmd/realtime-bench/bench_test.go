@@ -192,3 +192,19 @@ func TestTable(t *testing.T) {
 	assert.Contains(t, table, "| 1.00M/s · 0.90 µs | 500k/s · 1.40 µs (n=1) | 2.00x |", "medians, and the count where a server has fewer runs")
 	assert.Contains(t, table, "| – | 8.3 / 13.7 ms (n=1) |")
 }
+
+func TestControlCountsErrors(t *testing.T) {
+	rt := &realtimeProto{}
+	frame := []byte(`{"event":"new-message","data":{"content":"{\"ack\":1,\"error\":{}}"}}` + "\n" +
+		`{"ack":12,"error":{"code":"forbidden","message":"x"}}` + "\n" +
+		`{"ack":13,"data":{"id":"m_1"}}` + "\n" + `{"event":"error","data":{"code":"invalid"}}`)
+	errs, answer := rt.control(frame)
+	assert.Equal(t, 2, errs)
+	assert.Nil(t, answer)
+
+	cf := &centrifugeProto{}
+	errs, answer = cf.control([]byte(`{"id":3,"error":{"code":102}}` + "\n" + `{}` + "\n" +
+		`{"push":{"channel":"r","pub":{"data":{"error":{}}}}}` + "\n" + `{"error":{"code":1}}` + "\n" + `{"id":4,"publish":{}}`))
+	assert.Equal(t, 2, errs)
+	assert.Equal(t, "{}", string(answer))
+}

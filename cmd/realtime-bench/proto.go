@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"iter"
 	"net/http"
 	"strconv"
 	"time"
@@ -69,4 +71,28 @@ func peerRooms(n int) []string {
 		rooms[i] = "r" + strconv.Itoa(i)
 	}
 	return rooms
+}
+
+// lines yields the newline-separated objects of a frame, as they are.
+func lines(frame []byte) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for len(frame) > 0 {
+			line, rest, _ := bytes.Cut(frame, []byte{'\n'})
+			if !yield(line) {
+				return
+			}
+			frame = rest
+		}
+	}
+}
+
+// failedReply reports whether line is a reply that starts with idKey and
+// a number, then an error: {"ack":N,"error":...} or {"id":N,"error":...}.
+func failedReply(line []byte, idKey string) bool {
+	rest, ok := bytes.CutPrefix(line, []byte(idKey))
+	if !ok {
+		return false
+	}
+	rest = bytes.TrimLeft(rest, "0123456789")
+	return bytes.HasPrefix(rest, []byte(`,"error":`))
 }

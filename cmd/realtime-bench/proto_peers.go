@@ -85,12 +85,17 @@ func (p *centrifugeProto) appendPublish(dst []byte, room string, payload []byte,
 // object, with an empty object (protocol v2).
 func (p *centrifugeProto) control(frame []byte) (int, []byte) {
 	var answer []byte
-	for line := range bytes.Lines(frame) {
-		if string(bytes.TrimSpace(line)) == "{}" {
+	errs := 0
+	for line := range lines(frame) {
+		line = bytes.TrimSpace(line)
+		switch {
+		case string(line) == "{}":
 			answer = []byte("{}")
+		case bytes.HasPrefix(line, []byte(`{"error":`)) || failedReply(line, `{"id":`):
+			errs++
 		}
 	}
-	return bytes.Count(frame, []byte(`"error":{`)), answer
+	return errs, answer
 }
 
 // melodyProto speaks to the minimal melody server of bench/peers, which

@@ -108,10 +108,17 @@ func (p *realtimeProto) appendPublish(dst []byte, room string, payload []byte, s
 	return wire.AppendClient(dst, "message", data, seq)
 }
 
-// control counts failed acks and error pushes. The server pings at the
-// WebSocket level, which the WebSocket library answers by itself.
+// control counts failed acks and error pushes, looking at the start of
+// each object only. The server pings at the WebSocket level, which the
+// WebSocket library answers by itself.
 func (p *realtimeProto) control(frame []byte) (int, []byte) {
-	return bytes.Count(frame, []byte(`,"error":{"code"`)) + bytes.Count(frame, []byte(`{"event":"error"`)), nil
+	errs := 0
+	for line := range lines(frame) {
+		if bytes.HasPrefix(line, []byte(`{"event":"error"`)) || failedReply(line, `{"ack":`) {
+			errs++
+		}
+	}
+	return errs, nil
 }
 
 // roomData returns the data {"roomId": room}.

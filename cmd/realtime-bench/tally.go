@@ -39,8 +39,12 @@ func (t *tally) now() time.Duration { return time.Since(t.epoch) }
 func (t *tally) read(ctx context.Context, c *wsConn, p proto, counting bool, key int) {
 	var sent []time.Duration
 	var lat []time.Duration
+	// One hook ends the reads when ctx does, rather than one that
+	// coder/websocket would set up for every frame.
+	stop := context.AfterFunc(ctx, c.close)
+	defer stop()
 	for {
-		frame, err := c.read(ctx)
+		frame, err := c.read(context.Background())
 		if err != nil {
 			if ctx.Err() == nil {
 				t.mu.Lock()

@@ -122,7 +122,7 @@ func decodePlainClient(b []byte) (f ClientFrame, ok bool) {
 				return f, false
 			}
 			seen |= hasEvent
-			f.Event = string(val[1 : len(val)-1])
+			f.Event = eventName(val[1 : len(val)-1])
 		case "data":
 			if seen&hasData != 0 || (val[0] != '{' && val[0] != 'n') {
 				return f, false
@@ -156,6 +156,18 @@ func decodePlainClient(b []byte) (f ClientFrame, ok bool) {
 	return f, true
 }
 
+// eventName returns b as a string, without allocating for the events sent
+// most.
+func eventName(b []byte) string {
+	switch string(b) {
+	case "message":
+		return "message"
+	case "typing":
+		return "typing"
+	}
+	return string(b)
+}
+
 // AppendClient appends a client frame for event with already-encoded data
 // (nil means {}) and ack (0 for none).
 func AppendClient(dst []byte, event string, data []byte, ack uint64) []byte {
@@ -181,11 +193,17 @@ func AppendPush(dst []byte, event string, data []byte) []byte {
 
 // AppendAck appends a successful reply {"ack":n,"data":data}.
 func AppendAck(dst []byte, ack uint64, data []byte) []byte {
-	dst = append(dst, `{"ack":`...)
-	dst = strconv.AppendUint(dst, ack, 10)
-	dst = append(dst, `,"data":`...)
+	dst = AppendAckHead(dst, ack)
 	dst = appendData(dst, data)
 	return append(dst, '}')
+}
+
+// AppendAckHead appends the start of a successful reply, {"ack":n,"data":
+// for a caller that appends the data itself, then '}'.
+func AppendAckHead(dst []byte, ack uint64) []byte {
+	dst = append(dst, `{"ack":`...)
+	dst = strconv.AppendUint(dst, ack, 10)
+	return append(dst, `,"data":`...)
 }
 
 // AppendAckError appends a failed reply {"ack":n,"error":{"code","message"}}.
