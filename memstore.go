@@ -338,7 +338,10 @@ func (s *memoryStore) SaveMessage(_ context.Context, m Message) (Message, bool, 
 				delete(st.byClient, old.m.SenderID+"\x00"+old.m.ClientMsgID)
 			}
 		}
-		st.msgs = slices.Delete(st.msgs, 0, over)
+		// Drop the oldest by slicing past them, not by moving the rest:
+		// append copies what is left once it needs a new array.
+		clear(st.msgs[:over])
+		st.msgs = st.msgs[over:]
 	}
 	return m, false, nil
 }

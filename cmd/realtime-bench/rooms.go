@@ -36,7 +36,10 @@ func (b *bench) roomsScenario(ctx context.Context) (result, error) {
 	// Warm up: the first member of each room sends one message, which every
 	// member must receive.
 	for i := 0; i < len(senders); i += cfg.members {
-		if err := senders[i].send(setupCtx); err != nil {
+		stop := senders[i].abortWith(setupCtx)
+		err := senders[i].send(setupCtx)
+		stop()
+		if err != nil {
 			return r, fmt.Errorf("warm-up: %w", err)
 		}
 	}

@@ -22,21 +22,34 @@ type sender struct {
 	frame   []byte
 }
 
-// send publishes one message stamped with the current time.
+// send publishes one message stamped with the current time. A sending
+// loop calls it under abortWith.
 func (s *sender) send(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	s.payload = appendPayload(s.payload[:0], s.t.now(), s.size)
 	s.frame = s.p.appendPublish(s.frame[:0], s.room, s.payload, uint64(s.sent+1))
-	if err := s.c.write(ctx, s.frame); err != nil {
+	if err := s.c.write(context.Background(), s.frame); err != nil {
 		return err
 	}
 	s.sent++
 	return nil
 }
 
+// abortWith drops the connection when ctx ends, which ends a write that
+// is stuck: one hook for a sending loop, rather than the one coder/websocket
+// would set up for every frame written with ctx. Call the result when the
+// loop ends.
+func (s *sender) abortWith(ctx context.Context) func() bool {
+	return context.AfterFunc(ctx, s.c.close)
+}
+
 // window sends for d, keeping at most n messages that have not yet reached
 // all recipients: message k goes once (k-n)*recipients deliveries were
 // counted. It returns errStalled when deliveries stop for stallQuiet.
 func (s *sender) window(ctx context.Context, n int, recipients int64, d time.Duration) error {
+	defer s.abortWith(ctx)()
 	end := time.Now().Add(d)
 	for time.Now().Before(end) {
 		need := (s.sent + 1 - int64(n)) * recipients
@@ -58,6 +71,7 @@ func (s *sender) window(ctx context.Context, n int, recipients int64, d time.Dur
 
 // burst sends n messages back to back.
 func (s *sender) burst(ctx context.Context, n int) error {
+	defer s.abortWith(ctx)()
 	for range n {
 		if err := s.send(ctx); err != nil {
 			return err
@@ -68,6 +82,7 @@ func (s *sender) burst(ctx context.Context, n int) error {
 
 // paced sends rate messages a second for d.
 func (s *sender) paced(ctx context.Context, rate float64, d time.Duration) error {
+	defer s.abortWith(ctx)()
 	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer tick.Stop()
 	end := time.After(d)

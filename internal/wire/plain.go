@@ -12,10 +12,10 @@ import (
 // It reads only plain objects: keys and string values without escape
 // sequences; values that are such strings, null, unsigned integers without
 // exponent or fraction, or objects and arrays (returned raw, and checked
-// with json.Valid). Anything else stops it with Plain.Bad set, and the
-// caller must decode the whole input with encoding/json instead, which
-// also produces the right error. What it reads, encoding/json reads the
-// same way.
+// with json.Valid unless they are plain objects too). Anything else stops
+// it with Plain.Bad set, and the caller must decode the whole input with
+// encoding/json instead, which also produces the right error. What it
+// reads, encoding/json reads the same way.
 //
 //	p := wire.NewPlain(b)
 //	for key, val, ok := p.Next(); ok; key, val, ok = p.Next() { ... }
@@ -24,7 +24,14 @@ type Plain struct {
 	b     []byte
 	i     int
 	state plainState
+	// depth counts the objects around this one; a nested object ends at
+	// its closing brace, whatever follows.
+	depth int
 }
+
+// maxPlainDepth bounds the nesting Plain follows itself; deeper values
+// go to json.Valid.
+const maxPlainDepth = 8
 
 type plainState uint8
 
@@ -91,9 +98,11 @@ func (p *Plain) bad() ([]byte, []byte, bool) {
 
 // end finishes the object: only white space may follow it.
 func (p *Plain) end() ([]byte, []byte, bool) {
-	p.space()
-	if p.i != len(p.b) {
-		return p.bad()
+	if p.depth == 0 {
+		p.space()
+		if p.i != len(p.b) {
+			return p.bad()
+		}
 	}
 	p.state = plainEnd
 	return nil, nil, false
@@ -169,6 +178,16 @@ func (p *Plain) value() ([]byte, bool) {
 		}
 		return p.b[start:p.i], true
 	case c == '{' || c == '[':
+		if c == '{' && p.depth < maxPlainDepth {
+			// Most often a plain object itself: reading it checks it.
+			in := Plain{b: p.b[start:], depth: p.depth + 1}
+			for _, _, ok := in.Next(); ok; _, _, ok = in.Next() {
+			}
+			if in.state == plainEnd {
+				p.i = start + in.i
+				return p.b[start:p.i], true
+			}
+		}
 		if end, ok := nestedEnd(p.b, p.i); ok && json.Valid(p.b[start:end]) {
 			p.i = end
 			return p.b[start:end], true
