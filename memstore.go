@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/maphash"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -44,7 +45,7 @@ type memoryStore struct {
 	rooms    map[string]*memRoom
 	order    []string // room ids, oldest first
 	userRoom map[string]map[string]struct{}
-	streams  sync.Map     // stream key → *memStream
+	streams  sync.Map     // streamKey → *memStream
 	ids      [64]idStripe // striped by a hash of the id, with seed
 	seed     maphash.Seed
 	files    map[string]File
@@ -63,6 +64,25 @@ func (r *memRoom) member(userID string) int {
 		return i
 	}
 	return -1
+}
+
+// streamKey names a stream: a room by its id, without building the string
+// of Message.Stream for every message, and any other by that string.
+type streamKey struct{ room, other string }
+
+func messageStream(m *Message) streamKey {
+	if m.RoomID != "" {
+		return streamKey{room: m.RoomID}
+	}
+	return streamKey{other: m.Stream()}
+}
+
+// parseStream returns the key of the stream that Message.Stream names s.
+func parseStream(s string) streamKey {
+	if id, ok := strings.CutPrefix(s, "room:"); ok {
+		return streamKey{room: id}
+	}
+	return streamKey{other: s}
 }
 
 // idStripe is one stripe of the index of messages by id.
@@ -176,11 +196,11 @@ func (s *memoryStore) DeleteRoom(_ context.Context, id string) error {
 	}
 	delete(s.rooms, id)
 	s.order = slices.DeleteFunc(s.order, func(x string) bool { return x == id })
-	if st := s.stream(RoomStream(id)); st != nil {
+	if st := s.stream(streamKey{room: id}); st != nil {
 		for _, mm := range st.msgs {
 			s.forget(mm.m.ID)
 		}
-		s.streams.Delete(RoomStream(id))
+		s.streams.Delete(streamKey{room: id})
 	}
 	return nil
 }
@@ -293,7 +313,7 @@ func (s *memoryStore) ListMembers(_ context.Context, roomID string) ([]Member, e
 func (*memoryStore) ChecksSenders() bool { return true }
 
 func (s *memoryStore) SaveMessage(_ context.Context, m Message) (Message, bool, error) {
-	key := m.Stream()
+	key := messageStream(&m)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if m.RoomID != "" {
@@ -347,7 +367,7 @@ func (s *memoryStore) SaveMessage(_ context.Context, m Message) (Message, bool, 
 }
 
 // stream returns the stream stored under key, or nil.
-func (s *memoryStore) stream(key string) *memStream {
+func (s *memoryStore) stream(key streamKey) *memStream {
 	if v, ok := s.streams.Load(key); ok {
 		return v.(*memStream)
 	}
@@ -406,7 +426,7 @@ func (s *memoryStore) History(_ context.Context, q HistoryQuery) ([]Message, boo
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var msgs []*memMessage
-	if st := s.stream(q.Stream); st != nil {
+	if st := s.stream(parseStream(q.Stream)); st != nil {
 		st.mu.Lock()
 		defer st.mu.Unlock()
 		msgs = st.msgs
