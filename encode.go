@@ -12,7 +12,7 @@ import (
 // without metadata, edit or deletion. The rest goes through encoding/json.
 func encodeMessagePush(event string, m *Message) ([]byte, error) {
 	if m.Metadata != nil || m.EditedAt != nil || m.DeletedAt != nil || !jsonTime(m.CreatedAt) {
-		return encodePush(event, m)
+		return encodePushCopy(event, *m)
 	}
 	b := make([]byte, 0, 200+len(event)+len(m.ID)+len(m.RoomID)+len(m.RecipientID)+2*len(m.SenderID)+
 		len(m.Sender.Username)+len(m.Content)+len(m.ReplyToID)+len(m.ClientMsgID))
@@ -53,6 +53,10 @@ func encodeMessagePush(event string, m *Message) ([]byte, error) {
 	}
 	return append(b, "}}"...), nil
 }
+
+// encodePushCopy encodes a copy of m with encoding/json, which keeps the
+// caller's message off the heap.
+func encodePushCopy(event string, m Message) ([]byte, error) { return encodePush(event, &m) }
 
 // appendJSON appends the ack as encoding/json writes it: a message's ack
 // is made as often as the message.

@@ -59,9 +59,8 @@ type Hub struct {
 	expiry  map[string]*time.Timer
 	budgets map[string]*userLimit
 
-	// chains hold, per stream, the channel the latest send will close once
-	// it has published (see sendMessage), striped so that sends to
-	// different streams do not wait for one lock.
+	// chains order each stream's publishes (see sendMessage), striped so
+	// that sends to different streams do not wait for one lock.
 	chains [64]chainStripe
 
 	nodeID string

@@ -214,15 +214,12 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 	// commit them together) but published in the order they were started,
 	// which is the order the store numbers them in: each waits for the one
 	// before it. An inversion is put right by the nodes' sequencing.
-	prev, mine := h.chain(chainKey(&m))
-	defer h.unchain(chainKey(&m), mine)
+	key := chainKey(&m)
+	cs := h.chainStripe(key)
+	turn := cs.take(key)
+	defer cs.end(key)
 	saved, dup, err := h.store.SaveMessage(ctx, m)
-	if prev != nil {
-		select {
-		case <-prev:
-		case <-ctx.Done():
-		}
-	}
+	cs.await(key, turn)
 	if errors.Is(err, ErrForbidden) && m.RoomID != "" {
 		return Message{}, h.senderRefused(ctx, u, m.RoomID)
 	}
@@ -263,35 +260,59 @@ func chainKey(m *Message) string {
 	return m.Stream()
 }
 
-// chainStripe is one stripe of Hub.chains.
+// chainStripe is one stripe of Hub.chains: for each stream with sends in
+// flight, the turns taken and the turns ended. Waiting for a turn costs no
+// allocation; a send that finds its turn come waits not at all.
 type chainStripe struct {
-	mu   sync.Mutex
-	last map[string]chan struct{}
+	mu      sync.Mutex
+	ended   sync.Cond // signalled when a turn ends and someone waits
+	waiting int
+	turns   map[string]turns
 }
 
-// chain takes a place in the stream's publish order: prev is closed when the
-// send before this one has published, mine must be closed (by unchain) when
-// this one has.
-func (h *Hub) chain(stream string) (prev, mine chan struct{}) {
-	mine = make(chan struct{})
-	cs := h.chainStripe(stream)
+type turns struct{ taken, ended uint64 }
+
+// take takes the next turn of stream.
+func (cs *chainStripe) take(stream string) uint64 {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if cs.last == nil {
-		cs.last = make(map[string]chan struct{})
+	if cs.turns == nil {
+		cs.turns = make(map[string]turns)
+		cs.ended.L = &cs.mu
 	}
-	prev = cs.last[stream]
-	cs.last[stream] = mine
-	return prev, mine
+	t := cs.turns[stream]
+	turn := t.taken
+	t.taken++
+	cs.turns[stream] = t
+	return turn
 }
 
-func (h *Hub) unchain(stream string, mine chan struct{}) {
-	close(mine)
-	cs := h.chainStripe(stream)
+// await returns once as many turns of stream have ended as came before
+// turn.
+func (cs *chainStripe) await(stream string, turn uint64) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if cs.last[stream] == mine {
-		delete(cs.last, stream)
+	for cs.turns[stream].ended < turn {
+		cs.waiting++
+		cs.ended.Wait()
+		cs.waiting--
+	}
+}
+
+// end ends a turn of stream.
+func (cs *chainStripe) end(stream string) {
+	cs.mu.Lock()
+	t := cs.turns[stream]
+	t.ended++
+	if t.ended == t.taken {
+		delete(cs.turns, stream)
+	} else {
+		cs.turns[stream] = t
+	}
+	wake := cs.waiting > 0
+	cs.mu.Unlock()
+	if wake {
+		cs.ended.Broadcast()
 	}
 }
 
