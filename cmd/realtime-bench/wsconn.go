@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/coder/websocket"
 
@@ -16,16 +17,22 @@ import (
 // members is megabytes.
 const maxFrameBytes = 64 << 20
 
-// keepReadBytes is the largest read buffer a connection keeps between
-// frames; the few large ones (join acks) are read into a buffer of their
-// own and dropped.
-const keepReadBytes = 64 << 10
+// readBufs lends the buffers frames are read into: a connection holds one
+// from the start of a frame until its next read, so that thousands of
+// connections share the few that are in use at once rather than each
+// growing its own (which costs the bench page faults, more so for a server
+// that sends large frames).
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
 
-// wsConn is one bench connection: a WebSocket and the buffer its frames are
-// read into. One goroutine reads; any may write.
+// keepReadBytes is the largest read buffer returned to readBufs; the few
+// larger frames (join acks) are read into buffers that are then dropped.
+const keepReadBytes = 128 << 10
+
+// wsConn is one bench connection: a WebSocket and the buffer its last
+// frame was read into. One goroutine reads; any may write.
 type wsConn struct {
 	ws  *websocket.Conn
-	buf []byte
+	buf *[]byte
 }
 
 // dialWS opens a WebSocket to a loopback URL.
@@ -45,18 +52,21 @@ func dialWS(ctx context.Context, client *http.Client, url string, header http.He
 // read returns the next text frame. The frame is valid until the next read.
 func (c *wsConn) read(ctx context.Context) ([]byte, error) {
 	for {
+		if c.buf != nil {
+			if cap(*c.buf) <= keepReadBytes {
+				readBufs.Put(c.buf)
+			}
+			c.buf = nil
+		}
 		typ, r, err := c.ws.Reader(ctx)
 		if err != nil {
 			return nil, err
 		}
-		b, err := wire.AppendFrame(c.buf[:0], r)
+		c.buf = readBufs.Get().(*[]byte)
+		b, err := wire.AppendFrame((*c.buf)[:0], r)
+		*c.buf = b
 		if err != nil {
 			return nil, err
-		}
-		if cap(b) <= keepReadBytes {
-			c.buf = b
-		} else {
-			c.buf = nil
 		}
 		if typ == websocket.MessageText {
 			return b, nil
