@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,19 +109,24 @@ func closeAll(conns []*wsConn) {
 	}
 }
 
-// cpu returns the server's CPU time so far, or -1 without -pid.
-func (b *bench) cpu() time.Duration {
-	if b.cfg.pid == 0 {
-		return -1
+// cpuMark is the CPU time the server (-1 without -pid) and the bench
+// itself had used at one moment.
+type cpuMark struct{ server, bench time.Duration }
+
+func (b *bench) cpu() cpuMark {
+	m := cpuMark{server: -1, bench: -1}
+	if b.cfg.pid != 0 {
+		if d, err := processCPU(b.cfg.pid); err == nil {
+			m.server = d
+		}
 	}
-	d, err := serverCPU(b.cfg.pid)
-	if err != nil {
-		return -1
+	if d, err := processCPU(os.Getpid()); err == nil {
+		m.bench = d
 	}
-	return d
+	return m
 }
 
-// cpuPer returns the server CPU between two cpu readings per operation, in
+// cpuPer returns the CPU used between two readings per operation, in
 // microseconds, or -1 when unknown.
 func cpuPer(before, after time.Duration, ops int64) float64 {
 	if before < 0 || after < 0 || ops <= 0 {

@@ -172,10 +172,10 @@ func TestParseFlags(t *testing.T) {
 func TestTable(t *testing.T) {
 	var lines bytes.Buffer
 	for _, r := range []result{
-		{Server: "realtime", Scenario: "fanout/window", Params: "members=1000", PerSec: 900e3, CPUPerOpUs: 1.0},
-		{Server: "realtime", Scenario: "fanout/window", Params: "members=1000", PerSec: 1100e3, CPUPerOpUs: 0.8},
-		{Server: "realtime", Scenario: "fanout/window", Params: "members=1000", PerSec: 1000e3, CPUPerOpUs: 0.9},
-		{Server: "centrifuge", Scenario: "fanout/window", Params: "members=1000", PerSec: 500e3, CPUPerOpUs: 1.4},
+		{Server: "realtime", Scenario: "fanout/window", Params: "members=1000", PerSec: 900e3, CPUPerOpUs: 1.0, BenchCPUPerOpUs: 0.5},
+		{Server: "realtime", Scenario: "fanout/window", Params: "members=1000", PerSec: 1100e3, CPUPerOpUs: 0.8, BenchCPUPerOpUs: 0.7},
+		{Server: "realtime", Scenario: "fanout/window", Params: "members=1000", PerSec: 1000e3, CPUPerOpUs: 0.9, BenchCPUPerOpUs: 0.6},
+		{Server: "centrifuge", Scenario: "fanout/window", Params: "members=1000", PerSec: 500e3, CPUPerOpUs: 1.4, BenchCPUPerOpUs: -1},
 		{Server: "centrifuge", Scenario: "fanout/paced", Params: "rate=20/s", P50Ms: 8.3, P99Ms: 13.7},
 	} {
 		require.NoError(t, appendResult(&lines, r))
@@ -189,7 +189,7 @@ func TestTable(t *testing.T) {
 	writeTable(&out, results)
 	table := out.String()
 	assert.Contains(t, table, "| scenario | figure | realtime | centrifuge | realtime ÷ centrifuge |")
-	assert.Contains(t, table, "| 1.00M/s · 0.90 µs | 500k/s · 1.40 µs (n=1) | 2.00x |", "medians, and the count where a server has fewer runs")
+	assert.Contains(t, table, "| 1.00M/s · 0.90 µs, bench 0.60 µs | 500k/s · 1.40 µs, bench ? µs (n=1) | 2.00x |", "medians, and the count where a server has fewer runs")
 	assert.Contains(t, table, "| – | 8.3 / 13.7 ms (n=1) |")
 }
 

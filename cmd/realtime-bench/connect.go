@@ -69,7 +69,9 @@ func (b *bench) connect(ctx context.Context) (result, error) {
 	r.Sent, r.Delivered = next.Load(), made
 	r.Sent = min(r.Sent, int64(cfg.connects))
 	r.PerSec = float64(made) / elapsed.Seconds()
-	r.CPUPerOpUs = cpuPer(cpu0, b.cpu(), made)
+	cpu1 := b.cpu()
+	r.CPUPerOpUs = cpuPer(cpu0.server, cpu1.server, made)
+	r.BenchCPUPerOpUs = cpuPer(cpu0.bench, cpu1.bench, made)
 	r.setLatency(&lat)
 	r.Errors = failures + b.t.errors.Load()
 	r.setDisconnects(b.t)

@@ -98,7 +98,7 @@ func (b *bench) drain(ctx context.Context, want int64) string {
 
 // measured fills r with what the tally counted since start (payload time)
 // and the server CPU used since cpu0.
-func (b *bench) measured(r *result, start time.Duration, sent, expected int64, cpu0 time.Duration) {
+func (b *bench) measured(r *result, start time.Duration, sent, expected int64, cpu0 cpuMark) {
 	t := b.t
 	delivered := t.delivered.Load()
 	elapsed := time.Duration(t.last.Load()) - start
@@ -112,8 +112,9 @@ func (b *bench) measured(r *result, start time.Duration, sent, expected int64, c
 		r.Loss = float64(expected-delivered) / float64(expected)
 	}
 	cpu1 := b.cpu()
-	r.CPUPerOpUs = cpuPer(cpu0, cpu1, delivered)
-	if cpu0 >= 0 && cpu1 == cpu0 && delivered >= 10000 {
+	r.CPUPerOpUs = cpuPer(cpu0.server, cpu1.server, delivered)
+	r.BenchCPUPerOpUs = cpuPer(cpu0.bench, cpu1.bench, delivered)
+	if cpu0.server >= 0 && cpu1.server == cpu0.server && delivered >= 10000 {
 		r.addNote(fmt.Sprintf("the CPU time of -pid %d did not move: is it the server's process?", b.cfg.pid))
 	}
 	if frames := t.frames.Load(); frames > 0 {

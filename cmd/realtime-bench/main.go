@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return printTable(cfg.table, stdout)
 	}
 	if cfg.pid != 0 {
-		if _, err := serverCPU(cfg.pid); err != nil {
+		if _, err := processCPU(cfg.pid); err != nil {
 			return fmt.Errorf("-pid %d: %w", cfg.pid, err)
 		}
 	}

@@ -13,8 +13,8 @@ import (
 // kernel reports them in 1/100 s on every architecture Go runs Linux on.
 const clockTicks = 100
 
-// serverCPU returns the CPU time (user + system) process pid has used.
-func serverCPU(pid int) (time.Duration, error) {
+// processCPU returns the CPU time (user + system) process pid has used.
+func processCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err

@@ -118,7 +118,7 @@ func writeTable(w io.Writer, results []result) {
 func figureName(scenario string) string {
 	switch scenario {
 	case "fanout/window", "rooms":
-		return "deliveries/s · server CPU per delivery"
+		return "deliveries/s · CPU per delivery: server, bench"
 	case "fanout/burst":
 		return "lost · disconnected readers"
 	case "fanout/paced":
@@ -136,7 +136,7 @@ func formatCell(scenario string, m result) string {
 	var cell string
 	switch scenario {
 	case "fanout/window", "rooms":
-		cell = fmt.Sprintf("%s/s · %s µs", si(m.PerSec), known(m.CPUPerOpUs, "%.2f"))
+		cell = fmt.Sprintf("%s/s · %s µs, bench %s µs", si(m.PerSec), known(m.CPUPerOpUs, "%.2f"), known(m.BenchCPUPerOpUs, "%.2f"))
 		if m.Loss > 0 {
 			cell += fmt.Sprintf(" · %.1f%% lost", 100*m.Loss)
 		}
@@ -193,6 +193,7 @@ func medianOf(rs []result) result {
 	m.P99Ms = med(func(r result) float64 { return r.P99Ms })
 	m.MaxMs = med(func(r result) float64 { return r.MaxMs })
 	m.CPUPerOpUs = med(func(r result) float64 { return r.CPUPerOpUs })
+	m.BenchCPUPerOpUs = med(func(r result) float64 { return r.BenchCPUPerOpUs })
 	m.HeapPerConnKB = med(func(r result) float64 { return r.HeapPerConnKB })
 	m.GoroutinesPerConn = med(func(r result) float64 { return r.GoroutinesPerConn })
 	m.Disconnects = int(med(func(r result) float64 { return float64(r.Disconnects) }))

@@ -66,6 +66,7 @@ func Run(t *testing.T, newStore func(t *testing.T) realtime.Store) {
 		{"HistoryStreams", testHistoryStreams},
 		{"SaveMessageDuplicateID", testSaveMessageDuplicateID},
 		{"SaveMessageConcurrentFailures", testSaveMessageConcurrentFailures},
+		{"ReadsDuringSaves", testReadsDuringSaves},
 		{"EditMessage", testEditMessage},
 		{"DeleteMessage", testDeleteMessage},
 		{"Thread", testThread},
@@ -819,6 +820,81 @@ func testSaveMessageConcurrentSeq(t *testing.T, s realtime.Store) {
 	require.NoError(t, err)
 	require.True(t, more)
 	require.Equal(t, want[len(want)-100:], seqs(latest))
+}
+
+// testReadsDuringSaves reads a room's history, its messages by id and a
+// thread while messages are saved into it and into another room: every
+// page is a run of consecutive seqs, and every saved message can be read
+// back at once.
+func testReadsDuringSaves(t *testing.T, s realtime.Store) {
+	const writers, each = 4, 25
+	rooms := []realtime.Room{createRoom(t, s, newRoom("alice")), createRoom(t, s, newRoom("alice"))}
+	for _, room := range rooms {
+		for w := range writers {
+			join(t, s, room.ID, fmt.Sprintf("user%02d", w))
+		}
+	}
+	parent := save(t, s, newMessage(rooms[0].ID, "alice", "parent"))
+	stream := realtime.RoomStream(rooms[0].ID)
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*writers+1)
+	stop := make(chan struct{})
+	for _, room := range rooms {
+		for w := range writers {
+			wg.Go(func() {
+				for i := range each {
+					m := newMessage(room.ID, fmt.Sprintf("user%02d", w), fmt.Sprint(i))
+					if i%5 == 0 {
+						m.ReplyToID = parent.ID
+					}
+					saved, _, err := s.SaveMessage(t.Context(), m)
+					if err == nil {
+						_, err = s.GetMessage(t.Context(), saved.ID)
+					}
+					if err != nil {
+						errs <- fmt.Errorf("writer %d: %w", w, err)
+						return
+					}
+				}
+			})
+		}
+	}
+	var readers sync.WaitGroup
+	readers.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for _, q := range []realtime.HistoryQuery{{Stream: stream, Limit: 20}, {Stream: stream, AfterSeq: 3, Limit: 20}} {
+				page, _, err := s.History(t.Context(), q)
+				if err == nil && len(page) > 0 && page[len(page)-1].Seq-page[0].Seq != uint64(len(page)-1) {
+					err = fmt.Errorf("history %+v: seqs %v are not consecutive", q, seqs(page))
+				}
+				if err == nil {
+					_, _, err = s.Thread(t.Context(), realtime.ThreadQuery{ParentID: parent.ID, Limit: 10})
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}
+	})
+	wg.Wait()
+	close(stop)
+	readers.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	latest, _, err := s.History(t.Context(), realtime.HistoryQuery{Stream: stream, Limit: 2 * writers * each})
+	require.NoError(t, err)
+	require.Len(t, latest, 1+writers*each, "the parent and every reply and message")
+	replies, _, err := s.Thread(t.Context(), realtime.ThreadQuery{ParentID: parent.ID, Limit: 2 * writers * each})
+	require.NoError(t, err)
+	require.Len(t, replies, writers*each/5)
 }
 
 func testSaveMessageConcurrentClientMsgID(t *testing.T, s realtime.Store) {
