@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"hash/maphash"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -217,9 +218,9 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 	key := chainKey(&m)
 	cs := h.chainStripe(key)
 	turn := cs.take(key)
-	defer cs.end(key)
+	defer cs.end(key, turn)
 	saved, dup, err := h.store.SaveMessage(ctx, m)
-	cs.await(key, turn)
+	cs.await(ctx, key, turn)
 	if errors.Is(err, ErrForbidden) && m.RoomID != "" {
 		return Message{}, h.senderRefused(ctx, u, m.RoomID)
 	}
@@ -261,7 +262,7 @@ func chainKey(m *Message) string {
 }
 
 // chainStripe is one stripe of Hub.chains: for each stream with sends in
-// flight, the turns taken and the turns ended. Waiting for a turn costs no
+// flight, the turns taken and which have ended. Waiting for a turn costs no
 // allocation; a send that finds its turn come waits not at all.
 type chainStripe struct {
 	mu      sync.Mutex
@@ -270,7 +271,13 @@ type chainStripe struct {
 	turns   map[string]turns
 }
 
-type turns struct{ taken, ended uint64 }
+// turns are a stream's: every turn before next has ended, and so have
+// those in early, which ended out of order (a send that gave up waiting,
+// or panicked) and wait for the ones before them.
+type turns struct {
+	taken, next uint64
+	early       []uint64
+}
 
 // take takes the next turn of stream.
 func (cs *chainStripe) take(stream string) uint64 {
@@ -287,24 +294,46 @@ func (cs *chainStripe) take(stream string) uint64 {
 	return turn
 }
 
-// await returns once as many turns of stream have ended as came before
-// turn.
-func (cs *chainStripe) await(stream string, turn uint64) {
+// await returns once every turn of stream before turn has ended, or ctx
+// has.
+func (cs *chainStripe) await(ctx context.Context, stream string, turn uint64) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	for cs.turns[stream].ended < turn {
+	if cs.turns[stream].next >= turn {
+		return
+	}
+	stop := context.AfterFunc(ctx, func() {
+		cs.mu.Lock()
+		defer cs.mu.Unlock()
+		cs.ended.Broadcast()
+	})
+	defer stop()
+	for cs.turns[stream].next < turn && ctx.Err() == nil {
 		cs.waiting++
 		cs.ended.Wait()
 		cs.waiting--
 	}
 }
 
-// end ends a turn of stream.
-func (cs *chainStripe) end(stream string) {
+// end ends turn of stream.
+func (cs *chainStripe) end(stream string, turn uint64) {
 	cs.mu.Lock()
 	t := cs.turns[stream]
-	t.ended++
-	if t.ended == t.taken {
+	if turn != t.next {
+		t.early = append(t.early, turn)
+	} else {
+		t.next++
+		for i := 0; i < len(t.early); {
+			if t.early[i] == t.next {
+				t.early = slices.Delete(t.early, i, i+1)
+				t.next++
+				i = 0
+				continue
+			}
+			i++
+		}
+	}
+	if t.next == t.taken {
 		delete(cs.turns, stream)
 	} else {
 		cs.turns[stream] = t

@@ -191,6 +191,13 @@ func TestTable(t *testing.T) {
 	assert.Contains(t, table, "| scenario | figure | realtime | centrifuge | realtime ÷ centrifuge |")
 	assert.Contains(t, table, "| 1.00M/s · 0.90 µs, bench 0.60 µs | 500k/s · 1.40 µs, bench ? µs (n=1) | 2.00x |", "medians, and the count where a server has fewer runs")
 	assert.Contains(t, table, "| – | 8.3 / 13.7 ms (n=1) |")
+
+	// A result written before the bench measured its own CPU.
+	results, err = readResults(strings.NewReader(`{"server":"realtime","scenario":"rooms","params":"rooms=200","perSec":400000,"cpuPerOpUs":2}` + "\n"))
+	require.NoError(t, err)
+	out.Reset()
+	writeTable(&out, results)
+	assert.Contains(t, out.String(), "| 400k/s · 2.00 µs, bench ? µs |")
 }
 
 func TestControlCountsErrors(t *testing.T) {

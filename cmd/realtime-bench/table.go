@@ -40,7 +40,7 @@ func readResults(r io.Reader) ([]result, error) {
 		if !strings.HasPrefix(line, "{") {
 			continue
 		}
-		var res result
+		res := result{BenchCPUPerOpUs: -1} // unknown in files from before it was measured
 		if err := json.Unmarshal([]byte(line), &res); err != nil || res.Server == "" {
 			continue
 		}
