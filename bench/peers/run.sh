@@ -3,7 +3,7 @@
 # module, runs every scenario against realtime, centrifuge and melody,
 # interleaved (realtime, centrifuge, melody for each scenario, the whole
 # list REPS times), each run against a fresh server process of its own, and
-# prints one markdown table of the medians. About 15 minutes on 2 cores.
+# prints one markdown table of the medians. About 8 minutes on 2 cores.
 #
 #   bench/peers/run.sh                 # from the repository root, or anywhere
 #   REPS=1 DURATION=3s bench/peers/run.sh     # a quick look
