@@ -57,7 +57,31 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
-	err = s.tx(ctx, func(q querier) error {
+	for attempt := 1; ; attempt++ {
+		err = s.migrate(ctx, migs)
+		// Processes that open a new SQLite file at once race to switch it
+		// to WAL, which SQLite refuses at once with SQLITE_BUSY, without
+		// waiting out busy_timeout: the loser tries again.
+		if err == nil || s.dialect != SQLite || sqliteCode(err)&0xff != sqliteBusy || attempt == maxMigrateAttempts {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * 10 * time.Millisecond):
+		}
+	}
+}
+
+// sqliteBusy is SQLite's primary result code SQLITE_BUSY.
+const sqliteBusy = 5
+
+// maxMigrateAttempts bounds Migrate's tries on a busy SQLite file: about
+// two seconds of waiting in all.
+const maxMigrateAttempts = 20
+
+func (s *Store) migrate(ctx context.Context, migs []migration) error {
+	err := s.tx(ctx, func(q querier) error {
 		create := `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    INTEGER PRIMARY KEY,
 			applied_at INTEGER NOT NULL)`
