@@ -50,10 +50,11 @@ var ErrUnsupportedFrame = errors.New("realtime: unsupported frame")
 // frames (PROTOCOL.md section 2).
 type wsTransport struct {
 	ws *websocket.Conn
-	// stopRead unhooks the abort that ends a read when the context of
-	// the reads ends: one hook for the connection's life, where
-	// coder/websocket would set one up for every frame.
-	stopRead func() bool
+	// hooked is set once the context of the reads aborts the connection
+	// when it ends: one hook for the connection's life, where
+	// coder/websocket would set one up for every frame. The hub always
+	// ends that context when it releases the connection, which unhooks it.
+	hooked bool
 	// frame is the buffer the last frame was read into; the next Read
 	// returns it to readBufs before it waits, so that an idle connection
 	// holds none.
@@ -79,8 +80,9 @@ const maxPooledFrame = 2 * batchBytes
 // reads a connection with one context for its whole life: when that
 // context ends, the connection is aborted.
 func (t *wsTransport) Read(ctx context.Context) ([]byte, error) {
-	if t.stopRead == nil {
-		t.stopRead = context.AfterFunc(ctx, t.Abort)
+	if !t.hooked {
+		t.hooked = true
+		context.AfterFunc(ctx, t.Abort)
 	}
 	if t.frame != nil {
 		if cap(*t.frame) <= maxPooledRead {
