@@ -422,9 +422,8 @@ func (c *conn) reply(ack uint64, event string, result any, err error) {
 		return
 	}
 	if a, ok := result.(messageAck); ok {
-		frame := wire.AppendAckHead(make([]byte, 0, 140+len(a.ID)+len(a.ClientMsgID)), ack)
-		if frame, ok := a.appendJSON(frame); ok {
-			c.sendReply(append(frame, '}'))
+		if frame, ok := a.ackFrame(ack); ok {
+			c.sendReply(frame)
 			return
 		}
 	}

@@ -58,12 +58,15 @@ func encodeMessagePush(event string, m *Message) ([]byte, error) {
 // caller's message off the heap.
 func encodePushCopy(event string, m Message) ([]byte, error) { return encodePush(event, &m) }
 
-// appendJSON appends the ack as encoding/json writes it: a message's ack
-// is made as often as the message.
-func (a messageAck) appendJSON(b []byte) ([]byte, bool) {
+// ackFrame returns the reply {"ack":ack,"data":a}, as wire.AppendAck
+// writes it with a encoded by encoding/json; ok is false when
+// encoding/json must encode a. A message's ack is made as often as the
+// message.
+func (a messageAck) ackFrame(ack uint64) (frame []byte, ok bool) {
 	if !jsonTime(a.Timestamp) {
-		return b, false
+		return nil, false
 	}
+	b := wire.AppendAckHead(make([]byte, 0, 140+len(a.ID)+len(a.ClientMsgID)), ack)
 	b = append(b, `{"id":`...)
 	b = wire.AppendString(b, a.ID)
 	b = append(b, `,"timestamp":"`...)
@@ -74,7 +77,7 @@ func (a messageAck) appendJSON(b []byte) ([]byte, bool) {
 		b = append(b, `,"clientMsgId":`...)
 		b = wire.AppendString(b, a.ClientMsgID)
 	}
-	return append(b, '}'), true
+	return append(b, "}}"...), true
 }
 
 // jsonTime reports whether encoding/json can encode t: its year is 0 to

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/realtime-go/realtime/internal/wire"
 )
 
 // requireSameEncoding fails unless encodeMessagePush writes exactly what
@@ -74,13 +76,14 @@ func TestMessageAckMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, ok := a.appendJSON(nil)
+		want = wire.AppendAck(nil, 42, want)
+		got, ok := a.ackFrame(42)
 		if !ok || !bytes.Equal(got, want) {
-			t.Fatalf("appendJSON = %s, %v; encoding/json writes %s", got, ok, want)
+			t.Fatalf("ackFrame = %s, %v; with encoding/json: %s", got, ok, want)
 		}
 	}
 	for _, ts := range []time.Time{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), ts.In(time.FixedZone("x", 24*3600))} {
-		if _, ok := (messageAck{Timestamp: ts}).appendJSON(nil); ok {
+		if _, ok := (messageAck{Timestamp: ts}).ackFrame(1); ok {
 			t.Fatalf("%v, which encoding/json refuses, was encoded", ts)
 		}
 	}

@@ -332,10 +332,10 @@ func (s *memoryStore) SaveMessage(_ context.Context, m Message) (Message, bool, 
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	var clientKey string
+	var ck string // only a message with a clientMsgId has one
 	if m.ClientMsgID != "" {
-		clientKey = m.SenderID + "\x00" + m.ClientMsgID
-		if id, ok := st.byClient[clientKey]; ok {
+		ck = clientKey(&m)
+		if id, ok := st.byClient[ck]; ok {
 			if prev := s.message(id); prev != nil {
 				return prev.m, true, nil
 			}
@@ -348,14 +348,14 @@ func (s *memoryStore) SaveMessage(_ context.Context, m Message) (Message, bool, 
 	}
 	st.seq++
 	st.msgs = append(st.msgs, mm)
-	if m.ClientMsgID != "" {
-		st.byClient[clientKey] = m.ID
+	if ck != "" {
+		st.byClient[ck] = m.ID
 	}
 	if over := len(st.msgs) - s.opts.HistorySize; over > 0 {
 		for _, old := range st.msgs[:over] {
 			s.forget(old.m.ID)
 			if old.m.ClientMsgID != "" {
-				delete(st.byClient, old.m.SenderID+"\x00"+old.m.ClientMsgID)
+				delete(st.byClient, clientKey(&old.m))
 			}
 		}
 		// Drop the oldest by slicing past them, not by moving the rest:
@@ -365,6 +365,10 @@ func (s *memoryStore) SaveMessage(_ context.Context, m Message) (Message, bool, 
 	}
 	return m, false, nil
 }
+
+// clientKey is the key of m in memStream.byClient: its sender and
+// clientMsgId.
+func clientKey(m *Message) string { return m.SenderID + "\x00" + m.ClientMsgID }
 
 // stream returns the stream stored under key, or nil.
 func (s *memoryStore) stream(key streamKey) *memStream {

@@ -319,19 +319,14 @@ func (cs *chainStripe) await(ctx context.Context, stream string, turn uint64) {
 func (cs *chainStripe) end(stream string, turn uint64) {
 	cs.mu.Lock()
 	t := cs.turns[stream]
-	if turn != t.next {
-		t.early = append(t.early, turn)
-	} else {
+	if turn == t.next {
 		t.next++
-		for i := 0; i < len(t.early); {
-			if t.early[i] == t.next {
-				t.early = slices.Delete(t.early, i, i+1)
-				t.next++
-				i = 0
-				continue
-			}
-			i++
-		}
+	} else {
+		t.early = append(t.early, turn)
+	}
+	for i := slices.Index(t.early, t.next); i >= 0; i = slices.Index(t.early, t.next) {
+		t.early = slices.Delete(t.early, i, i+1)
+		t.next++
 	}
 	if t.next == t.taken {
 		delete(cs.turns, stream)
@@ -525,12 +520,11 @@ func (h *Hub) handleGetHistory(ctx context.Context, c *conn, data json.RawMessag
 	if err := errors.Join(optional("before", req.Before), optional("after", req.After)); err != nil {
 		return nil, Errorf(CodeInvalid, "a cursor is too long")
 	}
-	switch {
-	case req.Limit == 0:
-		req.Limit = defaultHistoryLimit
-	case req.Limit < 0 || req.Limit > maxHistoryLimit:
-		return nil, Errorf(CodeInvalid, "field limit must be between 1 and %d", maxHistoryLimit)
+	limit, err := pageLimit(req.Limit, defaultHistoryLimit, maxHistoryLimit)
+	if err != nil {
+		return nil, err
 	}
+	req.Limit = limit
 	if err := h.requireMember(ctx, c.currentUser(), req.RoomID); err != nil {
 		return nil, err
 	}
@@ -712,12 +706,11 @@ func (h *Hub) handleGetThread(ctx context.Context, c *conn, data json.RawMessage
 	if err := decode(data, &req); err != nil {
 		return nil, err
 	}
-	switch {
-	case req.Limit == 0:
-		req.Limit = defaultHistoryLimit
-	case req.Limit < 0 || req.Limit > maxHistoryLimit:
-		return nil, Errorf(CodeInvalid, "field limit must be between 1 and %d", maxHistoryLimit)
+	limit, err := pageLimit(req.Limit, defaultHistoryLimit, maxHistoryLimit)
+	if err != nil {
+		return nil, err
 	}
+	req.Limit = limit
 	if err := optional("after", req.After); err != nil {
 		return nil, err
 	}

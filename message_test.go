@@ -388,7 +388,7 @@ func floodPastReader(t *testing.T, env *testEnv, user string) *rawConn {
 }
 
 // countingStore stands for a Store written elsewhere: it counts GetMember
-// calls and, unless checks is set, does not say that it checks senders.
+// calls and does not say that it checks senders (checkingStore does).
 type countingStore struct {
 	realtime.Store
 	getMember atomic.Int64

@@ -130,6 +130,18 @@ func optional(field, s string) error {
 	return nil
 }
 
+// pageLimit returns the page size a client asked for: def when it gave
+// none, an invalid error outside 1 to max.
+func pageLimit(limit, def, max int) (int, error) {
+	switch {
+	case limit == 0:
+		return def, nil
+	case limit < 0 || limit > max:
+		return 0, Errorf(CodeInvalid, "field limit must be between 1 and %d", max)
+	}
+	return limit, nil
+}
+
 // maxIDBytes caps every id a client sends.
 const maxIDBytes = 256
 

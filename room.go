@@ -353,11 +353,16 @@ func (h *Hub) joined(ctx context.Context, u User, roomID string) (joinReply, err
 	if !mayListMembers(u, members) {
 		return joinReply{}, Errorf(CodeForbidden, "no longer a member of this room")
 	}
-	more := len(members) > joinMembersLimit
-	if more {
-		members = members[:joinMembersLimit]
-	}
+	members, more := clip(members, joinMembersLimit)
 	return joinReply{Room: room, Members: nonNil(members), Presence: h.onlinePresence(ctx, roomID, members), MoreMembers: more}, nil
+}
+
+// clip returns the first n of s, and whether s had more.
+func clip[T any](s []T, n int) ([]T, bool) {
+	if len(s) > n {
+		return s[:n], true
+	}
+	return s, false
 }
 
 // mayListMembers reports whether u sees a room's member list: u is one of
@@ -391,11 +396,9 @@ func (h *Hub) handleListMembers(ctx context.Context, c *conn, data json.RawMessa
 	if err := optional("after", req.After); err != nil {
 		return nil, err
 	}
-	switch {
-	case req.Limit == 0:
-		req.Limit = defaultMembersPage
-	case req.Limit < 0 || req.Limit > maxMembersPage:
-		return nil, Errorf(CodeInvalid, "field limit must be between 1 and %d", maxMembersPage)
+	limit, err := pageLimit(req.Limit, defaultMembersPage, maxMembersPage)
+	if err != nil {
+		return nil, err
 	}
 	u := c.currentUser()
 	members, err := h.store.ListMembers(ctx, req.RoomID)
@@ -412,10 +415,7 @@ func (h *Hub) handleListMembers(ctx context.Context, c *conn, data json.RawMessa
 		}
 		members = members[i+1:]
 	}
-	more := len(members) > req.Limit
-	if more {
-		members = members[:req.Limit]
-	}
+	members, more := clip(members, limit)
 	return listMembersReply{Members: nonNil(members), Presence: h.onlinePresence(ctx, req.RoomID, members), HasMore: more}, nil
 }
 

@@ -28,16 +28,9 @@ type roomSeq struct {
 
 // seqOf returns the sequencing state of a room, creating it.
 func (h *Hub) seqOf(room string) *roomSeq {
-	// Every message of the room asks: share the lock unless it must create.
-	h.mu.RLock()
-	rs := h.seqs[room]
-	h.mu.RUnlock()
-	if rs != nil {
-		return rs
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	rs = h.seqs[room]
+	rs := h.seqs[room]
 	if rs == nil {
 		rs = &roomSeq{}
 		h.seqs[room] = rs
@@ -48,13 +41,17 @@ func (h *Hub) seqOf(room string) *roomSeq {
 // deliverInOrder writes a room's new-message publication to the room's
 // local connections in seq order; it never blocks.
 func (h *Hub) deliverInOrder(room string, p Publication) {
+	// Every message of the room comes here: share the hub's lock, unless
+	// the room's state must be created.
 	h.mu.RLock()
-	served := h.rooms[room] != nil
+	served, rs := h.rooms[room] != nil, h.seqs[room]
 	h.mu.RUnlock()
 	if !served {
 		return // nobody here: keep no state that would go stale
 	}
-	rs := h.seqOf(room)
+	if rs == nil {
+		rs = h.seqOf(room)
+	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	switch {

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"runtime/debug"
-	"sync"
 
 	"github.com/coder/websocket"
 
+	"github.com/realtime-go/realtime/internal/bufpool"
 	"github.com/realtime-go/realtime/internal/wire"
 )
 
@@ -61,20 +61,12 @@ type wsTransport struct {
 	frame *[]byte
 }
 
-// readBufs lends the buffers client frames are read into.
-var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-
-// maxPooledRead is the largest read buffer returned to readBufs.
-const maxPooledRead = 64 << 10
-
-// frameBufs lends the buffers that batched frames are built in: a
-// connection holds one only while it writes, so that idle connections hold
-// none and busy ones do not grow a new one for every write.
-var frameBufs = sync.Pool{New: func() any { return new([]byte) }}
-
-// maxPooledFrame is the largest buffer returned to frameBufs; a bigger one
-// (a frame that carries one very large object) is left to the collector.
-const maxPooledFrame = 2 * batchBytes
+// readBufs lends the buffers client frames are read into, frameBufs those
+// batched frames are built in.
+var (
+	readBufs  = bufpool.New(1<<10, 64<<10)
+	frameBufs = bufpool.New(0, 2*batchBytes)
+)
 
 // Read returns the next text frame, valid until the next Read. The hub
 // reads a connection with one context for its whole life: when that
@@ -85,16 +77,14 @@ func (t *wsTransport) Read(ctx context.Context) ([]byte, error) {
 		context.AfterFunc(ctx, t.Abort)
 	}
 	if t.frame != nil {
-		if cap(*t.frame) <= maxPooledRead {
-			readBufs.Put(t.frame)
-		}
+		readBufs.Put(t.frame)
 		t.frame = nil
 	}
 	typ, r, err := t.ws.Reader(context.Background())
 	var b []byte
 	if err == nil {
-		t.frame = readBufs.Get().(*[]byte)
-		b, err = wire.AppendFrame((*t.frame)[:0], r)
+		t.frame = readBufs.Get()
+		b, err = wire.AppendFrame(*t.frame, r)
 		*t.frame = b
 	}
 	if err != nil {
@@ -123,13 +113,11 @@ func (t *wsTransport) Write(_ context.Context, objs [][]byte) error {
 	if len(objs) == 1 {
 		return t.ws.Write(context.Background(), websocket.MessageText, objs[0])
 	}
-	bp := frameBufs.Get().(*[]byte)
+	bp := frameBufs.Get()
 	buf := *bp
 	defer func() {
-		if cap(buf) <= maxPooledFrame {
-			*bp = buf[:0]
-			frameBufs.Put(bp)
-		}
+		*bp = buf
+		frameBufs.Put(bp)
 	}()
 	for len(objs) > 0 {
 		buf = buf[:0]

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/internal/bufpool"
 	"github.com/realtime-go/realtime/internal/wire"
 	"github.com/realtime-go/realtime/socketio/internal/eio"
 	"github.com/realtime-go/realtime/socketio/internal/sio"
@@ -155,13 +156,11 @@ func (c *conn) Read(ctx context.Context) ([]byte, error) {
 // a connection that authenticated with its CONNECT first answers that
 // CONNECT.
 func (c *conn) Write(ctx context.Context, objs [][]byte) error {
-	bp := packetBufs.Get().(*[]byte)
+	bp := packetBufs.Get()
 	c.buf = *bp
 	defer func() {
-		if cap(c.buf) <= maxPooledBuf {
-			*bp = c.buf[:0]
-			packetBufs.Put(bp)
-		}
+		*bp = c.buf
+		packetBufs.Put(bp)
 		c.buf = nil
 	}()
 	c.buf, c.ends = c.buf[:0], c.ends[:0]
@@ -207,13 +206,9 @@ func (c *conn) flush(ctx context.Context, buf []byte) error {
 }
 
 // packetBufs lends the buffers Write builds packets in: a connection holds
-// one only while it writes, so that idle connections hold none and busy ones
-// do not grow a new one for every write. Engine.IO copies what it queues
-// for long-polling and writes WebSocket frames before Send returns.
-var packetBufs = sync.Pool{New: func() any { return new([]byte) }}
-
-// maxPooledBuf is the largest buffer returned to packetBufs.
-const maxPooledBuf = 64 << 10
+// one only while it writes. Engine.IO copies what it queues for
+// long-polling and writes WebSocket frames before Send returns.
+var packetBufs = bufpool.New(0, 64<<10)
 
 // appendPacket appends the Engine.IO message packet for one native server
 // object: a push or a reply. It reports whether obj was one, and whether

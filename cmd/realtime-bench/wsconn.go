@@ -5,10 +5,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync"
 
 	"github.com/coder/websocket"
 
+	"github.com/realtime-go/realtime/internal/bufpool"
 	"github.com/realtime-go/realtime/internal/wire"
 )
 
@@ -21,12 +21,9 @@ const maxFrameBytes = 64 << 20
 // from the start of a frame until its next read, so that thousands of
 // connections share the few that are in use at once rather than each
 // growing its own (which costs the bench page faults, more so for a server
-// that sends large frames).
-var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
-
-// keepReadBytes is the largest read buffer returned to readBufs; the few
-// larger frames (join acks) are read into buffers that are then dropped.
-const keepReadBytes = 128 << 10
+// that sends large frames). The few frames larger than 128 KiB (join acks)
+// are read into buffers that are then dropped.
+var readBufs = bufpool.New(32<<10, 128<<10)
 
 // wsConn is one bench connection: a WebSocket and the buffer its last
 // frame was read into. One goroutine reads; any may write.
@@ -53,17 +50,15 @@ func dialWS(ctx context.Context, client *http.Client, url string, header http.He
 func (c *wsConn) read(ctx context.Context) ([]byte, error) {
 	for {
 		if c.buf != nil {
-			if cap(*c.buf) <= keepReadBytes {
-				readBufs.Put(c.buf)
-			}
+			readBufs.Put(c.buf)
 			c.buf = nil
 		}
 		typ, r, err := c.ws.Reader(ctx)
 		if err != nil {
 			return nil, err
 		}
-		c.buf = readBufs.Get().(*[]byte)
-		b, err := wire.AppendFrame((*c.buf)[:0], r)
+		c.buf = readBufs.Get()
+		b, err := wire.AppendFrame(*c.buf, r)
 		*c.buf = b
 		if err != nil {
 			return nil, err

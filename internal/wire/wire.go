@@ -87,12 +87,8 @@ func decodeJSONClient(b []byte) (ClientFrame, error) {
 		}
 		f.Ack = n
 	}
-	if e := raw.Event; len(e) >= 2 && e[0] == '"' {
-		if bytes.IndexByte(e, '\\') < 0 {
-			f.Event = string(e[1 : len(e)-1]) // valid JSON without escapes: the bytes are the text
-		} else {
-			_ = json.Unmarshal(e, &f.Event)
-		}
+	if len(raw.Event) > 0 && raw.Event[0] == '"' {
+		_ = json.Unmarshal(raw.Event, &f.Event)
 	}
 	if f.Event == "" {
 		return f, ErrBadEvent
