@@ -333,14 +333,15 @@ func (h *Hub) setUser(c *conn, u User, exp time.Time) {
 // register makes an authenticated connection reachable by its user id.
 func (h *Hub) register(c *conn) error {
 	u := c.currentUser()
-	// connected is the first push: queued before anything can reach the
-	// connection through the maps below.
-	c.push("connected", connectedData{
+	connected, err := encodePush("connected", connectedData{
 		ConnectionID:      c.id,
 		User:              u.ref(),
 		HeartbeatInterval: h.cfg.HeartbeatInterval.Milliseconds(),
 		ServerTime:        now(),
 	})
+	if err != nil {
+		return err
+	}
 	h.mu.Lock()
 	if h.closing.Load() {
 		h.mu.Unlock()
@@ -354,6 +355,10 @@ func (h *Hub) register(c *conn) error {
 		h.users[u.ID] = set
 	}
 	set.add(c)
+	// connected is queued while the maps are locked: after the connection
+	// is in them, so that a client that has it can be reached, and before
+	// any push, which finds the connection only once they are unlocked.
+	c.send(connected, false)
 	if l := h.budgets[u.ID]; l != nil {
 		l.conns++
 	} else {
