@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/realtime-go/realtime"
 	"github.com/realtime-go/realtime/client"
 	"github.com/realtime-go/realtime/internal/testenv"
+	"github.com/realtime-go/realtime/store/sqlstore"
 )
 
 // startChat runs the example on a free loopback port, storing in a fresh
@@ -134,15 +136,70 @@ func TestBrowserChat(t *testing.T) {
 		t.Skipf("browser test prerequisites missing (install chromium, run npm ci in examples/chat/e2e): %v", missing)
 	}
 	t.Setenv("PRESENCE_GRACE", "1s")
-	base := startChat(t)
+	dir := t.TempDir()
+	t.Setenv("CHAT_DB", filepath.Join(dir, "chat.db"))
+	t.Setenv("CHAT_FILES_DIR", filepath.Join(dir, "files"))
+	t.Setenv("DATABASE_URL", "")
+	seeded := time.Now()
+	bigRoom := seedBigRoom(t, filepath.Join(dir, "chat.db"), bigRoomMembers)
+	t.Logf("stored a room of %d members in %v", bigRoomMembers+1, time.Since(seeded).Round(time.Millisecond))
+	base, stop := startChatWith(t)
+	t.Cleanup(stop)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "--test", "chat.test.mjs")
 	cmd.Dir = "e2e"
-	cmd.Env = append(os.Environ(), "BASE_URL="+base, "CHROMIUM="+chromium, "PRESENCE_GRACE_MS=1000")
+	cmd.Env = append(os.Environ(), "BASE_URL="+base, "CHROMIUM="+chromium, "PRESENCE_GRACE_MS=1000",
+		"BIG_ROOM_ID="+bigRoom, "BIG_ROOM_MEMBERS="+strconv.Itoa(bigRoomMembers+1))
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "browser test failed:\n%s", out)
+	for line := range strings.Lines(string(out)) { // each test's result and the run's duration, for -v
+		if strings.HasPrefix(line, "ok ") || strings.HasPrefix(line, "not ok ") || strings.HasPrefix(line, "# duration_ms") {
+			t.Log(strings.TrimSpace(line))
+		}
+	}
 	require.Contains(t, string(out), "# fail 0")
+	require.Contains(t, string(out), "# skipped 0")
+}
+
+// bigRoomMembers is how many members besides its owner the browser test's
+// large room has: more than one join-room ack or list-members page lists.
+const bigRoomMembers = 600
+
+// seedBigRoom stores, in the example's SQLite file at path and before the
+// server starts, a public room owned by carol with n more members m0..m(n-1)
+// who joined in that order, and returns its id. The browser test reads the
+// member list of this room; how members join over the protocol is tested
+// elsewhere, and seeding the Store keeps this test's duration independent of
+// the per-join cost (each join-room ack lists up to 500 members, so joining n
+// members one by one costs O(n^2)).
+func seedBigRoom(t *testing.T, path string, n int) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// synchronous(OFF): this connection's commits skip fsync; the file is a
+	// test's, written before the server opens it.
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(ON)")
+	require.NoError(t, err)
+	defer db.Close()
+	store, err := sqlstore.New(db, sqlstore.Options{})
+	require.NoError(t, err)
+	defer store.Close()
+	require.NoError(t, store.Migrate(ctx))
+
+	t0 := time.Now().Add(-time.Hour).UTC()
+	room := realtime.Room{ID: "r-big-room", Name: "a big room", Type: realtime.RoomPublic, MaxUsers: 1000, CreatedByID: "u-carol", CreatedAt: t0}
+	owner := realtime.Member{RoomID: room.ID, UserID: "u-carol", Username: "carol", Role: realtime.RoleAdmin, JoinedAt: t0}
+	_, err = store.CreateRoom(ctx, room, owner, realtime.Limits{})
+	require.NoError(t, err)
+	for i := range n {
+		name := "m" + strconv.Itoa(i)
+		m := realtime.Member{RoomID: room.ID, UserID: "u-" + name, Username: name, Role: realtime.RoleMember, JoinedAt: t0.Add(time.Duration(i+1) * time.Millisecond)}
+		_, created, err := store.AddMember(ctx, m, realtime.Limits{})
+		require.NoError(t, err)
+		require.True(t, created)
+	}
+	return room.ID
 }
 
 // chatUser dials the example as name and returns the client.
