@@ -33,9 +33,9 @@ const tmp = mkdtempSync(join(tmpdir(), 'chat-e2e-'));
 
 // Last resort: the run ends by itself even if the browser hangs on close.
 setTimeout(() => {
-  console.error('e2e: watchdog fired after 240 s');
+  console.error('e2e: watchdog fired after 120 s');
   process.exit(2);
-}, 240_000).unref();
+}, 120_000).unref();
 
 before(async () => {
   assert.ok(BASE_URL, 'set BASE_URL, e.g. http://127.0.0.1:8080');
