@@ -216,9 +216,14 @@ func closeStatus(t *testing.T, ws *websocket.Conn) websocket.StatusCode {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	return websocket.CloseStatus(readUntilError(ctx, ws))
+}
+
+// readUntilError reads ws until a read fails and returns that error.
+func readUntilError(ctx context.Context, ws *websocket.Conn) error {
 	for {
 		if _, _, err := ws.Read(ctx); err != nil {
-			return websocket.CloseStatus(err)
+			return err
 		}
 	}
 }
