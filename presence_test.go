@@ -106,7 +106,10 @@ func TestPresenceMultiDevice(t *testing.T) {
 // both is online while either lives; when a hub stops without a word, its
 // users go offline within OfflineTimeout.
 func TestPresenceAcrossNodes(t *testing.T) {
-	const offline = 400 * time.Millisecond
+	// Records live OfflineTimeout/2: 1 s is long enough that a node whose
+	// heartbeat is late on a loaded machine does not look dead (at 200 ms,
+	// alice once went offline while her node lived).
+	const offline = 2 * time.Second
 	bus := memadapter.NewBus()
 	store := realtime.NewMemoryStore(realtime.MemoryOptions{})
 	cfg := realtime.Config{Store: store, OfflineTimeout: offline, PresenceGrace: 50 * time.Millisecond}
