@@ -77,6 +77,15 @@ type Config struct {
 	SendQueueBytes int64
 	// WriteTimeout bounds one write to a connection. Zero: 10s.
 	WriteTimeout time.Duration
+	// StoreTimeout bounds each read the hub makes of the Store outside a
+	// client's request, and those of a join's resume and sequencing.
+	// Zero: 10s.
+	StoreTimeout time.Duration
+	// PublishTimeout bounds how long a stored message waits for a remote
+	// Adapter to take its publication (during an outage, say); the sender
+	// then gets unavailable although the message is stored (PROTOCOL.md
+	// section 6). Zero: 10s.
+	PublishTimeout time.Duration
 	// HeartbeatInterval is how often the hub pings each connection; a
 	// connection that does not answer within PingTimeout is closed.
 	// Zero: 25s.
@@ -145,6 +154,8 @@ const (
 	defaultMaxFrameBytes      = 64 << 10
 	defaultSendQueueBytes     = 1 << 20
 	defaultWriteTimeout       = 10 * time.Second
+	defaultStoreTimeout       = 10 * time.Second
+	defaultPublishTimeout     = 10 * time.Second
 	defaultHeartbeatInterval  = 25 * time.Second
 	defaultPingTimeout        = 20 * time.Second
 	defaultTypingTimeout      = 3 * time.Second
@@ -171,6 +182,8 @@ func (c Config) withDefaults() (Config, error) {
 	setDur(&c.TokenExpiryWarning, defaultTokenExpiryWarning)
 	setDur(&c.DefaultRoomExpiry, defaultRoomExpiry)
 	setDur(&c.WriteTimeout, defaultWriteTimeout)
+	setDur(&c.StoreTimeout, defaultStoreTimeout)
+	setDur(&c.PublishTimeout, defaultPublishTimeout)
 	setDur(&c.HeartbeatInterval, defaultHeartbeatInterval)
 	setDur(&c.PingTimeout, defaultPingTimeout)
 	setDur(&c.TypingTimeout, defaultTypingTimeout)
@@ -204,6 +217,8 @@ func (c Config) withDefaults() (Config, error) {
 		{"AuthTimeout", c.AuthTimeout < 0},
 		{"TokenExpiryWarning", c.TokenExpiryWarning < 0},
 		{"WriteTimeout", c.WriteTimeout < 0},
+		{"StoreTimeout", c.StoreTimeout < 0},
+		{"PublishTimeout", c.PublishTimeout < 0},
 		{"HeartbeatInterval", c.HeartbeatInterval < 0},
 		{"PingTimeout", c.PingTimeout < 0},
 		{"TypingTimeout", c.TypingTimeout < 0},

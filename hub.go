@@ -425,11 +425,13 @@ func (h *Hub) unregister(c *conn, typingRooms []string) {
 }
 
 // subscribe makes c receive the pushes of room. With since, it first
-// replays what c missed after that message (see replay). The connection
-// joins the room's live set together with the replay, under the room's
-// sequencing lock, so that no live message comes before or between the
-// replayed ones, and live messages it already got by replay are skipped for
-// it. Subscribing again is a no-op that replays nothing.
+// replays what c missed after that message (see readMissed). Store reads
+// happen with no sequencing lock held, so that delivery, which takes the
+// room's lock on the adapter's goroutine, never waits for the Store; what
+// they found is merged under the lock: the replayed messages are queued for
+// c, then c joins the room's live set, so that no live message comes before
+// or between them, and live messages it already got by replay are skipped
+// for it. Subscribing again is a no-op that replays nothing.
 func (h *Hub) subscribe(ctx context.Context, c *conn, room, since string) (missed int, recovered bool, err error) {
 	lane := h.lane(RoomStream(room))
 	lane.Lock()
@@ -445,10 +447,15 @@ func (h *Hub) subscribe(ctx context.Context, c *conn, room, since string) (misse
 	}
 	set := h.rooms[room]
 	first := set == nil
+	var rs *roomSeq
+	var base baselineRead
 	if first {
 		set = &connSet{}
 		h.rooms[room] = set
-		delete(h.seqs, room) // what this node knew of the room is stale
+		// What this node knew of the room is stale: arrivals wait for the
+		// baseline (see deliverInOrder).
+		rs = &roomSeq{baselining: true}
+		h.seqs[room] = rs
 	}
 	h.mu.Unlock()
 	if first {
@@ -456,31 +463,55 @@ func (h *Hub) subscribe(ctx context.Context, c *conn, room, since string) (misse
 			h.mu.Lock()
 			if set.len() == 0 {
 				delete(h.rooms, room)
+				delete(h.seqs, room)
 			}
 			h.mu.Unlock()
 			return 0, false, h.storeErr("subscribe", err)
 		}
+		base = h.readBaseline(ctx, room)
+	} else {
+		rs = h.seqOf(room)
 	}
-	rs := h.seqOf(room)
+
+	var rp *missedMessages
+	if since != "" {
+		rp = h.readMissed(ctx, room, since)
+	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if first && !rs.known {
-		h.baseline(ctx, room, rs)
+	if first {
+		rs.setBaseline(h, room, base)
 	}
-	if since != "" {
-		var floor uint64
-		missed, recovered, floor = h.replay(ctx, c, room, since)
-		if floor > rs.last {
+	// Messages delivered here while the replay was read, after what it
+	// read, were sent to the room before c was in it: read those too.
+	for tries := 0; rp.ok() && rp.last < rs.last; tries++ {
+		if tries == 3 {
+			rp = nil // the room moves faster than the Store answers
+			break
+		}
+		rs.mu.Unlock()
+		rp.readMore(ctx, h, room)
+		rs.mu.Lock()
+	}
+	if rp.ok() {
+		for _, f := range rp.frames {
+			c.send(f, false)
+		}
+		if rp.last > rs.last {
 			if rs.floors == nil {
 				rs.floors = make(map[*conn]uint64)
 			}
-			rs.floors[c] = floor
+			rs.floors[c] = rp.last
 		}
+		missed, recovered = len(rp.frames), true
 	}
 	h.mu.Lock()
 	c.rooms[room] = struct{}{}
 	set.add(c)
 	h.mu.Unlock()
+	if first {
+		rs.deliverHeld(h, room) // what arrived while the baseline was read
+	}
 	return missed, recovered, nil
 }
 

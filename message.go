@@ -242,7 +242,7 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 	pctx := ctx
 	if !h.adapterLocal {
 		var cancel context.CancelFunc
-		pctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		pctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), h.cfg.PublishTimeout)
 		defer cancel()
 	}
 	if err := h.publishAll(pctx, saved.channels(), Publication{Frame: frame, Seq: saved.Seq}); err != nil {

@@ -39,7 +39,13 @@ func newRedisCluster(t *testing.T) *redisCluster {
 	}
 }
 
-// node starts a hub; addr, when set, replaces the Redis address.
+// store opens the cluster's shared PostgreSQL store.
+func (rc *redisCluster) store() *sqlstore.Store {
+	return sqlStore(rc.t, sqlstore.Postgres, rc.dsn)
+}
+
+// node starts a hub; addr, when set, replaces the Redis address; a nil
+// cfg.Store is the cluster's shared store.
 func (rc *redisCluster) node(cfg realtime.Config, addr string) *testEnv {
 	rc.t.Helper()
 	opts := *rc.opts
@@ -52,7 +58,9 @@ func (rc *redisCluster) node(cfg realtime.Config, addr string) *testEnv {
 	a, err := redisadapter.New(rdb, redisadapter.Options{Prefix: rc.prefix, ProbeInterval: 200 * time.Millisecond, ProbeTimeout: time.Second})
 	require.NoError(rc.t, err)
 	cfg.Adapter = a
-	cfg.Store = sqlStore(rc.t, sqlstore.Postgres, rc.dsn)
+	if cfg.Store == nil {
+		cfg.Store = rc.store()
+	}
 	cfg.MaxMessagesPerMinute, cfg.MaxEventsPerSecond = -1, -1
 	return newTestHub(rc.t, cfg)
 }

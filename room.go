@@ -419,44 +419,6 @@ func (h *Hub) handleListMembers(ctx context.Context, c *conn, data json.RawMessa
 	return listMembersReply{Members: nonNil(members), Presence: h.onlinePresence(ctx, req.RoomID, members), HasMore: more}, nil
 }
 
-// replay sends c every message of room stored after since, in order, and
-// reports how many, whether that is all of them, and the seq of the last one
-// sent. It sends nothing when it cannot send everything: since unknown or
-// forgotten, more than ResumeLimit messages, or more than half the send
-// queue.
-func (h *Hub) replay(ctx context.Context, c *conn, roomID, since string) (int, bool, uint64) {
-	msgs, more, err := h.store.History(ctx, HistoryQuery{Stream: RoomStream(roomID), After: since, Limit: h.cfg.ResumeLimit})
-	if err != nil {
-		if !errors.Is(err, ErrNotFound) {
-			h.log.Warn("realtime: resume history", "room", roomID, "err", err)
-		}
-		return 0, false, 0
-	}
-	if more {
-		return 0, false, 0
-	}
-	frames := make([][]byte, 0, len(msgs))
-	size := int64(0)
-	for _, m := range msgs {
-		f, err := encodeMessagePush("new-message", &m)
-		if err != nil {
-			return 0, false, 0
-		}
-		if size += int64(len(f)); size > h.cfg.SendQueueBytes/2 {
-			return 0, false, 0
-		}
-		frames = append(frames, f)
-	}
-	for _, f := range frames {
-		c.send(f, false)
-	}
-	var last uint64
-	if len(msgs) > 0 {
-		last = msgs[len(msgs)-1].Seq
-	}
-	return len(frames), true, last
-}
-
 // hookErr turns a hook's refusal into the error the client sees.
 func hookErr(err error) error {
 	var e *Error

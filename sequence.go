@@ -3,6 +3,7 @@ package realtime
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -16,11 +17,12 @@ import (
 
 // roomSeq is the sequencing state of one room on this node.
 type roomSeq struct {
-	mu        sync.Mutex
-	known     bool          // last is set: from the Store, or the first arrival
-	last      uint64        // seq of the last message delivered here
-	held      []Publication // early arrivals, while repairing
-	repairing bool
+	mu         sync.Mutex
+	known      bool          // last is set: from the Store, or the first arrival
+	last       uint64        // seq of the last message delivered here
+	held       []Publication // early arrivals, while repairing or baselining
+	repairing  bool
+	baselining bool // the first subscriber reads the baseline: hold arrivals
 	// floors holds, for connections that resumed, the last seq their
 	// replay sent them: live messages up to it are not sent to them again.
 	floors map[*conn]uint64
@@ -55,6 +57,9 @@ func (h *Hub) deliverInOrder(room string, p Publication) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	switch {
+	case rs.baselining:
+		rs.held = append(rs.held, p) // delivered once the baseline is set
+		return
 	case !rs.known:
 		rs.known = true // no baseline could be read: start here
 	case p.Seq <= rs.last:
@@ -101,18 +106,113 @@ func (h *Hub) sendRoom(room string, rs *roomSeq, seq uint64, frame []byte) {
 	}
 }
 
-// baseline sets where a room's sequence stands when this node starts
+// baselineRead is where a room's sequence stood when this node started
 // serving it: the latest stored seq. Messages numbered after it are the ones
 // its connections are owed live, whichever node's publication comes first.
-func (h *Hub) baseline(ctx context.Context, room string, rs *roomSeq) {
+type baselineRead struct {
+	seq uint64
+	ok  bool
+}
+
+// readBaseline reads a room's baseline from the Store. The caller holds no
+// sequencing lock: arrivals are held meanwhile (roomSeq.baselining).
+func (h *Hub) readBaseline(ctx context.Context, room string) baselineRead {
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.StoreTimeout)
+	defer cancel()
 	msgs, _, err := h.store.History(ctx, HistoryQuery{Stream: RoomStream(room), Limit: 1})
 	if err != nil {
 		h.log.Warn("realtime: room sequence baseline", "room", room, "err", err)
+		return baselineRead{}
+	}
+	if len(msgs) == 0 {
+		return baselineRead{ok: true}
+	}
+	return baselineRead{seq: msgs[0].Seq, ok: true}
+}
+
+// setBaseline ends the baselining of rs with what readBaseline found. When
+// the Store could not say, the earliest held arrival is where the room
+// starts, as any first arrival would be. The caller holds rs.mu.
+func (rs *roomSeq) setBaseline(h *Hub, room string, b baselineRead) {
+	rs.baselining = false
+	switch {
+	case b.ok:
+		rs.known, rs.last = true, b.seq
+	case len(rs.held) > 0:
+		first := slices.MinFunc(rs.held, func(a, b Publication) int { return cmp.Compare(a.Seq, b.Seq) })
+		rs.known, rs.last = true, first.Seq-1
+	}
+}
+
+// deliverHeld delivers what arrived while the baseline was read, and has
+// the Store fill the gap before any that cannot be delivered yet. The
+// caller holds rs.mu.
+func (rs *roomSeq) deliverHeld(h *Hub, room string) {
+	if len(rs.held) == 0 || rs.drain(h, room, false) || rs.repairing {
 		return
 	}
-	rs.known = true
-	if len(msgs) > 0 {
-		rs.last = msgs[0].Seq
+	rs.repairing = true
+	h.goTimer(func() { h.repair(room, rs) })
+}
+
+// missedMessages are the messages a resuming connection missed, read from
+// the Store and encoded, while no sequencing lock is held.
+type missedMessages struct {
+	frames [][]byte
+	size   int64
+	last   uint64 // seq of the last message read, or of since when none
+	failed bool   // the replay is not complete: send none of it
+}
+
+// ok reports whether m holds a complete replay.
+func (m *missedMessages) ok() bool { return m != nil && !m.failed }
+
+// readMissed reads the messages of room stored after the message since.
+// It fails (ok is false) when since is unknown or forgotten, or of another
+// stream, or when more than ResumeLimit messages or more than half the send
+// queue were missed.
+func (h *Hub) readMissed(ctx context.Context, room, since string) *missedMessages {
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.StoreTimeout)
+	defer cancel()
+	from, err := h.store.GetMessage(ctx, since)
+	if err != nil || from.RoomID != room {
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			h.log.Warn("realtime: resume history", "room", room, "err", err)
+		}
+		return &missedMessages{failed: true}
+	}
+	m := &missedMessages{last: from.Seq}
+	m.readMore(ctx, h, room)
+	return m
+}
+
+// readMore reads what was stored after m.last.
+func (m *missedMessages) readMore(ctx context.Context, h *Hub, room string) {
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.StoreTimeout)
+	defer cancel()
+	left := h.cfg.ResumeLimit - len(m.frames)
+	msgs, more, err := h.store.History(ctx, HistoryQuery{Stream: RoomStream(room), AfterSeq: m.last, Limit: max(left, 1)})
+	if err != nil {
+		h.log.Warn("realtime: resume history", "room", room, "err", err)
+		m.failed = true
+		return
+	}
+	if more || len(msgs) > left {
+		m.failed = true
+		return
+	}
+	for i := range msgs {
+		f, err := encodeMessagePush("new-message", &msgs[i])
+		if err != nil {
+			m.failed = true
+			return
+		}
+		if m.size += int64(len(f)); m.size > h.cfg.SendQueueBytes/2 {
+			m.failed = true
+			return
+		}
+		m.frames = append(m.frames, f)
+		m.last = msgs[i].Seq
 	}
 }
 
@@ -120,7 +220,7 @@ func (h *Hub) baseline(ctx context.Context, room string, rs *roomSeq) {
 // delivers them. A message the Store does not have after a few tries is
 // given up on, so that the room does not stall.
 func (h *Hub) repair(room string, rs *roomSeq) {
-	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.StoreTimeout)
 	defer cancel()
 	// A message that is merely late (published out of order by concurrent
 	// sends) usually arrives within moments: give it that before asking the

@@ -1,0 +1,135 @@
+package realtime_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/adapter/memadapter"
+)
+
+// stallingStore is a Store whose History of one stream waits, once armed,
+// until the test releases it: a slow database, on demand.
+type stallingStore struct {
+	realtime.Store
+	stream  atomic.Pointer[string]
+	stalled chan struct{} // receives once per History call that waits
+	release chan struct{}
+	once    sync.Once
+}
+
+func newStallingStore(t *testing.T, s realtime.Store) *stallingStore {
+	st := &stallingStore{Store: s, stalled: make(chan struct{}, 16), release: make(chan struct{})}
+	t.Cleanup(st.unstall)
+	return st
+}
+
+func (s *stallingStore) stall(stream string) { s.stream.Store(&stream) }
+func (s *stallingStore) unstall()            { s.once.Do(func() { close(s.release) }) }
+
+func (s *stallingStore) History(ctx context.Context, q realtime.HistoryQuery) ([]realtime.Message, bool, error) {
+	if p := s.stream.Load(); p != nil && *p == q.Stream {
+		s.stalled <- struct{}{}
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
+	}
+	return s.Store.History(ctx, q)
+}
+
+// TestResumeDoesNotStallDelivery: while a connection resumes in room A and
+// the Store takes its time to read A's history, messages go on reaching
+// their members, in A's other members' room B and in A itself; once the
+// read returns, the resumed connection gets what it missed, each message
+// once. One sender writes to A then to B, so a hub that held A's
+// sequencing across the read would keep B's message back too: on the
+// sender's goroutine through memadapter, on the pub/sub reader through
+// Redis.
+func TestResumeDoesNotStallDelivery(t *testing.T) {
+	t.Run("memadapter", func(t *testing.T) {
+		bus := memadapter.NewBus()
+		store := newStallingStore(t, realtime.NewMemoryStore(realtime.MemoryOptions{}))
+		a := bus.Node()
+		t.Cleanup(func() { a.Close() })
+		env := newTestHub(t, realtime.Config{Adapter: a, Store: store})
+		resumeWhileStalled(t, env, store)
+	})
+	t.Run("redisadapter", func(t *testing.T) {
+		rc := newRedisCluster(t)
+		store := newStallingStore(t, rc.store())
+		env := rc.node(realtime.Config{Store: store}, "")
+		resumeWhileStalled(t, env, store)
+	})
+}
+
+func resumeWhileStalled(t *testing.T, env *testEnv, store *stallingStore) {
+	sender := env.dial("sender")
+	roomA := sender.createRoom("a", nil)
+	roomB := sender.createRoom("b", nil)
+	member := env.dial("member")
+	member.emit("join-room", map[string]any{"roomId": roomB.ID})
+	first := env.dial("resumer")
+	first.emit("join-room", map[string]any{"roomId": roomA.ID})
+	seen := decodeInto[realtime.Message](t, first.emit("message", map[string]any{"roomId": roomA.ID, "content": "seen"}))
+	first.Close()
+
+	// The resumer comes back and asks for what it missed; A's history read
+	// stalls.
+	store.stall(realtime.RoomStream(roomA.ID))
+	back := env.raw("resumer")
+	back.write(`{"event":"join-room","data":{"roomId":"` + roomA.ID + `","since":"` + seen.ID + `"},"ack":1}`)
+	select {
+	case <-store.stalled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the resume never read A's history")
+	}
+
+	// Meanwhile the sender writes to A, then to B, without waiting.
+	raw := env.raw("sender")
+	raw.write(`{"event":"message","data":{"roomId":"` + roomA.ID + `","content":"while you were away"},"ack":1}`)
+	raw.write(`{"event":"message","data":{"roomId":"` + roomB.ID + `","content":"to b"},"ack":2}`)
+	got := decodeInto[realtime.Message](t, member.next("new-message"))
+	require.Equal(t, "to b", got.Content)
+	select {
+	case <-store.stalled:
+		t.Fatal("History was read twice")
+	default:
+	}
+
+	// The read returns: the resumer gets the missed message once, then
+	// its ack, and nothing twice.
+	store.unstall()
+	var missed []string
+	for {
+		f := back.read()
+		if f.Ack == 1 {
+			require.Nil(t, f.Error)
+			reply := decodeInto[struct {
+				Missed    int  `json:"missed"`
+				Recovered bool `json:"recovered"`
+			}](t, f.Data)
+			require.True(t, reply.Recovered)
+			require.Equal(t, 1, reply.Missed)
+			break
+		}
+		if f.Event == "new-message" {
+			missed = append(missed, decodeInto[realtime.Message](t, f.Data).Content)
+		}
+	}
+	require.Equal(t, []string{"while you were away"}, missed)
+	raw.write(`{"event":"message","data":{"roomId":"` + roomA.ID + `","content":"live"},"ack":3}`)
+	for {
+		f := back.read()
+		if f.Event == "new-message" {
+			require.Equal(t, "live", decodeInto[realtime.Message](t, f.Data).Content, "a message came twice")
+			break
+		}
+	}
+}
