@@ -90,8 +90,13 @@ func (h *Hub) validateMessage(req *messageRequest) error {
 	if req.Type == "" {
 		req.Type = TypeText
 	}
-	if !req.Type.valid() {
-		return Errorf(CodeInvalid, `field type must be "text", "image", "file" or "system"`)
+	switch {
+	case req.Type == TypeSystem:
+		// Members must be able to trust that a system message is the
+		// server's.
+		return Errorf(CodeInvalid, `type "system" is reserved to the server`)
+	case !req.Type.valid():
+		return Errorf(CodeInvalid, `field type must be "text", "image" or "file"`)
 	}
 	if len(req.ClientMsgID) > maxClientMsgIDBytes {
 		return Errorf(CodeInvalid, "field clientMsgId is longer than %d bytes", maxClientMsgIDBytes)

@@ -74,6 +74,7 @@ func TestMessageValidation(t *testing.T) {
 		{"empty", map[string]any{"roomId": room.ID, "content": ""}, realtime.CodeInvalid},
 		{"content not a string", map[string]any{"roomId": room.ID, "content": 42}, realtime.CodeInvalid},
 		{"bad type", map[string]any{"roomId": room.ID, "content": "x", "type": "video"}, realtime.CodeInvalid},
+		{"forged system message", map[string]any{"roomId": room.ID, "content": "trust me", "type": "system"}, realtime.CodeInvalid},
 		{"room and recipient", map[string]any{"roomId": room.ID, "recipientId": "bob", "content": "x"}, realtime.CodeInvalid},
 		{"metadata not an object", map[string]any{"roomId": room.ID, "content": "x", "metadata": []int{1}}, realtime.CodeInvalid},
 		{"unknown room", map[string]any{"roomId": "r_missing", "content": "x"}, realtime.CodeNotFound},
@@ -82,7 +83,7 @@ func TestMessageValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) { alice.emitErr(tc.code, "message", tc.data) })
 	}
 	// Ten characters is fine even when they take more bytes.
-	alice.emit("message", map[string]any{"roomId": room.ID, "content": "éééééééééé", "type": "system"})
+	alice.emit("message", map[string]any{"roomId": room.ID, "content": "éééééééééé", "type": "text"})
 	h := decodeInto[struct{ Messages []realtime.Message }](t, alice.emit("get-history", map[string]any{"roomId": room.ID}))
 	require.Len(t, h.Messages, 1, "no refused message was stored")
 	require.Equal(t, uint64(1), h.Messages[0].Seq)
