@@ -73,6 +73,7 @@ func BenchmarkCrossNodeFanout1000(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			defer a.Close() // after the hub's Close
 			hub, err := realtime.New(realtime.Config{Logger: quiet, MaxUsersPerRoom: 1001, Store: store, Adapter: a})
 			if err != nil {
 				b.Fatal(err)

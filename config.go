@@ -37,10 +37,11 @@ type Config struct {
 	MaxTokenBytes int
 
 	// Store keeps rooms, members and messages. Nil: NewMemoryStore with
-	// default options (single node only).
+	// default options (single node only). The hub does not close it.
 	Store Store
 	// Adapter connects the hubs of a cluster. Nil: this hub is the only
-	// node.
+	// node. The hub starts it and does not close it: close it after the
+	// hub's Shutdown or Close.
 	Adapter Adapter
 	// Logger receives the hub's structured logs. Nil: slog.Default().
 	Logger *slog.Logger

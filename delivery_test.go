@@ -56,9 +56,7 @@ func TestResumeDoesNotStallDelivery(t *testing.T) {
 	t.Run("memadapter", func(t *testing.T) {
 		bus := memadapter.NewBus()
 		store := newStallingStore(t, realtime.NewMemoryStore(realtime.MemoryOptions{}))
-		a := bus.Node()
-		t.Cleanup(func() { a.Close() })
-		env := newTestHub(t, realtime.Config{Adapter: a, Store: store})
+		env := newTestHub(t, realtime.Config{Adapter: bus.Node(), Store: store})
 		resumeWhileStalled(t, env, store)
 	})
 	t.Run("redisadapter", func(t *testing.T) {

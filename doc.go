@@ -23,9 +23,11 @@
 // starts the Adapter. Each connection has one goroutine that reads and
 // handles its events in order and one that writes; both end when the
 // connection closes. Shutdown refuses new upgrades with 503, closes every
-// connection with 1001 after writing what was queued for it, and closes the
-// Adapter; Close does the same at once, without waiting for anything but the
-// hub's own goroutines. Both may be called more than once.
+// connection with 1001 after writing what was queued for it; Close does the
+// same at once, without waiting for anything but the hub's own goroutines.
+// Both may be called more than once. A hub closes only what it created: the
+// Adapter and Store of the Config are the caller's, to close after Shutdown
+// or Close returns.
 //
 // # Guarantees
 //

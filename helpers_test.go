@@ -28,6 +28,8 @@ type testEnv struct {
 	hub *realtime.Hub
 	url string // ws:// URL of the hub
 	jwt *realtime.JWT
+	// adapter is cfg.Adapter, if any; the test closes it after the hub.
+	adapter realtime.Adapter
 }
 
 // newTestHub starts a hub with cfg over httptest. Unless cfg has an
@@ -42,10 +44,13 @@ func newTestHub(t *testing.T, cfg realtime.Config) *testEnv {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if a := cfg.Adapter; a != nil {
+		t.Cleanup(func() { require.NoError(t, a.Close()) }) // after the hub's
+	}
 	hub, err := realtime.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, hub.Close()) })
-	env := &testEnv{t: t, hub: hub, jwt: j}
+	env := &testEnv{t: t, hub: hub, jwt: j, adapter: cfg.Adapter}
 	env.url = serve(t, hub)
 	return env
 }

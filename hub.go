@@ -721,11 +721,11 @@ func (h *Hub) beginClosing() {
 	h.connsMu.Unlock()
 }
 
-// Shutdown stops the hub gracefully: new upgrades get 503, every connection
-// is sent what is queued for it and closed with 1001, then the adapter (and
-// the store, if it is an io.Closer) is closed. If ctx ends first, the
-// remaining connections are dropped as by Close. Calling it again, or after
-// Close, returns nil.
+// Shutdown stops the hub gracefully: new upgrades get 503, and every
+// connection is sent what is queued for it and closed with 1001. If ctx ends
+// first, the remaining connections are dropped as by Close. The Config's
+// Adapter and Store are left open: close them after Shutdown returns.
+// Calling it again, or after Close, returns nil.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.closeMu.Lock()
 	defer h.closeMu.Unlock()
@@ -754,8 +754,9 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 }
 
 // Close stops the hub at once: connections are dropped without a close
-// handshake and backends are closed. It waits for every goroutine of the hub
-// to end. Calling it again returns nil.
+// handshake. It waits for every goroutine of the hub to end, and leaves the
+// Config's Adapter and Store open, as Shutdown does. Calling it again
+// returns nil.
 func (h *Hub) Close() error {
 	h.closeMu.Lock()
 	defer h.closeMu.Unlock()
@@ -770,7 +771,16 @@ func (h *Hub) closeLocked() error {
 	h.closed = true
 	h.cancel()
 	h.connsWG.Wait()
-	err := h.adapter.Close()
+	// A hub closes only what it created: the default adapter and memory
+	// store, which hold nothing to release. A caller's Adapter and Store are
+	// the caller's to close once Shutdown or Close has returned; until then
+	// the hub leaves the channels it subscribed to.
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.StoreTimeout)
+	defer cancel()
+	var err error
+	if uerr := h.adapter.Unsubscribe(ctx, Channel{Kind: ChannelGlobal}); uerr != nil {
+		err = fmt.Errorf("realtime: unsubscribe global channel: %w", uerr)
+	}
 	h.bgMu.Lock()
 	h.bgDone = true
 	h.bgMu.Unlock()
@@ -781,9 +791,6 @@ func (h *Hub) closeLocked() error {
 	}
 	h.mu.Unlock()
 	h.bg.Wait()
-	if c, ok := h.store.(interface{ Close() error }); ok && h.cfg.Store == nil {
-		err = errors.Join(err, c.Close())
-	}
 	return err
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +23,8 @@ import (
 	"github.com/realtime-go/realtime"
 	"github.com/realtime-go/realtime/adapter/memadapter"
 	"github.com/realtime-go/realtime/client"
+	"github.com/realtime-go/realtime/internal/testenv"
+	"github.com/realtime-go/realtime/store/sqlstore"
 )
 
 func TestSmokeRoomChat(t *testing.T) {
@@ -375,4 +378,39 @@ func TestHubsShareRoomsThroughAdapter(t *testing.T) {
 	alice.emit("message", map[string]any{"roomId": room.ID, "content": "after"})
 	alice.next("new-message")
 	bob.none("new-message", 150*time.Millisecond)
+}
+
+// TestHubClosesOnlyWhatItCreated: Shutdown and Close leave the Config's
+// Adapter and Store open, for the caller to close after them.
+func TestHubClosesOnlyWhatItCreated(t *testing.T) {
+	for _, stop := range []string{"Shutdown", "Close"} {
+		t.Run(stop, func(t *testing.T) {
+			ctx := context.Background()
+			node := memadapter.NewBus().Node()
+			store := sqlStore(t, sqlstore.SQLite, testenv.SQLiteDSN(filepath.Join(t.TempDir(), "rt.db")))
+			env := newTestHub(t, realtime.Config{Adapter: node, Store: store})
+			env.dial("alice")
+			if stop == "Shutdown" {
+				require.NoError(t, env.hub.Shutdown(ctx))
+			} else {
+				require.NoError(t, env.hub.Close())
+			}
+
+			global := realtime.Channel{Kind: realtime.ChannelGlobal}
+			require.NoError(t, node.Subscribe(ctx, global), "the adapter was closed")
+			require.NoError(t, node.Unsubscribe(ctx, global))
+			room, err := store.CreateRoom(ctx, realtime.Room{ID: "r1", Name: "after", Type: realtime.RoomPublic, MaxUsers: 10, CreatedAt: time.Now()},
+				realtime.Member{RoomID: "r1", UserID: "alice", Username: "Alice", Role: realtime.RoleAdmin, JoinedAt: time.Now()}, realtime.Limits{})
+			require.NoError(t, err, "the store was closed")
+			_, _, err = store.SaveMessage(ctx, realtime.Message{ID: "m1", RoomID: room.ID, SenderID: "alice", Content: "still open", Type: realtime.TypeText, CreatedAt: time.Now()})
+			require.NoError(t, err, "the store was closed")
+
+			// Closing them is the caller's, and works.
+			require.NoError(t, node.Close())
+			require.Error(t, node.Subscribe(ctx, global))
+			require.NoError(t, store.Close())
+			_, _, err = store.SaveMessage(ctx, realtime.Message{ID: "m2", RoomID: room.ID, SenderID: "alice", Content: "closed", Type: realtime.TypeText, CreatedAt: time.Now()})
+			require.ErrorIs(t, err, sqlstore.ErrClosed)
+		})
+	}
 }

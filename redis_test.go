@@ -195,7 +195,9 @@ func TestRedisLinkCutLosesNothing(t *testing.T) {
 // on another node with no gap.
 func TestNodeKilledOnRedis(t *testing.T) {
 	rc := newRedisCluster(t)
-	cfg := realtime.Config{OfflineTimeout: 600 * time.Millisecond, PresenceGrace: 50 * time.Millisecond}
+	// Records live OfflineTimeout/2: long enough for a late heartbeat on a
+	// loaded machine (see TestPresenceAcrossNodes).
+	cfg := realtime.Config{OfflineTimeout: 2 * time.Second, PresenceGrace: 50 * time.Millisecond}
 	a := rc.node(cfg, "")
 	b := rc.node(cfg, "")
 	alice := a.dial("alice")
@@ -208,6 +210,7 @@ func TestNodeKilledOnRedis(t *testing.T) {
 
 	start := time.Now()
 	require.NoError(t, b.hub.Close()) // no leave, no DeletePresence
+	require.NoError(t, b.adapter.Close())
 	gone := decodeInto[realtime.Presence](t, alice.next("presence-changed"))
 	require.Equal(t, "bob", gone.UserID)
 	require.Equal(t, realtime.StatusOffline, gone.Status)

@@ -69,7 +69,7 @@ func openStore(ctx context.Context, o options) (realtime.Store, func(), error) {
 }
 
 // openAdapter returns the Adapter -adapter names and a function that
-// closes its client, to call once the hub has shut down; local is nil, the
+// closes it and its client, to call once the hub has shut down; local is nil, the
 // hub's in-process default.
 func openAdapter(ctx context.Context, o options) (realtime.Adapter, func(), error) {
 	switch o.adapter {
@@ -90,7 +90,7 @@ func openAdapter(ctx context.Context, o options) (realtime.Adapter, func(), erro
 			rdb.Close()
 			return nil, nil, err
 		}
-		return a, func() { rdb.Close() }, nil
+		return a, func() { a.Close(); rdb.Close() }, nil
 	}
 	return nil, nil, fmt.Errorf("-adapter %q: want local or redis", o.adapter)
 }

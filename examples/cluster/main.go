@@ -72,6 +72,7 @@ func run(ctx context.Context, addrs []string, ready func(int, net.Addr)) error {
 		if err != nil {
 			return err
 		}
+		defer adapter.Close() // after the node's hub has shut down
 		wg.Go(func() {
 			o := chatapp.Options{Name: fmt.Sprint("node-", i+1), Adapter: adapter, DevSecret: secret}
 			if ready != nil {

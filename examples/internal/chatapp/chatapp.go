@@ -33,7 +33,8 @@ type Options struct {
 	// Name labels the logs of this server. Empty: "chat".
 	Name string
 	// Adapter connects this server to the other nodes of a cluster. Nil:
-	// a single node.
+	// a single node. Run does not close it: the caller does, once Run has
+	// returned.
 	Adapter realtime.Adapter
 	// DevSecret signs and verifies development tokens when JWT_SECRET is
 	// unset; nodes of one cluster share it. Nil: a random secret.
