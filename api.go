@@ -82,7 +82,7 @@ func (h *Hub) Kick(ctx context.Context, roomID, userID, reason string) error {
 	}
 	m, err := h.store.GetMember(ctx, roomID, userID)
 	if err != nil {
-		return err
+		return h.storeErr("get member", err)
 	}
 	if reason == "" {
 		reason = "removed"
@@ -101,7 +101,11 @@ func (h *Hub) DeleteRoom(ctx context.Context, roomID string) error {
 // Rooms returns the rooms userID belongs to and every public room; with an
 // empty userID, the public rooms.
 func (h *Hub) Rooms(ctx context.Context, userID string) ([]Room, error) {
-	return h.store.ListRooms(ctx, userID)
+	rooms, err := h.store.ListRooms(ctx, userID)
+	if err != nil {
+		return nil, h.storeErr("list rooms", err)
+	}
+	return rooms, nil
 }
 
 // Stats counts what this node serves now.

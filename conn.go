@@ -430,7 +430,7 @@ func (c *conn) reply(ack uint64, event string, result any, err error) {
 	data, merr := json.Marshal(result)
 	if merr != nil {
 		c.hub.log.Error("realtime: encode reply", "event", event, "err", merr)
-		c.sendReply(wire.AppendAckError(nil, ack, string(CodeInternal), ErrInternal.Message))
+		c.sendReply(wire.AppendAckError(nil, ack, string(CodeInternal), errInternal.Message))
 		return
 	}
 	c.sendReply(wire.AppendAck(nil, ack, data))

@@ -55,19 +55,21 @@ func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// Sentinel errors, one per code, for errors.Is.
+// Sentinel errors, one per code, for errors.Is, which matches any *Error
+// with the same code. They are errors, not *Error values, so that no stray
+// assignment can change what every reply of that code says.
 var (
-	ErrUnauthorized  = &Error{Code: CodeUnauthorized, Message: "authentication required"}
-	ErrForbidden     = &Error{Code: CodeForbidden, Message: "not allowed"}
-	ErrNotFound      = &Error{Code: CodeNotFound, Message: "not found"}
-	ErrInvalid       = &Error{Code: CodeInvalid, Message: "invalid request"}
-	ErrTooLarge      = &Error{Code: CodeTooLarge, Message: "too large"}
-	ErrRateLimited   = &Error{Code: CodeRateLimited, Message: "rate limit exceeded"}
-	ErrRoomFull      = &Error{Code: CodeRoomFull, Message: "room is full"}
-	ErrLimitExceeded = &Error{Code: CodeLimitExceeded, Message: "limit exceeded"}
-	ErrConflict      = &Error{Code: CodeConflict, Message: "conflict"}
-	ErrUnavailable   = &Error{Code: CodeUnavailable, Message: "temporarily unavailable"}
-	ErrInternal      = &Error{Code: CodeInternal, Message: "internal error"}
+	ErrUnauthorized  error = &Error{Code: CodeUnauthorized, Message: "authentication required"}
+	ErrForbidden     error = &Error{Code: CodeForbidden, Message: "not allowed"}
+	ErrNotFound      error = &Error{Code: CodeNotFound, Message: "not found"}
+	ErrInvalid       error = &Error{Code: CodeInvalid, Message: "invalid request"}
+	ErrTooLarge      error = &Error{Code: CodeTooLarge, Message: "too large"}
+	ErrRateLimited   error = &Error{Code: CodeRateLimited, Message: "rate limit exceeded"}
+	ErrRoomFull      error = &Error{Code: CodeRoomFull, Message: "room is full"}
+	ErrLimitExceeded error = &Error{Code: CodeLimitExceeded, Message: "limit exceeded"}
+	ErrConflict      error = &Error{Code: CodeConflict, Message: "conflict"}
+	ErrUnavailable   error = &Error{Code: CodeUnavailable, Message: "temporarily unavailable"}
+	ErrInternal      error = &Error{Code: CodeInternal, Message: "internal error"}
 )
 
 // ErrHubClosed is returned by the server-side API after Shutdown or Close.
@@ -81,8 +83,11 @@ func toWire(err error) (*Error, bool) {
 	if errors.As(err, &e) {
 		return e, true
 	}
-	return ErrInternal, false
+	return errInternal, false
 }
+
+// errInternal is ErrInternal as the *Error that toWire returns.
+var errInternal = ErrInternal.(*Error)
 
 // StatusCode is a WebSocket close code (PROTOCOL.md section 5).
 type StatusCode int

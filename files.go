@@ -122,7 +122,7 @@ type fileHandler struct {
 
 func (f *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !f.enabled {
-		writeHTTPError(w, ErrNotFound)
+		f.fail(w, ErrNotFound)
 		return
 	}
 	if f.h.closing.Load() {
@@ -138,7 +138,7 @@ func (f *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.upload(w, r)
 	case !fileIDPattern.MatchString(id):
-		writeHTTPError(w, ErrNotFound)
+		f.fail(w, ErrNotFound)
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		methodNotAllowed(w, "GET, HEAD")
 	default:

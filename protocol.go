@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -153,8 +154,9 @@ func truncate(s string, n int) string {
 }
 
 // storeErr passes protocol errors through; any other failure of a backend
-// is logged and becomes unavailable, so that its text (SQL, addresses) never
-// reaches a client.
+// is logged and wrapped as unavailable, keeping its cause for Go callers
+// (errors.Is works for both): a client sees only the unavailable code and
+// message (toWire), never the cause's text (SQL, addresses).
 func (h *Hub) storeErr(op string, err error) error {
 	var e *Error
 	if errors.As(err, &e) {
@@ -163,5 +165,5 @@ func (h *Hub) storeErr(op string, err error) error {
 	if !errors.Is(err, context.Canceled) {
 		h.log.Error("realtime: backend failed", "op", op, "err", err)
 	}
-	return ErrUnavailable
+	return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
 }

@@ -166,7 +166,7 @@ func saveN(t *testing.T, s realtime.Store, roomID, senderID string, n int) []rea
 	return out
 }
 
-func requireCode(t *testing.T, want *realtime.Error, err error, msgAndArgs ...any) {
+func requireCode(t *testing.T, want error, err error, msgAndArgs ...any) {
 	t.Helper()
 	require.Error(t, err, msgAndArgs...)
 	require.ErrorIs(t, err, want, msgAndArgs...)
