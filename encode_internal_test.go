@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/realtime-go/realtime/internal/testenv"
 	"github.com/realtime-go/realtime/internal/wire"
 )
 
@@ -62,6 +63,28 @@ func TestEncodeMessagePushMatchesEncodingJSON(t *testing.T) {
 			edit(&m)
 			requireSameEncoding(t, m)
 		})
+	}
+}
+
+// TestEncodersKnowEveryField guards the hand-written encoders: with every
+// field set, they still write what encoding/json writes, so that a field
+// added to Message or messageAck and not to its encoder fails here. The
+// fields that send a message through encoding/json are left unset.
+func TestEncodersKnowEveryField(t *testing.T) {
+	var m Message
+	testenv.Fill(t, &m, "Metadata", "EditedAt", "DeletedAt")
+	m.Type = TypeText
+	requireSameEncoding(t, m)
+
+	var a messageAck
+	testenv.Fill(t, &a)
+	want, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := a.ackFrame(7)
+	if want = wire.AppendAck(nil, 7, want); !ok || !bytes.Equal(got, want) {
+		t.Fatalf("ackFrame = %s, %v; with encoding/json: %s", got, ok, want)
 	}
 }
 

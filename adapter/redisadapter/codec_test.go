@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/internal/testenv"
 )
 
 // publications covers every field of a Publication, at its limits.
@@ -30,6 +31,17 @@ func TestCodecRoundTrip(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, p, got)
 	}
+}
+
+// TestCodecCarriesEveryField: with every field of a Publication set, what
+// is decoded equals what was encoded, so that a field added to Publication
+// and not to the codec fails here.
+func TestCodecCarriesEveryField(t *testing.T) {
+	var p realtime.Publication
+	testenv.Fill(t, &p)
+	got, err := decode(encode(p))
+	require.NoError(t, err)
+	require.Equal(t, p, got)
 }
 
 func TestDecodeRejects(t *testing.T) {
