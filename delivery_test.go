@@ -2,6 +2,7 @@ package realtime_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/realtime-go/realtime"
 	"github.com/realtime-go/realtime/adapter/memadapter"
+	"github.com/realtime-go/realtime/internal/testenv"
 )
 
 // stallingStore is a Store whose History of one stream waits, once armed,
@@ -130,4 +132,56 @@ func resumeWhileStalled(t *testing.T, env *testEnv, store *stallingStore) {
 			break
 		}
 	}
+}
+
+// TestStoredButNotPublished: a message stored while its node's Redis link
+// is cut is refused as unavailable; retried with its clientMsgId once the
+// link is back, it is acked as the same message, and every member receives
+// it once, in order (PROTOCOL.md section 6).
+func TestStoredButNotPublished(t *testing.T) {
+	rc := newRedisCluster(t)
+	proxy := testenv.NewProxy(t, testenv.RedisAddr(t))
+	a := rc.node(realtime.Config{PublishTimeout: 300 * time.Millisecond}, proxy.Addr())
+	b := rc.node(realtime.Config{}, "")
+	alice, bob := a.dial("alice"), b.dial("bob")
+	room := alice.createRoom("blink", nil)
+	bob.emit("join-room", map[string]any{"roomId": room.ID})
+	alice.next("user-joined")
+
+	proxy.Cut()
+	send := map[string]any{"roomId": room.ID, "content": "once", "clientMsgId": "k1"}
+	alice.emitErr(realtime.CodeUnavailable, "message", send)
+	proxy.Restore()
+	var retried msgAck
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ack, err := alice.Emit(ctx, "message", send)
+		if err == nil {
+			retried = decodeInto[msgAck](t, ack)
+		}
+		return err == nil
+	}, 10*time.Second, 100*time.Millisecond, "the retry is acked once Redis is back")
+	require.Equal(t, uint64(1), retried.Seq, "the retry found the stored message")
+	require.Equal(t, "k1", retried.ClientMsgID)
+
+	alice.emit("message", map[string]any{"roomId": room.ID, "content": "after"})
+	for _, c := range []*tclient{alice, bob} {
+		require.Equal(t, "once", decodeInto[realtime.Message](t, c.next("new-message")).Content)
+		require.Equal(t, "after", decodeInto[realtime.Message](t, c.next("new-message")).Content)
+	}
+}
+
+// TestClientGivesMessagesAnIdempotencyKey: the Go client sets a
+// clientMsgId on every message that has none, and keeps one it was given.
+func TestClientGivesMessagesAnIdempotencyKey(t *testing.T) {
+	env := newTestHub(t, realtime.Config{})
+	alice := env.dial("alice")
+	room := alice.createRoom("r", nil)
+	ack := decodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "hi"}))
+	require.True(t, strings.HasPrefix(ack.ClientMsgID, "c_"), "clientMsgId %q", ack.ClientMsgID)
+	other := decodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "hi"}))
+	require.NotEqual(t, ack.ClientMsgID, other.ClientMsgID)
+	mine := decodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "hi", "clientMsgId": "mine"}))
+	require.Equal(t, "mine", mine.ClientMsgID)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"slices"
 	"sync"
@@ -251,7 +252,12 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 		defer cancel()
 	}
 	if err := h.publishAll(pctx, saved.channels(), Publication{Frame: frame, Seq: saved.Seq}); err != nil {
-		return Message{}, h.storeErr("publish", err)
+		// Stored, not published: a room's nodes fetch it from the Store
+		// when they hear of a later message or their link comes back; the
+		// sender, told unavailable, may retry with its clientMsgId, which
+		// finds it stored (PROTOCOL.md section 6).
+		h.log.Warn("realtime: message stored but not published", "id", saved.ID, "room", saved.RoomID, "seq", saved.Seq, "err", err)
+		return Message{}, fmt.Errorf("%w: publish stored message %s: %w", ErrUnavailable, saved.ID, err)
 	}
 	return saved, nil
 }

@@ -8,6 +8,7 @@ package client
 
 import (
 	"context"
+	crand "crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -442,7 +443,19 @@ func (c *Client) forgetRoom(id string) {
 // for none) and waits for its ack. It returns the ack's data, or a
 // *realtime.Error when the hub answered with an error. While the client is
 // reconnecting, Emit waits for the new connection, up to ctx.
+//
+// A message without a clientMsgId gets a random one, which its ack echoes:
+// a message refused as unavailable may have been stored all the same
+// (PROTOCOL.md section 6), and sending the same data again with that
+// clientMsgId cannot store it twice.
 func (c *Client) Emit(ctx context.Context, event string, data any) (json.RawMessage, error) {
+	if event == "message" {
+		body, err := withClientMsgID(data)
+		if err != nil {
+			return nil, err
+		}
+		data = body
+	}
 	for {
 		c.mu.Lock()
 		sess, ready := c.sess, c.ready
@@ -539,6 +552,25 @@ func (c *Client) Send(ctx context.Context, event string, data any) error {
 		return ErrDisconnected
 	}
 	return sess.ws.Write(ctx, websocket.MessageText, wire.AppendClient(nil, event, body, 0))
+}
+
+// withClientMsgID encodes a message's data, adding a random clientMsgId
+// when it has none.
+func withClientMsgID(data any) (json.RawMessage, error) {
+	body, err := encodeData(data)
+	if err != nil {
+		return nil, err
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil {
+		return body, nil // not an object: the hub answers invalid
+	}
+	if id := fields["clientMsgId"]; len(id) > 0 && string(id) != "null" && string(id) != `""` {
+		return body, nil
+	}
+	key, _ := json.Marshal("c_" + crand.Text())
+	fields["clientMsgId"] = key
+	return json.Marshal(fields)
 }
 
 func encodeData(data any) ([]byte, error) {
