@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 )
 
 // This file is the server-side API: what the host application calls to act
@@ -106,6 +107,15 @@ func (h *Hub) Rooms(ctx context.Context, userID string) ([]Room, error) {
 		return nil, h.storeErr("list rooms", err)
 	}
 	return rooms, nil
+}
+
+// Config returns the hub's configuration with its defaults filled in.
+// Transports built on the hub, such as the Socket.IO bridge, take their
+// defaults from it, so that each setting is made once.
+func (h *Hub) Config() Config {
+	c := h.cfg
+	c.AllowedOrigins = slices.Clone(c.AllowedOrigins)
+	return c
 }
 
 // Stats counts what this node serves now.

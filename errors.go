@@ -103,8 +103,21 @@ const (
 	StatusForbidden    StatusCode = 4003
 	StatusRateLimited  StatusCode = 4008
 	StatusTooSlow      StatusCode = 4009
-	StatusReplaced     StatusCode = 4010
 )
+
+// Final reports whether a close code asks the client not to reconnect by
+// itself: 1000 (the server ended the session on purpose), 1008, 4001, 4003
+// and 4008. Every other code (1001 shutting down, 1006, 1011, 4009 too
+// slow, ...) is followed by a reconnect with backoff. A client that can get
+// a fresh token may still reconnect after 4001. Every transport and client
+// of this module follows it (PROTOCOL.md section 5).
+func (c StatusCode) Final() bool {
+	switch c {
+	case StatusNormal, StatusPolicy, StatusUnauthorized, StatusForbidden, StatusRateLimited:
+		return true
+	}
+	return false
+}
 
 // CloseError, returned by a hook (OnConnect, AuthorizeJoin, OnMessage), closes
 // the connection with its code and reason instead of replying with an error.

@@ -17,6 +17,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/realtime-go/realtime/internal/httpx"
 )
 
 // File sharing is plain HTTP beside the WebSocket: a client uploads a file to
@@ -330,7 +332,7 @@ func (h *Hub) requestUser(r *http.Request) (User, error) {
 	if h.cfg.Authenticator == nil {
 		return anonymousUser(r), nil
 	}
-	u, _, err := h.verifyToken(r.Context(), requestToken(r))
+	u, _, err := h.verifyToken(r.Context(), httpx.Token(r))
 	return u, err
 }
 

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -260,17 +259,6 @@ func (c *conn) closeStatus(readErr error) (StatusCode, string) {
 		return ce.Code, ce.Reason
 	}
 	return 1006, ""
-}
-
-// requestToken returns the token of the upgrade request: the Authorization
-// bearer token, else the token query parameter.
-func requestToken(r *http.Request) string {
-	if v := r.Header.Get("Authorization"); v != "" {
-		if t, ok := strings.CutPrefix(v, "Bearer "); ok {
-			return strings.TrimSpace(t)
-		}
-	}
-	return r.URL.Query().Get("token")
 }
 
 var usernamePattern = regexp.MustCompile(`^[\p{L}\p{N}_.-]{1,32}$`)

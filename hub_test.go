@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -413,4 +414,29 @@ func TestHubClosesOnlyWhatItCreated(t *testing.T) {
 			require.ErrorIs(t, err, sqlstore.ErrClosed)
 		})
 	}
+}
+
+// TestClientStopsAfterFinalClose: a client that loses its connection
+// reconnects, and stops for good when the hub closes the new one with a
+// code that asks it not to come back (1000 here: the session was ended on
+// purpose), instead of dialing again and again.
+func TestClientStopsAfterFinalClose(t *testing.T) {
+	var connects atomic.Int64
+	env := newTestHub(t, realtime.Config{OnConnect: func(ctx context.Context, e realtime.ConnectEvent) error {
+		if connects.Add(1) > 1 {
+			return &realtime.CloseError{Code: realtime.StatusNormal, Reason: "signed out"}
+		}
+		return nil
+	}})
+	bob := env.dialWith(client.DialOptions{Token: env.token("bob"), MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	bob.Drop()
+	select {
+	case <-bob.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the client is still reconnecting after %d connects", connects.Load())
+	}
+	var ce *client.CloseError
+	require.ErrorAs(t, bob.Err(), &ce)
+	require.Equal(t, realtime.StatusNormal, ce.Code)
+	require.Equal(t, int64(2), connects.Load(), "one reconnect, then none")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"hash/maphash"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -64,25 +63,6 @@ func (r *memRoom) member(userID string) int {
 		return i
 	}
 	return -1
-}
-
-// streamKey names a stream: a room by its id, without building the string
-// of Message.Stream for every message, and any other by that string.
-type streamKey struct{ room, other string }
-
-func messageStream(m *Message) streamKey {
-	if m.RoomID != "" {
-		return streamKey{room: m.RoomID}
-	}
-	return streamKey{other: m.Stream()}
-}
-
-// parseStream returns the key of the stream that Message.Stream names s.
-func parseStream(s string) streamKey {
-	if id, ok := strings.CutPrefix(s, "room:"); ok {
-		return streamKey{room: id}
-	}
-	return streamKey{other: s}
 }
 
 // idStripe is one stripe of the index of messages by id.
@@ -313,7 +293,7 @@ func (s *memoryStore) ListMembers(_ context.Context, roomID string) ([]Member, e
 func (*memoryStore) ChecksSenders() bool { return true }
 
 func (s *memoryStore) SaveMessage(_ context.Context, m Message) (Message, bool, error) {
-	key := messageStream(&m)
+	key := streamOf(&m)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if m.RoomID != "" {

@@ -221,7 +221,7 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 	// commit them together) but published in the order they were started,
 	// which is the order the store numbers them in: each waits for the one
 	// before it. An inversion is put right by the nodes' sequencing.
-	key := chainKey(&m)
+	key := streamOf(&m)
 	cs := h.chainStripe(key)
 	turn := cs.take(key)
 	defer cs.end(key, turn)
@@ -262,16 +262,6 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 	return saved, nil
 }
 
-// chainKey names the stream of m in Hub.chains: a room by its id, which
-// costs no allocation, another stream by its name. Were two streams to
-// share a key, their sends would only wait for each other.
-func chainKey(m *Message) string {
-	if m.RoomID != "" {
-		return m.RoomID
-	}
-	return m.Stream()
-}
-
 // chainStripe is one stripe of Hub.chains: for each stream with sends in
 // flight, the turns taken and which have ended. Waiting for a turn costs no
 // allocation; a send that finds its turn come waits not at all.
@@ -279,7 +269,7 @@ type chainStripe struct {
 	mu      sync.Mutex
 	ended   sync.Cond // signalled when a turn ends and someone waits
 	waiting int
-	turns   map[string]turns
+	turns   map[streamKey]turns
 }
 
 // turns are a stream's: every turn before next has ended, and so have
@@ -291,11 +281,11 @@ type turns struct {
 }
 
 // take takes the next turn of stream.
-func (cs *chainStripe) take(stream string) uint64 {
+func (cs *chainStripe) take(stream streamKey) uint64 {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if cs.turns == nil {
-		cs.turns = make(map[string]turns)
+		cs.turns = make(map[streamKey]turns)
 		cs.ended.L = &cs.mu
 	}
 	t := cs.turns[stream]
@@ -307,7 +297,7 @@ func (cs *chainStripe) take(stream string) uint64 {
 
 // await returns once every turn of stream before turn has ended, or ctx
 // has.
-func (cs *chainStripe) await(ctx context.Context, stream string, turn uint64) {
+func (cs *chainStripe) await(ctx context.Context, stream streamKey, turn uint64) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if cs.turns[stream].next >= turn {
@@ -327,7 +317,7 @@ func (cs *chainStripe) await(ctx context.Context, stream string, turn uint64) {
 }
 
 // end ends turn of stream.
-func (cs *chainStripe) end(stream string, turn uint64) {
+func (cs *chainStripe) end(stream streamKey, turn uint64) {
 	cs.mu.Lock()
 	t := cs.turns[stream]
 	if turn == t.next {
@@ -351,8 +341,8 @@ func (cs *chainStripe) end(stream string, turn uint64) {
 	}
 }
 
-func (h *Hub) chainStripe(stream string) *chainStripe {
-	return &h.chains[maphash.String(h.seed, stream)%uint64(len(h.chains))]
+func (h *Hub) chainStripe(stream streamKey) *chainStripe {
+	return &h.chains[maphash.String(h.seed, stream.hashString())%uint64(len(h.chains))]
 }
 
 // requireSender checks that u may post to a room: a member who is not muted.

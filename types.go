@@ -3,6 +3,7 @@ package realtime
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -102,6 +103,37 @@ type Message struct {
 	EditedAt    *time.Time      `json:"editedAt,omitempty"`
 	DeletedAt   *time.Time      `json:"deletedAt,omitempty"`
 	ClientMsgID string          `json:"clientMsgId,omitempty"`
+}
+
+// streamKey names a message stream (Message.Stream) without building its
+// string for every message: a room by its id, any other stream by that
+// string. The memory store keys its streams by it, and the hub its send
+// turns.
+type streamKey struct{ room, other string }
+
+// streamOf returns the key of m's stream.
+func streamOf(m *Message) streamKey {
+	if m.RoomID != "" {
+		return streamKey{room: m.RoomID}
+	}
+	return streamKey{other: m.Stream()}
+}
+
+// parseStream returns the key of the stream that Message.Stream names s.
+func parseStream(s string) streamKey {
+	if id, ok := strings.CutPrefix(s, "room:"); ok {
+		return streamKey{room: id}
+	}
+	return streamKey{other: s}
+}
+
+// hashString is the string the key hashes by: the room id or the stream
+// name, which may coincide only to share a stripe.
+func (k streamKey) hashString() string {
+	if k.room != "" {
+		return k.room
+	}
+	return k.other
 }
 
 // Stream names the sequence a message belongs to: "room:<id>" for a room,

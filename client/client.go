@@ -248,15 +248,12 @@ func (c *Client) run(sess *session) {
 	}
 }
 
-// final reports whether a close code means reconnecting is pointless.
+// final reports whether a close code means reconnecting is pointless
+// (realtime.StatusCode.Final); with a TokenFunc, 4001 is not: the next
+// dial has a fresh token.
 func final(code websocket.StatusCode, canRefresh bool) bool {
-	switch realtime.StatusCode(code) {
-	case realtime.StatusForbidden, realtime.StatusPolicy, realtime.StatusRateLimited:
-		return true
-	case realtime.StatusUnauthorized:
-		return !canRefresh
-	}
-	return false
+	c := realtime.StatusCode(code)
+	return c.Final() && !(c == realtime.StatusUnauthorized && canRefresh)
 }
 
 func (c *Client) stop(err error) {

@@ -325,7 +325,7 @@ func (c *conn) Close(code realtime.StatusCode, reason string) error {
 	if !c.accepted.Load() {
 		return c.sock.Refuse(ctx, reason, closeData(code))
 	}
-	if final(code) {
+	if code.Final() {
 		data, _ := json.Marshal(struct {
 			Code      realtime.Code `json:"code"`
 			Message   string        `json:"message"`
@@ -353,17 +353,6 @@ func (c *conn) Abort() {
 	}
 	c.end(errors.New("socketio: aborted"))
 	c.sock.CloseSession(true)
-}
-
-// final reports whether a close code tells the client not to reconnect by
-// itself, as the Go client decides.
-func final(code realtime.StatusCode) bool {
-	switch code {
-	case realtime.StatusNormal, realtime.StatusPolicy, realtime.StatusUnauthorized,
-		realtime.StatusForbidden, realtime.StatusRateLimited:
-		return true
-	}
-	return false
 }
 
 // codeOf returns the error code a close code stands for.

@@ -47,6 +47,17 @@ func TestHandshake(t *testing.T) {
 	require.NotEmpty(t, hs.SID)
 }
 
+// TestOptionsFromHub: what the bridge and the Hub both set is set once, on
+// the Hub: zero Options take its heartbeat, ping timeout and frame limit.
+func TestOptionsFromHub(t *testing.T) {
+	e := newEnv(t, realtime.Config{HeartbeatInterval: 7 * time.Second, PingTimeout: 3 * time.Second, MaxFrameBytes: 4096}, socketio.Options{})
+	code, _, body := httpDo(t, http.MethodGet, e.eioURL("polling"), "", nil)
+	require.Equal(t, http.StatusOK, code)
+	var hs handshake
+	require.NoError(t, json.Unmarshal([]byte(body[1:]), &hs))
+	require.Equal(t, handshake{SID: hs.SID, Upgrades: []string{"websocket"}, PingInterval: 7000, PingTimeout: 3000, MaxPayload: 4096}, hs)
+}
+
 func TestHandshakeErrors(t *testing.T) {
 	e := newEnv(t, realtime.Config{}, socketio.Options{})
 	base := e.base + "/socket.io/"
@@ -388,8 +399,11 @@ func TestClientClose(t *testing.T) {
 	})
 }
 
+// TestCORS: the bridge allows the Hub's origins (Options.AllowedOrigins is
+// nil), and every origin gets the same answer from the bridge as from the
+// native WebSocket endpoint: one matcher for both.
 func TestCORS(t *testing.T) {
-	e := newEnv(t, realtime.Config{}, socketio.Options{AllowedOrigins: []string{"app.example.com", "https://*.example.org"}})
+	e := newEnv(t, realtime.Config{AllowedOrigins: []string{"app.example.com", "https://*.example.org"}}, socketio.Options{})
 	for _, tc := range []struct {
 		origin string
 		ok     bool
@@ -399,10 +413,25 @@ func TestCORS(t *testing.T) {
 		{"https://x.example.org", true},
 		{"http://x.example.org", false}, // the pattern names its scheme
 		{"https://evil.example", false},
+		{"https://APP.EXAMPLE.COM", true},
+		{"https://app.example.com.evil.example", false},
 		{"null", false},
+		{"file://", false},
 	} {
 		t.Run(tc.origin, func(t *testing.T) {
 			h := http.Header{"Origin": {tc.origin}}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			ws, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.base, "http")+"/ws?token="+e.token("alice"),
+				&websocket.DialOptions{HTTPHeader: h, Subprotocols: []string{"realtime.v1"}})
+			if tc.ok {
+				require.NoError(t, err, "the native endpoint refused an origin the bridge allows")
+				ws.CloseNow()
+			} else {
+				require.Error(t, err)
+				require.Equal(t, 403, resp.StatusCode, "the native endpoint")
+			}
+
 			code, rh, body := httpDo(t, "GET", e.eioURL("polling"), "", h)
 			if !tc.ok {
 				require.Equal(t, 403, code)

@@ -12,13 +12,13 @@ import (
 	"time"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/internal/httpx"
 	"github.com/realtime-go/realtime/socketio/internal/eio"
 	"github.com/realtime-go/realtime/socketio/internal/sio"
 )
 
 // Options configures a Server. The zero Options serves both transports on
-// /socket.io/ with the reference server's timings and limits, and refuses
-// cross-origin requests. Every field's comment says what its zero value
+// /socket.io/ with the Hub's origins, ping timings, frame limit and logger. Every field's comment says what its zero value
 // means.
 type Options struct {
 	// Path is where the Server answers, with or without its trailing
@@ -31,10 +31,11 @@ type Options struct {
 	Transports []string
 	// PingInterval is how often the server pings each session; the
 	// client closes the connection when pings stop for PingInterval plus
-	// PingTimeout. Zero: 25s.
+	// PingTimeout. Zero: the Hub's Config.HeartbeatInterval (25s unless
+	// set).
 	PingInterval time.Duration
 	// PingTimeout is how long a session may take to answer a ping before
-	// it is closed. Zero: 20s.
+	// it is closed. Zero: the Hub's Config.PingTimeout (20s unless set).
 	PingTimeout time.Duration
 	// ConnectTimeout is how long an Engine.IO session may stay without a
 	// Socket.IO connection (a CONNECT packet) before it is closed. Zero:
@@ -43,34 +44,47 @@ type Options struct {
 	// MaxPayload caps one WebSocket message and one long-polling request
 	// body, in bytes; more closes the session. It is announced to clients
 	// in the handshake, and is the most a long-polling GET returns at
-	// once. Zero: 1,000,000, the reference server's. The Hub's
-	// Config.MaxFrameBytes bounds native frames only: events up to
-	// MaxPayload reach the Hub, whose content limits then apply (a
-	// message over MaxMessageLength is too_large). Set MaxPayload to
-	// Config.MaxFrameBytes to bound Socket.IO clients as tightly.
+	// once (a single larger packet goes alone). Zero: the Hub's
+	// Config.MaxFrameBytes (64 KiB unless set), so that Socket.IO and
+	// native clients are bounded alike; the reference server's is
+	// 1,000,000.
 	MaxPayload int64
 	// AllowedOrigins lists the origins that may connect from a browser
 	// page of another origin, with the patterns of the Hub's
 	// Config.AllowedOrigins ("example.com", "*.example.com",
-	// "https://example.com"); give it the same list. Requests without an
-	// Origin header, and same-origin requests, always pass; others get 403.
-	// Zero: same-origin only.
+	// "https://example.com"), matched as the Hub matches them. Requests
+	// without an Origin header, and same-origin requests, always pass;
+	// others get 403. Nil: the Hub's Config.AllowedOrigins.
 	AllowedOrigins []string
-	// Logger receives the bridge's diagnostics. Nil: slog.Default().
+	// Logger receives the bridge's diagnostics. Nil: the Hub's
+	// Config.Logger.
 	Logger *slog.Logger
 }
 
 const (
-	defaultPath         = "/socket.io/"
-	defaultPingInterval = 25 * time.Second
-	defaultPingTimeout  = 20 * time.Second
-	defaultConnect      = 45 * time.Second
-	defaultMaxPayload   = 1_000_000
+	defaultPath    = "/socket.io/"
+	defaultConnect = 45 * time.Second
 )
 
-// withDefaults returns a copy of o with zero fields set, or an error
-// naming the first invalid field.
-func (o Options) withDefaults() (Options, error) {
+// withDefaults returns a copy of o with zero fields set, from the hub's
+// Config where it has the same setting, or an error naming the first
+// invalid field.
+func (o Options) withDefaults(hub realtime.Config) (Options, error) {
+	if o.AllowedOrigins == nil {
+		o.AllowedOrigins = hub.AllowedOrigins
+	}
+	if o.PingInterval == 0 {
+		o.PingInterval = hub.HeartbeatInterval
+	}
+	if o.PingTimeout == 0 {
+		o.PingTimeout = hub.PingTimeout
+	}
+	if o.MaxPayload == 0 {
+		o.MaxPayload = hub.MaxFrameBytes
+	}
+	if o.Logger == nil {
+		o.Logger = hub.Logger
+	}
 	if o.Path == "" {
 		o.Path = defaultPath
 	}
@@ -90,8 +104,8 @@ func (o Options) withDefaults() (Options, error) {
 		d    *time.Duration
 		def  time.Duration
 	}{
-		{"PingInterval", &o.PingInterval, defaultPingInterval},
-		{"PingTimeout", &o.PingTimeout, defaultPingTimeout},
+		{"PingInterval", &o.PingInterval, 0},
+		{"PingTimeout", &o.PingTimeout, 0},
 		{"ConnectTimeout", &o.ConnectTimeout, defaultConnect},
 	} {
 		if *f.d < 0 {
@@ -101,9 +115,6 @@ func (o Options) withDefaults() (Options, error) {
 			*f.d = f.def
 		}
 	}
-	if o.MaxPayload == 0 {
-		o.MaxPayload = defaultMaxPayload
-	}
 	if o.MaxPayload < 256 {
 		return o, errors.New("socketio: invalid Options.MaxPayload: at least 256 bytes")
 	}
@@ -111,9 +122,6 @@ func (o Options) withDefaults() (Options, error) {
 		if p == "" || p == "*" {
 			return o, fmt.Errorf("socketio: invalid Options.AllowedOrigins entry %q: name the origins to allow", p)
 		}
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
 	}
 	return o, nil
 }
@@ -143,7 +151,7 @@ func New(hub *realtime.Hub, opts Options) (*Server, error) {
 	if hub == nil {
 		return nil, errors.New("socketio: nil Hub")
 	}
-	opts, err := opts.withDefaults()
+	opts, err := opts.withDefaults(hub.Config())
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +227,7 @@ func (s *Server) wait() {
 func (s *Server) connect(sock *sio.Socket, auth json.RawMessage) {
 	token := authToken(auth)
 	if token == "" {
-		token = requestToken(sock.Request())
+		token = httpx.Token(sock.Request())
 	}
 	c := newConn(sock, s.log)
 	s.mu.Lock()
@@ -257,15 +265,4 @@ func authToken(auth json.RawMessage) string {
 	}
 	t, _ := a.Token.(string)
 	return t
-}
-
-// requestToken returns the token of r as the native transport reads it:
-// the Authorization bearer token, else the token query parameter.
-func requestToken(r *http.Request) string {
-	if v := r.Header.Get("Authorization"); v != "" {
-		if t, ok := strings.CutPrefix(v, "Bearer "); ok {
-			return strings.TrimSpace(t)
-		}
-	}
-	return r.URL.Query().Get("token")
 }

@@ -90,7 +90,7 @@ type Options struct {
 	// ProbeInterval.
 	ProbeTimeout time.Duration
 	// Logger receives what the adapter cannot return to a caller: lost and
-	// restored links, publications it cannot decode. Zero: discarded.
+	// restored links, publications it cannot decode. Nil: slog.Default().
 	Logger *slog.Logger
 }
 
@@ -175,7 +175,7 @@ func New(rdb redis.UniversalClient, o Options) (*Adapter, error) {
 		o.ProbeTimeout = o.ProbeInterval
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+		o.Logger = slog.Default()
 	}
 	a := &Adapter{
 		rdb:             rdb,

@@ -93,7 +93,7 @@ func Run(ctx context.Context, addr string, o Options) error {
 		return err
 	}
 	// The Socket.IO bridge serves socket.io-client on the same hub.
-	sio, err := socketio.New(hub, socketio.Options{AllowedOrigins: cfg.AllowedOrigins})
+	sio, err := socketio.New(hub, socketio.Options{}) // the hub's origins, pings and limits
 	if err != nil {
 		_ = hub.Close()
 		return err

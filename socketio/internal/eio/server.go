@@ -14,13 +14,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"path"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/realtime-go/realtime/internal/httpx"
 )
 
 // Options configures a Server. Zero durations and sizes take the defaults
@@ -202,7 +201,7 @@ func (srv *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	if origin == "" {
 		return true
 	}
-	if !OriginAllowed(r, srv.opts.AllowedOrigins) {
+	if !httpx.OriginAllowed(r, srv.opts.AllowedOrigins) {
 		return false
 	}
 	h := w.Header()
@@ -217,34 +216,6 @@ func (srv *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 		h.Set("Access-Control-Max-Age", "86400")
 	}
 	return true
-}
-
-// OriginAllowed reports whether r may be served: it has no Origin, or its
-// origin is the request's host, or it matches one of patterns (host
-// patterns, or "scheme://host" patterns, matched case-insensitively with
-// path.Match), as the native WebSocket transport decides.
-func OriginAllowed(r *http.Request, patterns []string) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	if strings.EqualFold(r.Host, u.Host) {
-		return true
-	}
-	for _, p := range patterns {
-		target := u.Host
-		if strings.Contains(p, "://") {
-			target = u.Scheme + "://" + u.Host
-		}
-		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(target)); ok {
-			return true
-		}
-	}
-	return false
 }
 
 // track counts a goroutine that Close must wait for; it reports false once
