@@ -113,9 +113,6 @@ type Config struct {
 	// renewed before the hub sends isTyping:false. Zero: 3s.
 	TypingTimeout time.Duration
 
-	// EnableFileSharing turns on Hub.FileHandler; while it is false the
-	// handler answers 404 to every request.
-	EnableFileSharing bool
 	// MaxFileSize caps one shared file, in bytes; a larger upload is
 	// refused with too_large and nothing of it is kept. Zero: 10 MiB.
 	MaxFileSize int64
@@ -126,19 +123,23 @@ type Config struct {
 	// other error with 4003.
 	OnConnect func(ctx context.Context, e ConnectEvent) error
 	// OnDisconnect runs once per connection that OnConnect accepted, after
-	// it is closed and unregistered. It must not block for long.
-	OnDisconnect func(e DisconnectEvent)
+	// it is closed and unregistered, with a context that ends when the hub
+	// closes. It must not block for long.
+	OnDisconnect func(ctx context.Context, e DisconnectEvent)
 	// AuthorizeJoin runs before a connection joins a room, after the
 	// hub's own checks (membership of private rooms) passed. An error
 	// refuses the join: its code when it is an *Error, forbidden otherwise.
 	AuthorizeJoin func(ctx context.Context, e JoinEvent) error
 	// OnPresence runs when a user's presence as others see it changes: on
 	// the node where the change happened (with several nodes, set it on
-	// each). It must not block for long.
-	OnPresence func(p Presence)
-	// OnMessage runs before a message is stored and may change its
-	// Content, Type and Metadata. An error refuses the message: its code
-	// when it is an *Error, forbidden otherwise.
+	// each), with a context that ends when the hub closes. It must not
+	// block for long.
+	OnPresence func(ctx context.Context, p Presence)
+	// OnMessage runs before a message is stored, and before an edit of it
+	// is stored (m then holds the stored message with its new Content), and
+	// may change its Content, Type and Metadata; an edit keeps only the
+	// Content. An error refuses the message or the edit: its code when it
+	// is an *Error, forbidden otherwise.
 	OnMessage func(ctx context.Context, m *Message) error
 }
 
@@ -254,9 +255,15 @@ func (c Config) withDefaults() (Config, error) {
 //	MAX_MESSAGE_LENGTH       characters per message
 //	MAX_MESSAGES_PER_MINUTE  messages per user per minute
 //	MAX_ROOMS_PER_USER, MAX_USERS_PER_ROOM
-//	ROOM_EXPIRY, OFFLINE_TIMEOUT, PRESENCE_GRACE  Go durations ("30s")
-//	ENABLE_FILE_SHARING      true/1 or false/0
-//	MAX_FILE_SIZE            bytes, or with a unit: "10MB" (B, KB, MB, GB; 1 KB = 1024 bytes)
+//	MAX_EVENTS_PER_SECOND    events per connection per second
+//	MAX_TOKEN_BYTES, RESUME_LIMIT
+//	ROOM_EXPIRY, OFFLINE_TIMEOUT, PRESENCE_GRACE, HEARTBEAT_INTERVAL,
+//	PING_TIMEOUT, AUTH_TIMEOUT, WRITE_TIMEOUT, STORE_TIMEOUT,
+//	PUBLISH_TIMEOUT, TYPING_TIMEOUT  Go durations ("30s")
+//	MAX_FILE_SIZE, MAX_FRAME_BYTES, SEND_QUEUE_BYTES  bytes, or with a unit: "10MB" (B, KB, MB, GB; 1 KB = 1024 bytes)
+//
+// The seed's REDIS_* variables are read where an adapter is built:
+// redisadapter.ClientOptionsFromEnv.
 //
 // An unset variable leaves the field at its zero value (the default); a
 // malformed one is an error naming the variable. Store, Adapter, Logger and
@@ -279,44 +286,54 @@ func ConfigFromEnv() (Config, error) {
 			c.Authenticator = j
 		}
 	}
-	envInt := func(name string, dst *int) {
-		if v := os.Getenv(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("realtime: %s=%q is not an integer", name, v))
-			}
-			*dst = n
-		}
+	ints := []struct {
+		name string
+		dst  *int
+	}{
+		{"MAX_MESSAGE_LENGTH", &c.MaxMessageLength}, {"MAX_MESSAGES_PER_MINUTE", &c.MaxMessagesPerMinute},
+		{"MAX_ROOMS_PER_USER", &c.MaxRoomsPerUser}, {"MAX_USERS_PER_ROOM", &c.MaxUsersPerRoom},
+		{"MAX_EVENTS_PER_SECOND", &c.MaxEventsPerSecond}, {"MAX_TOKEN_BYTES", &c.MaxTokenBytes},
+		{"RESUME_LIMIT", &c.ResumeLimit},
 	}
-	envInt("MAX_MESSAGE_LENGTH", &c.MaxMessageLength)
-	envInt("MAX_MESSAGES_PER_MINUTE", &c.MaxMessagesPerMinute)
-	envInt("MAX_ROOMS_PER_USER", &c.MaxRoomsPerUser)
-	envInt("MAX_USERS_PER_ROOM", &c.MaxUsersPerRoom)
-	envDuration := func(name string, dst *time.Duration) {
-		if v := os.Getenv(name); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("realtime: %s=%q is not a duration", name, v))
-			}
-			*dst = d
-		}
+	for _, v := range ints {
+		errs = fromEnv(errs, v.name, v.dst, "an integer", strconv.Atoi)
 	}
-	envDuration("ROOM_EXPIRY", &c.DefaultRoomExpiry)
-	envDuration("OFFLINE_TIMEOUT", &c.OfflineTimeout)
-	envDuration("PRESENCE_GRACE", &c.PresenceGrace)
-	if v := os.Getenv("ENABLE_FILE_SHARING"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("realtime: ENABLE_FILE_SHARING=%q is not true or false", v))
-		}
-		c.EnableFileSharing = b
+	durations := []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"ROOM_EXPIRY", &c.DefaultRoomExpiry}, {"OFFLINE_TIMEOUT", &c.OfflineTimeout},
+		{"PRESENCE_GRACE", &c.PresenceGrace}, {"HEARTBEAT_INTERVAL", &c.HeartbeatInterval},
+		{"PING_TIMEOUT", &c.PingTimeout}, {"AUTH_TIMEOUT", &c.AuthTimeout},
+		{"WRITE_TIMEOUT", &c.WriteTimeout}, {"STORE_TIMEOUT", &c.StoreTimeout},
+		{"PUBLISH_TIMEOUT", &c.PublishTimeout}, {"TYPING_TIMEOUT", &c.TypingTimeout},
 	}
-	if v := os.Getenv("MAX_FILE_SIZE"); v != "" {
-		n, err := parseByteSize(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("realtime: MAX_FILE_SIZE=%q: %w", v, err))
-		}
-		c.MaxFileSize = n
+	for _, v := range durations {
+		errs = fromEnv(errs, v.name, v.dst, "a duration", time.ParseDuration)
+	}
+	sizes := []struct {
+		name string
+		dst  *int64
+	}{
+		{"MAX_FILE_SIZE", &c.MaxFileSize}, {"MAX_FRAME_BYTES", &c.MaxFrameBytes}, {"SEND_QUEUE_BYTES", &c.SendQueueBytes},
+	}
+	for _, v := range sizes {
+		errs = fromEnv(errs, v.name, v.dst, "a size", parseByteSize)
 	}
 	return c, errors.Join(errs...)
+}
+
+// fromEnv sets *dst from the variable name, when it is set, as parse reads
+// it; a value parse refuses adds an error naming the variable to errs.
+func fromEnv[T any](errs []error, name string, dst *T, what string, parse func(string) (T, error)) []error {
+	v := os.Getenv(name)
+	if v == "" {
+		return errs
+	}
+	x, err := parse(v)
+	if err != nil {
+		return append(errs, fmt.Errorf("realtime: %s=%q is not %s: %w", name, v, what, err))
+	}
+	*dst = x
+	return errs
 }

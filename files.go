@@ -103,17 +103,15 @@ var inlineTypes = map[string]bool{
 //
 // Errors are JSON {"error":{"code","message"}} with the protocol's codes and
 // the matching HTTP statuses: unauthorized 401, forbidden 403, not_found 404,
-// invalid 400, too_large 413, unavailable 503. While
-// Config.EnableFileSharing is false (or blobs is nil) the handler answers
-// 404 to every request. The requests belong to the host's http.Server: shut
-// it down before the hub.
+// invalid 400, too_large 413, unavailable 503. Mounting the handler is what
+// turns file sharing on (the seed's enableFileSharing is the host's choice
+// to mount it); with a nil BlobStore it answers 404 to every request. The
+// requests belong to the host's http.Server: shut it down before the hub.
 func (h *Hub) FileHandler(blobs BlobStore) http.Handler {
-	enabled := h.cfg.EnableFileSharing
-	if enabled && blobs == nil {
-		h.log.Error("realtime: FileHandler: EnableFileSharing is set but the BlobStore is nil; file sharing is off")
-		enabled = false
+	if blobs == nil {
+		h.log.Error("realtime: FileHandler: the BlobStore is nil; file sharing is off")
 	}
-	return &fileHandler{h: h, blobs: blobs, enabled: enabled}
+	return &fileHandler{h: h, blobs: blobs, enabled: blobs != nil}
 }
 
 type fileHandler struct {

@@ -243,7 +243,7 @@ func (e *fileEnv) requireNothingStored() {
 }
 
 func TestFileUploadDownload(t *testing.T) {
-	env := newFileEnv(t, realtime.Config{EnableFileSharing: true}, nil)
+	env := newFileEnv(t, realtime.Config{}, nil)
 	before := time.Now().Add(-time.Second)
 
 	// The client claims text/html; the bytes say PNG, and the bytes win.
@@ -290,7 +290,7 @@ func TestFileUploadDownload(t *testing.T) {
 }
 
 func TestFileContentTypeIsSniffed(t *testing.T) {
-	env := newFileEnv(t, realtime.Config{EnableFileSharing: true}, nil)
+	env := newFileEnv(t, realtime.Config{}, nil)
 	for _, tc := range []struct {
 		name, claim string
 		data        []byte
@@ -319,7 +319,7 @@ func TestFileContentTypeIsSniffed(t *testing.T) {
 }
 
 func TestFileNames(t *testing.T) {
-	env := newFileEnv(t, realtime.Config{EnableFileSharing: true}, nil)
+	env := newFileEnv(t, realtime.Config{}, nil)
 	long := strings.Repeat("a", 300) + ".txt"
 	for _, tc := range []struct{ in, want string }{
 		{"report.pdf", "report.pdf"},
@@ -347,7 +347,7 @@ func TestFileNames(t *testing.T) {
 }
 
 func TestFileAuthorization(t *testing.T) {
-	env := newFileEnv(t, realtime.Config{EnableFileSharing: true}, nil)
+	env := newFileEnv(t, realtime.Config{}, nil)
 	f := env.uploadOK("alice", "a.txt", "", []byte("members only"))
 
 	t.Run("upload without token", func(t *testing.T) {
@@ -412,7 +412,7 @@ func TestFileAuthorization(t *testing.T) {
 }
 
 func TestFileTooLarge(t *testing.T) {
-	env := newFileEnv(t, realtime.Config{EnableFileSharing: true, MaxFileSize: 1000}, nil)
+	env := newFileEnv(t, realtime.Config{MaxFileSize: 1000}, nil)
 
 	t.Run("one byte over", func(t *testing.T) {
 		env.upload("alice", field("roomId", env.room.ID), filePart("big.bin", "", bytes.Repeat([]byte("x"), 1001))).
@@ -448,7 +448,7 @@ func TestFileTooLarge(t *testing.T) {
 }
 
 func TestFileBadRequests(t *testing.T) {
-	env := newFileEnv(t, realtime.Config{EnableFileSharing: true}, nil)
+	env := newFileEnv(t, realtime.Config{}, nil)
 	data := []byte("content")
 	for _, tc := range []struct {
 		name  string
@@ -491,7 +491,7 @@ func TestFileBadRequests(t *testing.T) {
 }
 
 func TestFileMethods(t *testing.T) {
-	env := newFileEnv(t, realtime.Config{EnableFileSharing: true}, nil)
+	env := newFileEnv(t, realtime.Config{}, nil)
 	req, err := http.NewRequest(http.MethodGet, env.url+"/", nil)
 	require.NoError(t, err)
 	r := doFile(t, req)
@@ -522,7 +522,7 @@ func TestFileAuthenticatorResults(t *testing.T) {
 		}
 		return realtime.User{}, time.Time{}, errors.New("unknown token")
 	})
-	env := newFileEnv(t, realtime.Config{EnableFileSharing: true, Authenticator: auth, MaxTokenBytes: 100}, nil)
+	env := newFileEnv(t, realtime.Config{Authenticator: auth, MaxTokenBytes: 100}, nil)
 	for token, status := range map[string]int{
 		"alice":                  http.StatusCreated,
 		"expired":                http.StatusUnauthorized,
@@ -539,7 +539,7 @@ func TestFileAuthenticatorResults(t *testing.T) {
 }
 
 func TestFileIDsOutsideThePattern(t *testing.T) {
-	env := newFileEnv(t, realtime.Config{EnableFileSharing: true}, nil)
+	env := newFileEnv(t, realtime.Config{}, nil)
 	f := env.uploadOK("alice", "a.txt", "", []byte("x"))
 	for _, path := range []string{
 		"/../etc/passwd",
@@ -564,20 +564,17 @@ func TestFileIDsOutsideThePattern(t *testing.T) {
 	require.Equal(t, http.StatusOK, env.download(env.bare, "/"+f.ID, "alice").status)
 }
 
-func TestFileSharingDisabled(t *testing.T) {
-	env := newFileEnv(t, realtime.Config{}, nil)
-	env.upload("alice", field("roomId", env.room.ID), filePart("a.txt", "", []byte("x"))).
-		requireError(t, http.StatusNotFound, realtime.CodeNotFound)
-	env.download(env.url, "/f_aaaaaaaaaaaaaaaa", "alice").requireError(t, http.StatusNotFound, realtime.CodeNotFound)
-	env.download(env.url, "/", "alice").requireError(t, http.StatusNotFound, realtime.CodeNotFound)
-	env.requireNothingStored()
-
-	// Enabled without a BlobStore is disabled too.
-	on := newTestHub(t, realtime.Config{EnableFileSharing: true})
-	srv := httptest.NewServer(http.StripPrefix("/files", on.hub.FileHandler(nil)))
+// TestFileSharingWithoutBlobStore: mounting the file handler is what
+// turns file sharing on; without a BlobStore it answers 404 to everything.
+func TestFileSharingWithoutBlobStore(t *testing.T) {
+	env := newTestHub(t, realtime.Config{})
+	srv := httptest.NewServer(http.StripPrefix("/files", env.hub.FileHandler(nil)))
 	t.Cleanup(srv.Close)
 	body, ct := multipartBody(t, field("roomId", "r_x"), filePart("a.txt", "", []byte("x")))
-	postFile(t, srv.URL+"/files", on.token("alice"), body, ct).requireError(t, http.StatusNotFound, realtime.CodeNotFound)
+	postFile(t, srv.URL+"/files", env.token("alice"), body, ct).requireError(t, http.StatusNotFound, realtime.CodeNotFound)
+	fe := &fileEnv{testEnv: env}
+	fe.download(srv.URL+"/files", "/f_aaaaaaaaaaaaaaaa", "alice").requireError(t, http.StatusNotFound, realtime.CodeNotFound)
+	fe.download(srv.URL+"/files", "/", "alice").requireError(t, http.StatusNotFound, realtime.CodeNotFound)
 }
 
 // brokenBlobs is a BlobStore whose disk is full; Put reads a little first.
@@ -605,7 +602,7 @@ func (b *brokenBlobs) Delete(_ context.Context, id string) error {
 func TestFileBackendFailures(t *testing.T) {
 	t.Run("blob store fails", func(t *testing.T) {
 		blobs := &brokenBlobs{}
-		env := newFileEnv(t, realtime.Config{EnableFileSharing: true}, blobs)
+		env := newFileEnv(t, realtime.Config{}, blobs)
 		env.upload("alice", field("roomId", env.room.ID), filePart("a.txt", "", []byte("some data"))).
 			requireError(t, http.StatusServiceUnavailable, realtime.CodeUnavailable)
 		require.Empty(t, env.store.savedFiles())
@@ -614,7 +611,7 @@ func TestFileBackendFailures(t *testing.T) {
 		require.Len(t, blobs.deleted, 1, "the failed blob is deleted in case Put kept something")
 	})
 	t.Run("metadata store fails", func(t *testing.T) {
-		env := newFileEnv(t, realtime.Config{EnableFileSharing: true}, nil)
+		env := newFileEnv(t, realtime.Config{}, nil)
 		env.store.mu.Lock()
 		env.store.failSave = true
 		env.store.mu.Unlock()
@@ -624,7 +621,7 @@ func TestFileBackendFailures(t *testing.T) {
 		env.requireNothingStored()
 	})
 	t.Run("hub closed", func(t *testing.T) {
-		env := newFileEnv(t, realtime.Config{EnableFileSharing: true}, nil)
+		env := newFileEnv(t, realtime.Config{}, nil)
 		f := env.uploadOK("alice", "a.txt", "", []byte("x"))
 		require.NoError(t, env.hub.Close())
 		env.download(env.url, "/"+f.ID, "alice").requireError(t, http.StatusServiceUnavailable, realtime.CodeUnavailable)
@@ -634,7 +631,7 @@ func TestFileBackendFailures(t *testing.T) {
 // TestFileSharedInMessage shows the whole flow: upload, share the File in a
 // message of type file, and download it from the message's metadata.
 func TestFileSharedInMessage(t *testing.T) {
-	env := newFileEnv(t, realtime.Config{EnableFileSharing: true}, nil)
+	env := newFileEnv(t, realtime.Config{}, nil)
 	alice, bob := env.dial("alice"), env.dial("bob")
 	alice.emit("join-room", map[string]any{"roomId": env.room.ID})
 	bob.emit("join-room", map[string]any{"roomId": env.room.ID})
@@ -678,11 +675,9 @@ func TestFileConfigFromEnv(t *testing.T) {
 	} {
 		t.Run(tc.size, func(t *testing.T) {
 			t.Setenv("MAX_FILE_SIZE", tc.size)
-			t.Setenv("ENABLE_FILE_SHARING", "true")
 			cfg, err := realtime.ConfigFromEnv()
 			require.NoError(t, err)
 			require.Equal(t, tc.want, cfg.MaxFileSize)
-			require.True(t, cfg.EnableFileSharing)
 		})
 	}
 	for _, bad := range []string{"10XB", "-1MB", "1.5MB", "MB", "ten", "99999999999GB"} {
@@ -692,31 +687,19 @@ func TestFileConfigFromEnv(t *testing.T) {
 			require.ErrorContains(t, err, "MAX_FILE_SIZE")
 		})
 	}
-	for v, want := range map[string]bool{"1": true, "true": true, "0": false, "false": false} {
-		t.Run("ENABLE_FILE_SHARING="+v, func(t *testing.T) {
-			t.Setenv("ENABLE_FILE_SHARING", v)
-			cfg, err := realtime.ConfigFromEnv()
-			require.NoError(t, err)
-			require.Equal(t, want, cfg.EnableFileSharing)
-		})
-	}
-	t.Setenv("ENABLE_FILE_SHARING", "yes please")
-	_, err := realtime.ConfigFromEnv()
-	require.ErrorContains(t, err, "ENABLE_FILE_SHARING")
-
-	_, err = realtime.New(realtime.Config{MaxFileSize: -1})
+	_, err := realtime.New(realtime.Config{MaxFileSize: -1})
 	require.ErrorContains(t, err, "MaxFileSize")
 }
 
 func TestFileMetadataWithoutBlob(t *testing.T) {
-	env := newFileEnv(t, realtime.Config{EnableFileSharing: true}, nil)
+	env := newFileEnv(t, realtime.Config{}, nil)
 	f := env.uploadOK("alice", "a.txt", "", []byte("x"))
 	require.NoError(t, env.blobs.Delete(context.Background(), f.ID))
 	env.download(env.url, "/"+f.ID, "bob").requireError(t, http.StatusNotFound, realtime.CodeNotFound)
 }
 
 func TestFileDevelopmentMode(t *testing.T) {
-	hub, err := realtime.New(realtime.Config{EnableFileSharing: true, Logger: slog.New(slog.DiscardHandler)})
+	hub, err := realtime.New(realtime.Config{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, hub.Close()) })
 	blobs, err := diskblob.New(t.TempDir())
@@ -740,7 +723,7 @@ func FuzzFileName(f *testing.F) {
 	auth := realtime.AuthenticatorFunc(func(_ context.Context, token string) (realtime.User, time.Time, error) {
 		return realtime.User{ID: token}, time.Time{}, nil
 	})
-	hub, err := realtime.New(realtime.Config{EnableFileSharing: true, Authenticator: auth, Logger: slog.New(slog.DiscardHandler)})
+	hub, err := realtime.New(realtime.Config{Authenticator: auth, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(f, err)
 	f.Cleanup(func() { require.NoError(f, hub.Close()) })
 	blobs := &memBlobs{m: map[string][]byte{}}

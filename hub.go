@@ -223,7 +223,7 @@ func (h *Hub) release(c *conn, registered bool, ended DisconnectEvent) {
 	if registered {
 		h.unregister(c, typingRooms)
 		if hook := h.cfg.OnDisconnect; hook != nil {
-			h.guard("OnDisconnect", func() { hook(ended) })
+			h.guard("OnDisconnect", func() { hook(h.ctx, ended) })
 		}
 	}
 }

@@ -151,7 +151,7 @@ func TestHooks(t *testing.T) {
 			}
 			return nil
 		},
-		OnDisconnect: func(e realtime.DisconnectEvent) {
+		OnDisconnect: func(_ context.Context, e realtime.DisconnectEvent) {
 			mu.Lock()
 			defer mu.Unlock()
 			disconnected = append(disconnected, e.User.ID+":"+strconv.Itoa(int(e.Code)))
@@ -223,11 +223,11 @@ func TestPanickingHook(t *testing.T) {
 			}
 			return nil
 		},
-		OnDisconnect: func(e realtime.DisconnectEvent) {
+		OnDisconnect: func(_ context.Context, e realtime.DisconnectEvent) {
 			disconnected <- e
 			panic("disconnect hook bug")
 		},
-		OnPresence: func(p realtime.Presence) {
+		OnPresence: func(_ context.Context, p realtime.Presence) {
 			if p.UserID == "mallory" {
 				panic("presence hook bug")
 			}
@@ -323,7 +323,7 @@ func TestSilentPeerClosed(t *testing.T) {
 	env := newTestHub(t, realtime.Config{
 		HeartbeatInterval: 50 * time.Millisecond,
 		PingTimeout:       100 * time.Millisecond,
-		OnDisconnect:      func(e realtime.DisconnectEvent) { gone <- e },
+		OnDisconnect:      func(_ context.Context, e realtime.DisconnectEvent) { gone <- e },
 	})
 	// A hand-made upgrade over plain TCP: nothing on this side answers pings.
 	conn, err := net.Dial("tcp", strings.TrimPrefix(env.url, "ws://"))

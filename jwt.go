@@ -18,10 +18,13 @@ import (
 
 // Limits and defaults of JWT.
 const (
-	defaultJWTLeeway        = 5 * time.Second
-	defaultJWTMaxTokenBytes = 8192
-	jwtMaxSubjectBytes      = 256
-	jwtMaxUsernameRunes     = 64
+	defaultJWTLeeway = 5 * time.Second
+	// maxJWTBytes bounds what Authenticate parses when it is called
+	// other than by a hub, which refuses tokens over Config.MaxTokenBytes
+	// before calling any Authenticator: the one limit to set.
+	maxJWTBytes         = 64 << 10
+	jwtMaxSubjectBytes  = 256
+	jwtMaxUsernameRunes = 64
 )
 
 // JWTConfig configures NewJWT. Exactly one of Secret, PublicKey and KeyFunc
@@ -65,10 +68,6 @@ type JWTConfig struct {
 	// Leeway is the clock skew allowed on "exp", "nbf" and "iat". Zero means
 	// 5 seconds; negative means none.
 	Leeway time.Duration
-
-	// MaxTokenBytes bounds the length of a token; longer tokens are refused
-	// before parsing. Zero means 8192; negative is an error.
-	MaxTokenBytes int
 }
 
 // JWT is an Authenticator for JSON Web Tokens. The token's "sub" claim is
@@ -76,14 +75,13 @@ type JWTConfig struct {
 // the user's roles, and "exp", which is required, the expiry Authenticate
 // returns. A JWT is safe for concurrent use.
 type JWT struct {
-	parser        *jwt.Parser
-	key           any // Secret or PublicKey; nil with keyFunc
-	keyFunc       func(ctx context.Context, kid string) (any, error)
-	secret        []byte
-	methods       []string
-	issuer        string
-	audience      string
-	maxTokenBytes int
+	parser   *jwt.Parser
+	key      any // Secret or PublicKey; nil with keyFunc
+	keyFunc  func(ctx context.Context, kid string) (any, error)
+	secret   []byte
+	methods  []string
+	issuer   string
+	audience string
 }
 
 var _ Authenticator = (*JWT)(nil)
@@ -92,11 +90,10 @@ var _ Authenticator = (*JWT)(nil)
 // cfg that is invalid.
 func NewJWT(cfg JWTConfig) (*JWT, error) {
 	j := &JWT{
-		keyFunc:       cfg.KeyFunc,
-		methods:       slices.Clone(cfg.Methods),
-		issuer:        cfg.Issuer,
-		audience:      cfg.Audience,
-		maxTokenBytes: cfg.MaxTokenBytes,
+		keyFunc:  cfg.KeyFunc,
+		methods:  slices.Clone(cfg.Methods),
+		issuer:   cfg.Issuer,
+		audience: cfg.Audience,
 	}
 	field, sources := "", 0
 	if len(cfg.Secret) > 0 {
@@ -150,12 +147,6 @@ func NewJWT(cfg JWTConfig) (*JWT, error) {
 		return nil, errors.New("realtime: jwt: Methods: HMAC and public-key methods may not be mixed")
 	}
 
-	switch {
-	case cfg.MaxTokenBytes < 0:
-		return nil, errors.New("realtime: jwt: MaxTokenBytes must not be negative")
-	case cfg.MaxTokenBytes == 0:
-		j.maxTokenBytes = defaultJWTMaxTokenBytes
-	}
 	leeway := cfg.Leeway
 	switch {
 	case leeway == 0:
@@ -187,7 +178,7 @@ func (j *JWT) Authenticate(ctx context.Context, token string) (User, time.Time, 
 	switch {
 	case token == "":
 		return User{}, time.Time{}, jwtUnauthorized("missing token")
-	case len(token) > j.maxTokenBytes:
+	case len(token) > maxJWTBytes:
 		return User{}, time.Time{}, jwtUnauthorized("token too large")
 	}
 	var (

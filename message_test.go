@@ -312,7 +312,7 @@ func TestSlowConsumerClosed(t *testing.T) {
 	env := newTestHub(t, realtime.Config{
 		MaxMessagesPerMinute: -1, MaxEventsPerSecond: -1, MaxMessageLength: 8000,
 		SendQueueBytes: 256 << 10, WriteTimeout: time.Minute,
-		OnDisconnect: func(e realtime.DisconnectEvent) {
+		OnDisconnect: func(_ context.Context, e realtime.DisconnectEvent) {
 			mu.Lock()
 			codes[e.User.ID] = e.Code
 			mu.Unlock()
@@ -336,7 +336,7 @@ func TestStuckWriteTimesOut(t *testing.T) {
 	env := newTestHub(t, realtime.Config{
 		MaxMessagesPerMinute: -1, MaxEventsPerSecond: -1, MaxMessageLength: 8000,
 		SendQueueBytes: 64 << 20, WriteTimeout: 300 * time.Millisecond,
-		OnDisconnect: func(e realtime.DisconnectEvent) {
+		OnDisconnect: func(_ context.Context, e realtime.DisconnectEvent) {
 			if e.User.ID == "stuck" {
 				gone <- e.Code
 			}

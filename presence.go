@@ -159,7 +159,7 @@ func (h *Hub) transition(ctx context.Context, userID string, before, after []Pre
 	h.announce(ctx, p)
 	return func() {
 		if hook := h.cfg.OnPresence; hook != nil {
-			h.guard("OnPresence", func() { hook(p) })
+			h.guard("OnPresence", func() { hook(h.ctx, p) })
 		}
 	}
 }

@@ -50,7 +50,7 @@ type presenceLog struct {
 	got []string
 }
 
-func (l *presenceLog) add(p Presence) {
+func (l *presenceLog) add(_ context.Context, p Presence) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.got = append(l.got, p.UserID+":"+string(p.Status))

@@ -231,7 +231,7 @@ func TestHubCloses(t *testing.T) {
 	})
 	t.Run("client disconnect", func(t *testing.T) {
 		var ended = make(chan realtime.DisconnectEvent, 1)
-		e := newEnv(t, realtime.Config{OnDisconnect: func(ev realtime.DisconnectEvent) { ended <- ev }}, socketio.Options{})
+		e := newEnv(t, realtime.Config{OnDisconnect: func(_ context.Context, ev realtime.DisconnectEvent) { ended <- ev }}, socketio.Options{})
 		c := e.sio("alice", "websocket")
 		c.send(sio.Packet{Type: sio.TypeDisconnect, Namespace: "/", ID: -1})
 		select {

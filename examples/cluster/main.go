@@ -4,7 +4,7 @@
 //
 //	DATABASE_URL=postgres://postgres@127.0.0.1:5432/test go run ./examples/cluster
 //
-// Redis is read from REDIS_HOST, REDIS_PORT, REDIS_PASSWORD and REDIS_DB
+// Redis is read from REDIS_URL, or REDIS_HOST, REDIS_PORT, REDIS_PASSWORD and REDIS_DB
 // (default 127.0.0.1:6379, database 0). A SQLite file cannot be shared
 // safely by several nodes, so without DATABASE_URL the command explains
 // that and exits.
@@ -18,7 +18,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"strconv"
 	"sync"
 	"syscall"
 
@@ -48,7 +47,7 @@ func run(ctx context.Context, addrs []string, ready func(int, net.Addr)) error {
 	if os.Getenv("DATABASE_URL") == "" {
 		return errNeedDatabase
 	}
-	opts, err := redisOptions()
+	opts, err := redisadapter.ClientOptionsFromEnv()
 	if err != nil {
 		return err
 	}
@@ -84,24 +83,4 @@ func run(ctx context.Context, addrs []string, ready func(int, net.Addr)) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// redisOptions reads the seed's Redis variables.
-func redisOptions() (*redis.Options, error) {
-	host, port := os.Getenv("REDIS_HOST"), os.Getenv("REDIS_PORT")
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	if port == "" {
-		port = "6379"
-	}
-	db := 0
-	if v := os.Getenv("REDIS_DB"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return nil, fmt.Errorf("REDIS_DB=%q is not a number", v)
-		}
-		db = n
-	}
-	return &redis.Options{Addr: net.JoinHostPort(host, port), Password: os.Getenv("REDIS_PASSWORD"), DB: db}, nil
 }

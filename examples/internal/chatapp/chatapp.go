@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,8 +56,13 @@ func Run(ctx context.Context, addr string, o Options) error {
 	}
 	cfg.Logger = log
 	cfg.Adapter = o.Adapter
-	if os.Getenv("ENABLE_FILE_SHARING") == "" {
-		cfg.EnableFileSharing = true // the example shows every feature
+	// The example shows every feature: file sharing is on unless
+	// ENABLE_FILE_SHARING says false.
+	fileSharing := true
+	if v := os.Getenv("ENABLE_FILE_SHARING"); v != "" {
+		if fileSharing, err = strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("ENABLE_FILE_SHARING=%q is not true or false", v)
+		}
 	}
 	if cfg.MaxFileSize == 0 {
 		cfg.MaxFileSize = 10 << 20 // the hub's default, told to the page
@@ -103,13 +109,15 @@ func Run(ctx context.Context, addr string, o Options) error {
 	mux.Handle("GET /socket.io/", sio)
 	mux.Handle("POST /socket.io/", sio)
 	mux.Handle("GET /", http.FileServerFS(web.Files))
-	files := http.StripPrefix("/files", hub.FileHandler(blobs))
-	mux.Handle("GET /files/", files)
-	mux.Handle("POST /files/", files)
+	if fileSharing {
+		files := http.StripPrefix("/files", hub.FileHandler(blobs))
+		mux.Handle("GET /files/", files)
+		mux.Handle("POST /files/", files)
+	}
 	mux.HandleFunc("GET /config.json", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{
 			"devTokens":   devJWT != nil,
-			"fileSharing": cfg.EnableFileSharing,
+			"fileSharing": fileSharing,
 			"maxFileSize": cfg.MaxFileSize,
 		})
 	})
