@@ -69,6 +69,23 @@ type Config struct {
 	// Zero: 50. Negative: no limit.
 	MaxEventsPerSecond int
 
+	// MaxConnectionsPerUser caps the connections one user holds on this
+	// node; another is refused with 429 before the upgrade when its token
+	// came with the request, else closed with 4008 when it authenticates.
+	// The count is per node (a cluster of n nodes allows n times as many).
+	// Zero: 100; negative: no limit.
+	MaxConnectionsPerUser int
+	// MaxConnectionsPerAddress caps the connections from one remote address
+	// (the request's RemoteAddr: behind a reverse proxy, the proxy's, so
+	// leave it off there); another is refused with 429 before the upgrade.
+	// Zero: no limit.
+	MaxConnectionsPerAddress int
+	// MaxPendingConnections caps the connections upgraded without a token
+	// that have not yet sent their auth event (they are closed after
+	// AuthTimeout); another is refused with 429 before the upgrade. Zero:
+	// 1000; negative: no limit.
+	MaxPendingConnections int
+
 	// MaxFrameBytes caps one client frame; a larger one closes the
 	// connection with 1009. Zero: 64 KiB.
 	MaxFrameBytes int64
@@ -147,6 +164,8 @@ const (
 	defaultAuthTimeout        = 10 * time.Second
 	defaultTokenExpiryWarning = time.Minute
 	defaultMaxTokenBytes      = 8192
+	defaultConnsPerUser       = 100
+	defaultPendingConns       = 1000
 	defaultMaxRoomsPerUser    = 100
 	defaultMaxUsersPerRoom    = 1000
 	defaultRoomExpiry         = 24 * time.Hour
@@ -199,6 +218,8 @@ func (c Config) withDefaults() (Config, error) {
 	setInt(&c.MaxMessagesPerMinute, defaultMessagesPerMinute)
 	setInt(&c.MaxEventsPerSecond, defaultEventsPerSecond)
 	setInt(&c.ResumeLimit, defaultResumeLimit)
+	setInt(&c.MaxConnectionsPerUser, defaultConnsPerUser)
+	setInt(&c.MaxPendingConnections, defaultPendingConns)
 	if c.MaxFrameBytes == 0 {
 		c.MaxFrameBytes = defaultMaxFrameBytes
 	}
@@ -231,6 +252,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"MaxUsersPerRoom", c.MaxUsersPerRoom < 0},
 		{"MaxMessageLength", c.MaxMessageLength < 0},
 		{"ResumeLimit", c.ResumeLimit < 0},
+		{"MaxConnectionsPerAddress", c.MaxConnectionsPerAddress < 0},
 		{"MaxFrameBytes", c.MaxFrameBytes < 256},
 		{"SendQueueBytes", c.SendQueueBytes < c.MaxFrameBytes},
 		{"MaxFileSize", c.MaxFileSize < 0},
@@ -257,6 +279,7 @@ func (c Config) withDefaults() (Config, error) {
 //	MAX_ROOMS_PER_USER, MAX_USERS_PER_ROOM
 //	MAX_EVENTS_PER_SECOND    events per connection per second
 //	MAX_TOKEN_BYTES, RESUME_LIMIT
+//	MAX_CONNECTIONS_PER_USER, MAX_CONNECTIONS_PER_ADDRESS, MAX_PENDING_CONNECTIONS
 //	ROOM_EXPIRY, OFFLINE_TIMEOUT, PRESENCE_GRACE, HEARTBEAT_INTERVAL,
 //	PING_TIMEOUT, AUTH_TIMEOUT, WRITE_TIMEOUT, STORE_TIMEOUT,
 //	PUBLISH_TIMEOUT, TYPING_TIMEOUT  Go durations ("30s")
@@ -293,7 +316,8 @@ func ConfigFromEnv() (Config, error) {
 		{"MAX_MESSAGE_LENGTH", &c.MaxMessageLength}, {"MAX_MESSAGES_PER_MINUTE", &c.MaxMessagesPerMinute},
 		{"MAX_ROOMS_PER_USER", &c.MaxRoomsPerUser}, {"MAX_USERS_PER_ROOM", &c.MaxUsersPerRoom},
 		{"MAX_EVENTS_PER_SECOND", &c.MaxEventsPerSecond}, {"MAX_TOKEN_BYTES", &c.MaxTokenBytes},
-		{"RESUME_LIMIT", &c.ResumeLimit},
+		{"RESUME_LIMIT", &c.ResumeLimit}, {"MAX_CONNECTIONS_PER_USER", &c.MaxConnectionsPerUser},
+		{"MAX_CONNECTIONS_PER_ADDRESS", &c.MaxConnectionsPerAddress}, {"MAX_PENDING_CONNECTIONS", &c.MaxPendingConnections},
 	}
 	for _, v := range ints {
 		errs = fromEnv(errs, v.name, v.dst, "an integer", strconv.Atoi)

@@ -64,6 +64,10 @@ type conn struct {
 	warnTimer *time.Timer
 	expTimer  *time.Timer
 
+	// slot is the connection's place in the hub's limits; the goroutine
+	// that connects it sets it, release gives it back.
+	slot slot
+
 	// Only the read goroutine touches these.
 	events  bucket
 	strikes []time.Time

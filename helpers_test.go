@@ -219,7 +219,9 @@ func (r *rawConn) read() wire.ServerFrame {
 // closeStatus reads until the connection closes and returns its close code.
 func closeStatus(t *testing.T, ws *websocket.Conn) websocket.StatusCode {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// A bound, not an expectation: a connection that stopped reading may
+	// have megabytes buffered before its close (TestSlowConsumerClosed).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return websocket.CloseStatus(readUntilError(ctx, ws))
 }

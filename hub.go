@@ -70,6 +70,9 @@ type Hub struct {
 	flushMu    sync.Mutex
 	flushConns map[*conn]struct{}
 
+	// conns bounds the connections this node serves.
+	conns *connLimits
+
 	// lanes serialize, per room, subscription changes, so that the adapter
 	// sees them in order, and per user ("user:<id>"), presence changes. No
 	// code path holds two lanes: two names may share a stripe.
@@ -103,6 +106,7 @@ func New(cfg Config) (*Hub, error) {
 		seed:    maphash.MakeSeed(),
 		nodeID:  newID("n"),
 		local:   make(map[string]*localUser),
+		conns:   newConnLimits(cfg),
 	}
 	if h.store == nil {
 		h.store = NewMemoryStore(MemoryOptions{})
@@ -131,21 +135,53 @@ func New(cfg Config) (*Hub, error) {
 	return h, nil
 }
 
+// admitted is what ServeHTTP learnt of a request before upgrading it: the
+// user of its token, or why the token was refused, and the place the
+// connection took in the hub's limits.
+type admitted struct {
+	user User
+	exp  time.Time
+	err  error
+	slot slot
+}
+
 // connect authenticates c, runs OnConnect and registers c, on the
-// goroutine of the request that opened it: r is valid throughout. It
-// reports whether c is registered; if not, c is over and released.
-func (h *Hub) connect(c *conn, r *http.Request, token string) bool {
+// goroutine of the request that opened it: r is valid throughout. pre is
+// what ServeHTTP checked before the upgrade, nil for ServeTransport, whose
+// connections take their place in the limits here. It reports whether c is
+// registered; if not, c is over and released.
+func (h *Hub) connect(c *conn, r *http.Request, token string, pre *admitted) bool {
+	refuse := func(code StatusCode, reason string) bool {
+		c.closeWith(code, reason)
+		<-c.ctx.Done()
+		h.release(c, false, DisconnectEvent{})
+		return false
+	}
 	switch {
 	case h.cfg.Authenticator == nil:
 		h.setUser(c, anonymousUser(r), time.Time{})
 	case token != "":
-		if _, err := h.authenticate(c, token); err != nil {
-			c.closeWith(StatusUnauthorized, "unauthorized")
-			<-c.ctx.Done()
-			h.release(c, false, DisconnectEvent{})
-			return false
+		if pre == nil {
+			pre = &admitted{}
+			pre.user, pre.exp, pre.err = h.verifyToken(c.ctx, token)
+			if pre.err == nil {
+				if err := h.conns.take(slot{user: pre.user.ID}); err != nil {
+					return refuse(StatusRateLimited, errUserConns.Message)
+				}
+				c.slot = slot{user: pre.user.ID}
+			}
 		}
+		if pre.err != nil {
+			return refuse(StatusUnauthorized, "unauthorized")
+		}
+		h.setUser(c, pre.user, pre.exp)
 	default:
+		if pre == nil {
+			if err := h.conns.take(slot{pending: true}); err != nil {
+				return refuse(StatusRateLimited, errPendingConns.Message)
+			}
+			c.slot = slot{pending: true}
+		}
 		c.tmu.Lock()
 		c.authTimer = time.AfterFunc(h.cfg.AuthTimeout, func() {
 			c.closeWith(StatusUnauthorized, "authentication timeout")
@@ -154,6 +190,9 @@ func (h *Hub) connect(c *conn, r *http.Request, token string) bool {
 		if !h.awaitAuth(c) {
 			h.release(c, false, DisconnectEvent{})
 			return false
+		}
+		if err := h.conns.promote(&c.slot, c.currentUser().ID); err != nil {
+			return refuse(StatusRateLimited, errUserConns.Message)
 		}
 	}
 
@@ -219,6 +258,7 @@ func (h *Hub) release(c *conn, registered bool, ended DisconnectEvent) {
 	c.stop()
 	c.wg.Wait()
 	c.t.Abort()
+	h.conns.give(c.slot)
 	typingRooms := c.stopTimers()
 	if registered {
 		h.unregister(c, typingRooms)

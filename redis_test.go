@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -55,7 +56,8 @@ func (rc *redisCluster) node(cfg realtime.Config, addr string) *testEnv {
 	opts.MaxRetries = 1
 	rdb := redis.NewClient(&opts)
 	rc.t.Cleanup(func() { rdb.Close() })
-	a, err := redisadapter.New(rdb, redisadapter.Options{Prefix: rc.prefix, ProbeInterval: 200 * time.Millisecond, ProbeTimeout: time.Second})
+	a, err := redisadapter.New(rdb, redisadapter.Options{Prefix: rc.prefix, ProbeInterval: 200 * time.Millisecond, ProbeTimeout: time.Second,
+		Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(rc.t, err)
 	cfg.Adapter = a
 	if cfg.Store == nil {

@@ -160,18 +160,37 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "realtime: origin not allowed", http.StatusForbidden)
 		return
 	}
+	// The limits on connections, before the upgrade costs anything: a
+	// token that came with the request is verified now.
 	token := httpx.Token(r)
+	pre := &admitted{slot: slot{addr: remoteHost(r)}}
+	switch {
+	case h.cfg.Authenticator == nil:
+	case token == "":
+		pre.slot.pending = true
+	default:
+		pre.user, pre.exp, pre.err = h.verifyToken(r.Context(), token)
+		if pre.err == nil {
+			pre.slot.user = pre.user.ID
+		}
+	}
+	if err := h.conns.take(pre.slot); err != nil {
+		h.log.Debug("realtime: connection refused", "remote", r.RemoteAddr, "err", err)
+		writeHTTPError(w, err.(*Error))
+		return
+	}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{wire.Subprotocol},
 		InsecureSkipVerify: true, // the origin was checked above
 	})
 	if err != nil {
 		// Accept has written the response.
+		h.conns.give(pre.slot)
 		h.log.Debug("realtime: upgrade refused", "remote", r.RemoteAddr, "err", err)
 		return
 	}
 	ws.SetReadLimit(h.cfg.MaxFrameBytes)
-	c := h.open(&wsTransport{ws: ws}, r, token)
+	c := h.open(&wsTransport{ws: ws}, r, token, pre)
 	if c == nil {
 		return
 	}
@@ -190,7 +209,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // native WebSocket (the Socket.IO bridge) call it; it returns when the
 // connection is closed and t released.
 func (h *Hub) ServeTransport(t Transport, r *http.Request, token string) {
-	if c := h.open(t, r, token); c != nil {
+	if c := h.open(t, r, token, nil); c != nil {
 		defer h.connsWG.Done()
 		h.run(c)
 	}
@@ -201,12 +220,18 @@ func (h *Hub) ServeTransport(t Transport, r *http.Request, token string) {
 // the client did not get that far and t is released. A panic while
 // connecting (in the Authenticator or OnConnect) closes t with 1011 and is
 // logged.
-func (h *Hub) open(t Transport, r *http.Request, token string) (opened *conn) {
+func (h *Hub) open(t Transport, r *http.Request, token string, pre *admitted) (opened *conn) {
 	if !h.admit() {
+		if pre != nil {
+			h.conns.give(pre.slot)
+		}
 		_ = t.Close(StatusGoingAway, "server shutting down")
 		return nil
 	}
 	c := newConn(h, t)
+	if pre != nil {
+		c.slot = pre.slot // given back when c is released
+	}
 	c.startPings()
 	defer func() {
 		if p := recover(); p != nil {
@@ -220,7 +245,7 @@ func (h *Hub) open(t Transport, r *http.Request, token string) (opened *conn) {
 			h.connsWG.Done()
 		}
 	}()
-	if !h.connect(c, r, token) {
+	if !h.connect(c, r, token, pre) {
 		return nil
 	}
 	return c

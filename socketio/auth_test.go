@@ -141,3 +141,32 @@ func TestConnectTimeout(t *testing.T) {
 	eventually(t, func() bool { return e.hub.Stats().Connections == 0 }, "hub connection ends with the namespace")
 	c.waitClosed(5 * time.Second)
 }
+
+// TestConnectionLimits: the hub's limits hold for Socket.IO clients too:
+// per address before the Engine.IO handshake (429), per user at CONNECT
+// (connect_error rate_limited, close code 4008).
+func TestConnectionLimits(t *testing.T) {
+	t.Run("per address", func(t *testing.T) {
+		e := newEnv(t, realtime.Config{MaxConnectionsPerAddress: 1}, socketio.Options{})
+		code, _, _ := httpDo(t, http.MethodGet, e.eioURL("polling"), "", nil)
+		require.Equal(t, http.StatusOK, code)
+		code, _, body := httpDo(t, http.MethodGet, e.eioURL("polling"), "", nil)
+		require.Equal(t, http.StatusTooManyRequests, code)
+		require.Contains(t, body, "too many connections from this address")
+	})
+	t.Run("per user", func(t *testing.T) {
+		e := newEnv(t, realtime.Config{MaxConnectionsPerUser: 1}, socketio.Options{})
+		for _, transport := range []string{"polling", "websocket"} {
+			first := e.dialSIO(dialOpts{transport: transport, auth: json.RawMessage(`{"token":"` + e.token("alice") + `"}`)})
+			first.next("connected")
+			_, refused := e.trySIO(dialOpts{transport: transport, auth: json.RawMessage(`{"token":"` + e.token("alice") + `"}`)})
+			require.NotNil(t, refused, transport)
+			ce := decodeInto[connectError](t, refused)
+			require.Equal(t, realtime.CodeRateLimited, ce.Data.Code)
+			require.Equal(t, int(realtime.StatusRateLimited), ce.Data.CloseCode)
+			first.send(sio.Packet{Type: sio.TypeDisconnect, Namespace: "/", ID: -1})
+			eventually(t, func() bool { return e.hub.UserConnections("alice") == 0 }, "the first connection ends")
+			first.close()
+		}
+	})
+}

@@ -162,6 +162,10 @@ func New(hub *realtime.Hub, opts Options) (*Server, error) {
 		MaxPayload:     opts.MaxPayload,
 		AllowedOrigins: opts.AllowedOrigins,
 		Logger:         opts.Logger,
+		// The hub's limit per address, before a session costs anything;
+		// its limits per user and on pending connections apply when the
+		// session CONNECTs.
+		Admit: hub.AdmitAddress,
 	}
 	for _, t := range opts.Transports {
 		switch t {

@@ -48,6 +48,10 @@ type Options struct {
 	AllowedOrigins []string
 	// Logger receives diagnostics. Nil: discarded.
 	Logger *slog.Logger
+	// Admit, when set, runs before a new session is opened: an error
+	// refuses it with 429 and the error's text; release runs once the
+	// session has ended, or at once if it never opens.
+	Admit func(r *http.Request) (release func(), err error)
 }
 
 func (o Options) withDefaults() Options {
@@ -171,19 +175,28 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if s == nil && r.Method != http.MethodGet {
+		httpError(w, http.StatusBadRequest, codeBadHandshake, "Bad handshake method")
+		return
+	}
+	release := func() {}
+	if s == nil && srv.opts.Admit != nil {
+		rel, err := srv.opts.Admit(r)
+		if err != nil {
+			httpError(w, http.StatusTooManyRequests, codeForbidden, err.Error())
+			return
+		}
+		release = rel
+	}
 	switch {
 	case transport == "websocket":
 		if r.Method != http.MethodGet {
 			httpError(w, http.StatusBadRequest, codeBadHandshake, "Bad handshake method")
 			return
 		}
-		srv.serveWebSocket(w, r, s)
+		srv.serveWebSocket(w, r, s, release)
 	case s == nil:
-		if r.Method != http.MethodGet {
-			httpError(w, http.StatusBadRequest, codeBadHandshake, "Bad handshake method")
-			return
-		}
-		srv.handshakePolling(w, r)
+		srv.handshakePolling(w, r, release)
 	case r.Method == http.MethodGet:
 		s.servePoll(w, r)
 	case r.Method == http.MethodPost:
@@ -243,9 +256,11 @@ func (srv *Server) goTracked(fn func()) bool {
 	return true
 }
 
-// newSession registers a session for the request that opened it.
-func (srv *Server) newSession(r *http.Request, ws *websocket.Conn, raw *wsConn) (*Session, error) {
+// newSession registers a session for the request that opened it; release
+// runs when the session ends, or at once if it does not open.
+func (srv *Server) newSession(r *http.Request, ws *websocket.Conn, raw *wsConn, release func()) (*Session, error) {
 	s := newSession(srv, r, ws, raw)
+	context.AfterFunc(s.ctx, release)
 	srv.mu.Lock()
 	closing := srv.closing
 	srv.mu.Unlock()
@@ -291,8 +306,8 @@ func (srv *Server) handshake(sid string, upgrades bool) Frame {
 	return Text(TypeOpen, string(b))
 }
 
-func (srv *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
-	s, err := srv.newSession(r, nil, nil)
+func (srv *Server) handshakePolling(w http.ResponseWriter, r *http.Request, release func()) {
+	s, err := srv.newSession(r, nil, nil, release)
 	if err != nil {
 		httpError(w, http.StatusServiceUnavailable, codeBadRequest, "Server shutting down")
 		return
@@ -302,8 +317,8 @@ func (srv *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveWebSocket accepts a WebSocket: a new session when s is nil, else
-// an upgrade of s.
-func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, s *Session) {
+// an upgrade of s. release is that of a new session's admission.
+func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, s *Session, release func()) {
 	// The origin was checked by cors, with the same rule Accept applies.
 	accept := &websocket.AcceptOptions{InsecureSkipVerify: true}
 	if s != nil && !s.reserveUpgrade() {
@@ -321,6 +336,7 @@ func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, s *Ses
 		if s != nil {
 			s.abandonUpgrade(nil)
 		}
+		release()
 		return
 	}
 	ws.SetReadLimit(srv.opts.MaxPayload)
@@ -328,7 +344,7 @@ func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, s *Ses
 		s.upgrade(ws, hw.conn)
 		return
 	}
-	s, err = srv.newSession(r, ws, hw.conn)
+	s, err = srv.newSession(r, ws, hw.conn, release)
 	if err != nil {
 		_ = ws.Close(websocket.StatusGoingAway, "server shutting down")
 		return
