@@ -1,20 +1,23 @@
 // Command conformance serves the reference behaviours that the official
-// Socket.IO protocol test suite (the test-suite folder of
-// socketio/socket.io-protocol) expects, on the same Engine.IO and
-// Socket.IO layers as the Hub bridge:
+// Socket.IO and Engine.IO protocol test suites (the test-suite folders of
+// socketio/socket.io-protocol and socketio/engine.io-protocol) expect, on
+// the same Engine.IO and Socket.IO layers as the Hub bridge:
 //
 //	go run ./socketio/internal/conformance            # 127.0.0.1:3000
 //
-// It echoes the CONNECT payload as an "auth" event, answers "message" with
-// "message-back" and acks "message-with-ack" with its arguments, and has a
-// "/custom" namespace; pingInterval 300 ms, pingTimeout 200 ms, maxPayload
-// 1,000,000, any origin. It stops on SIGINT or SIGTERM.
+// At /socket.io/ it echoes the CONNECT payload as an "auth" event, answers
+// "message" with "message-back" and acks "message-with-ack" with its
+// arguments, and has a "/custom" namespace; at /engine.io/ bare Engine.IO
+// sessions echo every message. Both have pingInterval 300 ms, pingTimeout
+// 200 ms, maxPayload 1,000,000 and allow any origin. It stops on SIGINT or
+// SIGTERM.
 //
-// The suite is not part of this repository. To run it (Node 20):
+// The suites are not part of this repository. To run them (Node 20):
 //
 //	go run ./socketio/internal/conformance &
-//	# a copy of socketio/socket.io-protocol's test-suite folder, outside the repository:
+//	# copies of the test-suite folders, outside the repository:
 //	cd /tmp/sio-suite/test-suite && npm ci && npx mocha test-suite.js
+//	cd /tmp/eio-suite/test-suite && npm ci && npx mocha test-suite.js
 package main
 
 import (
@@ -55,6 +58,9 @@ func run(ctx context.Context, addr string, ready func(net.Addr)) error {
 	srv := newServer(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", srv)
+	engine := newEngineServer(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	defer engine.Close()
+	mux.Handle("/engine.io/", engine)
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -77,16 +83,42 @@ func run(ctx context.Context, addr string, ready func(net.Addr)) error {
 	return err
 }
 
+// engineOptions are the settings both official suites expect.
+func engineOptions(log *slog.Logger) eio.Options {
+	return eio.Options{
+		PingInterval:   300 * time.Millisecond,
+		PingTimeout:    200 * time.Millisecond,
+		MaxPayload:     1_000_000,
+		AllowedOrigins: []string{"*"},
+		Logger:         log,
+	}
+}
+
+// newEngineServer returns the reference server of the Engine.IO suite:
+// bare Engine.IO sessions that echo every message, text or binary.
+func newEngineServer(log *slog.Logger) *eio.Server {
+	return eio.NewServer(engineOptions(log), func(s *eio.Session) eio.Handler { return echo{s} })
+}
+
+// echo sends each message of its session back.
+type echo struct{ s *eio.Session }
+
+func (e echo) OnMessage(data []byte, binary bool) {
+	f := eio.Frame{Data: append([]byte{eio.TypeMessage}, data...)}
+	if binary {
+		f = eio.Frame{Data: append([]byte(nil), data...), Binary: true}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	_ = e.s.Send(ctx, f)
+}
+
+func (echo) OnClose(string) {}
+
 // newServer returns the reference server of the test suite.
 func newServer(log *slog.Logger) *sio.Server {
 	return sio.NewServer(sio.Options{
-		Engine: eio.Options{
-			PingInterval:   300 * time.Millisecond,
-			PingTimeout:    200 * time.Millisecond,
-			MaxPayload:     1_000_000,
-			AllowedOrigins: []string{"*"},
-			Logger:         log,
-		},
+		Engine: engineOptions(log),
 		// The reference server's configuration says 1 s, but the suite's
 		// long-polling ping/pong test keeps a session without a CONNECT
 		// for three ping intervals and three round trips, about 0.95 s:

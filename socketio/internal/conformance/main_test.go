@@ -25,7 +25,8 @@ func TestReferenceBehaviours(t *testing.T) {
 		stop()
 		require.NoError(t, <-done)
 	})
-	url := "ws://" + (<-addrc).String() + "/socket.io/?EIO=4&transport=websocket"
+	addr := (<-addrc).String()
+	url := "ws://" + addr + "/socket.io/?EIO=4&transport=websocket"
 
 	dial := func(t *testing.T) (*websocket.Conn, func() string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -78,5 +79,31 @@ func TestReferenceBehaviours(t *testing.T) {
 		require.Equal(t, `462-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`, read())
 		require.Equal(t, "\x01\x02\x03", read())
 		require.Equal(t, "\x04\x05\x06", read())
+	})
+	t.Run("bare engine.io echo", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/engine.io/?EIO=4&transport=websocket", nil)
+		require.NoError(t, err)
+		defer ws.CloseNow()
+		read := func() (websocket.MessageType, string) {
+			for {
+				typ, b, err := ws.Read(ctx)
+				require.NoError(t, err)
+				if string(b) != "2" { // pings
+					return typ, string(b)
+				}
+			}
+		}
+		_, open := read()
+		require.Contains(t, open, `"pingInterval":300,"pingTimeout":200,"maxPayload":1000000`)
+		send(t, ws, websocket.MessageText, "4héllo")
+		typ, got := read()
+		require.Equal(t, websocket.MessageText, typ)
+		require.Equal(t, "4héllo", got)
+		send(t, ws, websocket.MessageBinary, "\x00\x01\xff")
+		typ, got = read()
+		require.Equal(t, websocket.MessageBinary, typ)
+		require.Equal(t, "\x00\x01\xff", got)
 	})
 }
