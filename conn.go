@@ -37,8 +37,8 @@ type conn struct {
 	// qmu guards the send queue, the closing state, the writer's and the
 	// pinger's lifecycle.
 	qmu         sync.Mutex
-	queue       [][]byte
-	spare       [][]byte
+	queue       []Frame
+	spare       []Frame
 	queued      int64
 	closing     bool
 	closeCode   StatusCode
@@ -51,7 +51,7 @@ type conn struct {
 	// held are coalescing frames by key, in arrival order, waiting for the
 	// hub's next flush; guarded by qmu.
 	held     map[string]int // key -> index in heldList
-	heldList [][]byte
+	heldList []Frame
 
 	// rooms holds the rooms this connection is subscribed to; guarded by
 	// hub.mu.
@@ -102,7 +102,7 @@ func (c *conn) currentUser() User {
 // larger than the queue's bound (the member list of a large room's join):
 // it is refused, closing the connection with 4009, only when the queue is
 // already over the bound before it.
-func (c *conn) sendReply(frame []byte) {
+func (c *conn) sendReply(frame Frame) {
 	c.qmu.Lock()
 	if c.closing {
 		c.qmu.Unlock()
@@ -114,7 +114,7 @@ func (c *conn) sendReply(frame []byte) {
 		return
 	}
 	c.queue = append(c.queue, frame)
-	c.queued += int64(len(frame))
+	c.queued += frame.size()
 	c.wakeWriterLocked()
 	c.qmu.Unlock()
 }
@@ -123,14 +123,14 @@ func (c *conn) sendReply(frame []byte) {
 // the queue closes the connection with 4009, unless it is droppable: a
 // droppable frame (typing) is skipped instead, and is also skipped once the
 // queue is half full so that it never competes with messages.
-func (c *conn) send(frame []byte, droppable bool) {
+func (c *conn) send(frame Frame, droppable bool) {
 	limit := c.hub.cfg.SendQueueBytes
 	c.qmu.Lock()
 	if c.closing {
 		c.qmu.Unlock()
 		return
 	}
-	n := int64(len(frame))
+	n := frame.size()
 	if droppable && c.queued+n > limit/2 {
 		c.qmu.Unlock()
 		return
@@ -160,7 +160,7 @@ func (c *conn) wakeWriterLocked() {
 
 // hold keeps a coalescing frame under key until release, replacing the
 // frame held under that key; it reports whether nothing was held before.
-func (c *conn) hold(key string, frame []byte) bool {
+func (c *conn) hold(key string, frame Frame) bool {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
 	if c.closing {
@@ -202,7 +202,7 @@ func (c *conn) closeWith(code StatusCode, reason string) {
 
 // take removes and returns everything queued, and the closing state; ok is
 // false, and the writer must end, when there is nothing to do.
-func (c *conn) take() (batch [][]byte, closing, ok bool) {
+func (c *conn) take() (batch []Frame, closing, ok bool) {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
 	if len(c.queue) == 0 && !c.closing {
@@ -268,7 +268,7 @@ func (c *conn) writeLoop() {
 // the stuck timer alone; other transports also get WriteTimeout as the
 // deadline of ctx, as Transport documents, since their Abort may not
 // interrupt a write.
-func (c *conn) write(batch [][]byte) error {
+func (c *conn) write(batch []Frame) error {
 	if _, native := c.t.(*wsTransport); native {
 		return c.t.Write(c.ctx, batch)
 	}
@@ -416,7 +416,7 @@ func (c *conn) reply(ack uint64, event string, result any, err error) {
 			c.hub.log.Error("realtime: event failed", "conn", c.id, "event", event, "err", err)
 		}
 		if ack != 0 {
-			c.sendReply(wire.AppendAckError(nil, ack, string(e.Code), e.Message))
+			c.sendReply(newErrorReply(ack, e))
 			return
 		}
 		c.push("error", errorPush{Code: e.Code, Message: e.Message, Event: event})
@@ -434,20 +434,20 @@ func (c *conn) reply(ack uint64, event string, result any, err error) {
 	data, merr := json.Marshal(result)
 	if merr != nil {
 		c.hub.log.Error("realtime: encode reply", "event", event, "err", merr)
-		c.sendReply(wire.AppendAckError(nil, ack, string(CodeInternal), errInternal.Message))
+		c.sendReply(newErrorReply(ack, errInternal))
 		return
 	}
-	c.sendReply(wire.AppendAck(nil, ack, data))
+	c.sendReply(newReply(ack, data))
 }
 
 // push sends one event to this connection only.
 func (c *conn) push(event string, data any) {
-	frame, err := encodePush(event, data)
+	b, err := json.Marshal(data)
 	if err != nil {
 		c.hub.log.Error("realtime: encode push", "event", event, "err", err)
 		return
 	}
-	c.send(frame, false)
+	c.send(newPush(event, b), false)
 }
 
 type errorPush struct {

@@ -84,8 +84,13 @@
 // # Transports
 //
 // ServeHTTP serves the native WebSocket; ServeTransport serves a connection
-// over any Transport with the same events and rules. FileHandler serves file
-// uploads and downloads for rooms.
+// over any Transport with the same events and rules. A Transport reads
+// client frames and writes typed server Frames (a push, a reply, a failed
+// reply), each with its native encoding built once for every recipient:
+// the native transport batches those, the Socket.IO bridge builds its
+// packets from the parts, and a transport of another protocol needs no
+// JSON parsing (transport_test.go has one over Go channels). FileHandler
+// serves file uploads and downloads for rooms.
 //
 // # Examples
 //

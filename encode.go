@@ -62,11 +62,12 @@ func encodePushCopy(event string, m Message) ([]byte, error) { return encodePush
 // writes it with a encoded by encoding/json; ok is false when
 // encoding/json must encode a. A message's ack is made as often as the
 // message.
-func (a messageAck) ackFrame(ack uint64) (frame []byte, ok bool) {
+func (a messageAck) ackFrame(ack uint64) (frame Frame, ok bool) {
 	if !jsonTime(a.Timestamp) {
-		return nil, false
+		return Frame{}, false
 	}
 	b := wire.AppendAckHead(make([]byte, 0, 140+len(a.ID)+len(a.ClientMsgID)), ack)
+	start := len(b)
 	b = append(b, `{"id":`...)
 	b = wire.AppendString(b, a.ID)
 	b = append(b, `,"timestamp":"`...)
@@ -77,7 +78,8 @@ func (a messageAck) ackFrame(ack uint64) (frame []byte, ok bool) {
 		b = append(b, `,"clientMsgId":`...)
 		b = wire.AppendString(b, a.ClientMsgID)
 	}
-	return append(b, "}}"...), true
+	b = append(b, "}}"...)
+	return Frame{native: b, ack: ack, kind: FrameReply, data: [2]int32{int32(start), int32(len(b) - 1)}}, true
 }
 
 // jsonTime reports whether encoding/json can encode t: its year is 0 to

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/realtime-go/realtime/internal/testenv"
 	"github.com/realtime-go/realtime/internal/wire"
 )
@@ -83,8 +85,8 @@ func TestEncodersKnowEveryField(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, ok := a.ackFrame(7)
-	if want = wire.AppendAck(nil, 7, want); !ok || !bytes.Equal(got, want) {
-		t.Fatalf("ackFrame = %s, %v; with encoding/json: %s", got, ok, want)
+	if want = wire.AppendAck(nil, 7, want); !ok || !bytes.Equal(got.Native(), want) {
+		t.Fatalf("ackFrame = %s, %v; with encoding/json: %s", got.Native(), ok, want)
 	}
 }
 
@@ -101,9 +103,12 @@ func TestMessageAckMatchesEncodingJSON(t *testing.T) {
 		}
 		want = wire.AppendAck(nil, 42, want)
 		got, ok := a.ackFrame(42)
-		if !ok || !bytes.Equal(got, want) {
-			t.Fatalf("ackFrame = %s, %v; with encoding/json: %s", got, ok, want)
+		if !ok || !bytes.Equal(got.Native(), want) {
+			t.Fatalf("ackFrame = %s, %v; with encoding/json: %s", got.Native(), ok, want)
 		}
+		require.Equal(t, FrameReply, got.Kind())
+		require.Equal(t, uint64(42), got.Ack())
+		require.JSONEq(t, string(want[len(`{"ack":42,"data":`):len(want)-1]), string(got.Data()))
 	}
 	for _, ts := range []time.Time{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), ts.In(time.FixedZone("x", 24*3600))} {
 		if _, ok := (messageAck{Timestamp: ts}).ackFrame(1); ok {

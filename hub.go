@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -361,7 +362,7 @@ func (h *Hub) setUser(c *conn, u User, exp time.Time) {
 // register makes an authenticated connection reachable by its user id.
 func (h *Hub) register(c *conn) error {
 	u := c.currentUser()
-	connected, err := encodePush("connected", connectedData{
+	data, err := json.Marshal(connectedData{
 		ConnectionID:      c.id,
 		User:              u.ref(),
 		HeartbeatInterval: h.cfg.HeartbeatInterval.Milliseconds(),
@@ -370,6 +371,8 @@ func (h *Hub) register(c *conn) error {
 	if err != nil {
 		return err
 	}
+	connected := newPush("connected", data)
+	connected.accept = true
 	h.mu.Lock()
 	if h.closing.Load() {
 		h.mu.Unlock()
@@ -648,15 +651,20 @@ func (h *Hub) deliver(ch Channel, p Publication) {
 	if len(p.Frame) == 0 {
 		return
 	}
+	f, ok := pushFrame(p.Frame)
+	if !ok {
+		h.log.Warn("realtime: a publication that is not a push was dropped", "channel", ch.String())
+		return
+	}
 	if p.Key != "" && len(conns) > coalesceAbove {
-		h.coalesce(conns, p.Key+"\x00"+ch.String(), p.Frame)
+		h.coalesce(conns, p.Key+"\x00"+ch.String(), f)
 		return
 	}
 	for _, c := range conns {
 		if p.Except != "" && c.id == p.Except {
 			continue
 		}
-		c.send(p.Frame, p.Droppable)
+		c.send(f, p.Droppable)
 	}
 }
 
@@ -667,7 +675,7 @@ const coalesceAbove = 16
 
 // coalesce holds frame on each connection under key until the next flush,
 // replacing what an earlier frame with that key left there.
-func (h *Hub) coalesce(conns []*conn, key string, frame []byte) {
+func (h *Hub) coalesce(conns []*conn, key string, frame Frame) {
 	var added []*conn
 	for _, c := range conns {
 		if c.hold(key, frame) {

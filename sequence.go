@@ -86,7 +86,12 @@ func (h *Hub) deliverInOrder(room string, p Publication) {
 
 // sendRoom writes message seq to the room's local connections, except those
 // that got it by replay. The caller holds rs.mu.
-func (h *Hub) sendRoom(room string, rs *roomSeq, seq uint64, frame []byte) {
+func (h *Hub) sendRoom(room string, rs *roomSeq, seq uint64, native []byte) {
+	frame, ok := pushFrame(native)
+	if !ok {
+		h.log.Warn("realtime: a message publication that is not a push was dropped", "room", room, "seq", seq)
+		return
+	}
 	h.mu.RLock()
 	var conns []*conn
 	if set := h.rooms[room]; set != nil {
@@ -158,7 +163,7 @@ func (rs *roomSeq) deliverHeld(h *Hub, room string) {
 // missedMessages are the messages a resuming connection missed, read from
 // the Store and encoded, while no sequencing lock is held.
 type missedMessages struct {
-	frames [][]byte
+	frames []Frame
 	size   int64
 	last   uint64 // seq of the last message read, or of since when none
 	failed bool   // the replay is not complete: send none of it
@@ -202,12 +207,13 @@ func (m *missedMessages) readMore(ctx context.Context, h *Hub, room string) {
 		return
 	}
 	for i := range msgs {
-		f, err := encodeMessagePush("new-message", &msgs[i])
-		if err != nil {
+		b, err := encodeMessagePush("new-message", &msgs[i])
+		f, ok := pushFrame(b)
+		if err != nil || !ok {
 			m.failed = true
 			return
 		}
-		if m.size += int64(len(f)); m.size > h.cfg.SendQueueBytes/2 {
+		if m.size += f.size(); m.size > h.cfg.SendQueueBytes/2 {
 			m.failed = true
 			return
 		}

@@ -40,7 +40,7 @@ func queued(c *conn) []string {
 	batch, _, _ := c.take()
 	var out []string
 	for _, f := range batch {
-		out = append(out, string(f))
+		out = append(out, string(f.Native()))
 	}
 	return out
 }
@@ -258,11 +258,11 @@ func TestTokenExpiryTimers(t *testing.T) {
 func TestTypingIsDroppedNotFatal(t *testing.T) {
 	h := quietHub(t, Config{MaxFrameBytes: 1 << 10, SendQueueBytes: 4 << 10})
 	c := fakeConn(h, User{ID: "slow"})
-	msg := make([]byte, 1500)
+	msg := newPush("new-message", []byte(`{"content":"`+strings.Repeat("x", 1460)+`"}`))
 	c.send(msg, false)
 	c.send(msg, false) // 3,000 of 4,096 bytes queued: past half
 	for range 100 {
-		c.send([]byte(`{"event":"user-typing","data":{}}`), true)
+		c.send(newPush("user-typing", nil), true)
 	}
 	c.qmu.Lock()
 	require.False(t, c.closing, "typing never closes a connection")

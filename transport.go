@@ -29,11 +29,13 @@ type Transport interface {
 	// closed with a code it is a *CloseError carrying that code. The
 	// frame need only stay valid until the next Read: the Hub keeps none.
 	Read(ctx context.Context) ([]byte, error)
-	// Write sends server objects, in order, in as few frames as the
+	// Write sends server frames, in order, in as few messages as the
 	// transport allows, and returns by the deadline of ctx
-	// (Config.WriteTimeout). The objects are shared with other connections
-	// and must not be modified or kept after Write returns.
-	Write(ctx context.Context, objs [][]byte) error
+	// (Config.WriteTimeout). Each Frame is typed (a push, a reply, a
+	// failed reply) and carries its native encoding; the first push of a
+	// connection is the one that Accepts it. Frames are shared with other
+	// connections and must not be modified, nor kept after Write returns.
+	Write(ctx context.Context, frames []Frame) error
 	// Ping checks that the peer still answers.
 	Ping(ctx context.Context) error
 	// Close ends the connection with a close code, after what was written,
@@ -106,13 +108,14 @@ func (t *wsTransport) Read(ctx context.Context) ([]byte, error) {
 	return b, nil
 }
 
-// Write writes objs as newline-separated frames of about batchBytes each.
-// It writes with a context that cannot end: the hub ends a stuck write with
+// Write writes the native encodings of frames, newline-separated, in
+// WebSocket messages of about batchBytes each (PROTOCOL.md section 2). It
+// writes with a context that cannot end: the hub ends a stuck write with
 // Abort, and coder/websocket would otherwise arm and disarm a cancellation
-// hook for every frame.
-func (t *wsTransport) Write(_ context.Context, objs [][]byte) error {
+// hook for every message.
+func (t *wsTransport) Write(_ context.Context, objs []Frame) error {
 	if len(objs) == 1 {
-		return t.ws.Write(context.Background(), websocket.MessageText, objs[0])
+		return t.ws.Write(context.Background(), websocket.MessageText, objs[0].native)
 	}
 	bp := frameBufs.Get()
 	buf := *bp
@@ -123,11 +126,11 @@ func (t *wsTransport) Write(_ context.Context, objs [][]byte) error {
 	for len(objs) > 0 {
 		buf = buf[:0]
 		n := 0
-		for n < len(objs) && (n == 0 || len(buf)+len(objs[n]) < batchBytes) {
+		for n < len(objs) && (n == 0 || len(buf)+len(objs[n].native) < batchBytes) {
 			if n > 0 {
 				buf = append(buf, '\n')
 			}
-			buf = append(buf, objs[n]...)
+			buf = append(buf, objs[n].native...)
 			n++
 		}
 		objs = objs[n:]

@@ -1,12 +1,10 @@
 package socketio
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -149,13 +147,12 @@ func (c *conn) Read(ctx context.Context) ([]byte, error) {
 	}
 }
 
-// Write turns the Hub's objects into Socket.IO packets of the main
-// namespace, one Engine.IO message each: a push {"event","data"} becomes
-// 42["event",data], a reply {"ack":n,...} becomes 43<n-1>[{...}] whose one
-// argument is {"data":...} or {"error":{...}}. The first connected push of
-// a connection that authenticated with its CONNECT first answers that
-// CONNECT.
-func (c *conn) Write(ctx context.Context, objs [][]byte) error {
+// Write turns the Hub's frames into Socket.IO packets of the main
+// namespace, one Engine.IO message each: a push becomes
+// 42["event",data], a reply 43<ack-1>[{...}] whose one argument is
+// {"data":...} or {"error":{...}}. The frame that accepts the connection
+// first answers the CONNECT of a client that authenticated with it.
+func (c *conn) Write(ctx context.Context, frames []realtime.Frame) error {
 	bp := packetBufs.Get()
 	c.buf = *bp
 	defer func() {
@@ -164,16 +161,10 @@ func (c *conn) Write(ctx context.Context, objs [][]byte) error {
 		c.buf = nil
 	}()
 	c.buf, c.ends = c.buf[:0], c.ends[:0]
-	for _, obj := range objs {
+	for _, f := range frames {
 		start := len(c.buf)
-		var ok, connected bool
-		c.buf, ok, connected = appendPacket(c.buf, obj)
-		if !ok {
-			c.log.Error("socketio: unexpected hub object", "obj", truncate(obj, 80))
-			c.buf = c.buf[:start]
-			continue
-		}
-		if connected && !c.accepted.Load() {
+		c.buf = appendPacket(c.buf, f)
+		if f.Accepts() && !c.accepted.Load() {
 			// Answer the CONNECT first, after what preceded it.
 			if err := c.flush(ctx, c.buf[:start]); err != nil {
 				return err
@@ -210,94 +201,31 @@ func (c *conn) flush(ctx context.Context, buf []byte) error {
 // long-polling and writes WebSocket frames before Send returns.
 var packetBufs = bufpool.New(0, 64<<10)
 
-// appendPacket appends the Engine.IO message packet for one native server
-// object: a push or a reply. It reports whether obj was one, and whether
-// it is the connected push.
-func appendPacket(dst, obj []byte) (out []byte, ok, connected bool) {
-	// The Hub encodes objects with internal/wire, field order included;
-	// read them without a JSON decoder, fall back to one otherwise.
-	if name, data, ok := splitPush(obj); ok {
-		dst = append(dst, eio.TypeMessage)
+// appendPacket appends the Engine.IO message packet of one Hub frame.
+func appendPacket(dst []byte, f realtime.Frame) []byte {
+	dst = append(dst, eio.TypeMessage)
+	switch f.Kind() {
+	case realtime.FramePush:
 		dst = sio.AppendHeader(dst, sio.TypeEvent, "/", -1, 0)
 		dst = append(dst, '[')
-		dst = append(dst, name...)
+		dst = wire.AppendString(dst, f.Event())
 		dst = append(dst, ',')
-		dst = append(dst, data...)
-		return append(dst, ']'), true, string(name) == `"connected"`
+		dst = append(dst, f.Data()...)
+		return append(dst, ']')
+	case realtime.FrameReply:
+		dst = sio.AppendHeader(dst, sio.TypeAck, "/", int64(f.Ack()-1), 0)
+		dst = append(dst, `[{"data":`...)
+		dst = append(dst, f.Data()...)
+		return append(dst, "}]"...)
+	default:
+		e := f.Err()
+		dst = sio.AppendHeader(dst, sio.TypeAck, "/", int64(f.Ack()-1), 0)
+		dst = append(dst, `[{"error":{"code":`...)
+		dst = wire.AppendString(dst, string(e.Code))
+		dst = append(dst, `,"message":`...)
+		dst = wire.AppendString(dst, e.Message)
+		return append(dst, "}}]"...)
 	}
-	if ack, rest, ok := splitReply(obj); ok {
-		dst = append(dst, eio.TypeMessage)
-		dst = sio.AppendHeader(dst, sio.TypeAck, "/", int64(ack-1), 0)
-		dst = append(dst, '[', '{')
-		dst = append(dst, rest...)
-		return append(dst, ']'), true, false
-	}
-	var f wire.ServerFrame
-	if err := json.Unmarshal(obj, &f); err != nil {
-		return dst, false, false
-	}
-	switch {
-	case f.Event != "":
-		data := f.Data
-		if data == nil {
-			data = json.RawMessage("{}")
-		}
-		return appendPacket(dst, wire.AppendPush(nil, f.Event, data))
-	case f.Ack != 0 && f.Error != nil:
-		return appendPacket(dst, wire.AppendAckError(nil, f.Ack, f.Error.Code, f.Error.Message))
-	case f.Ack != 0:
-		return appendPacket(dst, wire.AppendAck(nil, f.Ack, f.Data))
-	}
-	return dst, false, false
-}
-
-// splitPush splits {"event":"name","data":...} into the JSON string of
-// the name and the data.
-func splitPush(obj []byte) (name, data []byte, ok bool) {
-	rest, ok := bytes.CutPrefix(obj, []byte(`{"event":"`))
-	if !ok {
-		return nil, nil, false
-	}
-	end := -1
-	for i := 0; i < len(rest); i++ {
-		if rest[i] == '\\' {
-			i++
-			continue
-		}
-		if rest[i] == '"' {
-			end = i
-			break
-		}
-	}
-	if end < 0 {
-		return nil, nil, false
-	}
-	name = obj[len(`{"event":`) : len(`{"event":"`)+end+1]
-	rest = rest[end+1:]
-	rest, ok = bytes.CutPrefix(rest, []byte(`,"data":`))
-	if !ok || len(rest) < 2 || rest[len(rest)-1] != '}' {
-		return nil, nil, false
-	}
-	return name, rest[:len(rest)-1], true
-}
-
-// splitReply splits {"ack":n,<rest>} into n and what follows the comma,
-// closing brace included: "data":...} or "error":{...}}.
-func splitReply(obj []byte) (ack uint64, rest []byte, ok bool) {
-	rest, ok = bytes.CutPrefix(obj, []byte(`{"ack":`))
-	if !ok {
-		return 0, nil, false
-	}
-	i := bytes.IndexByte(rest, ',')
-	if i <= 0 {
-		return 0, nil, false
-	}
-	ack, err := strconv.ParseUint(string(rest[:i]), 10, 64)
-	rest = rest[i+1:]
-	if err != nil || ack == 0 || ack > wire.MaxAck || !(bytes.HasPrefix(rest, []byte(`"data":`)) || bytes.HasPrefix(rest, []byte(`"error":`))) {
-		return 0, nil, false
-	}
-	return ack, rest, true
 }
 
 // Ping reports whether the session is still open; Engine.IO's own

@@ -1,50 +1,41 @@
 package socketio
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/realtime-go/realtime/internal/wire"
+	"github.com/realtime-go/realtime"
 )
 
-// TestAppendPacket checks the conversion of the Hub's objects into
-// Socket.IO packets, on the fast path and on the JSON fallback.
+// TestAppendPacket checks the conversion of the Hub's frames into
+// Socket.IO packets.
 func TestAppendPacket(t *testing.T) {
 	for _, tc := range []struct {
-		name      string
-		obj       string
-		want      string
-		connected bool
+		name  string
+		frame realtime.Frame
+		want  string
 	}{
-		{"push", `{"event":"new-message","data":{"id":"m_1","content":"hi"}}`, `42["new-message",{"id":"m_1","content":"hi"}]`, false},
-		{"connected", string(wire.AppendPush(nil, "connected", []byte(`{"connectionId":"c_1"}`))), `42["connected",{"connectionId":"c_1"}]`, true},
-		{"escaped name", string(wire.AppendPush(nil, `a"b\c`, []byte(`{}`))), `42["a\"b\\c",{}]`, false},
-		{"ack", string(wire.AppendAck(nil, 1, []byte(`{"rooms":[]}`))), `430[{"data":{"rooms":[]}}]`, false},
-		{"ack 42", string(wire.AppendAck(nil, 43, []byte(`{}`))), `4342[{"data":{}}]`, false},
-		{"ack error", string(wire.AppendAckError(nil, 8, "not_found", "room not found")), `437[{"error":{"code":"not_found","message":"room not found"}}]`, false},
-		{"fallback push", `{"data":{"a":1},"event":"x"}`, `42["x",{"a":1}]`, false},
-		{"fallback ack", `{"data":{"a":1},"ack":2}`, `431[{"data":{"a":1}}]`, false},
-		{"fallback error", `{"error":{"message":"m","code":"c"},"ack":3}`, `432[{"error":{"code":"c","message":"m"}}]`, false},
+		{"push", realtime.NewPushFrame("new-message", json.RawMessage(`{"id":"m_1","content":"hi"}`)), `42["new-message",{"id":"m_1","content":"hi"}]`},
+		{"escaped name", realtime.NewPushFrame(`a"b\c`, nil), `42["a\"b\\c",{}]`},
+		{"ack", realtime.NewReplyFrame(1, json.RawMessage(`{"rooms":[]}`)), `430[{"data":{"rooms":[]}}]`},
+		{"ack 42", realtime.NewReplyFrame(43, nil), `4342[{"data":{}}]`},
+		{"ack error", realtime.NewErrorFrame(8, realtime.Errorf(realtime.CodeNotFound, "room not found")), `437[{"error":{"code":"not_found","message":"room not found"}}]`},
+		{"error with quotes", realtime.NewErrorFrame(1, realtime.Errorf(realtime.CodeInvalid, `field "x" é`)), `430[{"error":{"code":"invalid","message":"field \"x\" é"}}]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok, connected := appendPacket([]byte("prefix"), []byte(tc.obj))
-			require.True(t, ok)
+			got := appendPacket([]byte("prefix"), tc.frame)
 			require.Equal(t, "prefix"+tc.want, string(got))
-			require.Equal(t, tc.connected, connected)
 		})
-	}
-	for _, bad := range []string{`[]`, `{"nothing":1}`, `{"ack":0,"data":{}}`, `{`} {
-		_, ok, _ := appendPacket(nil, []byte(bad))
-		require.False(t, ok, bad)
 	}
 }
 
 func BenchmarkAppendPacket(b *testing.B) {
-	obj := wire.AppendPush(nil, "new-message", []byte(`{"id":"m_01","seq":7,"roomId":"r_1","senderId":"u","sender":{"id":"u","username":"U"},"content":"hello there","type":"text","createdAt":"2026-01-01T00:00:00Z"}`))
+	f := realtime.NewPushFrame("new-message", json.RawMessage(`{"id":"m_01","seq":7,"roomId":"r_1","senderId":"u","sender":{"id":"u","username":"U"},"content":"hello there","type":"text","createdAt":"2026-01-01T00:00:00Z"}`))
 	var buf []byte
 	b.ReportAllocs()
 	for b.Loop() {
-		buf, _, _ = appendPacket(buf[:0], obj)
+		buf = appendPacket(buf[:0], f)
 	}
 }

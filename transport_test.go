@@ -1,0 +1,137 @@
+package realtime_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/realtime-go/realtime"
+)
+
+// chanTransport is a Transport over Go channels: neither a WebSocket nor
+// Socket.IO, as a third transport (Server-Sent Events, GraphQL over
+// WebSocket) would be. It reads the typed frames the Hub writes, never
+// their native encoding.
+type chanTransport struct {
+	in   chan []byte
+	out  chan written
+	done chan struct{}
+	once sync.Once
+}
+
+// written is what the transport kept of a Frame: its parts, copied.
+type written struct {
+	kind    realtime.FrameKind
+	event   string
+	ack     uint64
+	data    string
+	err     *realtime.Error
+	accepts bool
+}
+
+func newChanTransport() *chanTransport {
+	return &chanTransport{in: make(chan []byte), out: make(chan written, 64), done: make(chan struct{})}
+}
+
+func (t *chanTransport) Read(ctx context.Context) ([]byte, error) {
+	select {
+	case b := <-t.in:
+		return b, nil
+	case <-t.done:
+		return nil, &realtime.CloseError{Code: realtime.StatusNormal, Reason: "client left"}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (t *chanTransport) Write(ctx context.Context, frames []realtime.Frame) error {
+	for _, f := range frames {
+		w := written{kind: f.Kind(), event: f.Event(), ack: f.Ack(), data: string(f.Data()), err: f.Err(), accepts: f.Accepts()}
+		select {
+		case t.out <- w:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (t *chanTransport) Ping(context.Context) error { return nil }
+
+func (t *chanTransport) Close(realtime.StatusCode, string) error { t.Abort(); return nil }
+
+func (t *chanTransport) Abort() { t.once.Do(func() { close(t.done) }) }
+
+func (t *chanTransport) send(event string, data any, ack uint64) {
+	b, _ := json.Marshal(map[string]any{"event": event, "data": data, "ack": ack})
+	t.in <- b
+}
+
+// next returns the next frame the hub wrote that matches keep.
+func (t *chanTransport) next(tb testing.TB, keep func(written) bool) written {
+	tb.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case w := <-t.out:
+			if keep(w) {
+				return w
+			}
+		case <-timeout:
+			tb.Fatal("no such frame within 5s")
+		}
+	}
+}
+
+// TestThirdTransport: a Transport that is neither WebSocket nor Socket.IO
+// serves a connection with the same events and rules, in the same rooms as
+// native clients, from typed frames alone.
+func TestThirdTransport(t *testing.T) {
+	env := newTestHub(t, realtime.Config{})
+	alice := env.dial("alice")
+	room := alice.createRoom("mixed", nil)
+
+	tr := newChanTransport()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		env.hub.ServeTransport(tr, httptest.NewRequest("GET", "/sse", nil), env.token("bob"))
+	}()
+	connected := tr.next(t, func(written) bool { return true })
+	require.Equal(t, realtime.FramePush, connected.kind)
+	require.Equal(t, "connected", connected.event)
+	require.True(t, connected.accepts, "the first push accepts the connection")
+
+	tr.send("join-room", map[string]string{"roomId": room.ID}, 1)
+	joined := tr.next(t, func(w written) bool { return w.ack == 1 })
+	require.Equal(t, realtime.FrameReply, joined.kind)
+	require.Contains(t, joined.data, `"name":"mixed"`)
+
+	alice.emit("message", map[string]any{"roomId": room.ID, "content": `from "native" é 👋`})
+	alice.next("new-message") // her own
+	msg := tr.next(t, func(w written) bool { return w.event == "new-message" })
+	var m realtime.Message
+	require.NoError(t, json.Unmarshal([]byte(msg.data), &m))
+	require.Equal(t, `from "native" é 👋`, m.Content)
+
+	tr.send("message", map[string]any{"roomId": room.ID, "content": "from channels"}, 2)
+	require.Equal(t, realtime.FrameReply, tr.next(t, func(w written) bool { return w.ack == 2 }).kind)
+	require.Equal(t, "from channels", decodeInto[realtime.Message](t, alice.next("new-message")).Content)
+
+	tr.send("join-room", map[string]string{"roomId": "r_missing"}, 3)
+	failed := tr.next(t, func(w written) bool { return w.ack == 3 })
+	require.Equal(t, realtime.FrameError, failed.kind)
+	require.Equal(t, realtime.CodeNotFound, failed.err.Code)
+
+	tr.Abort()
+	select {
+	case <-served:
+	case <-time.After(5 * time.Second):
+		t.Fatal("ServeTransport did not return after the transport ended")
+	}
+}
