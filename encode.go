@@ -79,7 +79,7 @@ func (a messageAck) ackFrame(ack uint64) (frame Frame, ok bool) {
 		b = wire.AppendString(b, a.ClientMsgID)
 	}
 	b = append(b, "}}"...)
-	return Frame{native: b, ack: ack, kind: FrameReply, data: [2]int32{int32(start), int32(len(b) - 1)}}, true
+	return frameOf(b, FrameReply, 0, start), true
 }
 
 // jsonTime reports whether encoding/json can encode t: its year is 0 to

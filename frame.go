@@ -3,6 +3,7 @@ package realtime
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/realtime-go/realtime/internal/wire"
@@ -23,40 +24,85 @@ const (
 )
 
 // Frame is one server object for a client, as the Hub hands it to a
-// Transport: a push or a reply (PROTOCOL.md section 2). It carries its
-// native encoding, built once however many connections receive it, and the
-// parts a transport of another protocol needs, without parsing. A Frame
-// and what its methods return are shared and must not be modified.
+// Transport: a push or a reply (PROTOCOL.md section 2). It is its native
+// encoding, built once however many connections receive it, and where
+// its parts lie in it, so that a transport of another protocol finds them
+// without parsing. It is small enough to be copied into every recipient's
+// queue. A Frame and what its methods return are shared and must not be
+// modified.
 type Frame struct {
 	native []byte
-	event  string
-	err    *Error
-	ack    uint64
-	data   [2]int32 // where Data lies in native
-	kind   FrameKind
-	accept bool
+	// meta packs the kind (bits 0-1), whether the frame accepts the
+	// connection (bit 2), where a push's name ends in native (bits 3-18)
+	// and where the data begins (bits 32-63).
+	meta uint64
 }
 
-// Kind says whether f is a push, a reply or a failed reply.
-func (f Frame) Kind() FrameKind { return f.kind }
+const (
+	metaAccept  = 1 << 2
+	metaNameBit = 3
+	maxNameEnd  = 1<<16 - 1
+	metaDataBit = 32
+)
 
-// Event is the name of a push; "" for a reply.
-func (f Frame) Event() string { return f.event }
+func (f Frame) nameEnd() int   { return int(f.meta >> metaNameBit & maxNameEnd) }
+func (f Frame) dataStart() int { return int(f.meta >> metaDataBit) }
+
+// Kind says whether f is a push, a reply or a failed reply.
+func (f Frame) Kind() FrameKind { return FrameKind(f.meta & 3) }
+
+// Event is the name of a push; "" for a reply. The names of the protocol's
+// events cost no allocation.
+func (f Frame) Event() string {
+	if f.Kind() != FramePush {
+		return ""
+	}
+	raw := f.native[len(pushHead):f.nameEnd()]
+	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return eventName(raw)
+	}
+	name, _ := unquote(f.native[len(pushHead)-1 : f.nameEnd()+1])
+	return name
+}
+
+// AppendEvent appends the name of a push as a JSON string, as the native
+// encoding has it, without allocating: what a JSON-based transport writes.
+func (f Frame) AppendEvent(dst []byte) []byte {
+	if f.Kind() != FramePush {
+		return append(dst, `""`...)
+	}
+	return append(dst, f.native[len(pushHead)-1:f.nameEnd()+1]...)
+}
 
 // Ack is the number of the client event a reply answers; 0 for a push.
-func (f Frame) Ack() uint64 { return f.ack }
+func (f Frame) Ack() uint64 {
+	if f.Kind() == FramePush {
+		return 0
+	}
+	digits := f.native[len(`{"ack":`):]
+	digits = digits[:bytes.IndexByte(digits, ',')]
+	n, _ := strconv.ParseUint(string(digits), 10, 64)
+	return n
+}
 
-// Data is the JSON object of a push or a successful reply; nil for a
+// Data is the JSON value of a push or a successful reply; nil for a
 // failed reply.
 func (f Frame) Data() json.RawMessage {
-	if f.kind == FrameError {
+	if f.Kind() == FrameError {
 		return nil
 	}
-	return f.native[f.data[0]:f.data[1]]
+	return f.native[f.dataStart() : len(f.native)-1]
 }
 
 // Err is the error of a failed reply; nil otherwise.
-func (f Frame) Err() *Error { return f.err }
+func (f Frame) Err() *Error {
+	if f.Kind() != FrameError {
+		return nil
+	}
+	var r struct{ Error *Error }
+	_ = json.Unmarshal(f.native, &r)
+	return r.Error
+}
 
 // Native is f in the native protocol's encoding: one JSON object, as
 // Hub.ServeHTTP writes it, newline-batched.
@@ -66,28 +112,31 @@ func (f Frame) Native() []byte { return f.native }
 // its connection was accepted. It comes before any other push of the
 // connection; a transport whose handshake waits for the Hub's verdict (a
 // Socket.IO CONNECT) answers the handshake before writing it.
-func (f Frame) Accepts() bool { return f.accept }
+func (f Frame) Accepts() bool { return f.meta&metaAccept != 0 }
 
 // size is what f counts for in a send queue.
 func (f Frame) size() int64 { return int64(len(f.native)) }
+
+func frameOf(native []byte, kind FrameKind, nameEnd, dataStart int) Frame {
+	return Frame{native: native, meta: uint64(kind) | uint64(nameEnd)<<metaNameBit | uint64(dataStart)<<metaDataBit}
+}
 
 // pushHead is how every push the Hub encodes begins.
 var pushHead = []byte(`{"event":"`)
 
 // pushFrame returns the Frame of a push encoded as wire.AppendPush encodes
-// it, {"event":"name","data":{...}}; ok is false for anything else (a
-// publication from a node that encodes otherwise). It reads the name and
-// the bounds of the data without a JSON decoder: once per publication, not
-// per recipient.
+// it, {"event":"name","data":...}; ok is false for anything else (a
+// publication from a node that encodes otherwise, or a name of 64 KiB or
+// more). It finds the name and the data without a JSON decoder and
+// without allocating: once per publication, not per recipient.
 func pushFrame(native []byte) (f Frame, ok bool) {
 	rest, ok := bytes.CutPrefix(native, pushHead)
 	if !ok {
 		return Frame{}, false
 	}
-	end, escaped := -1, false
+	end := -1
 	for i := 0; i < len(rest); i++ {
 		if rest[i] == '\\' {
-			escaped = true
 			i++
 			continue
 		}
@@ -96,12 +145,12 @@ func pushFrame(native []byte) (f Frame, ok bool) {
 			break
 		}
 	}
-	if end < 0 {
+	nameEnd := len(pushHead) + end
+	if end < 0 || nameEnd > maxNameEnd {
 		return Frame{}, false
 	}
-	event := eventName(rest[:end])
-	if escaped || !utf8.Valid(rest[:end]) {
-		if event, ok = unquote(native[len(pushHead)-1 : len(pushHead)+end+1]); !ok {
+	if raw := rest[:end]; bytes.IndexByte(raw, '\\') >= 0 {
+		if _, ok := unquote(native[len(pushHead)-1 : nameEnd+1]); !ok {
 			return Frame{}, false
 		}
 	}
@@ -109,17 +158,16 @@ func pushFrame(native []byte) (f Frame, ok bool) {
 	if !ok || len(rest) < 2 || rest[len(rest)-1] != '}' {
 		return Frame{}, false
 	}
-	start := len(native) - len(rest)
-	return Frame{native: native, event: event, kind: FramePush, data: [2]int32{int32(start), int32(len(native) - 1)}}, true
+	return frameOf(native, FramePush, nameEnd, len(native)-len(rest)), true
 }
 
 // NewPushFrame returns the Frame of a push of event with data, a JSON
-// object ({} when empty), as the Hub makes it: for the tests of a
+// value ({} when empty), as the Hub makes it: for the tests of a
 // Transport.
 func NewPushFrame(event string, data json.RawMessage) Frame { return newPush(event, data) }
 
 // NewReplyFrame returns the Frame of the successful reply to event number
-// ack with data, a JSON object.
+// ack with data, a JSON value ({} when empty).
 func NewReplyFrame(ack uint64, data json.RawMessage) Frame { return newReply(ack, data) }
 
 // NewErrorFrame returns the Frame of the failed reply to event number ack.
@@ -128,29 +176,30 @@ func NewErrorFrame(ack uint64, e *Error) Frame { return newErrorReply(ack, e) }
 // newPush encodes a push of data, already JSON.
 func newPush(event string, data []byte) Frame {
 	b := wire.AppendPush(make([]byte, 0, len(data)+len(event)+24), event, data)
-	return Frame{native: b, event: event, kind: FramePush, data: dataBounds(b, data)}
+	f, _ := pushFrame(b)
+	return f
 }
 
 // newReply encodes the successful reply to event ack with data, already
 // JSON.
 func newReply(ack uint64, data []byte) Frame {
 	b := wire.AppendAck(nil, ack, data)
-	return Frame{native: b, ack: ack, kind: FrameReply, data: dataBounds(b, data)}
+	n := len(data)
+	if n == 0 {
+		n = 2 // wire writes {}
+	}
+	return frameOf(b, FrameReply, 0, len(b)-1-n)
 }
 
 // newErrorReply encodes the failed reply to event ack.
 func newErrorReply(ack uint64, e *Error) Frame {
-	return Frame{native: wire.AppendAckError(nil, ack, string(e.Code), e.Message), ack: ack, err: e, kind: FrameError}
+	return frameOf(wire.AppendAckError(nil, ack, string(e.Code), e.Message), FrameError, 0, 0)
 }
 
-// dataBounds returns where data lies in b, which ends with it and '}': wire
-// writes empty data as {}.
-func dataBounds(b, data []byte) [2]int32 {
-	n := len(data)
-	if n == 0 {
-		n = 2
-	}
-	return [2]int32{int32(len(b) - 1 - n), int32(len(b) - 1)}
+// unquote decodes a JSON string.
+func unquote(quoted []byte) (string, bool) {
+	var s string
+	return s, json.Unmarshal(quoted, &s) == nil
 }
 
 // eventName returns the name of a push, without allocating for the
@@ -179,12 +228,10 @@ func eventName(b []byte) string {
 		return "member-updated"
 	case "kicked":
 		return "kicked"
+	case "connected":
+		return "connected"
+	case "error":
+		return "error"
 	}
 	return string(b)
-}
-
-// unquote decodes a JSON string.
-func unquote(quoted []byte) (string, bool) {
-	var s string
-	return s, json.Unmarshal(quoted, &s) == nil
 }

@@ -37,7 +37,12 @@ func TestFrames(t *testing.T) {
 	require.Equal(t, CodeNotFound, failed.Err().Code)
 	require.Equal(t, `{"ack":9,"error":{"code":"not_found","message":"no room"}}`, string(failed.Native()))
 
+	require.Equal(t, `x"new-message"`, string(push.AppendEvent([]byte("x"))))
+	require.Equal(t, uint64(0), push.Ack())
+	require.Nil(t, push.Err())
+
 	escaped := newPush(`a"b\c`, []byte(`1`))
+	require.Equal(t, `"a\"b\\c"`, string(escaped.AppendEvent(nil)))
 	again, ok = pushFrame(escaped.Native())
 	require.True(t, ok)
 	require.Equal(t, `a"b\c`, again.Event())

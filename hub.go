@@ -21,13 +21,30 @@ import (
 // Hub serves realtime connections and owns their rooms. Mount it on any
 // http.Handler path; it upgrades every request to a WebSocket speaking
 // protocol realtime.v1. All methods are safe for concurrent use.
+//
+// # Locks
+//
+// A goroutine that holds one of these locks takes only locks further down
+// the list, and never the same kind twice (one lane, one room's roomSeq):
+//
+//  1. closeMu: Shutdown and Close, one at a time.
+//  2. a lane (lanes): a room's subscription changes or a user's presence
+//     changes, in order. Held across Adapter and Store calls; never taken
+//     on the Adapter's delivery path (work that needs one moves to a
+//     goroutine of its own, goTimer).
+//  3. roomSeq.mu: one room's sequencing (sequence.go). Never held across
+//     a Store or Adapter call, so that delivery never waits for either.
+//  4. mu: the connection sets and the maps beside it (shared by delivery).
+//  5. userLimit.mu: one user's message budget.
+//  6. conn.qmu: one connection's send queue (conn.go).
+//
+// Leaves, under which nothing else is taken: connsMu, bgMu, presMu,
+// flushMu, the send turns' chainStripe.mu, connLimits.mu, conn.umu and
+// conn.tmu.
 type Hub struct {
 	cfg   Config
 	log   *slog.Logger
 	store Store
-	// storeChecksSenders: the Store refuses messages from non-members
-	// itself (SenderChecker), so sends skip the hub's own lookup.
-	storeChecksSenders bool
 	// adapterLocal: the adapter is this process's own, which delivers
 	// within Publish and so needs no deadline.
 	adapterLocal bool
@@ -111,9 +128,6 @@ func New(cfg Config) (*Hub, error) {
 	}
 	if h.store == nil {
 		h.store = NewMemoryStore(MemoryOptions{})
-	}
-	if sc, ok := h.store.(SenderChecker); ok {
-		h.storeChecksSenders = sc.ChecksSenders()
 	}
 	if h.adapter == nil {
 		h.adapter = &localAdapter{}
@@ -372,7 +386,7 @@ func (h *Hub) register(c *conn) error {
 		return err
 	}
 	connected := newPush("connected", data)
-	connected.accept = true
+	connected.meta |= metaAccept
 	h.mu.Lock()
 	if h.closing.Load() {
 		h.mu.Unlock()

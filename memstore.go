@@ -289,9 +289,6 @@ func (s *memoryStore) ListMembers(_ context.Context, roomID string) ([]Member, e
 	return slices.Clone(r.members), nil
 }
 
-// ChecksSenders implements SenderChecker: SaveMessage checks the sender.
-func (*memoryStore) ChecksSenders() bool { return true }
-
 func (s *memoryStore) SaveMessage(_ context.Context, m Message) (Message, bool, error) {
 	key := streamOf(&m)
 	s.mu.RLock()

@@ -187,12 +187,12 @@ func (h *Hub) allowMessage(c *conn, userID string) bool {
 func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, error) {
 	switch {
 	case m.RoomID != "":
-		// A SenderChecker store checks that the sender is a member who is
-		// not muted, in the step that saves. Look first anyway when the
-		// store does not say it does, or when something before the save
-		// must not run for a non-member: the OnMessage hook, or a lookup of
-		// the message replied to or of the file attached.
-		if !h.storeChecksSenders || h.cfg.OnMessage != nil || m.ReplyToID != "" || m.Type == TypeFile || m.Type == TypeImage {
+		// The Store checks that the sender is a member who is not muted,
+		// in the step that saves (MessageStore.SaveMessage). Look first
+		// anyway when something before the save must not run for a
+		// non-member: the OnMessage hook, or a lookup of the message
+		// replied to or of the file attached.
+		if h.cfg.OnMessage != nil || m.ReplyToID != "" || m.Type == TypeFile || m.Type == TypeImage {
 			if err := h.requireSender(ctx, u, m.RoomID); err != nil {
 				return Message{}, err
 			}

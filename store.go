@@ -73,8 +73,8 @@ type MessageStore interface {
 	// A room message is stored only if its room exists (ErrNotFound
 	// otherwise) and m.SenderID is a member of it who is not muted
 	// (ErrForbidden otherwise), checked in the same atomic step as the save,
-	// and a refused message takes no Seq. A Store that implements
-	// SenderChecker spares the hub a lookup of the sender before each save.
+	// and a refused message takes no Seq. The hub relies on this check: it
+	// does not look a plain message's sender up before saving it.
 	SaveMessage(ctx context.Context, m Message) (saved Message, duplicate bool, err error)
 	// GetMessage returns a message by ID or ErrNotFound.
 	GetMessage(ctx context.Context, id string) (Message, error)
@@ -92,17 +92,6 @@ type MessageStore interface {
 	// most q.Limit of them; hasMore reports whether more follow. An unknown
 	// parent or cursor is ErrNotFound.
 	Thread(ctx context.Context, q ThreadQuery) (replies []Message, hasMore bool, err error)
-}
-
-// SenderChecker is implemented by a Store whose SaveMessage refuses room
-// messages from non-members and muted members, as MessageStore documents,
-// and that wants the hub to rely on it: ChecksSenders reports true. The hub
-// then does not look the sender up before saving a plain message, one Store
-// round trip less per message. With any other Store it does, so that a
-// Store written before that rule still keeps non-members out. The Stores of
-// this module implement it.
-type SenderChecker interface {
-	ChecksSenders() bool
 }
 
 // ThreadQuery selects a page of a thread.

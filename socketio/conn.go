@@ -208,7 +208,7 @@ func appendPacket(dst []byte, f realtime.Frame) []byte {
 	case realtime.FramePush:
 		dst = sio.AppendHeader(dst, sio.TypeEvent, "/", -1, 0)
 		dst = append(dst, '[')
-		dst = wire.AppendString(dst, f.Event())
+		dst = f.AppendEvent(dst)
 		dst = append(dst, ',')
 		dst = append(dst, f.Data()...)
 		return append(dst, ']')

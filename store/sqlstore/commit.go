@@ -24,11 +24,6 @@ type saveRes struct {
 	err error
 }
 
-// ChecksSenders implements realtime.SenderChecker: SaveMessage checks, in
-// the transaction that saves a room message, that its sender is a member
-// who is not muted.
-func (*Store) ChecksSenders() bool { return true }
-
 // SaveMessage implements realtime.MessageStore. The message is saved by the
 // Store's committer goroutine together with the calls that arrived at the
 // same time, in one transaction; SaveMessage returns once it has committed.
