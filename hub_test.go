@@ -428,7 +428,10 @@ func TestClientStopsAfterFinalClose(t *testing.T) {
 		}
 		return nil
 	}})
-	bob := env.dialWith(client.DialOptions{Token: env.token("bob"), MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	ready := make(chan struct{}, 1)
+	bob := env.dialWith(client.DialOptions{Token: env.token("bob"), MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		OnConnect: func(realtime.UserRef) { ready <- struct{}{} }})
+	<-ready // the client has its session: Drop cuts it
 	bob.Drop()
 	select {
 	case <-bob.Done():
