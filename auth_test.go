@@ -24,6 +24,7 @@ import (
 
 	"github.com/realtime-go/realtime"
 	"github.com/realtime-go/realtime/client"
+	"github.com/realtime-go/realtime/internal/testenv"
 )
 
 // syncBuffer is a log sink that tests read while the hub writes.
@@ -190,11 +191,11 @@ func TestTokenRefresh(t *testing.T) {
 	alice := env.dialWith(client.DialOptions{Token: short, NoReconnect: true})
 	bob := env.dialWith(client.DialOptions{Token: shortBob, NoReconnect: true})
 
-	expiring := decodeInto[struct{ ExpiresAt time.Time }](t, alice.next("token-expiring"))
+	expiring := testenv.DecodeInto[struct{ ExpiresAt time.Time }](t, alice.next("token-expiring"))
 	require.WithinDuration(t, time.Now().Add(time.Second), expiring.ExpiresAt, 2*time.Second)
 	// A token for someone else cannot take over the connection.
 	alice.emitErr(realtime.CodeForbidden, "auth", map[string]any{"token": env.token("mallory")})
-	ack := decodeInto[struct {
+	ack := testenv.DecodeInto[struct {
 		User      realtime.UserRef
 		ExpiresAt time.Time
 	}](t, alice.emit("auth", map[string]any{"token": env.token("alice")}))

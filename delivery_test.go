@@ -77,7 +77,7 @@ func resumeWhileStalled(t *testing.T, env *testEnv, store *stallingStore) {
 	member.emit("join-room", map[string]any{"roomId": roomB.ID})
 	first := env.dial("resumer")
 	first.emit("join-room", map[string]any{"roomId": roomA.ID})
-	seen := decodeInto[realtime.Message](t, first.emit("message", map[string]any{"roomId": roomA.ID, "content": "seen"}))
+	seen := testenv.DecodeInto[realtime.Message](t, first.emit("message", map[string]any{"roomId": roomA.ID, "content": "seen"}))
 	first.Close()
 
 	// The resumer comes back and asks for what it missed; A's history read
@@ -95,7 +95,7 @@ func resumeWhileStalled(t *testing.T, env *testEnv, store *stallingStore) {
 	raw := env.raw("sender")
 	raw.write(`{"event":"message","data":{"roomId":"` + roomA.ID + `","content":"while you were away"},"ack":1}`)
 	raw.write(`{"event":"message","data":{"roomId":"` + roomB.ID + `","content":"to b"},"ack":2}`)
-	got := decodeInto[realtime.Message](t, member.next("new-message"))
+	got := testenv.DecodeInto[realtime.Message](t, member.next("new-message"))
 	require.Equal(t, "to b", got.Content)
 	select {
 	case <-store.stalled:
@@ -111,7 +111,7 @@ func resumeWhileStalled(t *testing.T, env *testEnv, store *stallingStore) {
 		f := back.read()
 		if f.Ack == 1 {
 			require.Nil(t, f.Error)
-			reply := decodeInto[struct {
+			reply := testenv.DecodeInto[struct {
 				Missed    int  `json:"missed"`
 				Recovered bool `json:"recovered"`
 			}](t, f.Data)
@@ -120,7 +120,7 @@ func resumeWhileStalled(t *testing.T, env *testEnv, store *stallingStore) {
 			break
 		}
 		if f.Event == "new-message" {
-			missed = append(missed, decodeInto[realtime.Message](t, f.Data).Content)
+			missed = append(missed, testenv.DecodeInto[realtime.Message](t, f.Data).Content)
 		}
 	}
 	require.Equal(t, []string{"while you were away"}, missed)
@@ -128,7 +128,7 @@ func resumeWhileStalled(t *testing.T, env *testEnv, store *stallingStore) {
 	for {
 		f := back.read()
 		if f.Event == "new-message" {
-			require.Equal(t, "live", decodeInto[realtime.Message](t, f.Data).Content, "a message came twice")
+			require.Equal(t, "live", testenv.DecodeInto[realtime.Message](t, f.Data).Content, "a message came twice")
 			break
 		}
 	}
@@ -158,7 +158,7 @@ func TestStoredButNotPublished(t *testing.T) {
 		defer cancel()
 		ack, err := alice.Emit(ctx, "message", send)
 		if err == nil {
-			retried = decodeInto[msgAck](t, ack)
+			retried = testenv.DecodeInto[msgAck](t, ack)
 		}
 		return err == nil
 	}, 10*time.Second, 100*time.Millisecond, "the retry is acked once Redis is back")
@@ -167,8 +167,8 @@ func TestStoredButNotPublished(t *testing.T) {
 
 	alice.emit("message", map[string]any{"roomId": room.ID, "content": "after"})
 	for _, c := range []*tclient{alice, bob} {
-		require.Equal(t, "once", decodeInto[realtime.Message](t, c.next("new-message")).Content)
-		require.Equal(t, "after", decodeInto[realtime.Message](t, c.next("new-message")).Content)
+		require.Equal(t, "once", testenv.DecodeInto[realtime.Message](t, c.next("new-message")).Content)
+		require.Equal(t, "after", testenv.DecodeInto[realtime.Message](t, c.next("new-message")).Content)
 	}
 }
 
@@ -178,10 +178,10 @@ func TestClientGivesMessagesAnIdempotencyKey(t *testing.T) {
 	env := newTestHub(t, realtime.Config{})
 	alice := env.dial("alice")
 	room := alice.createRoom("r", nil)
-	ack := decodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "hi"}))
+	ack := testenv.DecodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "hi"}))
 	require.True(t, strings.HasPrefix(ack.ClientMsgID, "c_"), "clientMsgId %q", ack.ClientMsgID)
-	other := decodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "hi"}))
+	other := testenv.DecodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "hi"}))
 	require.NotEqual(t, ack.ClientMsgID, other.ClientMsgID)
-	mine := decodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "hi", "clientMsgId": "mine"}))
+	mine := testenv.DecodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "hi", "clientMsgId": "mine"}))
 	require.Equal(t, "mine", mine.ClientMsgID)
 }

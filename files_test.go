@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/internal/testenv"
 	"github.com/realtime-go/realtime/store/diskblob"
 )
 
@@ -208,7 +209,7 @@ func (e *fileEnv) uploadOK(user, filename, contentType string, data []byte) real
 	r := e.upload(user, field("roomId", e.room.ID), filePart(filename, contentType, data))
 	require.Equal(e.t, http.StatusCreated, r.status, "%s", r.body)
 	require.Equal(e.t, "application/json", r.header.Get("Content-Type"))
-	return decodeInto[realtime.File](e.t, r.body)
+	return testenv.DecodeInto[realtime.File](e.t, r.body)
 }
 
 // download fetches path (relative to base) with the token in the query.
@@ -642,9 +643,9 @@ func TestFileSharedInMessage(t *testing.T) {
 		"metadata": map[string]any{"file": f},
 	})
 
-	m := decodeInto[realtime.Message](t, bob.next("new-message"))
+	m := testenv.DecodeInto[realtime.Message](t, bob.next("new-message"))
 	require.Equal(t, realtime.TypeImage, m.Type)
-	meta := decodeInto[struct{ File realtime.File }](t, m.Metadata)
+	meta := testenv.DecodeInto[struct{ File realtime.File }](t, m.Metadata)
 	require.Equal(t, f, meta.File)
 	r := env.download(env.url, "/"+meta.File.ID, "bob")
 	require.Equal(t, http.StatusOK, r.status)
@@ -743,7 +744,7 @@ func FuzzFileName(f *testing.F) {
 			require.Equal(t, http.StatusBadRequest, rec.Code, "%s", rec.Body)
 			return
 		}
-		file := decodeInto[realtime.File](t, rec.Body.Bytes())
+		file := testenv.DecodeInto[realtime.File](t, rec.Body.Bytes())
 		require.True(t, utf8.ValidString(file.Name), "%q", file.Name)
 		require.NotEmpty(t, file.Name)
 		require.LessOrEqual(t, len(file.Name), 255)

@@ -16,11 +16,12 @@ import (
 
 	"github.com/realtime-go/realtime"
 	"github.com/realtime-go/realtime/client"
+	"github.com/realtime-go/realtime/internal/testenv"
 	"github.com/realtime-go/realtime/internal/wire"
 )
 
 // testSecret signs the tokens of the tests.
-const testSecret = "test-secret-that-is-32-bytes-long!!"
+const testSecret = testenv.Secret
 
 // testEnv is a hub served over a real loopback HTTP server.
 type testEnv struct {
@@ -151,14 +152,6 @@ func (c *tclient) none(name string, d time.Duration) {
 	}
 }
 
-// decodeInto unmarshals JSON into a fresh T.
-func decodeInto[T any](t *testing.T, b json.RawMessage) T {
-	t.Helper()
-	var v T
-	require.NoError(t, json.Unmarshal(b, &v), "%s", b)
-	return v
-}
-
 // createRoom creates a room through c and returns it.
 func (c *tclient) createRoom(name string, extra map[string]any) realtime.Room {
 	c.t.Helper()
@@ -166,7 +159,7 @@ func (c *tclient) createRoom(name string, extra map[string]any) realtime.Room {
 	for k, v := range extra {
 		data[k] = v
 	}
-	return decodeInto[struct{ Room realtime.Room }](c.t, c.emit("create-room", data)).Room
+	return testenv.DecodeInto[struct{ Room realtime.Room }](c.t, c.emit("create-room", data)).Room
 }
 
 // rawConn is a bare WebSocket to the hub, for frames the Go client would

@@ -32,7 +32,7 @@ import (
 //     changes, in order. Held across Adapter and Store calls; never taken
 //     on the Adapter's delivery path (work that needs one moves to a
 //     goroutine of its own, goTimer).
-//  3. roomSeq.mu: one room's sequencing (sequence.go). Never held across
+//  3. roomSeq.mu: one room's sequencing (order.go). Never held across
 //     a Store or Adapter call, so that delivery never waits for either.
 //  4. mu: the connection sets and the maps beside it (shared by delivery).
 //  5. userLimit.mu: one user's message budget.

@@ -35,12 +35,12 @@ func TestSmokeRoomChat(t *testing.T) {
 	require.Equal(t, "general", room.Name)
 	bob.emit("join-room", map[string]any{"roomId": room.ID})
 	alice.next("user-joined")
-	ack := decodeInto[struct {
+	ack := testenv.DecodeInto[struct {
 		ID  string
 		Seq uint64
 	}](t, bob.emit("message", map[string]any{"roomId": room.ID, "content": "hi"}))
 	require.Equal(t, uint64(1), ack.Seq)
-	msg := decodeInto[realtime.Message](t, alice.next("new-message"))
+	msg := testenv.DecodeInto[realtime.Message](t, alice.next("new-message"))
 	require.Equal(t, "hi", msg.Content)
 	require.Equal(t, "bob", msg.SenderID)
 	require.Equal(t, ack.ID, msg.ID)
@@ -123,7 +123,7 @@ func TestServerAPI(t *testing.T) {
 	require.Equal(t, 2, env.hub.UserConnections("bob"))
 
 	require.NoError(t, env.hub.Kick(ctx, room.ID, "bob", "spam"))
-	require.Equal(t, "spam", decodeInto[struct{ Reason string }](t, bob.next("kicked")).Reason)
+	require.Equal(t, "spam", testenv.DecodeInto[struct{ Reason string }](t, bob.next("kicked")).Reason)
 	bob2.next("kicked")
 	require.ErrorIs(t, env.hub.Kick(ctx, room.ID, "bob", ""), realtime.ErrNotFound)
 	bob.emitErr(realtime.CodeForbidden, "join-room", map[string]any{"roomId": room.ID})
@@ -187,7 +187,7 @@ func TestHooks(t *testing.T) {
 	bob.emit("join-room", map[string]any{"roomId": lobby.ID})
 	bob.emitErr(realtime.CodeInvalid, "message", map[string]any{"roomId": lobby.ID, "content": "buy spam"})
 	bob.emit("message", map[string]any{"roomId": lobby.ID, "content": "oh darn"})
-	m := decodeInto[realtime.Message](t, alice.next("new-message"))
+	m := testenv.DecodeInto[realtime.Message](t, alice.next("new-message"))
 	require.Equal(t, "oh ****", m.Content)
 	require.Equal(t, "bob", m.SenderID)
 
@@ -256,7 +256,7 @@ func TestPanickingHook(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return env.hub.UserConnections("mallory") == 0 }, 5*time.Second, 10*time.Millisecond)
 	alice.emit("message", map[string]any{"roomId": room.ID, "content": "still here"})
-	require.Equal(t, "still here", decodeInto[realtime.Message](t, alice.next("new-message")).Content)
+	require.Equal(t, "still here", testenv.DecodeInto[realtime.Message](t, alice.next("new-message")).Content)
 	require.Equal(t, 1, env.hub.Stats().Connections)
 }
 
@@ -278,7 +278,7 @@ func TestClientReconnectsAndRejoins(t *testing.T) {
 		select {
 		case ev := <-bob.Events():
 			if ev.Name == "new-message" {
-				got = decodeInto[realtime.Message](t, ev.Data)
+				got = testenv.DecodeInto[realtime.Message](t, ev.Data)
 				return true
 			}
 		case <-time.After(200 * time.Millisecond):
@@ -300,7 +300,7 @@ func TestZeroConfigHub(t *testing.T) {
 	defer c.Close()
 	ack, err := c.Emit(ctx, "create-room", map[string]string{"name": "r"})
 	require.NoError(t, err)
-	id := decodeInto[struct{ Room realtime.Room }](t, ack).Room.ID
+	id := testenv.DecodeInto[struct{ Room realtime.Room }](t, ack).Room.ID
 	_, err = c.Emit(ctx, "message", map[string]string{"roomId": id, "content": "works"})
 	require.NoError(t, err)
 }
@@ -365,14 +365,14 @@ func TestHubsShareRoomsThroughAdapter(t *testing.T) {
 	}
 	for _, c := range []*tclient{alice, bob} {
 		for i := range 20 {
-			m := decodeInto[realtime.Message](t, c.next("new-message"))
+			m := testenv.DecodeInto[realtime.Message](t, c.next("new-message"))
 			require.Equal(t, uint64(i+1), m.Seq)
 		}
 	}
 	// Direct messages reach the user's connections on both nodes.
 	alice.emit("message", map[string]any{"recipientId": "bob", "content": "dm"})
-	require.Equal(t, "dm", decodeInto[realtime.Message](t, bob.next("new-message")).Content)
-	require.Equal(t, "dm", decodeInto[realtime.Message](t, bobOnA.next("new-message")).Content)
+	require.Equal(t, "dm", testenv.DecodeInto[realtime.Message](t, bob.next("new-message")).Content)
+	require.Equal(t, "dm", testenv.DecodeInto[realtime.Message](t, bobOnA.next("new-message")).Content)
 	// A kick on node A unsubscribes bob on node B.
 	require.NoError(t, a.hub.Kick(context.Background(), room.ID, "bob", "bye"))
 	bob.next("kicked")

@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
-	"slices"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -260,89 +257,6 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 		return Message{}, fmt.Errorf("%w: publish stored message %s: %w", ErrUnavailable, saved.ID, err)
 	}
 	return saved, nil
-}
-
-// chainStripe is one stripe of Hub.chains: for each stream with sends in
-// flight, the turns taken and which have ended. Waiting for a turn costs no
-// allocation; a send that finds its turn come waits not at all.
-type chainStripe struct {
-	mu      sync.Mutex
-	ended   sync.Cond // signalled when a turn ends and someone waits
-	waiting int
-	turns   map[streamKey]turns
-}
-
-// turns are a stream's: every turn before next has ended, and so have
-// those in early, which ended out of order (a send that gave up waiting,
-// or panicked) and wait for the ones before them.
-type turns struct {
-	taken, next uint64
-	early       []uint64
-}
-
-// take takes the next turn of stream.
-func (cs *chainStripe) take(stream streamKey) uint64 {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if cs.turns == nil {
-		cs.turns = make(map[streamKey]turns)
-		cs.ended.L = &cs.mu
-	}
-	t := cs.turns[stream]
-	turn := t.taken
-	t.taken++
-	cs.turns[stream] = t
-	return turn
-}
-
-// await returns once every turn of stream before turn has ended, or ctx
-// has.
-func (cs *chainStripe) await(ctx context.Context, stream streamKey, turn uint64) {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if cs.turns[stream].next >= turn {
-		return
-	}
-	stop := context.AfterFunc(ctx, func() {
-		cs.mu.Lock()
-		defer cs.mu.Unlock()
-		cs.ended.Broadcast()
-	})
-	defer stop()
-	for cs.turns[stream].next < turn && ctx.Err() == nil {
-		cs.waiting++
-		cs.ended.Wait()
-		cs.waiting--
-	}
-}
-
-// end ends turn of stream.
-func (cs *chainStripe) end(stream streamKey, turn uint64) {
-	cs.mu.Lock()
-	t := cs.turns[stream]
-	if turn == t.next {
-		t.next++
-	} else {
-		t.early = append(t.early, turn)
-	}
-	for i := slices.Index(t.early, t.next); i >= 0; i = slices.Index(t.early, t.next) {
-		t.early = slices.Delete(t.early, i, i+1)
-		t.next++
-	}
-	if t.next == t.taken {
-		delete(cs.turns, stream)
-	} else {
-		cs.turns[stream] = t
-	}
-	wake := cs.waiting > 0
-	cs.mu.Unlock()
-	if wake {
-		cs.ended.Broadcast()
-	}
-}
-
-func (h *Hub) chainStripe(stream streamKey) *chainStripe {
-	return &h.chains[maphash.String(h.seed, stream.hashString())%uint64(len(h.chains))]
 }
 
 // requireSender checks that u may post to a room: a member who is not muted.

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/internal/testenv"
 )
 
 type msgAck struct {
@@ -30,7 +31,7 @@ func TestRoomMessage(t *testing.T) {
 	bob.emit("join-room", map[string]any{"roomId": room.ID})
 
 	// A forged senderId or sender in the payload is ignored.
-	ack := decodeInto[msgAck](t, bob.emit("message", map[string]any{
+	ack := testenv.DecodeInto[msgAck](t, bob.emit("message", map[string]any{
 		"roomId": room.ID, "content": "hello", "senderId": "alice",
 		"sender":   map[string]string{"id": "alice", "username": "Alice"},
 		"metadata": map[string]any{"k": "v"}, "clientMsgId": "c1",
@@ -38,7 +39,7 @@ func TestRoomMessage(t *testing.T) {
 	require.Equal(t, uint64(1), ack.Seq)
 	require.Equal(t, "c1", ack.ClientMsgID)
 	for _, c := range []*tclient{alice, bob} { // the sender sees its own message too
-		m := decodeInto[realtime.Message](t, c.next("new-message"))
+		m := testenv.DecodeInto[realtime.Message](t, c.next("new-message"))
 		require.Equal(t, ack.ID, m.ID)
 		require.Equal(t, "bob", m.SenderID)
 		require.Equal(t, realtime.UserRef{ID: "bob", Username: "Bob"}, m.Sender)
@@ -50,13 +51,13 @@ func TestRoomMessage(t *testing.T) {
 	}
 
 	// A reply must name a message of the same room.
-	reply := decodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "re", "replyToId": ack.ID}))
+	reply := testenv.DecodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "re", "replyToId": ack.ID}))
 	require.Equal(t, uint64(2), reply.Seq)
 	alice.emitErr(realtime.CodeNotFound, "message", map[string]any{"roomId": room.ID, "content": "re", "replyToId": "m_nope"})
 
 	// Without ack, the sender gets message-sent.
 	require.NoError(t, alice.Send(context.Background(), "message", map[string]any{"roomId": room.ID, "content": "fire and forget", "clientMsgId": "c9"}))
-	sent := decodeInto[msgAck](t, alice.next("message-sent"))
+	sent := testenv.DecodeInto[msgAck](t, alice.next("message-sent"))
 	require.Equal(t, uint64(3), sent.Seq)
 	require.Equal(t, "c9", sent.ClientMsgID)
 }
@@ -84,7 +85,7 @@ func TestMessageValidation(t *testing.T) {
 	}
 	// Ten characters is fine even when they take more bytes.
 	alice.emit("message", map[string]any{"roomId": room.ID, "content": "éééééééééé", "type": "text"})
-	h := decodeInto[struct{ Messages []realtime.Message }](t, alice.emit("get-history", map[string]any{"roomId": room.ID}))
+	h := testenv.DecodeInto[struct{ Messages []realtime.Message }](t, alice.emit("get-history", map[string]any{"roomId": room.ID}))
 	require.Len(t, h.Messages, 1, "no refused message was stored")
 	require.Equal(t, uint64(1), h.Messages[0].Seq)
 }
@@ -94,22 +95,22 @@ func TestDirectAndGlobalMessages(t *testing.T) {
 	alice, bob, bob2, carol := env.dial("alice"), env.dial("bob"), env.dial("bob"), env.dial("carol")
 	news := env.dial("news", "broadcast")
 
-	ack := decodeInto[msgAck](t, alice.emit("message", map[string]any{"recipientId": "bob", "content": "psst"}))
+	ack := testenv.DecodeInto[msgAck](t, alice.emit("message", map[string]any{"recipientId": "bob", "content": "psst"}))
 	require.Equal(t, uint64(1), ack.Seq)
 	for _, c := range []*tclient{alice, bob, bob2} { // every connection of both users
-		m := decodeInto[realtime.Message](t, c.next("new-message"))
+		m := testenv.DecodeInto[realtime.Message](t, c.next("new-message"))
 		require.Equal(t, "psst", m.Content)
 		require.Equal(t, "bob", m.RecipientID)
 		require.Equal(t, "alice", m.SenderID)
 	}
 	// The pair's sequence is shared by both directions.
-	require.Equal(t, uint64(2), decodeInto[msgAck](t, bob.emit("message", map[string]any{"recipientId": "alice", "content": "hi"})).Seq)
+	require.Equal(t, uint64(2), testenv.DecodeInto[msgAck](t, bob.emit("message", map[string]any{"recipientId": "alice", "content": "hi"})).Seq)
 	carol.none("new-message", 100*time.Millisecond)
 
 	news.emit("message", map[string]any{"content": "breaking"})
 	for _, c := range []*tclient{alice, bob, bob2, carol, news} {
 		for {
-			m := decodeInto[realtime.Message](t, c.next("new-message"))
+			m := testenv.DecodeInto[realtime.Message](t, c.next("new-message"))
 			if m.Content == "breaking" {
 				require.Empty(t, m.RoomID)
 				require.Empty(t, m.RecipientID)
@@ -124,8 +125,8 @@ func TestIdempotentSend(t *testing.T) {
 	alice, bob := env.dial("alice"), env.dial("bob")
 	room := alice.createRoom("r", nil)
 	bob.emit("join-room", map[string]any{"roomId": room.ID})
-	first := decodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "once", "clientMsgId": "k1"}))
-	retry := decodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "once", "clientMsgId": "k1"}))
+	first := testenv.DecodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "once", "clientMsgId": "k1"}))
+	retry := testenv.DecodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "once", "clientMsgId": "k1"}))
 	require.Equal(t, first.ID, retry.ID)
 	require.Equal(t, first.Seq, retry.Seq)
 	bob.next("new-message")
@@ -144,21 +145,21 @@ func TestTyping(t *testing.T) {
 		IsTyping                 bool
 	}
 	alice.emit("typing", map[string]any{"roomId": room.ID, "isTyping": true})
-	require.Equal(t, typing{room.ID, "alice", "Alice", true}, decodeInto[typing](t, bob.next("user-typing")))
+	require.Equal(t, typing{room.ID, "alice", "Alice", true}, testenv.DecodeInto[typing](t, bob.next("user-typing")))
 	// Nobody stopped it: the hub does, after the timeout.
-	require.Equal(t, typing{room.ID, "alice", "Alice", false}, decodeInto[typing](t, bob.next("user-typing")))
+	require.Equal(t, typing{room.ID, "alice", "Alice", false}, testenv.DecodeInto[typing](t, bob.next("user-typing")))
 	alice.none("user-typing", 50*time.Millisecond) // never echoed to the typist
 	carol.none("user-typing", 10*time.Millisecond) // nor outside the room
 
 	// Sending a message ends typing.
 	alice.emit("typing", map[string]any{"roomId": room.ID, "isTyping": true})
-	require.True(t, decodeInto[typing](t, bob.next("user-typing")).IsTyping)
+	require.True(t, testenv.DecodeInto[typing](t, bob.next("user-typing")).IsTyping)
 	alice.emit("message", map[string]any{"roomId": room.ID, "content": "done"})
-	require.False(t, decodeInto[typing](t, bob.next("user-typing")).IsTyping)
+	require.False(t, testenv.DecodeInto[typing](t, bob.next("user-typing")).IsTyping)
 
 	alice.emitErr(realtime.CodeForbidden, "typing", map[string]any{"roomId": other.ID, "isTyping": true})
 	alice.emitErr(realtime.CodeInvalid, "typing", map[string]any{"roomId": room.ID, "isTyping": "yes"})
-	h := decodeInto[struct{ Messages []realtime.Message }](t, bob.emit("get-history", map[string]any{"roomId": room.ID}))
+	h := testenv.DecodeInto[struct{ Messages []realtime.Message }](t, bob.emit("get-history", map[string]any{"roomId": room.ID}))
 	require.Len(t, h.Messages, 1, "typing is never stored")
 }
 
@@ -168,7 +169,7 @@ func TestHistory(t *testing.T) {
 	room := alice.createRoom("r", nil)
 	var ids []string
 	for i := range 12 {
-		ids = append(ids, decodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": fmt.Sprint(i)})).ID)
+		ids = append(ids, testenv.DecodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": fmt.Sprint(i)})).ID)
 	}
 	type history struct {
 		Messages []realtime.Message
@@ -180,16 +181,16 @@ func TestHistory(t *testing.T) {
 		}
 		return out
 	}
-	latest := decodeInto[history](t, alice.emit("get-history", map[string]any{"roomId": room.ID, "limit": 5}))
+	latest := testenv.DecodeInto[history](t, alice.emit("get-history", map[string]any{"roomId": room.ID, "limit": 5}))
 	require.Equal(t, []string{"7", "8", "9", "10", "11"}, contents(latest))
 	require.True(t, latest.HasMore)
-	before := decodeInto[history](t, alice.emit("get-history", map[string]any{"roomId": room.ID, "before": ids[7], "limit": 5}))
+	before := testenv.DecodeInto[history](t, alice.emit("get-history", map[string]any{"roomId": room.ID, "before": ids[7], "limit": 5}))
 	require.Equal(t, []string{"2", "3", "4", "5", "6"}, contents(before))
 	require.True(t, before.HasMore)
-	first := decodeInto[history](t, alice.emit("get-history", map[string]any{"roomId": room.ID, "before": ids[2], "limit": 5}))
+	first := testenv.DecodeInto[history](t, alice.emit("get-history", map[string]any{"roomId": room.ID, "before": ids[2], "limit": 5}))
 	require.Equal(t, []string{"0", "1"}, contents(first))
 	require.False(t, first.HasMore)
-	after := decodeInto[history](t, alice.emit("get-history", map[string]any{"roomId": room.ID, "after": ids[8]}))
+	after := testenv.DecodeInto[history](t, alice.emit("get-history", map[string]any{"roomId": room.ID, "after": ids[8]}))
 	require.Equal(t, []string{"9", "10", "11"}, contents(after))
 	require.False(t, after.HasMore)
 
@@ -199,7 +200,7 @@ func TestHistory(t *testing.T) {
 	alice.emitErr(realtime.CodeNotFound, "get-history", map[string]any{"roomId": "r_unknown"})
 	other := alice.createRoom("other", nil)
 	alice.emitErr(realtime.CodeNotFound, "get-history", map[string]any{"roomId": other.ID, "before": ids[3]})
-	empty := decodeInto[history](t, alice.emit("get-history", map[string]any{"roomId": other.ID}))
+	empty := testenv.DecodeInto[history](t, alice.emit("get-history", map[string]any{"roomId": other.ID}))
 	require.NotNil(t, empty.Messages)
 	require.Empty(t, empty.Messages)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/realtime-go/realtime"
 	"github.com/realtime-go/realtime/client"
+	"github.com/realtime-go/realtime/internal/testenv"
 )
 
 func TestEditAndDeleteMessage(t *testing.T) {
@@ -19,24 +20,24 @@ func TestEditAndDeleteMessage(t *testing.T) {
 	room := alice.createRoom("r", nil)
 	bob.emit("join-room", map[string]any{"roomId": room.ID})
 	carol.emit("join-room", map[string]any{"roomId": room.ID})
-	sent := decodeInto[msgAck](t, bob.emit("message", map[string]any{"roomId": room.ID, "content": "tpyo", "metadata": map[string]int{"n": 1}}))
+	sent := testenv.DecodeInto[msgAck](t, bob.emit("message", map[string]any{"roomId": room.ID, "content": "tpyo", "metadata": map[string]int{"n": 1}}))
 
 	// Only the sender edits.
 	carol.emitErr(realtime.CodeForbidden, "edit-message", map[string]any{"messageId": sent.ID, "content": "hijack"})
 	alice.emitErr(realtime.CodeForbidden, "edit-message", map[string]any{"messageId": sent.ID, "content": "admin edit"})
 	bob.emitErr(realtime.CodeNotFound, "edit-message", map[string]any{"messageId": "m_nope", "content": "x"})
 	bob.emitErr(realtime.CodeInvalid, "edit-message", map[string]any{"messageId": sent.ID, "content": ""})
-	edited := decodeInto[struct{ Message realtime.Message }](t, bob.emit("edit-message", map[string]any{"messageId": sent.ID, "content": "typo"})).Message
+	edited := testenv.DecodeInto[struct{ Message realtime.Message }](t, bob.emit("edit-message", map[string]any{"messageId": sent.ID, "content": "typo"})).Message
 	require.Equal(t, "typo", edited.Content)
 	require.NotNil(t, edited.EditedAt)
-	pushed := decodeInto[realtime.Message](t, carol.next("message-edited"))
+	pushed := testenv.DecodeInto[realtime.Message](t, carol.next("message-edited"))
 	require.Equal(t, sent.ID, pushed.ID)
 	require.Equal(t, "typo", pushed.Content)
 
 	// The sender or a room admin deletes; others may not.
 	carol.emitErr(realtime.CodeForbidden, "delete-message", map[string]any{"messageId": sent.ID})
 	alice.emit("delete-message", map[string]any{"messageId": sent.ID}) // alice is the room's admin
-	del := decodeInto[struct {
+	del := testenv.DecodeInto[struct {
 		ID, RoomID string
 		DeletedAt  time.Time
 	}](t, carol.next("message-deleted"))
@@ -47,7 +48,7 @@ func TestEditAndDeleteMessage(t *testing.T) {
 	bob.emitErr(realtime.CodeNotFound, "edit-message", map[string]any{"messageId": sent.ID, "content": "again"})
 
 	// History keeps its place, without content.
-	h := decodeInto[struct{ Messages []realtime.Message }](t, carol.emit("get-history", map[string]any{"roomId": room.ID}))
+	h := testenv.DecodeInto[struct{ Messages []realtime.Message }](t, carol.emit("get-history", map[string]any{"roomId": room.ID}))
 	require.Len(t, h.Messages, 1)
 	require.Equal(t, sent.ID, h.Messages[0].ID)
 	require.Empty(t, h.Messages[0].Content)
@@ -61,32 +62,32 @@ func TestThread(t *testing.T) {
 	room := alice.createRoom("r", map[string]any{"type": "private"})
 	alice.emit("add-member", map[string]any{"roomId": room.ID, "userId": "bob"})
 	bob.emit("join-room", map[string]any{"roomId": room.ID})
-	parent := decodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "question"}))
+	parent := testenv.DecodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "question"}))
 	var replies []string
 	for i := range 5 {
 		c := []*tclient{alice, bob}[i%2]
-		replies = append(replies, decodeInto[msgAck](t, c.emit("message", map[string]any{"roomId": room.ID, "content": fmt.Sprint("answer ", i), "replyToId": parent.ID})).ID)
+		replies = append(replies, testenv.DecodeInto[msgAck](t, c.emit("message", map[string]any{"roomId": room.ID, "content": fmt.Sprint("answer ", i), "replyToId": parent.ID})).ID)
 		alice.emit("message", map[string]any{"roomId": room.ID, "content": "unrelated"})
 	}
 	type page struct {
 		Messages []realtime.Message
 		HasMore  bool
 	}
-	first := decodeInto[page](t, bob.emit("get-thread", map[string]any{"messageId": parent.ID, "limit": 3}))
+	first := testenv.DecodeInto[page](t, bob.emit("get-thread", map[string]any{"messageId": parent.ID, "limit": 3}))
 	require.True(t, first.HasMore)
 	require.Len(t, first.Messages, 3)
 	for i, m := range first.Messages {
 		require.Equal(t, replies[i], m.ID)
 		require.Equal(t, parent.ID, m.ReplyToID)
 	}
-	rest := decodeInto[page](t, bob.emit("get-thread", map[string]any{"messageId": parent.ID, "after": first.Messages[2].ID}))
+	rest := testenv.DecodeInto[page](t, bob.emit("get-thread", map[string]any{"messageId": parent.ID, "after": first.Messages[2].ID}))
 	require.False(t, rest.HasMore)
 	require.Equal(t, []string{replies[3], replies[4]}, []string{rest.Messages[0].ID, rest.Messages[1].ID})
 
 	eve.emitErr(realtime.CodeForbidden, "get-thread", map[string]any{"messageId": parent.ID})
 	bob.emitErr(realtime.CodeNotFound, "get-thread", map[string]any{"messageId": "m_nope"})
 	bob.emitErr(realtime.CodeInvalid, "get-thread", map[string]any{"messageId": parent.ID, "limit": 500})
-	empty := decodeInto[page](t, bob.emit("get-thread", map[string]any{"messageId": replies[0]}))
+	empty := testenv.DecodeInto[page](t, bob.emit("get-thread", map[string]any{"messageId": replies[0]}))
 	require.NotNil(t, empty.Messages)
 	require.Empty(t, empty.Messages)
 }
@@ -100,7 +101,7 @@ func TestResumeAfterDisconnect(t *testing.T) {
 	bob := env.raw("bob")
 	bob.write(`{"event":"join-room","data":{"roomId":"` + room.ID + `"},"ack":1}`)
 	require.Equal(t, uint64(1), bob.read().Ack)
-	last := decodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "seen"}))
+	last := testenv.DecodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "seen"}))
 	require.Equal(t, "new-message", bob.read().Event)
 	bob.ws.CloseNow()
 
@@ -130,9 +131,9 @@ func TestResumeAfterDisconnect(t *testing.T) {
 		switch {
 		case f.Ack == 2:
 			require.Nil(t, f.Error)
-			ack, acked = decodeInto[joinAck](t, f.Data), true
+			ack, acked = testenv.DecodeInto[joinAck](t, f.Data), true
 		case f.Event == "new-message":
-			got = append(got, decodeInto[realtime.Message](t, f.Data))
+			got = append(got, testenv.DecodeInto[realtime.Message](t, f.Data))
 		}
 	}
 	<-done
@@ -152,11 +153,11 @@ func TestResumeCannotReplay(t *testing.T) {
 	alice, bob, eve := env.dial("alice"), env.dial("bob"), env.dial("eve")
 	room := alice.createRoom("r", nil)
 	secret := alice.createRoom("s", map[string]any{"type": "private"})
-	first := decodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "first"}))
+	first := testenv.DecodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "first"}))
 	for range 60 {
 		alice.emit("message", map[string]any{"roomId": room.ID, "content": "x"})
 	}
-	recent := decodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "recent"}))
+	recent := testenv.DecodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "recent"}))
 	for range 20 {
 		alice.emit("message", map[string]any{"roomId": room.ID, "content": "y"})
 	}
@@ -167,15 +168,15 @@ func TestResumeCannotReplay(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := env.dial("carol")
-			ack := decodeInto[joinAck](t, c.emit("join-room", map[string]any{"roomId": room.ID, "since": since}))
+			ack := testenv.DecodeInto[joinAck](t, c.emit("join-room", map[string]any{"roomId": room.ID, "since": since}))
 			require.False(t, ack.Recovered)
 			require.Zero(t, ack.Missed)
 			c.none("new-message", 100*time.Millisecond)
 		})
 	}
 	// A message of another room is no cursor here.
-	other := decodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": secret.ID, "content": "s"}))
-	ack := decodeInto[joinAck](t, bob.emit("join-room", map[string]any{"roomId": room.ID, "since": other.ID}))
+	other := testenv.DecodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": secret.ID, "content": "s"}))
+	ack := testenv.DecodeInto[joinAck](t, bob.emit("join-room", map[string]any{"roomId": room.ID, "since": other.ID}))
 	require.False(t, ack.Recovered)
 	// Resume re-checks authorization like any join.
 	eve.emitErr(realtime.CodeForbidden, "join-room", map[string]any{"roomId": secret.ID, "since": other.ID})
@@ -191,7 +192,7 @@ func TestClientResumesByItself(t *testing.T) {
 	room := alice.createRoom("r", nil)
 	bob.emit("join-room", map[string]any{"roomId": room.ID})
 	alice.emit("message", map[string]any{"roomId": room.ID, "content": "before"})
-	require.Equal(t, "before", decodeInto[realtime.Message](t, bob.next("new-message")).Content)
+	require.Equal(t, "before", testenv.DecodeInto[realtime.Message](t, bob.next("new-message")).Content)
 
 	bob.Drop()
 	require.Eventually(t, func() bool { return env.hub.UserConnections("bob") == 0 }, 5*time.Second, 5*time.Millisecond)
@@ -215,11 +216,11 @@ func TestClientResumesByItself(t *testing.T) {
 		case ev := <-bob.Events():
 			switch ev.Name {
 			case "new-message":
-				m := decodeInto[realtime.Message](t, ev.Data)
+				m := testenv.DecodeInto[realtime.Message](t, ev.Data)
 				contents = append(contents, m.Content)
 				require.Equal(t, uint64(len(contents)+1), m.Seq, "in order, once")
 			case client.EventRejoined:
-				r := decodeInto[client.Rejoined](t, ev.Data)
+				r := testenv.DecodeInto[client.Rejoined](t, ev.Data)
 				rejoined = &r
 			}
 		case <-timeout:
@@ -244,9 +245,9 @@ func TestEditFollowsSendRules(t *testing.T) {
 	alice, bob := env.dial("alice"), env.dial("bob")
 	room := alice.createRoom("r", nil)
 	bob.emit("join-room", map[string]any{"roomId": room.ID})
-	sent := decodeInto[msgAck](t, bob.emit("message", map[string]any{"roomId": room.ID, "content": "hi"}))
+	sent := testenv.DecodeInto[msgAck](t, bob.emit("message", map[string]any{"roomId": room.ID, "content": "hi"}))
 
-	edited := decodeInto[struct{ Message realtime.Message }](t, bob.emit("edit-message", map[string]any{"messageId": sent.ID, "content": "darn"})).Message
+	edited := testenv.DecodeInto[struct{ Message realtime.Message }](t, bob.emit("edit-message", map[string]any{"messageId": sent.ID, "content": "darn"})).Message
 	require.Equal(t, "****", edited.Content)
 
 	alice.emit("update-member", map[string]any{"roomId": room.ID, "userId": "bob", "isMuted": true})
@@ -254,6 +255,6 @@ func TestEditFollowsSendRules(t *testing.T) {
 	alice.emit("update-member", map[string]any{"roomId": room.ID, "userId": "bob", "isMuted": false})
 	bob.emit("leave-room", map[string]any{"roomId": room.ID})
 	bob.emitErr(realtime.CodeForbidden, "edit-message", map[string]any{"messageId": sent.ID, "content": "gone edit"})
-	h := decodeInto[struct{ Messages []realtime.Message }](t, alice.emit("get-history", map[string]any{"roomId": room.ID}))
+	h := testenv.DecodeInto[struct{ Messages []realtime.Message }](t, alice.emit("get-history", map[string]any{"roomId": room.ID}))
 	require.Equal(t, "****", h.Messages[0].Content)
 }

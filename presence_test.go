@@ -11,6 +11,7 @@ import (
 
 	"github.com/realtime-go/realtime"
 	"github.com/realtime-go/realtime/adapter/memadapter"
+	"github.com/realtime-go/realtime/internal/testenv"
 	"github.com/realtime-go/realtime/internal/wire"
 )
 
@@ -22,29 +23,29 @@ func TestPresenceUpdates(t *testing.T) {
 	room := alice.createRoom("r", nil)
 	bob.emit("join-room", map[string]any{"roomId": room.ID})
 
-	ack := decodeInto[struct{ Presence realtime.Presence }](t, bob.emit("presence-update", map[string]any{"status": "away", "customStatus": "lunch"}))
+	ack := testenv.DecodeInto[struct{ Presence realtime.Presence }](t, bob.emit("presence-update", map[string]any{"status": "away", "customStatus": "lunch"}))
 	require.Equal(t, realtime.StatusAway, ack.Presence.Status)
-	p := decodeInto[realtime.Presence](t, alice.next("presence-changed"))
+	p := testenv.DecodeInto[realtime.Presence](t, alice.next("presence-changed"))
 	require.Equal(t, realtime.Presence{UserID: "bob", Status: realtime.StatusAway, CustomStatus: "lunch", LastSeenAt: p.LastSeenAt, RoomID: room.ID}, p)
 
-	list := decodeInto[presenceList](t, alice.emit("get-presence", map[string]any{"roomId": room.ID})).Presence
+	list := testenv.DecodeInto[presenceList](t, alice.emit("get-presence", map[string]any{"roomId": room.ID})).Presence
 	require.Len(t, list, 2)
 	require.Equal(t, realtime.StatusOnline, list[0].Status)
 	require.Equal(t, realtime.StatusAway, list[1].Status)
 
 	// Invisible: the others see offline; the user sees its own choice.
-	own := decodeInto[struct{ Presence realtime.Presence }](t, bob.emit("presence-update", map[string]any{"status": "invisible"}))
+	own := testenv.DecodeInto[struct{ Presence realtime.Presence }](t, bob.emit("presence-update", map[string]any{"status": "invisible"}))
 	require.Equal(t, realtime.StatusInvisible, own.Presence.Status)
-	p = decodeInto[realtime.Presence](t, alice.next("presence-changed"))
+	p = testenv.DecodeInto[realtime.Presence](t, alice.next("presence-changed"))
 	require.Equal(t, realtime.StatusOffline, p.Status)
 	require.Empty(t, p.CustomStatus)
-	list = decodeInto[presenceList](t, alice.emit("get-presence", map[string]any{"userIds": []string{"bob"}})).Presence
+	list = testenv.DecodeInto[presenceList](t, alice.emit("get-presence", map[string]any{"userIds": []string{"bob"}})).Presence
 	require.Equal(t, realtime.StatusOffline, list[0].Status)
-	joined := decodeInto[joinAck](t, alice.emit("join-room", map[string]any{"roomId": room.ID}))
+	joined := testenv.DecodeInto[joinAck](t, alice.emit("join-room", map[string]any{"roomId": room.ID}))
 	require.Len(t, joined.Presence, 1, "an invisible member is not listed online")
 
 	bob.emit("presence-update", map[string]any{"status": "busy"})
-	require.Equal(t, realtime.StatusBusy, decodeInto[realtime.Presence](t, alice.next("presence-changed")).Status)
+	require.Equal(t, realtime.StatusBusy, testenv.DecodeInto[realtime.Presence](t, alice.next("presence-changed")).Status)
 	// The host application asks too.
 	hp, err := env.hub.Presence(context.Background(), "bob")
 	require.NoError(t, err)
@@ -70,7 +71,7 @@ func TestPresenceErrors(t *testing.T) {
 	// Nothing changed for the others.
 	eve.none("presence-changed", 50*time.Millisecond)
 	alice.none("presence-changed", 50*time.Millisecond)
-	list := decodeInto[presenceList](t, alice.emit("get-presence", map[string]any{"userIds": []string{"alice", "bob"}})).Presence
+	list := testenv.DecodeInto[presenceList](t, alice.emit("get-presence", map[string]any{"userIds": []string{"alice", "bob"}})).Presence
 	require.Equal(t, realtime.StatusOnline, list[1].Status)
 }
 
@@ -87,16 +88,16 @@ func TestPresenceMultiDevice(t *testing.T) {
 	require.NoError(t, phone.Close())
 	alice.none("presence-changed", 3*grace) // the laptop is still there
 	require.NoError(t, laptop.Close())
-	gone := decodeInto[realtime.Presence](t, alice.next("presence-changed"))
+	gone := testenv.DecodeInto[realtime.Presence](t, alice.next("presence-changed"))
 	require.Equal(t, realtime.StatusOffline, gone.Status)
 	require.NotNil(t, gone.LastSeenAt)
-	list := decodeInto[presenceList](t, alice.emit("get-presence", map[string]any{"userIds": []string{"bob"}})).Presence
+	list := testenv.DecodeInto[presenceList](t, alice.emit("get-presence", map[string]any{"userIds": []string{"bob"}})).Presence
 	require.Equal(t, realtime.StatusOffline, list[0].Status)
 	require.NotNil(t, list[0].LastSeenAt)
 	require.WithinDuration(t, time.Now(), *list[0].LastSeenAt, 5*time.Second)
 
 	back := env.dial("bob")
-	require.Equal(t, realtime.StatusOnline, decodeInto[realtime.Presence](t, alice.next("presence-changed")).Status)
+	require.Equal(t, realtime.StatusOnline, testenv.DecodeInto[realtime.Presence](t, alice.next("presence-changed")).Status)
 	// A reconnect within the grace shows nothing to the others.
 	back.Drop()
 	alice.none("presence-changed", 3*grace)
@@ -127,7 +128,7 @@ func TestPresenceAcrossNodes(t *testing.T) {
 
 	// Status set on node B is what alice on node A sees.
 	bobOnB.emit("presence-update", map[string]any{"status": "busy"})
-	require.Equal(t, realtime.StatusBusy, decodeInto[realtime.Presence](t, alice.next("presence-changed")).Status)
+	require.Equal(t, realtime.StatusBusy, testenv.DecodeInto[realtime.Presence](t, alice.next("presence-changed")).Status)
 
 	require.NoError(t, bobOnA.Close())
 	alice.none("presence-changed", 200*time.Millisecond) // still on B
@@ -137,7 +138,7 @@ func TestPresenceAcrossNodes(t *testing.T) {
 	require.NoError(t, b.hub.Close())
 	seen := map[string]realtime.Status{}
 	for len(seen) < 2 {
-		p := decodeInto[realtime.Presence](t, alice.next("presence-changed"))
+		p := testenv.DecodeInto[realtime.Presence](t, alice.next("presence-changed"))
 		seen[p.UserID] = p.Status
 	}
 	require.Equal(t, map[string]realtime.Status{"bob": realtime.StatusOffline, "carol": realtime.StatusOffline}, seen)
@@ -176,7 +177,7 @@ func TestPresenceStormIsCoalesced(t *testing.T) {
 		require.NoError(t, wire.DecodeServer(frame, func(f wire.ServerFrame) {
 			if f.Event == "presence-changed" {
 				changes++
-				p := decodeInto[realtime.Presence](t, f.Data)
+				p := testenv.DecodeInto[realtime.Presence](t, f.Data)
 				online[p.UserID] = p.Status == realtime.StatusOnline
 			}
 		}))

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/internal/testenv"
 )
 
 // TestBadInputKeepsConnection: every malformed frame gets an invalid error,
@@ -50,7 +51,7 @@ func TestBadInputKeepsConnection(t *testing.T) {
 				return
 			}
 			require.Equal(t, "error", f.Event, "%s", f.Data)
-			e := decodeInto[struct{ Code, Message, Event string }](t, f.Data)
+			e := testenv.DecodeInto[struct{ Code, Message, Event string }](t, f.Data)
 			require.Equal(t, "invalid", e.Code)
 			require.NotEmpty(t, e.Message)
 			require.Equal(t, tc.event, e.Event)
@@ -62,7 +63,7 @@ func TestBadInputKeepsConnection(t *testing.T) {
 	require.Equal(t, uint64(99), f.Ack)
 	require.Nil(t, f.Error)
 	alice.emit("message", map[string]any{"roomId": room.ID, "content": "still here"})
-	require.Equal(t, "still here", decodeInto[realtime.Message](t, bystander.next("new-message")).Content)
+	require.Equal(t, "still here", testenv.DecodeInto[realtime.Message](t, bystander.next("new-message")).Content)
 }
 
 func TestEveryAckAnsweredOnce(t *testing.T) {
@@ -129,7 +130,7 @@ func TestUnauthenticatedEventsRefused(t *testing.T) {
 	r.write(`{"event":"auth","data":{"token":"` + env.token("alice") + `"},"ack":3}`)
 	f = r.read()
 	require.Equal(t, uint64(3), f.Ack)
-	require.Equal(t, "alice", decodeInto[struct{ User realtime.UserRef }](t, f.Data).User.ID)
+	require.Equal(t, "alice", testenv.DecodeInto[struct{ User realtime.UserRef }](t, f.Data).User.ID)
 	require.Equal(t, "connected", r.read().Event)
 	r.write(`{"event":"list-rooms","ack":4}`)
 	require.Nil(t, r.read().Error)

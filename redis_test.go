@@ -97,7 +97,7 @@ func TestThreeNodesOnRedis(t *testing.T) {
 	wg.Wait()
 	for k, c := range append(members, owner) {
 		for s := 1; s <= 3*n; s++ {
-			m := decodeInto[realtime.Message](t, c.next("new-message"))
+			m := testenv.DecodeInto[realtime.Message](t, c.next("new-message"))
 			require.Equal(t, uint64(s), m.Seq, "member %d: in order, once", k)
 		}
 		c.none("new-message", 20*time.Millisecond)
@@ -106,14 +106,14 @@ func TestThreeNodesOnRedis(t *testing.T) {
 	// Typing crosses nodes too.
 	members[0].emit("typing", map[string]any{"roomId": room.ID, "isTyping": true})
 	for _, c := range members[1:3] {
-		require.True(t, decodeInto[struct{ IsTyping bool }](t, c.next("user-typing")).IsTyping)
+		require.True(t, testenv.DecodeInto[struct{ IsTyping bool }](t, c.next("user-typing")).IsTyping)
 	}
 
 	// A user on every node.
 	everywhere := []*tclient{nodes[0].dial("eve"), nodes[1].dial("eve"), nodes[2].dial("eve")}
 	owner.emit("message", map[string]any{"recipientId": "eve", "content": "hello eve"})
 	for _, c := range everywhere {
-		require.Equal(t, "hello eve", decodeInto[realtime.Message](t, c.next("new-message")).Content)
+		require.Equal(t, "hello eve", testenv.DecodeInto[realtime.Message](t, c.next("new-message")).Content)
 	}
 
 	// 7 members so far, 10 allowed: 12 concurrent joins from three nodes
@@ -156,7 +156,7 @@ func TestRedisLinkCutLosesNothing(t *testing.T) {
 		for i := range count {
 			ack, err := c.Emit(context.Background(), "message", map[string]any{"roomId": room.ID, "content": fmt.Sprint(from, i)})
 			if err == nil {
-				acked.Store(decodeInto[msgAck](t, ack).Seq, true)
+				acked.Store(testenv.DecodeInto[msgAck](t, ack).Seq, true)
 			}
 			time.Sleep(20 * time.Millisecond) // about 50 msg/s per sender
 		}
@@ -182,7 +182,7 @@ func TestRedisLinkCutLosesNothing(t *testing.T) {
 				if ev.Name != "new-message" {
 					continue
 				}
-				m := decodeInto[realtime.Message](t, ev.Data)
+				m := testenv.DecodeInto[realtime.Message](t, ev.Data)
 				require.Equal(t, last+1, m.Seq, "in order, once")
 				last = m.Seq
 			case <-timeout:
@@ -207,13 +207,13 @@ func TestNodeKilledOnRedis(t *testing.T) {
 	bob := b.dial("bob")
 	bob.emit("join-room", map[string]any{"roomId": room.ID})
 	alice.next("user-joined")
-	last := decodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "seen"}))
+	last := testenv.DecodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "seen"}))
 	bob.next("new-message")
 
 	start := time.Now()
 	require.NoError(t, b.hub.Close()) // no leave, no DeletePresence
 	require.NoError(t, b.adapter.Close())
-	gone := decodeInto[realtime.Presence](t, alice.next("presence-changed"))
+	gone := testenv.DecodeInto[realtime.Presence](t, alice.next("presence-changed"))
 	require.Equal(t, "bob", gone.UserID)
 	require.Equal(t, realtime.StatusOffline, gone.Status)
 	t.Logf("offline after %v", time.Since(start))
@@ -222,11 +222,11 @@ func TestNodeKilledOnRedis(t *testing.T) {
 		alice.emit("message", map[string]any{"roomId": room.ID, "content": fmt.Sprint(i)})
 	}
 	bob = a.dial("bob")
-	ack := decodeInto[joinAck](t, bob.emit("join-room", map[string]any{"roomId": room.ID, "since": last.ID}))
+	ack := testenv.DecodeInto[joinAck](t, bob.emit("join-room", map[string]any{"roomId": room.ID, "since": last.ID}))
 	require.True(t, ack.Recovered)
 	require.Equal(t, 5, ack.Missed)
 	for i := range 5 {
-		m := decodeInto[realtime.Message](t, bob.next("new-message"))
+		m := testenv.DecodeInto[realtime.Message](t, bob.next("new-message"))
 		require.Equal(t, fmt.Sprint(i), m.Content)
 	}
 }

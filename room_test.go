@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/internal/testenv"
 )
 
 type joinAck struct {
@@ -45,7 +46,7 @@ func TestLargeRoomMembersPaged(t *testing.T) {
 	want = append(want, "bob")
 
 	bob := env.dial("bob")
-	ack := decodeInto[joinAck](t, bob.emit("join-room", map[string]any{"roomId": room.ID}))
+	ack := testenv.DecodeInto[joinAck](t, bob.emit("join-room", map[string]any{"roomId": room.ID}))
 	require.Equal(t, len(want), ack.Room.MemberCount)
 	require.True(t, ack.MoreMembers)
 	require.Len(t, ack.Members, 500)
@@ -65,7 +66,7 @@ func TestLargeRoomMembersPaged(t *testing.T) {
 		if after != "" {
 			req["after"] = after
 		}
-		p := decodeInto[page](t, bob.emit("list-members", req))
+		p := testenv.DecodeInto[page](t, bob.emit("list-members", req))
 		for _, m := range p.Members {
 			got = append(got, m.UserID)
 		}
@@ -81,7 +82,7 @@ func TestLargeRoomMembersPaged(t *testing.T) {
 	require.Equal(t, want, got, "every member once, in join order")
 	require.True(t, sawBob, "the last page's presence shows bob online")
 
-	first := decodeInto[page](t, bob.emit("list-members", map[string]any{"roomId": room.ID}))
+	first := testenv.DecodeInto[page](t, bob.emit("list-members", map[string]any{"roomId": room.ID}))
 	require.Len(t, first.Members, 100, "the default page")
 	require.Equal(t, want[:100], userIDs(first.Members))
 
@@ -113,7 +114,7 @@ func TestCreateAndJoinRoom(t *testing.T) {
 	require.Equal(t, "alice", room.CreatedByID)
 	require.Equal(t, 1, room.MemberCount)
 
-	ack := decodeInto[joinAck](t, bob.emit("join-room", map[string]any{"roomId": room.ID}))
+	ack := testenv.DecodeInto[joinAck](t, bob.emit("join-room", map[string]any{"roomId": room.ID}))
 	require.Equal(t, 2, ack.Room.MemberCount)
 	require.Len(t, ack.Members, 2)
 	require.Equal(t, "alice", ack.Members[0].UserID)
@@ -123,7 +124,7 @@ func TestCreateAndJoinRoom(t *testing.T) {
 	require.Len(t, ack.Presence, 2, "both members are online")
 	require.False(t, ack.Recovered)
 
-	joined := decodeInto[struct {
+	joined := testenv.DecodeInto[struct {
 		RoomID string
 		User   realtime.UserRef
 	}](t, alice.next("user-joined"))
@@ -134,7 +135,7 @@ func TestCreateAndJoinRoom(t *testing.T) {
 	bob.emit("join-room", map[string]any{"roomId": room.ID})
 	alice.none("user-joined", 100*time.Millisecond)
 
-	rooms := decodeInto[struct{ Rooms []realtime.Room }](t, bob.emit("list-rooms", nil)).Rooms
+	rooms := testenv.DecodeInto[struct{ Rooms []realtime.Room }](t, bob.emit("list-rooms", nil)).Rooms
 	require.Len(t, rooms, 1)
 	require.Equal(t, 2, rooms[0].MemberCount)
 }
@@ -163,7 +164,7 @@ func TestCreateRoomErrors(t *testing.T) {
 			c.emitErr(tc.code, "create-room", tc.data)
 		})
 	}
-	rooms := decodeInto[struct{ Rooms []realtime.Room }](t, c.emit("list-rooms", nil)).Rooms
+	rooms := testenv.DecodeInto[struct{ Rooms []realtime.Room }](t, c.emit("list-rooms", nil)).Rooms
 	require.Empty(t, rooms, "no failed create left a room behind")
 }
 
@@ -174,18 +175,18 @@ func TestPrivateRoom(t *testing.T) {
 	require.True(t, room.IsPrivate)
 
 	// Outsiders can neither see, join, read nor write it.
-	require.Empty(t, decodeInto[struct{ Rooms []realtime.Room }](t, bob.emit("list-rooms", nil)).Rooms)
+	require.Empty(t, testenv.DecodeInto[struct{ Rooms []realtime.Room }](t, bob.emit("list-rooms", nil)).Rooms)
 	bob.emitErr(realtime.CodeForbidden, "join-room", map[string]any{"roomId": room.ID})
 	bob.emitErr(realtime.CodeForbidden, "get-history", map[string]any{"roomId": room.ID})
 	bob.emitErr(realtime.CodeForbidden, "message", map[string]any{"roomId": room.ID, "content": "let me in"})
 	bob.emitErr(realtime.CodeForbidden, "typing", map[string]any{"roomId": room.ID, "isTyping": true})
 
 	// An admin adds bob; then he may join.
-	member := decodeInto[struct{ Member realtime.Member }](t, alice.emit("add-member", map[string]any{"roomId": room.ID, "userId": "bob"})).Member
+	member := testenv.DecodeInto[struct{ Member realtime.Member }](t, alice.emit("add-member", map[string]any{"roomId": room.ID, "userId": "bob"})).Member
 	require.Equal(t, realtime.RoleMember, member.Role)
-	ack := decodeInto[joinAck](t, bob.emit("join-room", map[string]any{"roomId": room.ID}))
+	ack := testenv.DecodeInto[joinAck](t, bob.emit("join-room", map[string]any{"roomId": room.ID}))
 	require.Equal(t, 2, ack.Room.MemberCount)
-	require.Len(t, decodeInto[struct{ Rooms []realtime.Room }](t, bob.emit("list-rooms", nil)).Rooms, 1)
+	require.Len(t, testenv.DecodeInto[struct{ Rooms []realtime.Room }](t, bob.emit("list-rooms", nil)).Rooms, 1)
 
 	// A hub-wide admin may enter any room.
 	root.emit("join-room", map[string]any{"roomId": room.ID})
@@ -204,24 +205,24 @@ func TestRoomAdministration(t *testing.T) {
 	bob.emitErr(realtime.CodeForbidden, "update-member", map[string]any{"roomId": room.ID, "userId": "carol", "isMuted": true})
 	bob.emitErr(realtime.CodeForbidden, "remove-member", map[string]any{"roomId": room.ID, "userId": "carol"})
 	bob.emitErr(realtime.CodeForbidden, "add-member", map[string]any{"roomId": room.ID, "userId": "dave"})
-	got := decodeInto[joinAck](t, carol.emit("join-room", map[string]any{"roomId": room.ID}))
+	got := testenv.DecodeInto[joinAck](t, carol.emit("join-room", map[string]any{"roomId": room.ID}))
 	require.Equal(t, "team", got.Room.Name)
 	require.Equal(t, 3, got.Room.MemberCount)
 
 	// update-room reaches every subscriber.
-	updated := decodeInto[struct{ Room realtime.Room }](t, alice.emit("update-room", map[string]any{"roomId": room.ID, "name": "squad", "isPrivate": true})).Room
+	updated := testenv.DecodeInto[struct{ Room realtime.Room }](t, alice.emit("update-room", map[string]any{"roomId": room.ID, "name": "squad", "isPrivate": true})).Room
 	require.Equal(t, "squad", updated.Name)
 	require.True(t, updated.IsPrivate)
 	require.Equal(t, realtime.RoomPrivate, updated.Type)
-	require.Equal(t, "squad", decodeInto[struct{ Room realtime.Room }](t, bob.next("room-updated")).Room.Name)
+	require.Equal(t, "squad", testenv.DecodeInto[struct{ Room realtime.Room }](t, bob.next("room-updated")).Room.Name)
 	alice.emitErr(realtime.CodeInvalid, "update-room", map[string]any{"roomId": room.ID, "maxUsers": 0})
 	alice.emitErr(realtime.CodeInvalid, "update-room", map[string]any{"roomId": room.ID, "name": ""})
 	alice.emitErr(realtime.CodeNotFound, "update-room", map[string]any{"roomId": "r_missing", "name": "x"})
 
 	// Mute: the member is told, and cannot send until unmuted.
-	m := decodeInto[struct{ Member realtime.Member }](t, alice.emit("update-member", map[string]any{"roomId": room.ID, "userId": "bob", "isMuted": true})).Member
+	m := testenv.DecodeInto[struct{ Member realtime.Member }](t, alice.emit("update-member", map[string]any{"roomId": room.ID, "userId": "bob", "isMuted": true})).Member
 	require.True(t, m.IsMuted)
-	pushed := decodeInto[struct {
+	pushed := testenv.DecodeInto[struct {
 		RoomID string
 		Member realtime.Member
 	}](t, carol.next("member-updated"))
@@ -242,10 +243,10 @@ func TestRoomAdministration(t *testing.T) {
 
 	// remove-member: the removed user is kicked and stops receiving the room.
 	alice.emit("remove-member", map[string]any{"roomId": room.ID, "userId": "carol"})
-	k := decodeInto[struct{ RoomID, Reason string }](t, carol.next("kicked"))
+	k := testenv.DecodeInto[struct{ RoomID, Reason string }](t, carol.next("kicked"))
 	require.Equal(t, room.ID, k.RoomID)
 	require.NotEmpty(t, k.Reason)
-	left := decodeInto[struct {
+	left := testenv.DecodeInto[struct {
 		RoomID string
 		User   realtime.UserRef
 	}](t, bob.next("user-left"))
@@ -258,7 +259,7 @@ func TestRoomAdministration(t *testing.T) {
 
 	// delete-room: subscribers are told, the room is gone.
 	alice.emit("delete-room", map[string]any{"roomId": room.ID})
-	require.Equal(t, room.ID, decodeInto[struct{ RoomID string }](t, bob.next("room-deleted")).RoomID)
+	require.Equal(t, room.ID, testenv.DecodeInto[struct{ RoomID string }](t, bob.next("room-deleted")).RoomID)
 	bob.emitErr(realtime.CodeNotFound, "join-room", map[string]any{"roomId": room.ID})
 	alice.emitErr(realtime.CodeNotFound, "delete-room", map[string]any{"roomId": room.ID})
 }
@@ -272,13 +273,13 @@ func TestLeaveRoom(t *testing.T) {
 	bob2.emit("join-room", map[string]any{"roomId": room.ID})
 
 	bob.emit("leave-room", map[string]any{"roomId": room.ID})
-	require.Equal(t, "bob", decodeInto[struct{ User realtime.UserRef }](t, alice.next("user-left")).User.ID)
+	require.Equal(t, "bob", testenv.DecodeInto[struct{ User realtime.UserRef }](t, alice.next("user-left")).User.ID)
 	alice.emit("message", map[string]any{"roomId": room.ID, "content": "gone?"})
 	bob.none("new-message", 150*time.Millisecond)
 	bob2.none("new-message", 50*time.Millisecond)
 	bob.emitErr(realtime.CodeNotFound, "leave-room", map[string]any{"roomId": room.ID})
 	bob.emitErr(realtime.CodeInvalid, "leave-room", map[string]any{})
-	require.Equal(t, 1, decodeInto[joinAck](t, alice.emit("join-room", map[string]any{"roomId": room.ID})).Room.MemberCount)
+	require.Equal(t, 1, testenv.DecodeInto[joinAck](t, alice.emit("join-room", map[string]any{"roomId": room.ID})).Room.MemberCount)
 }
 
 func TestRoomLimits(t *testing.T) {
@@ -294,7 +295,7 @@ func TestRoomLimits(t *testing.T) {
 	carol.emit("join-room", map[string]any{"roomId": small.ID})
 	env.dial("dave").emitErr(realtime.CodeRoomFull, "join-room", map[string]any{"roomId": small.ID})
 	bob.emitErr(realtime.CodeRoomFull, "add-member", map[string]any{"roomId": small.ID, "userId": "erin"})
-	require.Equal(t, 2, decodeInto[joinAck](t, carol.emit("join-room", map[string]any{"roomId": small.ID})).Room.MemberCount)
+	require.Equal(t, 2, testenv.DecodeInto[joinAck](t, carol.emit("join-room", map[string]any{"roomId": small.ID})).Room.MemberCount)
 }
 
 func TestEmptyRoomExpires(t *testing.T) {
@@ -335,7 +336,7 @@ func TestJoinAckLargerThanQueue(t *testing.T) {
 		require.NoError(t, err)
 	}
 	c := env.dial("late")
-	ack := decodeInto[joinAck](t, c.emit("join-room", map[string]any{"roomId": room.ID}))
+	ack := testenv.DecodeInto[joinAck](t, c.emit("join-room", map[string]any{"roomId": room.ID}))
 	require.Len(t, ack.Members, 402)
 	c.emit("list-rooms", nil) // still connected
 }

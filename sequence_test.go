@@ -11,6 +11,7 @@ import (
 
 	"github.com/realtime-go/realtime"
 	"github.com/realtime-go/realtime/adapter/memadapter"
+	"github.com/realtime-go/realtime/internal/testenv"
 )
 
 // lossyAdapter loses the room publications its drop function picks, as a
@@ -58,7 +59,7 @@ func TestGapsAreRepairedFromStore(t *testing.T) {
 		alice.emit("message", map[string]any{"roomId": room.ID, "content": fmt.Sprint(i)})
 	}
 	for i := 1; i <= 11; i++ {
-		m := decodeInto[realtime.Message](t, bob.next("new-message"))
+		m := testenv.DecodeInto[realtime.Message](t, bob.next("new-message"))
 		require.Equal(t, uint64(i), m.Seq)
 		require.Equal(t, fmt.Sprint(i), m.Content)
 	}
@@ -67,7 +68,7 @@ func TestGapsAreRepairedFromStore(t *testing.T) {
 	alice.emit("message", map[string]any{"roomId": room.ID, "content": "12"})
 	bob.none("new-message", 100*time.Millisecond)
 	lossy.resync()
-	m := decodeInto[realtime.Message](t, bob.next("new-message"))
+	m := testenv.DecodeInto[realtime.Message](t, bob.next("new-message"))
 	require.Equal(t, uint64(12), m.Seq)
 	bob.none("new-message", 100*time.Millisecond)
 }

@@ -60,7 +60,7 @@ func TestStoreFailureIsHonest(t *testing.T) {
 	alice.emitErr(realtime.CodeUnavailable, "message", map[string]any{"roomId": room.ID, "content": "lost?"})
 	bob.none("new-message", 200*time.Millisecond)
 	alice.emit("typing", map[string]any{"roomId": room.ID, "isTyping": true})
-	require.True(t, decodeInto[struct{ IsTyping bool }](t, bob.next("user-typing")).IsTyping)
+	require.True(t, testenv.DecodeInto[struct{ IsTyping bool }](t, bob.next("user-typing")).IsTyping)
 	bob.emit("presence-update", map[string]any{"status": "away"})
 
 	proxy.Restore()
@@ -70,7 +70,7 @@ func TestStoreFailureIsHonest(t *testing.T) {
 		return err == nil
 	}, 5*time.Second, 20*time.Millisecond)
 	t.Logf("recovered %v after the database returned", time.Since(start))
-	m := decodeInto[realtime.Message](t, bob.next("new-message"))
+	m := testenv.DecodeInto[realtime.Message](t, bob.next("new-message"))
 	require.Equal(t, "after", m.Content)
 	require.Equal(t, uint64(2), m.Seq, "the refused message took no seq")
 }
@@ -106,7 +106,7 @@ func TestResumeAcrossRestart(t *testing.T) {
 	room := alice.createRoom("r", nil)
 	bob := first.dial("bob")
 	bob.emit("join-room", map[string]any{"roomId": room.ID})
-	seen := decodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "seen"}))
+	seen := testenv.DecodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "seen"}))
 	bob.next("new-message")
 	require.NoError(t, bob.Close())
 	for i := range 100 {
@@ -117,12 +117,12 @@ func TestResumeAcrossRestart(t *testing.T) {
 	second := newTestHub(t, realtime.Config{Store: sqlStore(t, sqlstore.SQLite, dsn), MaxMessagesPerMinute: -1})
 	alice = second.dial("alice")
 	bob = second.dial("bob")
-	ack := decodeInto[joinAck](t, bob.emit("join-room", map[string]any{"roomId": room.ID, "since": seen.ID}))
+	ack := testenv.DecodeInto[joinAck](t, bob.emit("join-room", map[string]any{"roomId": room.ID, "since": seen.ID}))
 	require.True(t, ack.Recovered)
 	require.Equal(t, 100, ack.Missed)
 	alice.emit("message", map[string]any{"roomId": room.ID, "content": "live"})
 	for i := range 101 {
-		m := decodeInto[realtime.Message](t, bob.next("new-message"))
+		m := testenv.DecodeInto[realtime.Message](t, bob.next("new-message"))
 		require.Equal(t, uint64(i+2), m.Seq)
 		if i < 100 {
 			require.Equal(t, fmt.Sprint(i), m.Content)
@@ -170,7 +170,7 @@ func TestTwoHubsOnePostgres(t *testing.T) {
 		if before != "" {
 			req["before"] = before
 		}
-		h := decodeInto[struct {
+		h := testenv.DecodeInto[struct {
 			Messages []realtime.Message
 			HasMore  bool
 		}](t, owner.emit("get-history", req))
@@ -191,7 +191,7 @@ func TestTwoHubsOnePostgres(t *testing.T) {
 	for _, c := range append(clients, owner) {
 		got := map[uint64]bool{}
 		for len(got) < senders*each {
-			m := decodeInto[realtime.Message](t, c.next("new-message"))
+			m := testenv.DecodeInto[realtime.Message](t, c.next("new-message"))
 			require.False(t, got[m.Seq], "delivered twice")
 			got[m.Seq] = true
 		}
@@ -224,7 +224,7 @@ func TestPostgresBackendsTerminated(t *testing.T) {
 		return err == nil
 	}, time.Second, 10*time.Millisecond)
 	t.Logf("recovered after %v", time.Since(start))
-	m := decodeInto[realtime.Message](t, bob.next("new-message"))
+	m := testenv.DecodeInto[realtime.Message](t, bob.next("new-message"))
 	require.Equal(t, "after", m.Content)
 	require.Equal(t, uint64(2), m.Seq)
 	bob.none("new-message", 100*time.Millisecond)

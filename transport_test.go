@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/internal/testenv"
 )
 
 // chanTransport is a Transport over Go channels: neither a WebSocket nor
@@ -121,7 +122,7 @@ func TestThirdTransport(t *testing.T) {
 
 	tr.send("message", map[string]any{"roomId": room.ID, "content": "from channels"}, 2)
 	require.Equal(t, realtime.FrameReply, tr.next(t, func(w written) bool { return w.ack == 2 }).kind)
-	require.Equal(t, "from channels", decodeInto[realtime.Message](t, alice.next("new-message")).Content)
+	require.Equal(t, "from channels", testenv.DecodeInto[realtime.Message](t, alice.next("new-message")).Content)
 
 	tr.send("join-room", map[string]string{"roomId": "r_missing"}, 3)
 	failed := tr.next(t, func(w written) bool { return w.ack == 3 })

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/internal/testenv"
 	"github.com/realtime-go/realtime/socketio"
 	"github.com/realtime-go/realtime/socketio/internal/sio"
 )
@@ -42,7 +43,7 @@ func TestAuth(t *testing.T) {
 				t.Run(tc.name, func(t *testing.T) {
 					tc.o.transport = transport
 					c := e.dialSIO(tc.o)
-					connected := decodeInto[struct {
+					connected := testenv.DecodeInto[struct {
 						ConnectionID string
 						User         realtime.UserRef
 					}](t, c.next("connected"))
@@ -53,7 +54,7 @@ func TestAuth(t *testing.T) {
 			t.Run("refused", func(t *testing.T) {
 				c, refused := e.trySIO(dialOpts{transport: transport, auth: json.RawMessage(`{"token":"forged"}`)})
 				require.NotNil(t, refused)
-				ce := decodeInto[connectError](t, refused)
+				ce := testenv.DecodeInto[connectError](t, refused)
 				require.Equal(t, "unauthorized", ce.Message)
 				require.Equal(t, realtime.CodeUnauthorized, ce.Data.Code)
 				require.Equal(t, 4001, ce.Data.CloseCode)
@@ -68,12 +69,12 @@ func TestAuth(t *testing.T) {
 				c := e.dialSIO(dialOpts{transport: transport})
 				c.emitErr(realtime.CodeUnauthorized, "list-rooms", nil)
 				c.emit("auth", map[string]string{"token": e.token("bob")})
-				require.Equal(t, "bob", decodeInto[struct{ User realtime.UserRef }](t, c.next("connected")).User.ID)
+				require.Equal(t, "bob", testenv.DecodeInto[struct{ User realtime.UserRef }](t, c.next("connected")).User.ID)
 				c.emit("list-rooms", nil)
 			})
 			t.Run("auth timeout", func(t *testing.T) {
 				c := e.dialSIO(dialOpts{transport: transport})
-				ev := decodeInto[struct {
+				ev := testenv.DecodeInto[struct {
 					Code      realtime.Code
 					Message   string
 					CloseCode int
@@ -97,7 +98,7 @@ func TestOnConnectRefusal(t *testing.T) {
 		return nil
 	}}, socketio.Options{})
 	_, refused := e.trySIO(dialOpts{auth: json.RawMessage(`{"token":"` + e.token("banned") + `"}`)})
-	ce := decodeInto[connectError](t, refused)
+	ce := testenv.DecodeInto[connectError](t, refused)
 	require.Equal(t, "banned", ce.Message)
 	require.Equal(t, realtime.CodeForbidden, ce.Data.Code)
 	require.Equal(t, 4003, ce.Data.CloseCode)
@@ -109,7 +110,7 @@ func TestDevelopmentMode(t *testing.T) {
 	// named by the handshake's username query parameter.
 	e := serveEnv(t, realtime.Config{}, socketio.Options{})
 	c := e.dialSIO(dialOpts{transport: "polling", query: []string{"username=zoe"}})
-	u := decodeInto[struct{ User realtime.UserRef }](t, c.next("connected")).User
+	u := testenv.DecodeInto[struct{ User realtime.UserRef }](t, c.next("connected")).User
 	require.Equal(t, "zoe", u.Username)
 	require.Contains(t, u.ID, "anon_")
 }
@@ -161,7 +162,7 @@ func TestConnectionLimits(t *testing.T) {
 			first.next("connected")
 			_, refused := e.trySIO(dialOpts{transport: transport, auth: json.RawMessage(`{"token":"` + e.token("alice") + `"}`)})
 			require.NotNil(t, refused, transport)
-			ce := decodeInto[connectError](t, refused)
+			ce := testenv.DecodeInto[connectError](t, refused)
 			require.Equal(t, realtime.CodeRateLimited, ce.Data.Code)
 			require.Equal(t, int(realtime.StatusRateLimited), ce.Data.CloseCode)
 			first.send(sio.Packet{Type: sio.TypeDisconnect, Namespace: "/", ID: -1})

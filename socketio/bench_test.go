@@ -140,7 +140,7 @@ func BenchmarkFanout1000(b *testing.B) {
 func BenchmarkPollingRoundTrips(b *testing.B) {
 	e := newEnv(b, realtime.Config{MaxMessagesPerMinute: -1, MaxEventsPerSecond: -1}, socketio.Options{})
 	sender, reader := e.sio("sender", "polling"), e.sio("reader", "polling")
-	room := decodeInto[struct{ Room realtime.Room }](b, sender.emit("create-room", map[string]any{"name": "r"})).Room
+	room := testenv.DecodeInto[struct{ Room realtime.Room }](b, sender.emit("create-room", map[string]any{"name": "r"})).Room
 	reader.emit("join-room", map[string]string{"roomId": room.ID})
 	time.Sleep(100 * time.Millisecond) // let both GET loops settle
 	gets, posts := e.gets.Load(), e.posts.Load()

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/internal/testenv"
 	"github.com/realtime-go/realtime/socketio"
 )
 
@@ -206,7 +207,7 @@ func TestUpgrade(t *testing.T) {
 func TestUpgradeFlushesPending(t *testing.T) {
 	e := newEnv(t, realtime.Config{}, socketio.Options{})
 	alice := e.sio("alice", "polling")
-	room := decodeInto[struct{ Room realtime.Room }](t, alice.emit("create-room", map[string]any{"name": "r"})).Room
+	room := testenv.DecodeInto[struct{ Room realtime.Room }](t, alice.emit("create-room", map[string]any{"name": "r"})).Room
 	bob := e.open(dialOpts{transport: "polling", manual: true})
 	require.NoError(t, bob.write(`40{"token":"`+e.token("bob")+`"}`))
 	for got := ""; !strings.Contains(got, `42["connected"`); {
@@ -222,7 +223,7 @@ func TestUpgradeFlushesPending(t *testing.T) {
 	}
 	bob.upgrade()
 	for i := range 3 {
-		m := decodeInto[realtime.Message](t, bob.next("new-message"))
+		m := testenv.DecodeInto[realtime.Message](t, bob.next("new-message"))
 		require.Equal(t, "m"+string(rune('0'+i)), m.Content)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/internal/testenv"
 	"github.com/realtime-go/realtime/socketio"
 	"github.com/realtime-go/realtime/socketio/internal/sio"
 )
@@ -39,7 +40,7 @@ func TestAcks(t *testing.T) {
 
 			// Without ack, a failure is an error event naming the event.
 			c.emitNoAck("join-room", map[string]string{"roomId": "nope"})
-			ev := decodeInto[struct{ Code, Message, Event string }](t, c.next("error"))
+			ev := testenv.DecodeInto[struct{ Code, Message, Event string }](t, c.next("error"))
 			require.Equal(t, "not_found", ev.Code)
 			require.Equal(t, "join-room", ev.Event)
 
@@ -88,18 +89,18 @@ func TestBinaryRefused(t *testing.T) {
 func TestMixedRoom(t *testing.T) {
 	e := newEnv(t, realtime.Config{PresenceGrace: 10 * time.Millisecond}, socketio.Options{})
 	nat := e.native("nora")
-	room := decodeInto[struct{ Room realtime.Room }](t, nat.emit("create-room", map[string]any{"name": "mixed"})).Room
+	room := testenv.DecodeInto[struct{ Room realtime.Room }](t, nat.emit("create-room", map[string]any{"name": "mixed"})).Room
 	ws := e.sio("wendy", "websocket")
 	pl := e.sio("paul", "polling")
 	for _, c := range []*sclient{ws, pl} {
 		c.emit("join-room", map[string]string{"roomId": room.ID})
-		joined := decodeInto[struct {
+		joined := testenv.DecodeInto[struct {
 			RoomID string
 			User   realtime.UserRef
 		}](t, nat.next("user-joined"))
 		require.Equal(t, room.ID, joined.RoomID)
 	}
-	require.Equal(t, "paul", decodeInto[struct{ User realtime.UserRef }](t, ws.next("user-joined")).User.ID)
+	require.Equal(t, "paul", testenv.DecodeInto[struct{ User realtime.UserRef }](t, ws.next("user-joined")).User.ID)
 
 	// Messages every way, each seen by all three, in seq order.
 	senders := []struct {
@@ -107,20 +108,20 @@ func TestMixedRoom(t *testing.T) {
 		send func(content string) msgAck
 	}{
 		{"nora", func(s string) msgAck {
-			return decodeInto[msgAck](t, nat.emit("message", map[string]any{"roomId": room.ID, "content": s}))
+			return testenv.DecodeInto[msgAck](t, nat.emit("message", map[string]any{"roomId": room.ID, "content": s}))
 		}},
 		{"wendy", func(s string) msgAck {
-			return decodeInto[msgAck](t, ws.emit("message", map[string]any{"roomId": room.ID, "content": s}))
+			return testenv.DecodeInto[msgAck](t, ws.emit("message", map[string]any{"roomId": room.ID, "content": s}))
 		}},
 		{"paul", func(s string) msgAck {
-			return decodeInto[msgAck](t, pl.emit("message", map[string]any{"roomId": room.ID, "content": s}))
+			return testenv.DecodeInto[msgAck](t, pl.emit("message", map[string]any{"roomId": room.ID, "content": s}))
 		}},
 	}
 	for i, s := range senders {
 		ack := s.send("hello from " + s.name)
 		require.Equal(t, uint64(i+1), ack.Seq)
 		for _, next := range []func(string) json.RawMessage{nat.next, ws.next, pl.next} {
-			m := decodeInto[realtime.Message](t, next("new-message"))
+			m := testenv.DecodeInto[realtime.Message](t, next("new-message"))
 			require.Equal(t, ack.ID, m.ID)
 			require.Equal(t, s.name, m.SenderID)
 			require.Equal(t, "hello from "+s.name, m.Content)
@@ -129,27 +130,27 @@ func TestMixedRoom(t *testing.T) {
 
 	// Typing both ways.
 	ws.emit("typing", map[string]any{"roomId": room.ID, "isTyping": true})
-	ty := decodeInto[struct {
+	ty := testenv.DecodeInto[struct {
 		UserID   string
 		IsTyping bool
 	}](t, nat.next("user-typing"))
 	require.Equal(t, "wendy", ty.UserID)
 	require.True(t, ty.IsTyping)
-	require.Equal(t, "wendy", decodeInto[struct{ UserID string }](t, pl.next("user-typing")).UserID)
+	require.Equal(t, "wendy", testenv.DecodeInto[struct{ UserID string }](t, pl.next("user-typing")).UserID)
 	nat.emit("typing", map[string]any{"roomId": room.ID, "isTyping": true})
-	require.Equal(t, "nora", decodeInto[struct{ UserID string }](t, pl.next("user-typing")).UserID)
+	require.Equal(t, "nora", testenv.DecodeInto[struct{ UserID string }](t, pl.next("user-typing")).UserID)
 
 	// Presence: a Socket.IO client's status change reaches the native one.
 	pl.emit("presence-update", map[string]string{"status": "busy"})
 	for {
-		p := decodeInto[realtime.Presence](t, nat.next("presence-changed"))
+		p := testenv.DecodeInto[realtime.Presence](t, nat.next("presence-changed"))
 		if p.UserID == "paul" && p.Status == "busy" {
 			break
 		}
 	}
 	// And a Socket.IO client leaving is seen as a native one would be.
 	ws.emit("leave-room", map[string]string{"roomId": room.ID})
-	require.Equal(t, "wendy", decodeInto[struct{ User realtime.UserRef }](t, nat.next("user-left")).User.ID)
+	require.Equal(t, "wendy", testenv.DecodeInto[struct{ User realtime.UserRef }](t, nat.next("user-left")).User.ID)
 }
 
 // TestResume checks join-room with since for a Socket.IO client that
@@ -162,11 +163,11 @@ func TestResume(t *testing.T) {
 			// timeout, and the Hub connection with it.
 			e := newEnv(t, realtime.Config{}, socketio.Options{PingInterval: 50 * time.Millisecond, PingTimeout: 100 * time.Millisecond})
 			nat := e.native("nora")
-			room := decodeInto[struct{ Room realtime.Room }](t, nat.emit("create-room", map[string]any{"name": "r"})).Room
+			room := testenv.DecodeInto[struct{ Room realtime.Room }](t, nat.emit("create-room", map[string]any{"name": "r"})).Room
 			c := e.sio("sam", transport)
 			c.emit("join-room", map[string]string{"roomId": room.ID})
 			nat.emit("message", map[string]any{"roomId": room.ID, "content": "seen"})
-			last := decodeInto[realtime.Message](t, c.next("new-message")).ID
+			last := testenv.DecodeInto[realtime.Message](t, c.next("new-message")).ID
 			c.close()
 			eventually(t, func() bool { return e.hub.UserConnections("sam") == 0 }, "sam gone")
 
@@ -174,17 +175,17 @@ func TestResume(t *testing.T) {
 				nat.emit("message", map[string]any{"roomId": room.ID, "content": "missed " + string(rune('1'+i))})
 			}
 			c = e.sio("sam", transport)
-			ack := decodeInto[struct {
+			ack := testenv.DecodeInto[struct {
 				Missed    int
 				Recovered bool
 			}](t, c.emit("join-room", map[string]string{"roomId": room.ID, "since": last}))
 			require.Equal(t, 3, ack.Missed)
 			require.True(t, ack.Recovered)
 			for i := range 3 {
-				require.Equal(t, "missed "+string(rune('1'+i)), decodeInto[realtime.Message](t, c.next("new-message")).Content)
+				require.Equal(t, "missed "+string(rune('1'+i)), testenv.DecodeInto[realtime.Message](t, c.next("new-message")).Content)
 			}
 			nat.emit("message", map[string]any{"roomId": room.ID, "content": "live"})
-			require.Equal(t, "live", decodeInto[realtime.Message](t, c.next("new-message")).Content)
+			require.Equal(t, "live", testenv.DecodeInto[realtime.Message](t, c.next("new-message")).Content)
 		})
 	}
 }
@@ -222,11 +223,11 @@ func TestHubCloses(t *testing.T) {
 	t.Run("kick is an event", func(t *testing.T) {
 		e := newEnv(t, realtime.Config{}, socketio.Options{})
 		nat := e.native("nora")
-		room := decodeInto[struct{ Room realtime.Room }](t, nat.emit("create-room", map[string]any{"name": "r"})).Room
+		room := testenv.DecodeInto[struct{ Room realtime.Room }](t, nat.emit("create-room", map[string]any{"name": "r"})).Room
 		c := e.sio("sam", "polling")
 		c.emit("join-room", map[string]string{"roomId": room.ID})
 		nat.emit("remove-member", map[string]string{"roomId": room.ID, "userId": "sam"})
-		require.Equal(t, room.ID, decodeInto[struct{ RoomID string }](t, c.next("kicked")).RoomID)
+		require.Equal(t, room.ID, testenv.DecodeInto[struct{ RoomID string }](t, c.next("kicked")).RoomID)
 		c.emit("list-rooms", nil)
 	})
 	t.Run("client disconnect", func(t *testing.T) {

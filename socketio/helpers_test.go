@@ -20,13 +20,14 @@ import (
 
 	"github.com/realtime-go/realtime"
 	"github.com/realtime-go/realtime/client"
+	"github.com/realtime-go/realtime/internal/testenv"
 	"github.com/realtime-go/realtime/socketio"
 	"github.com/realtime-go/realtime/socketio/internal/eio"
 	"github.com/realtime-go/realtime/socketio/internal/sio"
 )
 
 // testSecret signs the tokens of the tests.
-const testSecret = "test-secret-that-is-32-bytes-long!!"
+const testSecret = testenv.Secret
 
 // env is a hub with its native WebSocket on /ws and the Socket.IO bridge
 // on /socket.io/, served over a real loopback HTTP server.
@@ -575,13 +576,6 @@ func mustJSON(t testing.TB, v any) json.RawMessage {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return b
-}
-
-func decodeInto[T any](t testing.TB, b json.RawMessage) T {
-	t.Helper()
-	var v T
-	require.NoError(t, json.Unmarshal(b, &v), "%s", b)
-	return v
 }
 
 // eventually polls cond until it holds, within 5s.

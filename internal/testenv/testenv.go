@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"net/url"
 	"os"
 	"strings"
@@ -74,4 +75,15 @@ func PostgresSchema(t testing.TB, base string) string {
 // SQLiteDSN is the DSN of a SQLite file with the pragmas sqlstore documents.
 func SQLiteDSN(path string) string {
 	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)"
+}
+
+// Secret signs the JWTs of the tests of every package.
+const Secret = "test-secret-that-is-32-bytes-long!!"
+
+// DecodeInto unmarshals JSON into a fresh T, failing the test if it cannot.
+func DecodeInto[T any](t testing.TB, b []byte) T {
+	t.Helper()
+	var v T
+	require.NoError(t, json.Unmarshal(b, &v), "%s", b)
+	return v
 }
