@@ -30,12 +30,15 @@ func (h *Hub) Broadcast(ctx context.Context, event string, data any) error {
 
 var eventNamePattern = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 
+// maxEventName bounds the name of an event the host sends.
+const maxEventName = 128
+
 func (h *Hub) sendEvent(ctx context.Context, ch Channel, event string, data any) error {
 	if h.closing.Load() {
 		return ErrHubClosed
 	}
-	if !eventNamePattern.MatchString(event) {
-		return fmt.Errorf("realtime: event name %q is not kebab-case", truncate(event, 64))
+	if len(event) > maxEventName || !eventNamePattern.MatchString(event) {
+		return fmt.Errorf("realtime: event name %q is not kebab-case of at most %d bytes", truncate(event, 64), maxEventName)
 	}
 	return h.publishEvent(ctx, ch, event, data)
 }

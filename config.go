@@ -309,55 +309,46 @@ func ConfigFromEnv() (Config, error) {
 			c.Authenticator = j
 		}
 	}
-	ints := []struct {
-		name string
-		dst  *int
-	}{
+	errs = fromEnv(errs, "an integer", strconv.Atoi, []envVar[int]{
 		{"MAX_MESSAGE_LENGTH", &c.MaxMessageLength}, {"MAX_MESSAGES_PER_MINUTE", &c.MaxMessagesPerMinute},
 		{"MAX_ROOMS_PER_USER", &c.MaxRoomsPerUser}, {"MAX_USERS_PER_ROOM", &c.MaxUsersPerRoom},
 		{"MAX_EVENTS_PER_SECOND", &c.MaxEventsPerSecond}, {"MAX_TOKEN_BYTES", &c.MaxTokenBytes},
 		{"RESUME_LIMIT", &c.ResumeLimit}, {"MAX_CONNECTIONS_PER_USER", &c.MaxConnectionsPerUser},
 		{"MAX_CONNECTIONS_PER_ADDRESS", &c.MaxConnectionsPerAddress}, {"MAX_PENDING_CONNECTIONS", &c.MaxPendingConnections},
-	}
-	for _, v := range ints {
-		errs = fromEnv(errs, v.name, v.dst, "an integer", strconv.Atoi)
-	}
-	durations := []struct {
-		name string
-		dst  *time.Duration
-	}{
+	})
+	errs = fromEnv(errs, "a duration", time.ParseDuration, []envVar[time.Duration]{
 		{"ROOM_EXPIRY", &c.DefaultRoomExpiry}, {"OFFLINE_TIMEOUT", &c.OfflineTimeout},
 		{"PRESENCE_GRACE", &c.PresenceGrace}, {"HEARTBEAT_INTERVAL", &c.HeartbeatInterval},
 		{"PING_TIMEOUT", &c.PingTimeout}, {"AUTH_TIMEOUT", &c.AuthTimeout},
 		{"WRITE_TIMEOUT", &c.WriteTimeout}, {"STORE_TIMEOUT", &c.StoreTimeout},
 		{"PUBLISH_TIMEOUT", &c.PublishTimeout}, {"TYPING_TIMEOUT", &c.TypingTimeout},
-	}
-	for _, v := range durations {
-		errs = fromEnv(errs, v.name, v.dst, "a duration", time.ParseDuration)
-	}
-	sizes := []struct {
-		name string
-		dst  *int64
-	}{
+	})
+	errs = fromEnv(errs, "a size", parseByteSize, []envVar[int64]{
 		{"MAX_FILE_SIZE", &c.MaxFileSize}, {"MAX_FRAME_BYTES", &c.MaxFrameBytes}, {"SEND_QUEUE_BYTES", &c.SendQueueBytes},
-	}
-	for _, v := range sizes {
-		errs = fromEnv(errs, v.name, v.dst, "a size", parseByteSize)
-	}
+	})
 	return c, errors.Join(errs...)
 }
 
-// fromEnv sets *dst from the variable name, when it is set, as parse reads
-// it; a value parse refuses adds an error naming the variable to errs.
-func fromEnv[T any](errs []error, name string, dst *T, what string, parse func(string) (T, error)) []error {
-	v := os.Getenv(name)
-	if v == "" {
-		return errs
+// envVar is an environment variable and the Config field it sets.
+type envVar[T any] struct {
+	name string
+	dst  *T
+}
+
+// fromEnv sets the field of each variable that is set, as parse reads it;
+// a value parse refuses adds an error naming the variable to errs.
+func fromEnv[T any](errs []error, what string, parse func(string) (T, error), vars []envVar[T]) []error {
+	for _, v := range vars {
+		s := os.Getenv(v.name)
+		if s == "" {
+			continue
+		}
+		x, err := parse(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("realtime: %s=%q is not %s: %w", v.name, s, what, err))
+			continue
+		}
+		*v.dst = x
 	}
-	x, err := parse(v)
-	if err != nil {
-		return append(errs, fmt.Errorf("realtime: %s=%q is not %s: %w", name, v, what, err))
-	}
-	*dst = x
 	return errs
 }

@@ -184,4 +184,8 @@ func TestClientGivesMessagesAnIdempotencyKey(t *testing.T) {
 	require.NotEqual(t, ack.ClientMsgID, other.ClientMsgID)
 	mine := testenv.DecodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "hi", "clientMsgId": "mine"}))
 	require.Equal(t, "mine", mine.ClientMsgID)
+	// Without an ack too: the message-sent push echoes the key.
+	require.NoError(t, alice.Send(context.Background(), "message", map[string]any{"roomId": room.ID, "content": "no ack"}))
+	sent := testenv.DecodeInto[msgAck](t, alice.next("message-sent"))
+	require.True(t, strings.HasPrefix(sent.ClientMsgID, "c_"), "clientMsgId %q", sent.ClientMsgID)
 }

@@ -3,7 +3,6 @@ package realtime
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
 	"unicode/utf8"
 
 	"github.com/realtime-go/realtime/internal/wire"
@@ -79,9 +78,13 @@ func (f Frame) Ack() uint64 {
 	if f.Kind() == FramePush {
 		return 0
 	}
-	digits := f.native[len(`{"ack":`):]
-	digits = digits[:bytes.IndexByte(digits, ',')]
-	n, _ := strconv.ParseUint(string(digits), 10, 64)
+	var n uint64
+	for _, d := range f.native[len(`{"ack":`):] {
+		if d < '0' || d > '9' {
+			break
+		}
+		n = n*10 + uint64(d-'0')
+	}
 	return n
 }
 
@@ -173,22 +176,34 @@ func NewReplyFrame(ack uint64, data json.RawMessage) Frame { return newReply(ack
 // NewErrorFrame returns the Frame of the failed reply to event number ack.
 func NewErrorFrame(ack uint64, e *Error) Frame { return newErrorReply(ack, e) }
 
-// newPush encodes a push of data, already JSON.
+// newPush encodes a push of data, already JSON. The event's name must be
+// shorter than 64 KiB (the Hub's names are; see Hub.SendToRoom).
 func newPush(event string, data []byte) Frame {
 	b := wire.AppendPush(make([]byte, 0, len(data)+len(event)+24), event, data)
-	f, _ := pushFrame(b)
-	return f
+	start := dataStart(b, data)
+	nameEnd := start - len(`,"data":`) - 1 // the name's closing quote
+	if nameEnd > maxNameEnd {
+		panic("realtime: an event name of 64 KiB or more")
+	}
+	return frameOf(b, FramePush, nameEnd, start)
 }
 
 // newReply encodes the successful reply to event ack with data, already
 // JSON.
 func newReply(ack uint64, data []byte) Frame {
 	b := wire.AppendAck(nil, ack, data)
+	return frameOf(b, FrameReply, 0, dataStart(b, data))
+}
+
+// dataStart returns where data begins in b, a push or reply that wire
+// encoded with it, which ends with data and '}'; wire writes empty data as
+// {}.
+func dataStart(b, data []byte) int {
 	n := len(data)
 	if n == 0 {
-		n = 2 // wire writes {}
+		n = len("{}")
 	}
-	return frameOf(b, FrameReply, 0, len(b)-1-n)
+	return len(b) - 1 - n
 }
 
 // newErrorReply encodes the failed reply to event ack.

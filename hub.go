@@ -150,21 +150,10 @@ func New(cfg Config) (*Hub, error) {
 	return h, nil
 }
 
-// admitted is what ServeHTTP learnt of a request before upgrading it: the
-// user of its token, or why the token was refused, and the place the
-// connection took in the hub's limits.
-type admitted struct {
-	user User
-	exp  time.Time
-	err  error
-	slot slot
-}
-
 // connect authenticates c, runs OnConnect and registers c, on the
 // goroutine of the request that opened it: r is valid throughout. pre is
-// what ServeHTTP checked before the upgrade, nil for ServeTransport, whose
-// connections take their place in the limits here. It reports whether c is
-// registered; if not, c is over and released.
+// what admitRequest found before the transport started. It reports whether
+// c is registered; if not, c is over and released.
 func (h *Hub) connect(c *conn, r *http.Request, token string, pre *admitted) bool {
 	refuse := func(code StatusCode, reason string) bool {
 		c.closeWith(code, reason)
@@ -176,27 +165,11 @@ func (h *Hub) connect(c *conn, r *http.Request, token string, pre *admitted) boo
 	case h.cfg.Authenticator == nil:
 		h.setUser(c, anonymousUser(r), time.Time{})
 	case token != "":
-		if pre == nil {
-			pre = &admitted{}
-			pre.user, pre.exp, pre.err = h.verifyToken(c.ctx, token)
-			if pre.err == nil {
-				if err := h.conns.take(slot{user: pre.user.ID}); err != nil {
-					return refuse(StatusRateLimited, errUserConns.Message)
-				}
-				c.slot = slot{user: pre.user.ID}
-			}
-		}
 		if pre.err != nil {
 			return refuse(StatusUnauthorized, "unauthorized")
 		}
 		h.setUser(c, pre.user, pre.exp)
 	default:
-		if pre == nil {
-			if err := h.conns.take(slot{pending: true}); err != nil {
-				return refuse(StatusRateLimited, errPendingConns.Message)
-			}
-			c.slot = slot{pending: true}
-		}
 		c.tmu.Lock()
 		c.authTimer = time.AfterFunc(h.cfg.AuthTimeout, func() {
 			c.closeWith(StatusUnauthorized, "authentication timeout")

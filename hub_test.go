@@ -118,6 +118,7 @@ func TestServerAPI(t *testing.T) {
 		c.next("maintenance")
 	}
 	require.Error(t, env.hub.Broadcast(ctx, "Bad Name", nil))
+	require.Error(t, env.hub.Broadcast(ctx, strings.Repeat("a", 129), nil), "a name over 128 bytes")
 
 	require.Equal(t, realtime.Stats{Connections: 3, Users: 2, Rooms: 1}, env.hub.Stats())
 	require.Equal(t, 2, env.hub.UserConnections("bob"))

@@ -1,9 +1,11 @@
 package realtime
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // connLimits bounds the connections this node serves: per user
@@ -46,20 +48,30 @@ var (
 	errPendingConns = Errorf(CodeRateLimited, "too many connections waiting to authenticate")
 )
 
-// take counts s, all of it or, when a limit is reached, none of it.
-func (l *connLimits) take(s slot) error {
+// take counts s, all of it or, when a limit is reached, none of it, and
+// returns what it counted: only what has a limit is counted.
+func (l *connLimits) take(s slot) (slot, *Error) {
+	if l.maxUser <= 0 {
+		s.user = ""
+	}
+	if l.maxAddr <= 0 {
+		s.addr = ""
+	}
+	if l.maxPending <= 0 {
+		s.pending = false
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
-	case s.user != "" && l.maxUser > 0 && l.users[s.user] >= l.maxUser:
-		return errUserConns
-	case s.addr != "" && l.maxAddr > 0 && l.addrs[s.addr] >= l.maxAddr:
-		return errAddrConns
-	case s.pending && l.maxPending > 0 && l.pending >= l.maxPending:
-		return errPendingConns
+	case s.user != "" && l.users[s.user] >= l.maxUser:
+		return slot{}, errUserConns
+	case s.addr != "" && l.addrs[s.addr] >= l.maxAddr:
+		return slot{}, errAddrConns
+	case s.pending && l.pending >= l.maxPending:
+		return slot{}, errPendingConns
 	}
 	l.count(s, 1)
-	return nil
+	return s, nil
 }
 
 // give returns what take counted for s.
@@ -71,14 +83,17 @@ func (l *connLimits) give(s slot) {
 
 // promote turns the pending place of *s into one of user, unless user has
 // reached its limit; either way *s is no longer pending.
-func (l *connLimits) promote(s *slot, user string) error {
+func (l *connLimits) promote(s *slot, user string) *Error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if s.pending {
 		s.pending = false
 		l.pending--
 	}
-	if l.maxUser > 0 && l.users[user] >= l.maxUser {
+	if l.maxUser <= 0 {
+		return nil
+	}
+	if l.users[user] >= l.maxUser {
 		return errUserConns
 	}
 	s.user = user
@@ -104,6 +119,41 @@ func bump(m map[string]int, k string, n int) {
 	}
 }
 
+// admitted is what admitRequest found before a transport started: the
+// user of the token, or why the token was refused, and the place the
+// connection took in the limits.
+type admitted struct {
+	user User
+	exp  time.Time
+	err  error
+	slot slot
+}
+
+// admitRequest takes the place of a connection opened with token (""
+// when it will send an auth event) in the limits, before the transport
+// starts it: a token is verified now, so that its user is counted. addr
+// is the remote address to count, "" when the transport counted it
+// (AdmitAddress). A refused token is not an error here: connect closes the
+// connection with 4001 as the protocol says.
+func (h *Hub) admitRequest(ctx context.Context, token, addr string) (*admitted, *Error) {
+	pre := &admitted{slot: slot{addr: addr}}
+	switch {
+	case h.cfg.Authenticator == nil:
+	case token == "":
+		pre.slot.pending = true
+	default:
+		pre.user, pre.exp, pre.err = h.verifyToken(ctx, token)
+		if pre.err == nil {
+			pre.slot.user = pre.user.ID
+		}
+	}
+	var err *Error
+	if pre.slot, err = h.conns.take(pre.slot); err != nil {
+		return nil, err
+	}
+	return pre, nil
+}
+
 // remoteHost is the address a request came from, without its port. Behind
 // a reverse proxy it is the proxy's: the hub trusts no forwarding header.
 func remoteHost(r *http.Request) string {
@@ -120,9 +170,9 @@ func remoteHost(r *http.Request) string {
 // session ends, or never starts. The per-user and pending limits apply when
 // the transport hands the connection to ServeTransport.
 func (h *Hub) AdmitAddress(r *http.Request) (release func(), err error) {
-	s := slot{addr: remoteHost(r)}
-	if err := h.conns.take(s); err != nil {
-		return nil, err
+	s, refused := h.conns.take(slot{addr: remoteHost(r)})
+	if refused != nil {
+		return nil, refused
 	}
 	var once sync.Once
 	return func() { once.Do(func() { h.conns.give(s) }) }, nil

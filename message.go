@@ -254,7 +254,7 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 		// sender, told unavailable, may retry with its clientMsgId, which
 		// finds it stored (PROTOCOL.md section 6).
 		h.log.Warn("realtime: message stored but not published", "id", saved.ID, "room", saved.RoomID, "seq", saved.Seq, "err", err)
-		return Message{}, fmt.Errorf("%w: publish stored message %s: %w", ErrUnavailable, saved.ID, err)
+		return Message{}, fmt.Errorf("message %s is stored: %w", saved.ID, err) // err is ErrUnavailable (publish)
 	}
 	return saved, nil
 }

@@ -166,20 +166,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The limits on connections, before the upgrade costs anything: a
 	// token that came with the request is verified now.
 	token := httpx.Token(r)
-	pre := &admitted{slot: slot{addr: remoteHost(r)}}
-	switch {
-	case h.cfg.Authenticator == nil:
-	case token == "":
-		pre.slot.pending = true
-	default:
-		pre.user, pre.exp, pre.err = h.verifyToken(r.Context(), token)
-		if pre.err == nil {
-			pre.slot.user = pre.user.ID
-		}
-	}
-	if err := h.conns.take(pre.slot); err != nil {
-		h.log.Debug("realtime: connection refused", "remote", r.RemoteAddr, "err", err)
-		writeHTTPError(w, err.(*Error))
+	pre, refused := h.admitRequest(r.Context(), token, remoteHost(r))
+	if refused != nil {
+		h.log.Debug("realtime: connection refused", "remote", r.RemoteAddr, "err", refused)
+		writeHTTPError(w, refused)
 		return
 	}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
@@ -212,7 +202,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // native WebSocket (the Socket.IO bridge) call it; it returns when the
 // connection is closed and t released.
 func (h *Hub) ServeTransport(t Transport, r *http.Request, token string) {
-	if c := h.open(t, r, token, nil); c != nil {
+	// The transport counted the address, if it does (AdmitAddress).
+	pre, refused := h.admitRequest(r.Context(), token, "")
+	if refused != nil {
+		_ = t.Close(StatusRateLimited, refused.Message)
+		return
+	}
+	if c := h.open(t, r, token, pre); c != nil {
 		defer h.connsWG.Done()
 		h.run(c)
 	}
@@ -225,16 +221,12 @@ func (h *Hub) ServeTransport(t Transport, r *http.Request, token string) {
 // logged.
 func (h *Hub) open(t Transport, r *http.Request, token string, pre *admitted) (opened *conn) {
 	if !h.admit() {
-		if pre != nil {
-			h.conns.give(pre.slot)
-		}
+		h.conns.give(pre.slot)
 		_ = t.Close(StatusGoingAway, "server shutting down")
 		return nil
 	}
 	c := newConn(h, t)
-	if pre != nil {
-		c.slot = pre.slot // given back when c is released
-	}
+	c.slot = pre.slot // given back when c is released
 	c.startPings()
 	defer func() {
 		if p := recover(); p != nil {

@@ -308,7 +308,8 @@ func (c *Client) rejoin(sess *session) {
 		}
 		c.mu.Unlock()
 		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
-		ack, err := c.emitOn(ctx, sess, "join-room", req)
+		body, _ := json.Marshal(req)
+		ack, err := c.emitOn(ctx, sess, "join-room", req, body)
 		cancel()
 		if err != nil {
 			c.log.Debug("client: rejoin failed", "room", id, "err", err)
@@ -446,19 +447,16 @@ func (c *Client) forgetRoom(id string) {
 // (PROTOCOL.md section 6), and sending the same data again with that
 // clientMsgId cannot store it twice.
 func (c *Client) Emit(ctx context.Context, event string, data any) (json.RawMessage, error) {
-	if event == "message" {
-		body, err := withClientMsgID(data)
-		if err != nil {
-			return nil, err
-		}
-		data = body
+	body, err := encodeEvent(event, data) // once: a retry keeps its clientMsgId
+	if err != nil {
+		return nil, err
 	}
 	for {
 		c.mu.Lock()
 		sess, ready := c.sess, c.ready
 		c.mu.Unlock()
 		if sess != nil {
-			return c.emitOn(ctx, sess, event, data)
+			return c.emitOn(ctx, sess, event, data, body)
 		}
 		select {
 		case <-ready:
@@ -470,11 +468,7 @@ func (c *Client) Emit(ctx context.Context, event string, data any) (json.RawMess
 	}
 }
 
-func (c *Client) emitOn(ctx context.Context, sess *session, event string, data any) (json.RawMessage, error) {
-	body, err := encodeData(data)
-	if err != nil {
-		return nil, err
-	}
+func (c *Client) emitOn(ctx context.Context, sess *session, event string, data any, body []byte) (json.RawMessage, error) {
 	ch := make(chan reply, 1)
 	c.mu.Lock()
 	c.nextAck++
@@ -533,9 +527,9 @@ func (c *Client) track(event string, data any, ack json.RawMessage) {
 }
 
 // Send sends event without asking for an ack: a failure comes back as an
-// error event.
+// error event. A message gets a clientMsgId as with Emit.
 func (c *Client) Send(ctx context.Context, event string, data any) error {
-	body, err := encodeData(data)
+	body, err := encodeEvent(event, data)
 	if err != nil {
 		return err
 	}
@@ -551,12 +545,12 @@ func (c *Client) Send(ctx context.Context, event string, data any) error {
 	return sess.ws.Write(ctx, websocket.MessageText, wire.AppendClient(nil, event, body, 0))
 }
 
-// withClientMsgID encodes a message's data, adding a random clientMsgId
-// when it has none.
-func withClientMsgID(data any) (json.RawMessage, error) {
+// encodeEvent encodes the data of event; a message without a clientMsgId
+// gets a random one.
+func encodeEvent(event string, data any) (json.RawMessage, error) {
 	body, err := encodeData(data)
-	if err != nil {
-		return nil, err
+	if err != nil || event != "message" {
+		return body, err
 	}
 	var fields map[string]json.RawMessage
 	if json.Unmarshal(body, &fields) != nil {

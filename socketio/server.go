@@ -18,8 +18,8 @@ import (
 )
 
 // Options configures a Server. The zero Options serves both transports on
-// /socket.io/ with the Hub's origins, ping timings, frame limit and logger. Every field's comment says what its zero value
-// means.
+// /socket.io/ with the Hub's origins, ping timings, frame limit and
+// logger. Every field's comment says what its zero value means.
 type Options struct {
 	// Path is where the Server answers, with or without its trailing
 	// slash; other paths get 404. Mount the Server on the same path.
@@ -73,12 +73,6 @@ func (o Options) withDefaults(hub realtime.Config) (Options, error) {
 	if o.AllowedOrigins == nil {
 		o.AllowedOrigins = hub.AllowedOrigins
 	}
-	if o.PingInterval == 0 {
-		o.PingInterval = hub.HeartbeatInterval
-	}
-	if o.PingTimeout == 0 {
-		o.PingTimeout = hub.PingTimeout
-	}
 	if o.MaxPayload == 0 {
 		o.MaxPayload = hub.MaxFrameBytes
 	}
@@ -104,8 +98,8 @@ func (o Options) withDefaults(hub realtime.Config) (Options, error) {
 		d    *time.Duration
 		def  time.Duration
 	}{
-		{"PingInterval", &o.PingInterval, 0},
-		{"PingTimeout", &o.PingTimeout, 0},
+		{"PingInterval", &o.PingInterval, hub.HeartbeatInterval},
+		{"PingTimeout", &o.PingTimeout, hub.PingTimeout},
 		{"ConnectTimeout", &o.ConnectTimeout, defaultConnect},
 	} {
 		if *f.d < 0 {

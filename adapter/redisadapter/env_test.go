@@ -9,30 +9,26 @@ import (
 )
 
 func TestClientOptionsFromEnv(t *testing.T) {
-	for _, name := range []string{"REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_DB"} {
-		t.Setenv(name, "")
+	for _, tc := range []struct {
+		name, addr, password string
+		db                   int
+		env                  map[string]string
+	}{
+		{"defaults", "127.0.0.1:6379", "", 0, nil},
+		{"seed variables", "[::1]:6380", "s3cret", 2, map[string]string{"REDIS_HOST": "::1", "REDIS_PORT": "6380", "REDIS_PASSWORD": "s3cret", "REDIS_DB": "2"}},
+		{"URL over the rest", "127.0.0.1:6390", "pw", 3, map[string]string{"REDIS_URL": "redis://:pw@127.0.0.1:6390/3", "REDIS_HOST": "elsewhere", "REDIS_DB": "9"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, name := range []string{"REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_DB"} {
+				t.Setenv(name, tc.env[name])
+			}
+			o, err := redisadapter.ClientOptionsFromEnv()
+			require.NoError(t, err)
+			require.Equal(t, tc.addr, o.Addr)
+			require.Equal(t, tc.password, o.Password)
+			require.Equal(t, tc.db, o.DB)
+		})
 	}
-	o, err := redisadapter.ClientOptionsFromEnv()
-	require.NoError(t, err)
-	require.Equal(t, "127.0.0.1:6379", o.Addr)
-
-	t.Setenv("REDIS_HOST", "::1")
-	t.Setenv("REDIS_PORT", "6380")
-	t.Setenv("REDIS_PASSWORD", "s3cret")
-	t.Setenv("REDIS_DB", "2")
-	o, err = redisadapter.ClientOptionsFromEnv()
-	require.NoError(t, err)
-	require.Equal(t, "[::1]:6380", o.Addr)
-	require.Equal(t, "s3cret", o.Password)
-	require.Equal(t, 2, o.DB)
-
-	t.Setenv("REDIS_URL", "redis://:pw@127.0.0.1:6390/3")
-	o, err = redisadapter.ClientOptionsFromEnv()
-	require.NoError(t, err)
-	require.Equal(t, "127.0.0.1:6390", o.Addr)
-	require.Equal(t, "pw", o.Password)
-	require.Equal(t, 3, o.DB)
-
 	for name, bad := range map[string]string{"REDIS_URL": "http://x", "REDIS_PORT": "redis", "REDIS_DB": "-1"} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("REDIS_URL", "")

@@ -104,9 +104,9 @@ func newEngineServer(log *slog.Logger) *eio.Server {
 type echo struct{ s *eio.Session }
 
 func (e echo) OnMessage(data []byte, binary bool) {
-	f := eio.Frame{Data: append([]byte{eio.TypeMessage}, data...)}
-	if binary {
-		f = eio.Frame{Data: append([]byte(nil), data...), Binary: true}
+	f := eio.Frame{Data: data, Binary: true} // the session never reuses data
+	if !binary {
+		f = eio.Frame{Data: append([]byte{eio.TypeMessage}, data...)}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
