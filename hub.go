@@ -360,15 +360,22 @@ func (h *Hub) register(c *conn) error {
 	}
 	connected := newPush("connected", data)
 	connected.meta |= metaAccept
+	// Reachable across the cluster before it hears it is connected: the
+	// user's channel first (a Subscribe per connection, counted by the
+	// adapter and matched by the Unsubscribe of unregister).
+	userCh := Channel{Kind: ChannelUser, ID: u.ID}
+	if err := h.adapter.Subscribe(c.ctx, userCh); err != nil {
+		h.log.Warn("realtime: subscribe user channel", "err", err)
+	}
 	h.mu.Lock()
 	if h.closing.Load() {
 		h.mu.Unlock()
+		_ = h.adapter.Unsubscribe(context.WithoutCancel(c.ctx), userCh)
 		return ErrHubClosed
 	}
 	h.all.add(c)
 	set := h.users[u.ID]
-	first := set == nil
-	if first {
+	if set == nil {
 		set = &connSet{}
 		h.users[u.ID] = set
 	}
@@ -383,13 +390,6 @@ func (h *Hub) register(c *conn) error {
 		h.budgets[u.ID] = &userLimit{bucket: h.messageBucket(), conns: 1}
 	}
 	h.mu.Unlock()
-	if first {
-		// Counted by the adapter: every register of a first connection is
-		// matched by one Unsubscribe in unregister.
-		if err := h.adapter.Subscribe(c.ctx, Channel{Kind: ChannelUser, ID: u.ID}); err != nil {
-			h.log.Warn("realtime: subscribe user channel", "err", err)
-		}
-	}
 	h.userConnected(c.ctx, u)
 	return nil
 }
@@ -407,12 +407,10 @@ func (h *Hub) unregister(c *conn, typingRooms []string) {
 	u := c.currentUser()
 	h.mu.Lock()
 	h.all.remove(c)
-	last := false
 	if set := h.users[u.ID]; set != nil {
 		set.remove(c)
 		if set.len() == 0 {
 			delete(h.users, u.ID)
-			last = true
 		}
 	}
 	if l := h.budgets[u.ID]; l != nil {
@@ -435,10 +433,8 @@ func (h *Hub) unregister(c *conn, typingRooms []string) {
 	for _, room := range rooms {
 		h.unsubscribe(ctx, c, room)
 	}
-	if last {
-		if err := h.adapter.Unsubscribe(ctx, Channel{Kind: ChannelUser, ID: u.ID}); err != nil {
-			h.log.Warn("realtime: unsubscribe user channel", "err", err)
-		}
+	if err := h.adapter.Unsubscribe(ctx, Channel{Kind: ChannelUser, ID: u.ID}); err != nil {
+		h.log.Warn("realtime: unsubscribe user channel", "err", err)
 	}
 }
 
