@@ -5,27 +5,29 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+
+	"github.com/realtime-go/realtime/adapter"
 )
 
 // This file is the server-side API: what the host application calls to act
 // on the hub from Go. Every method reaches the whole cluster through the
-// Adapter, not only this node's connections.
+// Broker, not only this node's connections.
 
 // SendToRoom pushes event with data (encoded to JSON once) to every
 // connection subscribed to a room. It does not store anything: use it for
 // live updates, not for chat messages.
 func (h *Hub) SendToRoom(ctx context.Context, roomID, event string, data any) error {
-	return h.sendEvent(ctx, Channel{Kind: ChannelRoom, ID: roomID}, event, data)
+	return h.sendEvent(ctx, adapter.Room(roomID), event, data)
 }
 
 // SendToUser pushes event to every connection of a user.
 func (h *Hub) SendToUser(ctx context.Context, userID, event string, data any) error {
-	return h.sendEvent(ctx, Channel{Kind: ChannelUser, ID: userID}, event, data)
+	return h.sendEvent(ctx, adapter.User(userID), event, data)
 }
 
 // Broadcast pushes event to every connection of the cluster.
 func (h *Hub) Broadcast(ctx context.Context, event string, data any) error {
-	return h.sendEvent(ctx, Channel{Kind: ChannelGlobal}, event, data)
+	return h.sendEvent(ctx, adapter.Global(), event, data)
 }
 
 var eventNamePattern = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
@@ -33,7 +35,7 @@ var eventNamePattern = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 // maxEventName bounds the name of an event the host sends.
 const maxEventName = 128
 
-func (h *Hub) sendEvent(ctx context.Context, ch Channel, event string, data any) error {
+func (h *Hub) sendEvent(ctx context.Context, ch adapter.Channel, event string, data any) error {
 	if h.closing.Load() {
 		return ErrHubClosed
 	}

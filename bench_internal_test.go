@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"strconv"
 	"testing"
+
+	"github.com/realtime-go/realtime/adapter"
 )
 
 // BenchmarkRoomFanout1000 measures the hub's fan-out path without sockets:
@@ -19,7 +21,7 @@ func BenchmarkRoomFanout1000(b *testing.B) {
 	msg := Message{ID: "m_1", RoomID: "r", SenderID: "u1", Sender: UserRef{ID: "u1", Username: "ada"},
 		Content: "a message of about one hundred bytes, as the benchmarks of the performance issue use", Type: TypeText, CreatedAt: now()}
 	ctx := context.Background()
-	ch := Channel{Kind: ChannelRoom, ID: "r"}
+	ch := adapter.Room("r")
 
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -29,7 +31,7 @@ func BenchmarkRoomFanout1000(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := h.publish(ctx, ch, Publication{Frame: frame, Seq: msg.Seq}); err != nil {
+		if err := h.publish(ctx, ch, publication{Frame: frame, Seq: msg.Seq}); err != nil {
 			b.Fatal(err)
 		}
 		if i%256 == 255 { // the writers' part: take the queue, hand back the slice
@@ -70,7 +72,7 @@ func newFanoutHub(tb testing.TB, n int) (*Hub, []*conn) {
 // room allocates the same whether it has 10 or 1,000 subscribers.
 func TestFanoutAllocatesNothingPerRecipient(t *testing.T) {
 	frame := []byte(`{"event":"new-message","data":{}}`)
-	ch := Channel{Kind: ChannelRoom, ID: "r"}
+	ch := adapter.Room("r")
 	allocs := func(n int) float64 {
 		h, conns := newFanoutHub(t, n)
 		drain := func() {
@@ -81,12 +83,12 @@ func TestFanoutAllocatesNothingPerRecipient(t *testing.T) {
 		}
 		// Warm the queues up to their working size first.
 		for range 4 {
-			h.deliver(ch, Publication{Frame: frame})
+			h.deliver(ch, publication{Frame: frame})
 		}
 		drain()
 		return testing.AllocsPerRun(100, func() {
-			h.deliver(ch, Publication{Frame: frame})
-			h.deliver(ch, Publication{Frame: frame})
+			h.deliver(ch, publication{Frame: frame})
+			h.deliver(ch, publication{Frame: frame})
 			drain()
 		})
 	}

@@ -74,7 +74,7 @@ func BenchmarkCrossNodeFanout1000(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer a.Close() // after the hub's Close
-			hub, err := realtime.New(realtime.Config{Logger: quiet, MaxUsersPerRoom: 1001, Store: store, Adapter: a})
+			hub, err := realtime.New(realtime.Config{Logger: quiet, MaxUsersPerRoom: 1001, Store: store, Broker: a})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -8,19 +8,26 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/realtime-go/realtime/adapter"
 )
 
-// orderAdapter is the in-process adapter, recording the seq of every
+// orderAdapter is an in-process broker, recording the seq of every
 // publication in the order Publish is called; with hang set, Publish
-// blocks until its context ends, as a networked adapter whose link hangs.
+// blocks until its context ends, as a networked broker whose link hangs.
 type orderAdapter struct {
-	localAdapter
+	localBroker
+	localPresence
 	hang bool
 	mu   sync.Mutex
 	seqs []uint64
 }
 
-func (a *orderAdapter) Publish(ctx context.Context, ch Channel, p Publication) error {
+func (a *orderAdapter) Publish(ctx context.Context, ch adapter.Channel, payload []byte) error {
+	p, err := decodeEnvelope(payload)
+	if err != nil {
+		return err
+	}
 	a.mu.Lock()
 	a.seqs = append(a.seqs, p.Seq)
 	a.mu.Unlock()
@@ -28,7 +35,7 @@ func (a *orderAdapter) Publish(ctx context.Context, ch Channel, p Publication) e
 		<-ctx.Done()
 		return ctx.Err()
 	}
-	return a.localAdapter.Publish(ctx, ch, p)
+	return a.localBroker.Publish(ctx, ch, payload)
 }
 
 // gatedStore is the memory store, except that a message whose content is
@@ -61,7 +68,7 @@ func TestSendOrderSurvivesAPanickingSave(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ad := &orderAdapter{}
 		st := &gatedStore{Store: NewMemoryStore(MemoryOptions{}), release: make(chan struct{})}
-		h := quietHub(t, Config{Adapter: ad, Store: st, MaxMessagesPerMinute: -1})
+		h := quietHub(t, Config{Broker: ad, Store: st, MaxMessagesPerMinute: -1})
 		var wg sync.WaitGroup
 		send := func(content string) {
 			wg.Go(func() {
@@ -86,7 +93,7 @@ func TestSendOrderSurvivesAPanickingSave(t *testing.T) {
 func TestSendsStopWaitingWhenCancelled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ad := &orderAdapter{hang: true}
-		h := quietHub(t, Config{Adapter: ad, MaxMessagesPerMinute: -1})
+		h := quietHub(t, Config{Broker: ad, MaxMessagesPerMinute: -1})
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		for range 4 {

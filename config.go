@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/realtime-go/realtime/adapter"
 )
 
 // Config configures a Hub. The zero Config is a working single-node hub:
@@ -39,10 +41,16 @@ type Config struct {
 	// Store keeps rooms, members and messages. Nil: NewMemoryStore with
 	// default options (single node only). The hub does not close it.
 	Store Store
-	// Adapter connects the hubs of a cluster. Nil: this hub is the only
+	// Broker carries events between the hubs of a cluster
+	// (adapter/redisadapter, adapter/memadapter). Nil: this hub is the only
 	// node. The hub starts it and does not close it: close it after the
 	// hub's Shutdown or Close.
-	Adapter Adapter
+	Broker adapter.Broker
+	// Presence keeps the cluster's presence records. Nil: the Broker, when
+	// it is also an adapter.PresenceBackend (as redisadapter's is); else,
+	// with no Broker, this node's own. A Broker without Presence is an
+	// error: each node would see only its own users online.
+	Presence adapter.PresenceBackend
 	// Logger receives the hub's structured logs. Nil: slog.Default().
 	Logger *slog.Logger
 
@@ -100,7 +108,7 @@ type Config struct {
 	// Zero: 10s.
 	StoreTimeout time.Duration
 	// PublishTimeout bounds how long a stored message waits for a remote
-	// Adapter to take its publication (during an outage, say); the sender
+	// Broker to take its publication (during an outage, say); the sender
 	// then gets unavailable although the message is stored (PROTOCOL.md
 	// section 6). Zero: 10s.
 	PublishTimeout time.Duration
@@ -199,6 +207,13 @@ func (c Config) withDefaults() (Config, error) {
 			*n = def
 		}
 	}
+	if c.Presence == nil && c.Broker != nil {
+		p, ok := c.Broker.(adapter.PresenceBackend)
+		if !ok {
+			return c, errors.New("realtime: Config.Broker is set but Config.Presence is not, and the Broker is no PresenceBackend")
+		}
+		c.Presence = p
+	}
 	setDur(&c.AuthTimeout, defaultAuthTimeout)
 	setDur(&c.TokenExpiryWarning, defaultTokenExpiryWarning)
 	setDur(&c.DefaultRoomExpiry, defaultRoomExpiry)
@@ -289,8 +304,8 @@ func (c Config) withDefaults() (Config, error) {
 // redisadapter.ClientOptionsFromEnv.
 //
 // An unset variable leaves the field at its zero value (the default); a
-// malformed one is an error naming the variable. Store, Adapter, Logger and
-// hooks are left for the caller to set.
+// malformed one is an error naming the variable. Store, Broker, Presence,
+// Logger and hooks are left for the caller to set.
 func ConfigFromEnv() (Config, error) {
 	var c Config
 	var errs []error

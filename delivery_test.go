@@ -58,7 +58,7 @@ func TestResumeDoesNotStallDelivery(t *testing.T) {
 	t.Run("memadapter", func(t *testing.T) {
 		bus := memadapter.NewBus()
 		store := newStallingStore(t, realtime.NewMemoryStore(realtime.MemoryOptions{}))
-		env := newTestHub(t, realtime.Config{Adapter: bus.Node(), Store: store})
+		env := newTestHub(t, realtime.Config{Broker: bus.Node(), Store: store})
 		resumeWhileStalled(t, env, store)
 	})
 	t.Run("redisadapter", func(t *testing.T) {

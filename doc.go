@@ -20,21 +20,21 @@
 // # Lifecycle
 //
 // New validates the Config (an invalid field is an error naming it) and
-// starts the Adapter. Each connection has one goroutine that reads and
+// starts the Broker. Each connection has one goroutine that reads and
 // handles its events in order and one that writes; both end when the
 // connection closes. Shutdown refuses new upgrades with 503, closes every
 // connection with 1001 after writing what was queued for it; Close does the
 // same at once, without waiting for anything but the hub's own goroutines.
 // Both may be called more than once. A hub closes only what it created: the
-// Adapter and Store of the Config are the caller's, to close after Shutdown
-// or Close returns.
+// Broker, Presence and Store of the Config are the caller's, to close after
+// Shutdown or Close returns.
 //
 // # Guarantees
 //
 //   - Within a room, every subscribed connection receives messages in seq
 //     order, without gaps or duplicates, while it lives and keeps up.
 //   - A message is acknowledged only after the Store saved it and the
-//     Adapter accepted it.
+//     Broker accepted it.
 //   - A connection whose send queue (Config.SendQueueBytes) overflows is
 //     closed with 4009; it never slows the other members of its rooms.
 //     Typing indicators are dropped before that point.
@@ -68,7 +68,7 @@
 // flap. Statuses are online, away, busy and invisible (seen as offline by
 // others); presence-changed goes to the rooms the user belongs to, and
 // get-presence answers for users who share a room with the caller. Each
-// node keeps its users' records in the Adapter and heartbeats them: when a
+// node keeps its users' records in the PresenceBackend and heartbeats them: when a
 // node dies, another announces its users offline within OfflineTimeout.
 //
 // # Backends
@@ -76,10 +76,13 @@
 // The Store (rooms, members, messages, files, last seen) defaults to an
 // in-memory store, NewMemoryStore; store/sqlstore keeps everything in SQLite
 // or PostgreSQL, and store/storetest is the conformance suite of Store
-// implementations. The Adapter connects the hubs of a cluster; the default
-// serves one node, adapter/memadapter connects several hubs of one process,
-// and adapter/adaptertest is its conformance suite. Each node restores the
-// seq order of what the Adapter hands it and fills gaps from the Store.
+// implementations. A Broker (Config.Broker) carries events between the hubs
+// of a cluster and a PresenceBackend (Config.Presence) keeps their presence
+// records; package adapter holds both contracts, redisadapter implements
+// them over Redis, memadapter connects several hubs of one process, and
+// adaptertest is their conformance suite. The default serves one node. Each
+// node restores the seq order of what the Broker hands it and fills gaps
+// from the Store.
 //
 // # Transports
 //

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/adapter"
 	"github.com/realtime-go/realtime/client"
 	"github.com/realtime-go/realtime/internal/testenv"
 	"github.com/realtime-go/realtime/internal/wire"
@@ -29,8 +30,8 @@ type testEnv struct {
 	hub *realtime.Hub
 	url string // ws:// URL of the hub
 	jwt *realtime.JWT
-	// adapter is cfg.Adapter, if any; the test closes it after the hub.
-	adapter realtime.Adapter
+	// broker is cfg.Broker, if any; the test closes it after the hub.
+	broker adapter.Broker
 }
 
 // newTestHub starts a hub with cfg over httptest. Unless cfg has an
@@ -45,13 +46,13 @@ func newTestHub(t *testing.T, cfg realtime.Config) *testEnv {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if a := cfg.Adapter; a != nil {
+	if a := cfg.Broker; a != nil {
 		t.Cleanup(func() { require.NoError(t, a.Close()) }) // after the hub's
 	}
 	hub, err := realtime.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, hub.Close()) })
-	env := &testEnv{t: t, hub: hub, jwt: j, adapter: cfg.Adapter}
+	env := &testEnv{t: t, hub: hub, jwt: j, broker: cfg.Broker}
 	env.url = serve(t, hub)
 	return env
 }

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/realtime-go/realtime/adapter"
 )
 
 // Hub serves realtime connections and owns their rooms. Mount it on any
@@ -29,11 +31,11 @@ import (
 //
 //  1. closeMu: Shutdown and Close, one at a time.
 //  2. a lane (lanes): a room's subscription changes or a user's presence
-//     changes, in order. Held across Adapter and Store calls; never taken
-//     on the Adapter's delivery path (work that needs one moves to a
+//     changes, in order. Held across Broker and Store calls; never taken
+//     on the Broker's delivery path (work that needs one moves to a
 //     goroutine of its own, goTimer).
 //  3. roomSeq.mu: one room's sequencing (order.go). Never held across
-//     a Store or Adapter call, so that delivery never waits for either.
+//     a Store or Broker call, so that delivery never waits for either.
 //  4. mu: the connection sets and the maps beside it (shared by delivery).
 //  5. userLimit.mu: one user's message budget.
 //  6. conn.qmu: one connection's send queue (conn.go).
@@ -45,10 +47,14 @@ type Hub struct {
 	cfg   Config
 	log   *slog.Logger
 	store Store
-	// adapterLocal: the adapter is this process's own, which delivers
-	// within Publish and so needs no deadline.
-	adapterLocal bool
-	adapter      Adapter
+	// broker carries publications between nodes; presence keeps the
+	// cluster's presence records (Config.Broker, Config.Presence).
+	broker   adapter.Broker
+	presence adapter.PresenceBackend
+	// brokerLocal: the broker is this process's own; the hub delivers its
+	// publications itself, within publish, with no envelope and no
+	// deadline.
+	brokerLocal bool
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -112,38 +118,41 @@ func New(cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h := &Hub{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		store:   cfg.Store,
-		adapter: cfg.Adapter,
-		users:   make(map[string]*connSet),
-		rooms:   make(map[string]*connSet),
-		seqs:    make(map[string]*roomSeq),
-		expiry:  make(map[string]*time.Timer),
-		budgets: make(map[string]*userLimit),
-		seed:    maphash.MakeSeed(),
-		nodeID:  newID("n"),
-		local:   make(map[string]*localUser),
-		conns:   newConnLimits(cfg),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		store:    cfg.Store,
+		broker:   cfg.Broker,
+		presence: cfg.Presence,
+		users:    make(map[string]*connSet),
+		rooms:    make(map[string]*connSet),
+		seqs:     make(map[string]*roomSeq),
+		expiry:   make(map[string]*time.Timer),
+		budgets:  make(map[string]*userLimit),
+		seed:     maphash.MakeSeed(),
+		nodeID:   newID("n"),
+		local:    make(map[string]*localUser),
+		conns:    newConnLimits(cfg),
 	}
 	if h.store == nil {
 		h.store = NewMemoryStore(MemoryOptions{})
 	}
-	if h.adapter == nil {
-		h.adapter = &localAdapter{}
+	if h.broker == nil {
+		h.broker = &localBroker{}
 	}
-	_, h.adapterLocal = h.adapter.(*localAdapter)
+	if h.presence == nil {
+		h.presence = &localPresence{}
+	}
+	_, h.brokerLocal = h.broker.(*localBroker)
 	if cfg.Authenticator == nil {
 		h.log.Warn("realtime: no Authenticator configured: development mode, every connection gets an anonymous user; do not expose this hub")
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
-	if err := h.adapter.Start(h.ctx, h.deliver); err != nil {
+	if err := h.broker.Start(h.ctx, handler{h}); err != nil {
 		h.cancel()
-		return nil, fmt.Errorf("realtime: start adapter: %w", err)
+		return nil, fmt.Errorf("realtime: start broker: %w", err)
 	}
-	if err := h.adapter.Subscribe(h.ctx, Channel{Kind: ChannelGlobal}); err != nil {
+	if err := h.broker.Subscribe(h.ctx, adapter.Global()); err != nil {
 		h.cancel()
-		_ = h.adapter.Close()
 		return nil, fmt.Errorf("realtime: subscribe global channel: %w", err)
 	}
 	h.goTimer(h.heartbeat)
@@ -219,7 +228,7 @@ func (h *Hub) run(c *conn) {
 			<-c.ctx.Done() // the writer has sent the close
 		}
 		code, reason := c.closeStatus(err)
-		// A custom Adapter may panic while unsubscribing: log it, as
+		// A custom Broker may panic while unsubscribing: log it, as
 		// net/http did when it ran this goroutine.
 		h.guard("releasing a connection", func() {
 			h.release(c, true, DisconnectEvent{ConnectionID: c.id, User: u, Code: code, Reason: reason})
@@ -363,14 +372,14 @@ func (h *Hub) register(c *conn) error {
 	// Reachable across the cluster before it hears it is connected: the
 	// user's channel first (a Subscribe per connection, counted by the
 	// adapter and matched by the Unsubscribe of unregister).
-	userCh := Channel{Kind: ChannelUser, ID: u.ID}
-	if err := h.adapter.Subscribe(c.ctx, userCh); err != nil {
+	userCh := adapter.User(u.ID)
+	if err := h.broker.Subscribe(c.ctx, userCh); err != nil {
 		h.log.Warn("realtime: subscribe user channel", "err", err)
 	}
 	h.mu.Lock()
 	if h.closing.Load() {
 		h.mu.Unlock()
-		_ = h.adapter.Unsubscribe(context.WithoutCancel(c.ctx), userCh)
+		_ = h.broker.Unsubscribe(context.WithoutCancel(c.ctx), userCh)
 		return ErrHubClosed
 	}
 	h.all.add(c)
@@ -433,7 +442,7 @@ func (h *Hub) unregister(c *conn, typingRooms []string) {
 	for _, room := range rooms {
 		h.unsubscribe(ctx, c, room)
 	}
-	if err := h.adapter.Unsubscribe(ctx, Channel{Kind: ChannelUser, ID: u.ID}); err != nil {
+	if err := h.broker.Unsubscribe(ctx, adapter.User(u.ID)); err != nil {
 		h.log.Warn("realtime: unsubscribe user channel", "err", err)
 	}
 }
@@ -473,7 +482,7 @@ func (h *Hub) subscribe(ctx context.Context, c *conn, room, since string) (misse
 	}
 	h.mu.Unlock()
 	if first {
-		if err := h.adapter.Subscribe(ctx, Channel{Kind: ChannelRoom, ID: room}); err != nil {
+		if err := h.broker.Subscribe(ctx, adapter.Room(room)); err != nil {
 			h.mu.Lock()
 			if set.len() == 0 {
 				delete(h.rooms, room)
@@ -555,7 +564,7 @@ func (h *Hub) unsubscribe(ctx context.Context, c *conn, room string) {
 		rs.mu.Unlock()
 	}
 	if last {
-		if err := h.adapter.Unsubscribe(ctx, Channel{Kind: ChannelRoom, ID: room}); err != nil {
+		if err := h.broker.Unsubscribe(ctx, adapter.Room(room)); err != nil {
 			h.log.Warn("realtime: unsubscribe room channel", "room", room, "err", err)
 		}
 	}
@@ -590,40 +599,37 @@ func (h *Hub) lane(stream string) *sync.Mutex {
 
 // deliver writes a publication to the local connections of its channel. The
 // adapter calls it; it never blocks.
-func (h *Hub) deliver(ch Channel, p Publication) {
+func (h *Hub) deliver(ch adapter.Channel, p publication) {
 	switch {
-	case p.Op == OpResync:
-		h.goTimer(h.resync)
-		return
-	case ch.Kind == ChannelRoom && p.Seq > 0 && p.Op == OpDeliver:
+	case ch.Kind == adapter.ChannelRoom && p.Seq > 0 && p.Op == opDeliver:
 		h.deliverInOrder(ch.ID, p)
 		return
 	}
 	var conns []*conn
 	h.mu.RLock()
 	switch ch.Kind {
-	case ChannelRoom:
+	case adapter.ChannelRoom:
 		if set := h.rooms[ch.ID]; set != nil {
 			conns = set.load()
 		}
-	case ChannelUser:
+	case adapter.ChannelUser:
 		if set := h.users[ch.ID]; set != nil {
 			conns = set.load()
 		}
-	case ChannelGlobal:
+	case adapter.ChannelGlobal:
 		conns = h.all.load()
 	}
 	h.mu.RUnlock()
 
 	switch p.Op {
-	case OpLeaveRoom:
-		if ch.Kind == ChannelUser && p.Room != "" {
+	case opLeaveRoom:
+		if ch.Kind == adapter.ChannelUser && p.Room != "" {
 			// Unsubscribing takes the room's lane, which the publisher may
 			// hold: do it off the adapter's goroutine.
 			h.goTimer(func() { h.unsubscribeUser(ch.ID, p.Room) })
 		}
-	case OpCloseRoom:
-		if ch.Kind == ChannelRoom {
+	case opCloseRoom:
+		if ch.Kind == adapter.ChannelRoom {
 			h.goTimer(func() {
 				for _, c := range conns {
 					h.unsubscribe(h.ctx, c, ch.ID)
@@ -706,20 +712,24 @@ func (h *Hub) goTimer(fn func()) {
 }
 
 // publish sends an encoded event to a channel through the adapter.
-func (h *Hub) publish(ctx context.Context, ch Channel, p Publication) error {
-	if err := h.adapter.Publish(ctx, ch, p); err != nil {
+func (h *Hub) publish(ctx context.Context, ch adapter.Channel, p publication) error {
+	if h.brokerLocal {
+		h.deliver(ch, p)
+		return nil
+	}
+	if err := h.broker.Publish(ctx, ch, encodeEnvelope(p)); err != nil {
 		return fmt.Errorf("%w: publish: %w", ErrUnavailable, err)
 	}
 	return nil
 }
 
 // publishEvent encodes data once and publishes it.
-func (h *Hub) publishEvent(ctx context.Context, ch Channel, event string, data any) error {
+func (h *Hub) publishEvent(ctx context.Context, ch adapter.Channel, event string, data any) error {
 	frame, err := encodePush(event, data)
 	if err != nil {
 		return err
 	}
-	return h.publish(ctx, ch, Publication{Frame: frame})
+	return h.publish(ctx, ch, publication{Frame: frame})
 }
 
 // admit counts a new connection in connsWG, unless the hub is closing.
@@ -743,7 +753,8 @@ func (h *Hub) beginClosing() {
 // Shutdown stops the hub gracefully: new upgrades get 503, and every
 // connection is sent what is queued for it and closed with 1001. If ctx ends
 // first, the remaining connections are dropped as by Close. The Config's
-// Adapter and Store are left open: close them after Shutdown returns.
+// Broker, Presence and Store are left open: close them after Shutdown
+// returns.
 // Calling it again, or after Close, returns nil.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.closeMu.Lock()
@@ -774,7 +785,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 
 // Close stops the hub at once: connections are dropped without a close
 // handshake. It waits for every goroutine of the hub to end, and leaves the
-// Config's Adapter and Store open, as Shutdown does. Calling it again
+// Config's Broker, Presence and Store open, as Shutdown does. Calling it again
 // returns nil.
 func (h *Hub) Close() error {
 	h.closeMu.Lock()
@@ -790,14 +801,15 @@ func (h *Hub) closeLocked() error {
 	h.closed = true
 	h.cancel()
 	h.connsWG.Wait()
-	// A hub closes only what it created: the default adapter and memory
-	// store, which hold nothing to release. A caller's Adapter and Store are
+	// A hub closes only what it created: the default broker, presence
+	// and memory store, which hold nothing to release. A caller's Broker,
+	// Presence and Store are
 	// the caller's to close once Shutdown or Close has returned; until then
 	// the hub leaves the channels it subscribed to.
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.StoreTimeout)
 	defer cancel()
 	var err error
-	if uerr := h.adapter.Unsubscribe(ctx, Channel{Kind: ChannelGlobal}); uerr != nil {
+	if uerr := h.broker.Unsubscribe(ctx, adapter.Global()); uerr != nil {
 		err = fmt.Errorf("realtime: unsubscribe global channel: %w", uerr)
 	}
 	h.bgMu.Lock()

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/adapter"
 	"github.com/realtime-go/realtime/adapter/memadapter"
 	"github.com/realtime-go/realtime/client"
 	"github.com/realtime-go/realtime/internal/testenv"
@@ -351,8 +352,8 @@ func TestSilentPeerClosed(t *testing.T) {
 func TestHubsShareRoomsThroughAdapter(t *testing.T) {
 	bus := memadapter.NewBus()
 	store := realtime.NewMemoryStore(realtime.MemoryOptions{})
-	a := newTestHub(t, realtime.Config{Adapter: bus.Node(), Store: store})
-	b := newTestHub(t, realtime.Config{Adapter: bus.Node(), Store: store})
+	a := newTestHub(t, realtime.Config{Broker: bus.Node(), Store: store})
+	b := newTestHub(t, realtime.Config{Broker: bus.Node(), Store: store})
 
 	alice, bob := a.dial("alice"), b.dial("bob")
 	bobOnA := a.dial("bob")
@@ -382,15 +383,61 @@ func TestHubsShareRoomsThroughAdapter(t *testing.T) {
 	bob.none("new-message", 150*time.Millisecond)
 }
 
+// TestBrokerAndPresenceApart: the Broker and the PresenceBackend come from
+// different places (here two buses, one carrying events, the other only
+// keeping presence), and presence is still shared. A Broker that keeps no
+// presence needs a Presence, or New says so.
+func TestBrokerAndPresenceApart(t *testing.T) {
+	events, presence := memadapter.NewBus(), memadapter.NewBus()
+	store := realtime.NewMemoryStore(realtime.MemoryOptions{})
+	type brokerOnly struct{ adapter.Broker }
+	_, err := realtime.New(realtime.Config{Broker: brokerOnly{events.Node()}})
+	require.ErrorContains(t, err, "Presence")
+
+	a := newTestHub(t, realtime.Config{Broker: brokerOnly{events.Node()}, Presence: presence.Node(), Store: store})
+	b := newTestHub(t, realtime.Config{Broker: brokerOnly{events.Node()}, Presence: presence.Node(), Store: store})
+	alice, bob := a.dial("alice"), b.dial("bob")
+	room := alice.createRoom("apart", nil)
+	bob.emit("join-room", map[string]any{"roomId": room.ID})
+	alice.next("user-joined")
+	got := testenv.DecodeInto[struct{ Presence []realtime.Presence }](t, alice.emit("get-presence", map[string]any{"userIds": []string{"bob"}}))
+	require.Len(t, got.Presence, 1)
+	require.Equal(t, realtime.StatusOnline, got.Presence[0].Status, "bob, on the other node, is online")
+	bob.emit("message", map[string]any{"roomId": room.ID, "content": "across"})
+	require.Equal(t, "across", testenv.DecodeInto[realtime.Message](t, alice.next("new-message")).Content)
+}
+
+// TestUndecodablePublicationsSkipped: payloads a hub cannot open (a rogue
+// or newer node, or anyone who can publish on the broker) are logged and
+// skipped; the room's next message still arrives, once.
+func TestUndecodablePublicationsSkipped(t *testing.T) {
+	bus := memadapter.NewBus()
+	env := newTestHub(t, realtime.Config{Broker: bus.Node()})
+	alice := env.dial("alice")
+	room := alice.createRoom("r", nil)
+
+	rogue := bus.Node()
+	require.NoError(t, rogue.Start(t.Context(), adapter.Funcs{}))
+	t.Cleanup(func() { require.NoError(t, rogue.Close()) })
+	for _, junk := range []string{"", "x", "\x02\x00\x00", "\x01\x09\x00", "\x01\x00\x00\x05\x7f", "\x01\x00\x00\x00\x00\x00\x00not a push"} {
+		require.NoError(t, rogue.Publish(t.Context(), adapter.Room(room.ID), []byte(junk)))
+	}
+	alice.none("new-message", 50*time.Millisecond)
+	alice.emit("message", map[string]any{"roomId": room.ID, "content": "still here"})
+	m := testenv.DecodeInto[realtime.Message](t, alice.next("new-message"))
+	require.Equal(t, "still here", m.Content)
+	alice.none("new-message", 100*time.Millisecond)
+}
+
 // TestHubClosesOnlyWhatItCreated: Shutdown and Close leave the Config's
-// Adapter and Store open, for the caller to close after them.
+// Broker, Presence and Store open, for the caller to close after them.
 func TestHubClosesOnlyWhatItCreated(t *testing.T) {
 	for _, stop := range []string{"Shutdown", "Close"} {
 		t.Run(stop, func(t *testing.T) {
 			ctx := context.Background()
 			node := memadapter.NewBus().Node()
 			store := sqlStore(t, sqlstore.SQLite, testenv.SQLiteDSN(filepath.Join(t.TempDir(), "rt.db")))
-			env := newTestHub(t, realtime.Config{Adapter: node, Store: store})
+			env := newTestHub(t, realtime.Config{Broker: node, Store: store})
 			env.dial("alice")
 			if stop == "Shutdown" {
 				require.NoError(t, env.hub.Shutdown(ctx))
@@ -398,7 +445,7 @@ func TestHubClosesOnlyWhatItCreated(t *testing.T) {
 				require.NoError(t, env.hub.Close())
 			}
 
-			global := realtime.Channel{Kind: realtime.ChannelGlobal}
+			global := adapter.Global()
 			require.NoError(t, node.Subscribe(ctx, global), "the adapter was closed")
 			require.NoError(t, node.Unsubscribe(ctx, global))
 			room, err := store.CreateRoom(ctx, realtime.Room{ID: "r1", Name: "after", Type: realtime.RoomPublic, MaxUsers: 10, CreatedAt: time.Now()},

@@ -15,7 +15,7 @@ import (
 // lock, under which it does no I/O and takes no other lock.
 //
 // The counts are this node's: a cluster of n nodes lets a user open up to n
-// times the limit (no Adapter counts connections across nodes yet).
+// times the limit (no Broker counts connections across nodes yet).
 type connLimits struct {
 	maxUser, maxAddr, maxPending int // <= 0: no limit
 

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/realtime-go/realtime/adapter"
 	"github.com/realtime-go/realtime/internal/wire"
 )
 
@@ -243,12 +244,12 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 	// Publish even if the sender's connection goes away meanwhile: the
 	// message is stored, its room must hear of it.
 	pctx := ctx
-	if !h.adapterLocal {
+	if !h.brokerLocal {
 		var cancel context.CancelFunc
 		pctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), h.cfg.PublishTimeout)
 		defer cancel()
 	}
-	if err := h.publishAll(pctx, saved.channels(), Publication{Frame: frame, Seq: saved.Seq}); err != nil {
+	if err := h.publishAll(pctx, saved.channels(), publication{Frame: frame, Seq: saved.Seq}); err != nil {
 		// Stored, not published: a room's nodes fetch it from the Store
 		// when they hear of a later message or their link comes back; the
 		// sender, told unavailable, may retry with its clientMsgId, which
@@ -403,8 +404,8 @@ func (h *Hub) stopTyping(c *conn, room string) bool {
 // skips.
 func (h *Hub) publishTyping(ctx context.Context, c *conn, u User, room string, typing bool) {
 	frame, _ := encodePush("user-typing", typingPush{RoomID: room, UserID: u.ID, Username: u.Username, IsTyping: typing})
-	p := Publication{Frame: frame, Except: c.id, Droppable: true}
-	if err := h.publish(ctx, Channel{Kind: ChannelRoom, ID: room}, p); err != nil {
+	p := publication{Frame: frame, Except: c.id, Droppable: true}
+	if err := h.publish(ctx, adapter.Room(room), p); err != nil {
 		h.log.Debug("realtime: publish typing", "room", room, "err", err)
 	}
 }
@@ -472,18 +473,18 @@ func (h *Hub) requireMember(ctx context.Context, u User, roomID string) error {
 
 // channels returns where the events of a stored message go: its room, both
 // users of a direct conversation, or everyone.
-func (m Message) channels() []Channel {
+func (m Message) channels() []adapter.Channel {
 	switch {
 	case m.RoomID != "":
-		return []Channel{{Kind: ChannelRoom, ID: m.RoomID}}
+		return []adapter.Channel{{Kind: adapter.ChannelRoom, ID: m.RoomID}}
 	case m.RecipientID != "":
-		chs := []Channel{{Kind: ChannelUser, ID: m.RecipientID}}
+		chs := []adapter.Channel{{Kind: adapter.ChannelUser, ID: m.RecipientID}}
 		if m.SenderID != m.RecipientID {
-			chs = append(chs, Channel{Kind: ChannelUser, ID: m.SenderID})
+			chs = append(chs, adapter.User(m.SenderID))
 		}
 		return chs
 	}
-	return []Channel{{Kind: ChannelGlobal}}
+	return []adapter.Channel{{Kind: adapter.ChannelGlobal}}
 }
 
 // requireReader checks that u may read the conversation of m.
@@ -498,7 +499,7 @@ func (h *Hub) requireReader(ctx context.Context, u User, m Message) error {
 }
 
 // publishAll publishes one frame to each channel.
-func (h *Hub) publishAll(ctx context.Context, chs []Channel, p Publication) error {
+func (h *Hub) publishAll(ctx context.Context, chs []adapter.Channel, p publication) error {
 	for _, ch := range chs {
 		if err := h.publish(ctx, ch, p); err != nil {
 			return err
@@ -571,7 +572,7 @@ func (h *Hub) handleEditMessage(ctx context.Context, c *conn, data json.RawMessa
 	if err != nil {
 		return nil, err
 	}
-	if err := h.publishAll(ctx, edited.channels(), Publication{Frame: frame}); err != nil {
+	if err := h.publishAll(ctx, edited.channels(), publication{Frame: frame}); err != nil {
 		h.log.Warn("realtime: publish message-edited", "err", err)
 	}
 	return messageReply{Message: edited}, nil
@@ -610,7 +611,7 @@ func (h *Hub) handleDeleteMessage(ctx context.Context, c *conn, data json.RawMes
 	if err != nil {
 		return nil, err
 	}
-	if err := h.publishAll(ctx, deleted.channels(), Publication{Frame: frame}); err != nil {
+	if err := h.publishAll(ctx, deleted.channels(), publication{Frame: frame}); err != nil {
 		h.log.Warn("realtime: publish message-deleted", "err", err)
 	}
 	return struct{}{}, nil

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Message order is kept here, in two steps, one per side of the Adapter.
+// Message order is kept here, in two steps, one per side of the Broker.
 //
 // Sending (send turns). The Store numbers each stream's messages (Seq 1,
 // 2, 3...). Sends to one stream are stored concurrently, so that the Store
@@ -33,7 +33,7 @@ type roomSeq struct {
 	mu         sync.Mutex
 	known      bool          // last is set: from the Store, or the first arrival
 	last       uint64        // seq of the last message delivered here
-	held       []Publication // early arrivals, while repairing or baselining
+	held       []publication // early arrivals, while repairing or baselining
 	repairing  bool
 	baselining bool // the first subscriber reads the baseline: hold arrivals
 	// floors holds, for connections that resumed, the last seq their
@@ -55,7 +55,7 @@ func (h *Hub) seqOf(room string) *roomSeq {
 
 // deliverInOrder writes a room's new-message publication to the room's
 // local connections in seq order; it never blocks.
-func (h *Hub) deliverInOrder(room string, p Publication) {
+func (h *Hub) deliverInOrder(room string, p publication) {
 	// Every message of the room comes here: share the hub's lock, unless
 	// the room's state must be created.
 	h.mu.RLock()
@@ -157,7 +157,7 @@ func (rs *roomSeq) setBaseline(h *Hub, room string, b baselineRead) {
 	case b.ok:
 		rs.known, rs.last = true, b.seq
 	case len(rs.held) > 0:
-		first := slices.MinFunc(rs.held, func(a, b Publication) int { return cmp.Compare(a.Seq, b.Seq) })
+		first := slices.MinFunc(rs.held, func(a, b publication) int { return cmp.Compare(a.Seq, b.Seq) })
 		rs.known, rs.last = true, first.Seq-1
 	}
 }
@@ -297,7 +297,7 @@ func (h *Hub) repair(room string, rs *roomSeq) {
 // heard before; with force it skips over what is still missing. It reports
 // whether nothing is held any more, and ends the repair then.
 func (rs *roomSeq) drain(h *Hub, room string, force bool) bool {
-	slices.SortFunc(rs.held, func(a, b Publication) int { return cmp.Compare(a.Seq, b.Seq) })
+	slices.SortFunc(rs.held, func(a, b publication) int { return cmp.Compare(a.Seq, b.Seq) })
 	kept := rs.held[:0]
 	for _, p := range rs.held {
 		switch {

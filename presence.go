@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/realtime-go/realtime/adapter"
 )
 
 // Status is a user's availability.
@@ -51,27 +53,27 @@ type localUser struct {
 	grace    *graceTimer
 }
 
-func (h *Hub) record(userID string, lu *localUser) PresenceRecord {
-	return PresenceRecord{Node: h.nodeID, UserID: userID, Status: lu.status, CustomStatus: lu.custom, StatusAt: lu.statusAt}
+func (h *Hub) record(userID string, lu *localUser) adapter.PresenceRecord {
+	return adapter.PresenceRecord{Node: h.nodeID, UserID: userID, Status: string(lu.status), CustomStatus: lu.custom, StatusAt: lu.statusAt}
 }
 
 // merge returns the record that decides a user's status: the latest chosen
 // status among the nodes that serve the user; ok is false when none does.
-func merge(recs []PresenceRecord) (PresenceRecord, bool) {
+func merge(recs []adapter.PresenceRecord) (adapter.PresenceRecord, bool) {
 	if len(recs) == 0 {
-		return PresenceRecord{}, false
+		return adapter.PresenceRecord{}, false
 	}
-	return slices.MaxFunc(recs, func(a, b PresenceRecord) int { return a.StatusAt.Compare(b.StatusAt) }), true
+	return slices.MaxFunc(recs, func(a, b adapter.PresenceRecord) int { return a.StatusAt.Compare(b.StatusAt) }), true
 }
 
 // seen returns how others see a user whose deciding record is r (ok false:
 // no record). The caller sets UserID.
-func seen(r PresenceRecord, ok bool) Presence {
-	if !ok || r.Status == StatusInvisible {
+func seen(r adapter.PresenceRecord, ok bool) Presence {
+	if !ok || Status(r.Status) == StatusInvisible {
 		return Presence{Status: StatusOffline}
 	}
 	t := now()
-	return Presence{Status: r.Status, CustomStatus: r.CustomStatus, LastSeenAt: &t}
+	return Presence{Status: Status(r.Status), CustomStatus: r.CustomStatus, LastSeenAt: &t}
 }
 
 func samePresence(a, b Presence) bool {
@@ -79,8 +81,8 @@ func samePresence(a, b Presence) bool {
 }
 
 // withRecord returns recs with node's record replaced by mine (nil: removed).
-func withRecord(recs []PresenceRecord, node string, mine *PresenceRecord) []PresenceRecord {
-	out := slices.DeleteFunc(slices.Clone(recs), func(r PresenceRecord) bool { return r.Node == node })
+func withRecord(recs []adapter.PresenceRecord, node string, mine *adapter.PresenceRecord) []adapter.PresenceRecord {
+	out := slices.DeleteFunc(slices.Clone(recs), func(r adapter.PresenceRecord) bool { return r.Node == node })
 	if mine != nil {
 		out = append(out, *mine)
 	}
@@ -122,15 +124,15 @@ func (h *Hub) userConnected(ctx context.Context, u User) {
 // announces the change if others see one. It runs under the user's lane and
 // returns what tells the host application (OnPresence), to call once the
 // lane is released: no lock is held while a hook runs.
-func (h *Hub) changePresence(ctx context.Context, userID string, mine *PresenceRecord) (notify func()) {
-	before, err := h.adapter.Presence(ctx, []string{userID})
+func (h *Hub) changePresence(ctx context.Context, userID string, mine *adapter.PresenceRecord) (notify func()) {
+	before, err := h.presence.Presence(ctx, []string{userID})
 	if err != nil {
 		h.log.Warn("realtime: presence lookup", "user", userID, "err", err)
 	}
 	if mine != nil {
-		err = h.adapter.SetPresence(ctx, *mine)
+		err = h.presence.SetPresence(ctx, *mine)
 	} else {
-		err = h.adapter.DeletePresence(ctx, h.nodeID, userID)
+		err = h.presence.DeletePresence(ctx, h.nodeID, userID)
 	}
 	if err != nil {
 		h.log.Warn("realtime: presence update", "user", userID, "err", err)
@@ -142,7 +144,7 @@ func (h *Hub) changePresence(ctx context.Context, userID string, mine *PresenceR
 // before to after, if that changed, and remembers when a user who looks
 // offline was last seen. It returns the OnPresence call to make after the
 // caller released its lane.
-func (h *Hub) transition(ctx context.Context, userID string, before, after []PresenceRecord) (notify func()) {
+func (h *Hub) transition(ctx context.Context, userID string, before, after []adapter.PresenceRecord) (notify func()) {
 	old := seen(merge(before))
 	p := seen(merge(after))
 	p.UserID = userID
@@ -223,7 +225,7 @@ func (h *Hub) announce(ctx context.Context, p Presence) {
 		if err != nil {
 			return
 		}
-		if err := h.publish(ctx, Channel{Kind: ChannelRoom, ID: room}, Publication{Frame: frame, Key: "presence:" + p.UserID}); err != nil {
+		if err := h.publish(ctx, adapter.Room(room), publication{Frame: frame, Key: "presence:" + p.UserID}); err != nil {
 			h.log.Warn("realtime: publish presence", "room", room, "err", err)
 		}
 	}
@@ -238,12 +240,12 @@ func (h *Hub) heartbeat() {
 	defer t.Stop()
 	for {
 		ctx, cancel := context.WithTimeout(h.ctx, interval)
-		expired, err := h.adapter.Heartbeat(ctx, h.nodeID, ttl)
+		expired, err := h.presence.Heartbeat(ctx, h.nodeID, ttl)
 		if err != nil && h.ctx.Err() == nil {
 			h.log.Warn("realtime: presence heartbeat", "err", err)
 		}
 		h.pruneBudgets()
-		byUser := make(map[string][]PresenceRecord)
+		byUser := make(map[string][]adapter.PresenceRecord)
 		for _, r := range expired {
 			byUser[r.UserID] = append(byUser[r.UserID], r)
 		}
@@ -251,7 +253,7 @@ func (h *Hub) heartbeat() {
 			lane := h.lane("user:" + id)
 			lane.Lock()
 			notify := func() {}
-			if current, err := h.adapter.Presence(ctx, []string{id}); err == nil {
+			if current, err := h.presence.Presence(ctx, []string{id}); err == nil {
 				notify = h.transition(ctx, id, append(current, byUser[id]...), current)
 			}
 			lane.Unlock()
@@ -269,11 +271,11 @@ func (h *Hub) heartbeat() {
 // presenceOf returns how others see users, with last-seen times for those
 // offline.
 func (h *Hub) presenceOf(ctx context.Context, userIDs []string) ([]Presence, error) {
-	recs, err := h.adapter.Presence(ctx, userIDs)
+	recs, err := h.presence.Presence(ctx, userIDs)
 	if err != nil {
 		return nil, h.storeErr("presence", err)
 	}
-	byUser := make(map[string][]PresenceRecord)
+	byUser := make(map[string][]adapter.PresenceRecord)
 	for _, r := range recs {
 		byUser[r.UserID] = append(byUser[r.UserID], r)
 	}
@@ -429,12 +431,12 @@ func (h *Hub) onlinePresence(ctx context.Context, roomID string, members []Membe
 	for i, m := range members {
 		ids[i] = m.UserID
 	}
-	recs, err := h.adapter.Presence(ctx, ids)
+	recs, err := h.presence.Presence(ctx, ids)
 	if err != nil {
 		h.log.Warn("realtime: presence lookup", "room", roomID, "err", err)
 		return []Presence{}
 	}
-	byUser := make(map[string][]PresenceRecord)
+	byUser := make(map[string][]adapter.PresenceRecord)
 	for _, r := range recs {
 		byUser[r.UserID] = append(byUser[r.UserID], r)
 	}

@@ -115,7 +115,7 @@ func TestPresenceAcrossNodes(t *testing.T) {
 	store := realtime.NewMemoryStore(realtime.MemoryOptions{})
 	cfg := realtime.Config{Store: store, OfflineTimeout: offline, PresenceGrace: 50 * time.Millisecond}
 	cfgA, cfgB := cfg, cfg
-	cfgA.Adapter, cfgB.Adapter = bus.Node(), bus.Node()
+	cfgA.Broker, cfgB.Broker = bus.Node(), bus.Node()
 	a, b := newTestHub(t, cfgA), newTestHub(t, cfgB)
 
 	alice := a.dial("alice")

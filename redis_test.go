@@ -59,7 +59,7 @@ func (rc *redisCluster) node(cfg realtime.Config, addr string) *testEnv {
 	a, err := redisadapter.New(rdb, redisadapter.Options{Prefix: rc.prefix, ProbeInterval: 200 * time.Millisecond, ProbeTimeout: time.Second,
 		Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(rc.t, err)
-	cfg.Adapter = a
+	cfg.Broker = a
 	if cfg.Store == nil {
 		cfg.Store = rc.store()
 	}
@@ -212,7 +212,7 @@ func TestNodeKilledOnRedis(t *testing.T) {
 
 	start := time.Now()
 	require.NoError(t, b.hub.Close()) // no leave, no DeletePresence
-	require.NoError(t, b.adapter.Close())
+	require.NoError(t, b.broker.Close())
 	gone := testenv.DecodeInto[realtime.Presence](t, alice.next("presence-changed"))
 	require.Equal(t, "bob", gone.UserID)
 	require.Equal(t, realtime.StatusOffline, gone.Status)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 	"unicode/utf8"
+
+	"github.com/realtime-go/realtime/adapter"
 )
 
 // RoomOptions describes a room to create.
@@ -100,11 +102,11 @@ func (h *Hub) removeMember(ctx context.Context, roomID, userID, username, reason
 	}
 	// This node's connections stop at once; other nodes on the publication.
 	h.unsubscribeUser(userID, roomID)
-	p := Publication{Op: OpLeaveRoom, Room: roomID}
+	p := publication{Op: opLeaveRoom, Room: roomID}
 	if reason != "" {
 		p.Frame, _ = encodePush("kicked", kicked{RoomID: roomID, Reason: reason})
 	}
-	if err := h.publish(ctx, Channel{Kind: ChannelUser, ID: userID}, p); err != nil {
+	if err := h.publish(ctx, adapter.User(userID), p); err != nil {
 		h.log.Warn("realtime: publish leave", "room", roomID, "err", err)
 	}
 	h.publishMembership(ctx, roomID, "user-left", UserRef{ID: userID, Username: username})
@@ -121,7 +123,7 @@ func (h *Hub) deleteRoom(ctx context.Context, roomID string) error {
 	}
 	h.cancelExpiry(roomID)
 	frame, _ := encodePush("room-deleted", map[string]string{"roomId": roomID})
-	if err := h.publish(ctx, Channel{Kind: ChannelRoom, ID: roomID}, Publication{Op: OpCloseRoom, Frame: frame}); err != nil {
+	if err := h.publish(ctx, adapter.Room(roomID), publication{Op: opCloseRoom, Frame: frame}); err != nil {
 		h.log.Warn("realtime: publish room-deleted", "room", roomID, "err", err)
 	}
 	return nil
@@ -134,14 +136,14 @@ func (h *Hub) publishMembership(ctx context.Context, roomID, event string, user 
 	if err != nil {
 		return
 	}
-	if err := h.publish(ctx, Channel{Kind: ChannelRoom, ID: roomID}, Publication{Frame: frame, Key: "member:" + user.ID}); err != nil {
+	if err := h.publish(ctx, adapter.Room(roomID), publication{Frame: frame, Key: "member:" + user.ID}); err != nil {
 		h.log.Warn("realtime: publish", "event", event, "room", roomID, "err", err)
 	}
 }
 
 // publishLogged publishes an event whose loss is not the caller's failure:
 // the state change it reports is already stored.
-func (h *Hub) publishLogged(ctx context.Context, ch Channel, event string, data any) {
+func (h *Hub) publishLogged(ctx context.Context, ch adapter.Channel, event string, data any) {
 	if err := h.publishEvent(ctx, ch, event, data); err != nil {
 		h.log.Warn("realtime: publish", "event", event, "channel", ch.String(), "err", err)
 	}
@@ -482,7 +484,7 @@ func (h *Hub) handleUpdateRoom(ctx context.Context, c *conn, data json.RawMessag
 	if err != nil {
 		return nil, h.storeErr("update room", err)
 	}
-	h.publishLogged(ctx, Channel{Kind: ChannelRoom, ID: room.ID}, "room-updated", roomReply{Room: room})
+	h.publishLogged(ctx, adapter.Room(room.ID), "room-updated", roomReply{Room: room})
 	return roomReply{Room: room}, nil
 }
 
@@ -563,7 +565,7 @@ func (h *Hub) handleUpdateMember(ctx context.Context, c *conn, data json.RawMess
 	if err != nil {
 		return nil, h.storeErr("update member", err)
 	}
-	h.publishLogged(ctx, Channel{Kind: ChannelRoom, ID: req.RoomID}, "member-updated", memberReply{RoomID: req.RoomID, Member: m})
+	h.publishLogged(ctx, adapter.Room(req.RoomID), "member-updated", memberReply{RoomID: req.RoomID, Member: m})
 	return memberReply{Member: m}, nil
 }
 

@@ -139,8 +139,8 @@ func TestResumeAcrossRestart(t *testing.T) {
 func TestTwoHubsOnePostgres(t *testing.T) {
 	dsn := testenv.PostgresSchema(t, "")
 	bus := memadapter.NewBus()
-	a := newTestHub(t, realtime.Config{Store: sqlStore(t, sqlstore.Postgres, dsn), Adapter: bus.Node(), MaxMessagesPerMinute: -1, MaxEventsPerSecond: -1})
-	b := newTestHub(t, realtime.Config{Store: sqlStore(t, sqlstore.Postgres, dsn), Adapter: bus.Node(), MaxMessagesPerMinute: -1, MaxEventsPerSecond: -1})
+	a := newTestHub(t, realtime.Config{Store: sqlStore(t, sqlstore.Postgres, dsn), Broker: bus.Node(), MaxMessagesPerMinute: -1, MaxEventsPerSecond: -1})
+	b := newTestHub(t, realtime.Config{Store: sqlStore(t, sqlstore.Postgres, dsn), Broker: bus.Node(), MaxMessagesPerMinute: -1, MaxEventsPerSecond: -1})
 	owner := a.dial("owner")
 	room := owner.createRoom("busy", nil)
 	const senders, each = 8, 25

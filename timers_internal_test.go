@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/realtime-go/realtime/adapter"
 )
 
 // These tests run the hub's timers in a synctest bubble, on connections
@@ -107,9 +109,9 @@ func TestPresenceGraceTimer(t *testing.T) {
 func TestOfflineTimeoutOfDeadNode(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var log presenceLog
-		shared := &sharedAdapter{records: map[string]map[string]PresenceRecord{}, beats: map[string]time.Time{}}
-		a := quietHub(t, Config{Adapter: shared.node(), Store: NewMemoryStore(MemoryOptions{}), OfflineTimeout: 20 * time.Second, OnPresence: log.add})
-		b, err := New(Config{Adapter: shared.node(), Store: a.store, OfflineTimeout: 20 * time.Second, Logger: a.log})
+		shared := &sharedAdapter{records: map[string]map[string]adapter.PresenceRecord{}, beats: map[string]time.Time{}}
+		a := quietHub(t, Config{Presence: shared.node(), Store: NewMemoryStore(MemoryOptions{}), OfflineTimeout: 20 * time.Second, OnPresence: log.add})
+		b, err := New(Config{Presence: shared.node(), Store: a.store, OfflineTimeout: 20 * time.Second, Logger: a.log})
 		require.NoError(t, err)
 
 		require.NoError(t, b.register(fakeConn(b, User{ID: "carol"})))
@@ -132,22 +134,23 @@ func TestOfflineTimeoutOfDeadNode(t *testing.T) {
 // publications stay on their node, presence records are shared.
 type sharedAdapter struct {
 	mu      sync.Mutex
-	records map[string]map[string]PresenceRecord // user -> node -> record
-	beats   map[string]time.Time                 // node -> deadline
+	records map[string]map[string]adapter.PresenceRecord // user -> node -> record
+	beats   map[string]time.Time                         // node -> deadline
 }
 
 type sharedNode struct {
-	localAdapter
 	s *sharedAdapter
 }
 
-func (s *sharedAdapter) node() Adapter { return &sharedNode{s: s} }
+// node returns a PresenceBackend of the cluster; each hub keeps its own
+// (default) Broker.
+func (s *sharedAdapter) node() adapter.PresenceBackend { return &sharedNode{s: s} }
 
-func (n *sharedNode) SetPresence(_ context.Context, r PresenceRecord) error {
+func (n *sharedNode) SetPresence(_ context.Context, r adapter.PresenceRecord) error {
 	n.s.mu.Lock()
 	defer n.s.mu.Unlock()
 	if n.s.records[r.UserID] == nil {
-		n.s.records[r.UserID] = map[string]PresenceRecord{}
+		n.s.records[r.UserID] = map[string]adapter.PresenceRecord{}
 	}
 	n.s.records[r.UserID][r.Node] = r
 	return nil
@@ -160,10 +163,10 @@ func (n *sharedNode) DeletePresence(_ context.Context, node, userID string) erro
 	return nil
 }
 
-func (n *sharedNode) Presence(_ context.Context, ids []string) ([]PresenceRecord, error) {
+func (n *sharedNode) Presence(_ context.Context, ids []string) ([]adapter.PresenceRecord, error) {
 	n.s.mu.Lock()
 	defer n.s.mu.Unlock()
-	var out []PresenceRecord
+	var out []adapter.PresenceRecord
 	for _, id := range ids {
 		for _, r := range n.s.records[id] {
 			out = append(out, r)
@@ -172,11 +175,11 @@ func (n *sharedNode) Presence(_ context.Context, ids []string) ([]PresenceRecord
 	return out, nil
 }
 
-func (n *sharedNode) Heartbeat(_ context.Context, node string, ttl time.Duration) ([]PresenceRecord, error) {
+func (n *sharedNode) Heartbeat(_ context.Context, node string, ttl time.Duration) ([]adapter.PresenceRecord, error) {
 	n.s.mu.Lock()
 	defer n.s.mu.Unlock()
 	n.s.beats[node] = time.Now().Add(ttl)
-	var expired []PresenceRecord
+	var expired []adapter.PresenceRecord
 	for other, deadline := range n.s.beats {
 		if time.Now().After(deadline) {
 			delete(n.s.beats, other)

@@ -100,7 +100,7 @@
 //
 // The rooms themselves span nodes through the Hub's Adapter as for native
 // clients. The bridge does not forward long-polling requests between
-// nodes: the Adapter carries pushes, not request and response pairs, and
+// nodes: the Broker carries pushes, not request and response pairs, and
 // forwarding each poll would add a hop and a second data path to every
 // message of the sessions that need it least.
 package socketio

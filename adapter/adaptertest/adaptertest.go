@@ -1,10 +1,10 @@
-// Package adaptertest is the conformance suite of realtime.Adapter: every
+// Package adaptertest is the conformance suite of adapter.Adapter: every
 // implementation runs it from its tests.
 //
 //	func TestAdapter(t *testing.T) {
-//		adaptertest.Run(t, func(t *testing.T, n int) []realtime.Adapter {
+//		adaptertest.Run(t, func(t *testing.T, n int) []adapter.Adapter {
 //			bus := memadapter.NewBus()
-//			nodes := make([]realtime.Adapter, n)
+//			nodes := make([]adapter.Adapter, n)
 //			for i := range nodes {
 //				nodes[i] = bus.Node()
 //			}
@@ -17,7 +17,6 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -26,7 +25,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/adapter"
 )
 
 const (
@@ -47,7 +46,7 @@ const fenceID = "adaptertest-fence"
 // adapters that are nodes of one cluster (for memadapter, n nodes of one bus;
 // for a networked adapter, n clients of one server and prefix), isolated
 // from the adapters of every other call. Run starts each of them with a
-// recording deliver function and closes it when its subtest ends; newAdapters
+// recording Handler and closes it when its subtest ends; newAdapters
 // may release what backs them with t.Cleanup, which runs after that.
 //
 // Deliveries are awaited by polling for a few seconds, so asynchronous
@@ -60,7 +59,7 @@ const fenceID = "adaptertest-fence"
 // from every node, and let a node stop heartbeating with a ttl of 200ms:
 // within a few seconds its records must leave Presence, and exactly one
 // Heartbeat of the other nodes must return them.
-func Run(t *testing.T, newAdapters func(t *testing.T, n int) []realtime.Adapter) {
+func Run(t *testing.T, newAdapters func(t *testing.T, n int) []adapter.Adapter) {
 	t.Run("PublishReachesSubscribedNodes", func(t *testing.T) {
 		c := start(t, newAdapters, 3)
 		ch := room("r1")
@@ -115,7 +114,7 @@ func Run(t *testing.T, newAdapters func(t *testing.T, n int) []realtime.Adapter)
 		require.Equal(t, []string{"one-left"}, c.frames(1, ch), "delivered after the last Unsubscribe")
 
 		// Global channels are counted too.
-		global := realtime.Channel{Kind: realtime.ChannelGlobal}
+		global := adapter.Global()
 		c.subscribe(t, 1, global)
 		c.subscribe(t, 1, global)
 		require.NoError(t, c.nodes[1].Unsubscribe(t.Context(), global))
@@ -151,19 +150,18 @@ func Run(t *testing.T, newAdapters func(t *testing.T, n int) []realtime.Adapter)
 		}
 	})
 
-	t.Run("PublicationFields", func(t *testing.T) {
+	t.Run("PayloadsAreBytes", func(t *testing.T) {
 		c := start(t, newAdapters, 2)
 		sent := []struct {
-			ch realtime.Channel
-			p  realtime.Publication
+			ch adapter.Channel
+			p  []byte
 		}{
-			{room("r1"), realtime.Publication{Op: realtime.OpDeliver, Frame: []byte(`{"event":"new-message","data":{"seq":42}}`), Seq: 42}},
-			{room("r1"), realtime.Publication{Op: realtime.OpDeliver, Frame: []byte("typing"), Except: "conn-7", Droppable: true}},
-			{user("u1"), realtime.Publication{Op: realtime.OpLeaveRoom, Room: "r1"}},
-			{user("u1"), realtime.Publication{Op: realtime.OpLeaveRoom, Frame: []byte("kicked"), Room: "room:with\nodd {chars}*"}},
-			{room("r1"), realtime.Publication{Op: realtime.OpCloseRoom, Frame: []byte("closed")}},
-			// Frames are bytes, not text: any byte must survive.
-			{room("r1"), realtime.Publication{Frame: []byte{0, 1, '\n', '\r', 0x7f, 0x80, 0xfe, 0xff, '"', '\\'}, Seq: math.MaxUint64, Except: "conn-é", Droppable: true}},
+			{room("r1"), []byte(`{"event":"new-message","data":{"seq":42}}`)},
+			// Payloads are bytes, not text: any byte must survive.
+			{room("r1"), []byte{1, 0, 0, 0, '\n', '\r', 0x7f, 0x80, 0xfe, 0xff, '"', '\\'}},
+			{room("r1"), []byte("é {x}\x00 \U0001F600")},
+			{user("u1"), bytes.Repeat([]byte{0xff, 0}, 40000)},
+			{user("u1"), []byte("kicked")},
 		}
 		for _, s := range sent {
 			c.subscribe(t, 1, s.ch)
@@ -171,29 +169,27 @@ func Run(t *testing.T, newAdapters func(t *testing.T, n int) []realtime.Adapter)
 		for _, s := range sent {
 			require.NoError(t, c.nodes[0].Publish(t.Context(), s.ch, s.p))
 		}
-		c.waitCount(t, 1, room("r1"), 4)
+		c.waitCount(t, 1, room("r1"), 3)
 		c.waitCount(t, 1, user("u1"), 2)
-		got := map[realtime.Channel][]realtime.Publication{
-			room("r1"): c.publications(1, room("r1")),
-			user("u1"): c.publications(1, user("u1")),
+		got := map[adapter.Channel][][]byte{
+			room("r1"): c.payloads(1, room("r1")),
+			user("u1"): c.payloads(1, user("u1")),
 		}
 		for _, s := range sent {
 			require.NotEmpty(t, got[s.ch])
 			p := got[s.ch][0]
 			got[s.ch] = got[s.ch][1:]
-			require.True(t, bytes.Equal(s.p.Frame, p.Frame), "Frame: want %q, got %q", s.p.Frame, p.Frame)
-			p.Frame = s.p.Frame
-			require.Equal(t, s.p, p)
+			require.True(t, bytes.Equal(s.p, p), "payload: want %q, got %q", s.p, p)
 		}
 	})
 
 	t.Run("ChannelKindsAreDistinct", func(t *testing.T) {
 		// Node i subscribes to channels[i] only, and publications to each
 		// channel reach exactly that node.
-		channels := []realtime.Channel{
+		channels := []adapter.Channel{
 			room("x"),
 			user("x"),
-			{Kind: realtime.ChannelGlobal},
+			adapter.Global(),
 			room("global"),
 			user("global"),
 			room("user:x"),
@@ -212,7 +208,7 @@ func Run(t *testing.T, newAdapters func(t *testing.T, n int) []realtime.Adapter)
 			"{a}", "{a", "a}", "a:b", "a:", ":a", `a\`, "a\x00b", "a.b", "a/b",
 			"é", "a%b", "$a", "a#b",
 		}
-		channels := make([]realtime.Channel, len(ids))
+		channels := make([]adapter.Channel, len(ids))
 		for i, id := range ids {
 			channels[i] = room(id)
 		}
@@ -222,7 +218,7 @@ func Run(t *testing.T, newAdapters func(t *testing.T, n int) []realtime.Adapter)
 
 	t.Run("GlobalChannel", func(t *testing.T) {
 		c := start(t, newAdapters, 3)
-		global := realtime.Channel{Kind: realtime.ChannelGlobal}
+		global := adapter.Global()
 		c.subscribe(t, 0, global)
 		c.subscribe(t, 1, global)
 		c.publish(t, 2, global, "everyone")
@@ -262,7 +258,7 @@ func Run(t *testing.T, newAdapters func(t *testing.T, n int) []realtime.Adapter)
 		require.NoError(t, c.nodes[1].Close())
 		require.NotPanics(t, func() { _ = c.nodes[1].Close() }, "second Close")
 		c.closed[1] = true
-		require.Error(t, c.nodes[1].Publish(t.Context(), ch, realtime.Publication{Frame: []byte("from-closed")}),
+		require.Error(t, c.nodes[1].Publish(t.Context(), ch, []byte("from-closed")),
 			"Publish after Close")
 
 		c.publish(t, 0, ch, "after")
@@ -283,11 +279,11 @@ func Run(t *testing.T, newAdapters func(t *testing.T, n int) []realtime.Adapter)
 		}
 		at := time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC)
 		odd := "odd:{id}*\n"
-		recs := []realtime.PresenceRecord{
-			{Node: nodeID(0), UserID: "u1", Status: realtime.StatusOnline},
-			{Node: nodeID(1), UserID: "u1", Status: realtime.StatusAway, StatusAt: at},
-			{Node: nodeID(1), UserID: "u2", Status: realtime.StatusBusy, CustomStatus: "in a meeting", StatusAt: at},
-			{Node: nodeID(0), UserID: odd, Status: realtime.StatusInvisible, CustomStatus: "é {x}"},
+		recs := []adapter.PresenceRecord{
+			{Node: nodeID(0), UserID: "u1", Status: "online"},
+			{Node: nodeID(1), UserID: "u1", Status: "away", StatusAt: at},
+			{Node: nodeID(1), UserID: "u2", Status: "busy", CustomStatus: "in a meeting", StatusAt: at},
+			{Node: nodeID(0), UserID: odd, Status: "invisible", CustomStatus: "é {x}"},
 		}
 		for _, r := range recs {
 			require.NoError(t, c.nodes[nodeIndex(r.Node)].SetPresence(ctx, r))
@@ -299,7 +295,7 @@ func Run(t *testing.T, newAdapters func(t *testing.T, n int) []realtime.Adapter)
 		}
 
 		// A node's record of a user replaces its previous one.
-		recs[0].Status, recs[0].StatusAt = realtime.StatusBusy, at.Add(time.Second)
+		recs[0].Status, recs[0].StatusAt = "busy", at.Add(time.Second)
 		require.NoError(t, c.nodes[0].SetPresence(ctx, recs[0]))
 		got, err := c.nodes[1].Presence(ctx, []string{"u1"})
 		require.NoError(t, err)
@@ -309,7 +305,7 @@ func Run(t *testing.T, newAdapters func(t *testing.T, n int) []realtime.Adapter)
 		require.NoError(t, c.nodes[1].DeletePresence(ctx, nodeID(1), "u1"))
 		got, err = c.nodes[0].Presence(ctx, []string{"u1", "u2"})
 		require.NoError(t, err)
-		requireRecords(t, []realtime.PresenceRecord{recs[0], recs[2]}, got, "after DeletePresence")
+		requireRecords(t, []adapter.PresenceRecord{recs[0], recs[2]}, got, "after DeletePresence")
 		require.NoError(t, c.nodes[1].DeletePresence(ctx, nodeID(1), "u1"), "deleting again")
 		require.NoError(t, c.nodes[0].DeletePresence(ctx, nodeID(0), "nobody"), "deleting what never was")
 
@@ -328,13 +324,13 @@ func Run(t *testing.T, newAdapters func(t *testing.T, n int) []realtime.Adapter)
 			_, err := c.nodes[i].Heartbeat(ctx, nodeID(i), ttl)
 			require.NoError(t, err)
 		}
-		live := []realtime.PresenceRecord{
-			{Node: nodeID(0), UserID: "a", Status: realtime.StatusOnline},
-			{Node: nodeID(1), UserID: "b", Status: realtime.StatusAway},
+		live := []adapter.PresenceRecord{
+			{Node: nodeID(0), UserID: "a", Status: "online"},
+			{Node: nodeID(1), UserID: "b", Status: "away"},
 		}
-		dead := []realtime.PresenceRecord{
-			{Node: nodeID(2), UserID: "a", Status: realtime.StatusBusy},
-			{Node: nodeID(2), UserID: "c", Status: realtime.StatusOnline, CustomStatus: "gone"},
+		dead := []adapter.PresenceRecord{
+			{Node: nodeID(2), UserID: "a", Status: "busy"},
+			{Node: nodeID(2), UserID: "c", Status: "online", CustomStatus: "gone"},
 		}
 		for _, r := range slices.Concat(live, dead) {
 			require.NoError(t, c.nodes[nodeIndex(r.Node)].SetPresence(ctx, r))
@@ -353,7 +349,7 @@ func Run(t *testing.T, newAdapters func(t *testing.T, n int) []realtime.Adapter)
 		// returns each of node 2's records.
 		var (
 			mu      sync.Mutex
-			expired []realtime.PresenceRecord
+			expired []adapter.PresenceRecord
 			wg      sync.WaitGroup
 		)
 		errs := make(chan error, 8)
@@ -408,7 +404,7 @@ func Run(t *testing.T, newAdapters func(t *testing.T, n int) []realtime.Adapter)
 	})
 }
 
-func room(id string) realtime.Channel { return realtime.Channel{Kind: realtime.ChannelRoom, ID: id} }
+func room(id string) adapter.Channel { return adapter.Room(id) }
 
 // nodeID is the presence node id the suite uses for node i.
 func nodeID(i int) string { return fmt.Sprintf("node-%d", i) }
@@ -425,11 +421,11 @@ func nodeIndex(id string) int {
 // instant, whatever its location or monotonic reading.
 type presenceKey struct {
 	Node, UserID, Custom string
-	Status               realtime.Status
+	Status               string
 	At                   int64
 }
 
-func keysOf(recs []realtime.PresenceRecord) []presenceKey {
+func keysOf(recs []adapter.PresenceRecord) []presenceKey {
 	out := make([]presenceKey, 0, len(recs))
 	for _, r := range recs {
 		k := presenceKey{Node: r.Node, UserID: r.UserID, Custom: r.CustomStatus, Status: r.Status}
@@ -442,12 +438,12 @@ func keysOf(recs []realtime.PresenceRecord) []presenceKey {
 }
 
 // requireRecords checks that got holds want, in any order, each once.
-func requireRecords(t *testing.T, want, got []realtime.PresenceRecord, msgAndArgs ...any) {
+func requireRecords(t *testing.T, want, got []adapter.PresenceRecord, msgAndArgs ...any) {
 	t.Helper()
 	require.ElementsMatch(t, keysOf(want), keysOf(got), msgAndArgs...)
 }
 
-func sameRecords(want, got []realtime.PresenceRecord) bool {
+func sameRecords(want, got []adapter.PresenceRecord) bool {
 	w, g := keysOf(want), keysOf(got)
 	cmp := func(a, b presenceKey) int {
 		return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
@@ -456,11 +452,11 @@ func sameRecords(want, got []realtime.PresenceRecord) bool {
 	slices.SortFunc(g, cmp)
 	return slices.Equal(w, g)
 }
-func user(id string) realtime.Channel { return realtime.Channel{Kind: realtime.ChannelUser, ID: id} }
+func user(id string) adapter.Channel { return adapter.User(id) }
 
 // cluster is the started adapters of one subtest with what each received.
 type cluster struct {
-	nodes  []realtime.Adapter
+	nodes  []adapter.Adapter
 	recs   []*recorder
 	closed []bool
 	fences int
@@ -468,14 +464,14 @@ type cluster struct {
 
 // start starts n new adapters, each subscribed to room(fenceID), and closes
 // them when the test ends.
-func start(t *testing.T, newAdapters func(t *testing.T, n int) []realtime.Adapter, n int) *cluster {
+func start(t *testing.T, newAdapters func(t *testing.T, n int) []adapter.Adapter, n int) *cluster {
 	t.Helper()
 	nodes := newAdapters(t, n)
 	require.Len(t, nodes, n, "newAdapters")
 	c := &cluster{nodes: nodes, recs: make([]*recorder, n), closed: make([]bool, n)}
 	for i, a := range nodes {
-		c.recs[i] = &recorder{got: make(map[realtime.Channel][]realtime.Publication)}
-		require.NoError(t, a.Start(t.Context(), c.recs[i].deliver), "Start")
+		c.recs[i] = &recorder{got: make(map[adapter.Channel][][]byte)}
+		require.NoError(t, a.Start(t.Context(), c.recs[i]), "Start")
 		t.Cleanup(func() {
 			if !c.closed[i] {
 				require.NoError(t, a.Close(), "node %d: Close", i)
@@ -486,31 +482,31 @@ func start(t *testing.T, newAdapters func(t *testing.T, n int) []realtime.Adapte
 	return c
 }
 
-func (c *cluster) subscribe(t *testing.T, i int, ch realtime.Channel) {
+func (c *cluster) subscribe(t *testing.T, i int, ch adapter.Channel) {
 	t.Helper()
 	require.NoError(t, c.nodes[i].Subscribe(t.Context(), ch), "node %d: Subscribe(%s)", i, ch)
 }
 
-func (c *cluster) publish(t *testing.T, i int, ch realtime.Channel, frame string) {
+func (c *cluster) publish(t *testing.T, i int, ch adapter.Channel, frame string) {
 	t.Helper()
-	require.NoError(t, c.nodes[i].Publish(t.Context(), ch, realtime.Publication{Frame: []byte(frame)}),
+	require.NoError(t, c.nodes[i].Publish(t.Context(), ch, []byte(frame)),
 		"node %d: Publish(%s)", i, ch)
 }
 
-func (c *cluster) frames(i int, ch realtime.Channel) []string {
+func (c *cluster) frames(i int, ch adapter.Channel) []string {
 	var out []string
-	for _, p := range c.publications(i, ch) {
-		out = append(out, string(p.Frame))
+	for _, p := range c.payloads(i, ch) {
+		out = append(out, string(p))
 	}
 	return out
 }
 
-func (c *cluster) publications(i int, ch realtime.Channel) []realtime.Publication {
-	return c.recs[i].publications(ch)
+func (c *cluster) payloads(i int, ch adapter.Channel) [][]byte {
+	return c.recs[i].payloads(ch)
 }
 
 // waitFrames waits until node i has received exactly want on ch, in order.
-func (c *cluster) waitFrames(t *testing.T, i int, ch realtime.Channel, want ...string) {
+func (c *cluster) waitFrames(t *testing.T, i int, ch adapter.Channel, want ...string) {
 	t.Helper()
 	c.waitCount(t, i, ch, len(want))
 	require.Equal(t, want, c.frames(i, ch), "node %d: frames of %s", i, ch)
@@ -518,18 +514,18 @@ func (c *cluster) waitFrames(t *testing.T, i int, ch realtime.Channel, want ...s
 
 // waitFramesAnyOrder waits until node i has received exactly want on ch, in
 // any order.
-func (c *cluster) waitFramesAnyOrder(t *testing.T, i int, ch realtime.Channel, want ...string) {
+func (c *cluster) waitFramesAnyOrder(t *testing.T, i int, ch adapter.Channel, want ...string) {
 	t.Helper()
 	c.waitCount(t, i, ch, len(want))
 	require.ElementsMatch(t, want, c.frames(i, ch), "node %d: frames of %s", i, ch)
 }
 
 // waitCount waits until node i has received at least n publications on ch.
-func (c *cluster) waitCount(t *testing.T, i int, ch realtime.Channel, n int) {
+func (c *cluster) waitCount(t *testing.T, i int, ch adapter.Channel, n int) {
 	t.Helper()
 	deadline := time.Now().Add(wait)
 	for {
-		got := len(c.publications(i, ch))
+		got := len(c.payloads(i, ch))
 		if got >= n {
 			return
 		}
@@ -563,7 +559,7 @@ func (c *cluster) settle(t *testing.T) {
 
 // onePerNode subscribes node i to channels[i] only, publishes twice to every
 // channel and checks that each node got exactly its channel's publications.
-func (c *cluster) onePerNode(t *testing.T, channels []realtime.Channel) {
+func (c *cluster) onePerNode(t *testing.T, channels []adapter.Channel) {
 	t.Helper()
 	for i, ch := range channels {
 		c.subscribe(t, i, ch)
@@ -600,7 +596,7 @@ func (c *cluster) churn(t *testing.T, g, each int) error {
 	for i := range each {
 		f := fmt.Sprintf("%d-%03d", g, i)
 		want = append(want, f)
-		if err := c.nodes[g%len(c.nodes)].Publish(ctx, ch, realtime.Publication{Frame: []byte(f)}); err != nil {
+		if err := c.nodes[g%len(c.nodes)].Publish(ctx, ch, []byte(f)); err != nil {
 			return fmt.Errorf("Publish(%s): %w", ch, err)
 		}
 	}
@@ -621,36 +617,39 @@ func (c *cluster) churn(t *testing.T, g, each int) error {
 	return nil
 }
 
-// recorder is the deliver function of one node.
+// recorder is the Handler of one node.
 type recorder struct {
 	mu  sync.Mutex
-	got map[realtime.Channel][]realtime.Publication
+	got map[adapter.Channel][][]byte
 }
 
-// deliver records p as it is: a Frame the adapter modified after delivering
-// it would show up as a wrong frame.
-func (r *recorder) deliver(ch realtime.Channel, p realtime.Publication) {
+// Deliver records p as it is: a payload the adapter modified after
+// delivering it would show up as a wrong payload.
+func (r *recorder) Deliver(ch adapter.Channel, p []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got[ch] = append(r.got[ch], p)
 }
 
-func (r *recorder) publications(ch realtime.Channel) []realtime.Publication {
+// Resync is not expected: nothing breaks a link in these tests.
+func (r *recorder) Resync() {}
+
+func (r *recorder) payloads(ch adapter.Channel) [][]byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.got[ch])
 }
 
-func (r *recorder) framesExcept(skip realtime.Channel) map[realtime.Channel][]string {
+func (r *recorder) framesExcept(skip adapter.Channel) map[adapter.Channel][]string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make(map[realtime.Channel][]string)
+	out := make(map[adapter.Channel][]string)
 	for ch, ps := range r.got {
 		if ch == skip {
 			continue
 		}
 		for _, p := range ps {
-			out[ch] = append(out[ch], string(p.Frame))
+			out[ch] = append(out[ch], string(p))
 		}
 	}
 	return out

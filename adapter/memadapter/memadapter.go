@@ -3,20 +3,20 @@
 // a network:
 //
 //	bus := memadapter.NewBus()
-//	a, err := realtime.New(realtime.Config{Adapter: bus.Node()})
-//	b, err := realtime.New(realtime.Config{Adapter: bus.Node()})
+//	a, err := realtime.New(realtime.Config{Broker: bus.Node()})
+//	b, err := realtime.New(realtime.Config{Broker: bus.Node()})
 //
 // A publication is handed to the subscribed nodes synchronously, on the
-// publisher's goroutine, with no lock of the bus held: deliver does not block
-// by the Adapter contract, so a slow node cannot hold up the publisher or the
+// publisher's goroutine, with no lock of the bus held: Deliver does not block
+// by the Handler contract, so a slow node cannot hold up the publisher or the
 // other nodes. It follows that delivery is ordered per publishing goroutine:
 // two goroutines publishing on one channel at once may reach a node in either
 // order. The hub serializes its publications per stream, which is the order
 // it promises to clients.
 //
-// Publications are passed on as they are, not copied: every receiving node
-// gets the same Frame, which by the Publication contract nobody modifies once
-// it is published.
+// Payloads are passed on as they are, not copied: every receiving node gets
+// the same bytes, which by the Broker contract nobody modifies once they are
+// published.
 package memadapter
 
 import (
@@ -25,7 +25,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/adapter"
 )
 
 // Bus is the medium the nodes of one in-process cluster share. It is safe for
@@ -37,7 +37,7 @@ type Bus struct {
 	// Presence: the records of each user by node, and each node's last
 	// heartbeat and ttl (zero ttl: it has not heartbeaten yet and does not
 	// expire).
-	records map[string]map[string]realtime.PresenceRecord
+	records map[string]map[string]adapter.PresenceRecord
 	beats   map[string]beat
 }
 
@@ -52,7 +52,7 @@ func (b beat) dead(now time.Time) bool { return b.ttl > 0 && now.Sub(b.at) > b.t
 func NewBus() *Bus {
 	return &Bus{
 		nodes:   make(map[*node]struct{}),
-		records: make(map[string]map[string]realtime.PresenceRecord),
+		records: make(map[string]map[string]adapter.PresenceRecord),
 		beats:   make(map[string]beat),
 	}
 }
@@ -60,7 +60,7 @@ func NewBus() *Bus {
 // Node returns a new node of the bus: the Adapter of one hub. Each hub needs
 // its own node; a node receives what any node of the bus publishes on the
 // channels it is subscribed to, its own publications included.
-func (b *Bus) Node() realtime.Adapter {
+func (b *Bus) Node() adapter.Adapter {
 	return &node{bus: b}
 }
 
@@ -74,8 +74,8 @@ var (
 // are guarded by bus.mu.
 type node struct {
 	bus     *Bus
-	deliver func(realtime.Channel, realtime.Publication)
-	subs    map[realtime.Channel]int // Subscribe calls not yet undone
+	handler adapter.Handler
+	subs    map[adapter.Channel]int // Subscribe calls not yet undone
 	closed  bool
 	// inflight counts deliveries to this node in progress, so that Close can
 	// wait for them. Add is called under bus.mu while the node is open, Wait
@@ -83,26 +83,26 @@ type node struct {
 	inflight sync.WaitGroup
 }
 
-// Start registers deliver; it may be called once, before any other method.
-func (n *node) Start(_ context.Context, deliver func(realtime.Channel, realtime.Publication)) error {
+// Start registers h; it may be called once, before any other method.
+func (n *node) Start(_ context.Context, h adapter.Handler) error {
 	b := n.bus
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch {
 	case n.closed:
 		return errClosed
-	case n.deliver != nil:
+	case n.handler != nil:
 		return errStarted
 	}
-	n.deliver = deliver
-	n.subs = make(map[realtime.Channel]int)
+	n.handler = h
+	n.subs = make(map[adapter.Channel]int)
 	b.nodes[n] = struct{}{}
 	return nil
 }
 
-// Publish calls deliver of every node subscribed to ch, this one included,
+// Publish hands payload to every node subscribed to ch, this one included,
 // before it returns. It fails only when this node is closed or not started.
-func (n *node) Publish(_ context.Context, ch realtime.Channel, p realtime.Publication) error {
+func (n *node) Publish(_ context.Context, ch adapter.Channel, payload []byte) error {
 	b := n.bus
 	b.mu.Lock()
 	if err := n.usable(); err != nil {
@@ -118,14 +118,14 @@ func (n *node) Publish(_ context.Context, ch realtime.Channel, p realtime.Public
 	}
 	b.mu.Unlock()
 	for _, m := range to {
-		m.deliver(ch, p)
+		m.handler.Deliver(ch, payload)
 		m.inflight.Done()
 	}
 	return nil
 }
 
 // Subscribe counts one more subscription of this node to ch.
-func (n *node) Subscribe(_ context.Context, ch realtime.Channel) error {
+func (n *node) Subscribe(_ context.Context, ch adapter.Channel) error {
 	b := n.bus
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -138,7 +138,7 @@ func (n *node) Subscribe(_ context.Context, ch realtime.Channel) error {
 
 // Unsubscribe undoes one Subscribe to ch. Undoing more than was done, or
 // unsubscribing after Close, does nothing.
-func (n *node) Unsubscribe(_ context.Context, ch realtime.Channel) error {
+func (n *node) Unsubscribe(_ context.Context, ch adapter.Channel) error {
 	b := n.bus
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -152,8 +152,8 @@ func (n *node) Unsubscribe(_ context.Context, ch realtime.Channel) error {
 }
 
 // Close takes the node off the bus and waits for deliveries to it already
-// under way; once it returns, deliver is not called again. Calling it again
-// does nothing. It must not be called from deliver.
+// under way; once it returns, Deliver is not called again. Calling it again
+// does nothing. It must not be called from Deliver.
 func (n *node) Close() error {
 	b := n.bus
 	b.mu.Lock()
@@ -175,20 +175,20 @@ func (n *node) usable() error {
 	switch {
 	case n.closed:
 		return errClosed
-	case n.deliver == nil:
+	case n.handler == nil:
 		return errNotStarted
 	}
 	return nil
 }
 
 // SetPresence records what r.Node knows of r.UserID.
-func (n *node) SetPresence(_ context.Context, r realtime.PresenceRecord) error {
+func (n *node) SetPresence(_ context.Context, r adapter.PresenceRecord) error {
 	b := n.bus
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	byNode := b.records[r.UserID]
 	if byNode == nil {
-		byNode = make(map[string]realtime.PresenceRecord)
+		byNode = make(map[string]adapter.PresenceRecord)
 		b.records[r.UserID] = byNode
 	}
 	byNode[r.Node] = r
@@ -213,12 +213,12 @@ func (n *node) DeletePresence(_ context.Context, nodeID, userID string) error {
 }
 
 // Presence returns the records of live nodes for the users.
-func (n *node) Presence(_ context.Context, userIDs []string) ([]realtime.PresenceRecord, error) {
+func (n *node) Presence(_ context.Context, userIDs []string) ([]adapter.PresenceRecord, error) {
 	b := n.bus
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := time.Now()
-	var out []realtime.PresenceRecord
+	var out []adapter.PresenceRecord
 	for _, id := range userIDs {
 		for nodeID, r := range b.records[id] {
 			if !b.beats[nodeID].dead(now) {
@@ -231,13 +231,13 @@ func (n *node) Presence(_ context.Context, userIDs []string) ([]realtime.Presenc
 
 // Heartbeat keeps nodeID alive for ttl and hands the records of dead nodes
 // to this caller, removing them from the bus.
-func (n *node) Heartbeat(_ context.Context, nodeID string, ttl time.Duration) ([]realtime.PresenceRecord, error) {
+func (n *node) Heartbeat(_ context.Context, nodeID string, ttl time.Duration) ([]adapter.PresenceRecord, error) {
 	b := n.bus
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := time.Now()
 	b.beats[nodeID] = beat{at: now, ttl: ttl}
-	var expired []realtime.PresenceRecord
+	var expired []adapter.PresenceRecord
 	for other, bt := range b.beats {
 		if !bt.dead(now) {
 			continue

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/adapter"
 	"github.com/realtime-go/realtime/adapter/adaptertest"
 	"github.com/realtime-go/realtime/adapter/memadapter"
 	"github.com/realtime-go/realtime/client"
@@ -23,9 +24,9 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestAdapter(t *testing.T) {
-	adaptertest.Run(t, func(t *testing.T, n int) []realtime.Adapter {
+	adaptertest.Run(t, func(t *testing.T, n int) []adapter.Adapter {
 		bus := memadapter.NewBus()
-		nodes := make([]realtime.Adapter, n)
+		nodes := make([]adapter.Adapter, n)
 		for i := range nodes {
 			nodes[i] = bus.Node()
 		}
@@ -40,9 +41,9 @@ func TestHubsShareABus(t *testing.T) {
 	store := realtime.NewMemoryStore(realtime.MemoryOptions{})
 	newHub := func() (*realtime.Hub, string) {
 		hub, err := realtime.New(realtime.Config{
-			Adapter: bus.Node(),
-			Store:   store,
-			Logger:  slog.New(slog.DiscardHandler),
+			Broker: bus.Node(),
+			Store:  store,
+			Logger: slog.New(slog.DiscardHandler),
 		})
 		require.NoError(t, err)
 		srv := httptest.NewServer(hub)
@@ -85,15 +86,15 @@ func next(t *testing.T, c *client.Client, name string) json.RawMessage {
 }
 
 // room is the channel the lifecycle tests use.
-func room() realtime.Channel { return realtime.Channel{Kind: realtime.ChannelRoom, ID: "r"} }
+func room() adapter.Channel { return adapter.Room("r") }
 
 func TestLifecycleErrors(t *testing.T) {
 	ctx := t.Context()
-	deliver := func(realtime.Channel, realtime.Publication) {}
+	deliver := adapter.Funcs{}
 	a := memadapter.NewBus().Node()
 
 	require.Error(t, a.Subscribe(ctx, room()), "Subscribe before Start")
-	require.Error(t, a.Publish(ctx, room(), realtime.Publication{}), "Publish before Start")
+	require.Error(t, a.Publish(ctx, room(), nil), "Publish before Start")
 	require.NoError(t, a.Start(ctx, deliver))
 	require.Error(t, a.Start(ctx, deliver), "second Start")
 	require.NoError(t, a.Unsubscribe(ctx, room()), "Unsubscribe of a channel not subscribed")
@@ -102,7 +103,7 @@ func TestLifecycleErrors(t *testing.T) {
 	require.NoError(t, a.Close())
 	require.NoError(t, a.Close())
 	require.Error(t, a.Subscribe(ctx, room()), "Subscribe after Close")
-	require.Error(t, a.Publish(ctx, room(), realtime.Publication{}), "Publish after Close")
+	require.Error(t, a.Publish(ctx, room(), nil), "Publish after Close")
 	require.NoError(t, a.Unsubscribe(ctx, room()), "Unsubscribe after Close")
 }
 
@@ -113,11 +114,11 @@ func TestCloseWaitsForDelivery(t *testing.T) {
 		ctx := t.Context()
 		bus := memadapter.NewBus()
 		pub, sub := bus.Node(), bus.Node()
-		require.NoError(t, pub.Start(ctx, func(realtime.Channel, realtime.Publication) {}))
+		require.NoError(t, pub.Start(ctx, adapter.Funcs{}))
 		entered, release := make(chan struct{}), make(chan struct{})
 		var mu sync.Mutex
 		delivering := false
-		require.NoError(t, sub.Start(ctx, func(realtime.Channel, realtime.Publication) {
+		require.NoError(t, sub.Start(ctx, adapter.Funcs{OnDeliver: func(adapter.Channel, []byte) {
 			mu.Lock()
 			delivering = true
 			mu.Unlock()
@@ -126,11 +127,11 @@ func TestCloseWaitsForDelivery(t *testing.T) {
 			mu.Lock()
 			delivering = false
 			mu.Unlock()
-		}))
+		}}))
 		require.NoError(t, sub.Subscribe(ctx, room()))
 
 		published := make(chan error, 1)
-		go func() { published <- pub.Publish(ctx, room(), realtime.Publication{Frame: []byte("x")}) }()
+		go func() { published <- pub.Publish(ctx, room(), []byte("x")) }()
 		<-entered
 		// closed reports, once Close returns, whether deliver was running.
 		closed := make(chan bool, 1)
@@ -146,7 +147,7 @@ func TestCloseWaitsForDelivery(t *testing.T) {
 		require.False(t, early, "Close returned before the delivery ended")
 		require.False(t, <-closed, "Close returned during a delivery")
 		require.NoError(t, <-published)
-		require.NoError(t, pub.Publish(ctx, room(), realtime.Publication{Frame: []byte("y")}))
+		require.NoError(t, pub.Publish(ctx, room(), []byte("y")))
 		require.NoError(t, pub.Close())
 	})
 }
@@ -159,21 +160,21 @@ func TestSlowNodeDoesNotBlockOthers(t *testing.T) {
 		bus := memadapter.NewBus()
 		slow, fast := bus.Node(), bus.Node()
 		entered, release := make(chan struct{}), make(chan struct{})
-		require.NoError(t, slow.Start(ctx, func(realtime.Channel, realtime.Publication) {
+		require.NoError(t, slow.Start(ctx, adapter.Funcs{OnDeliver: func(adapter.Channel, []byte) {
 			entered <- struct{}{}
 			<-release
-		}))
+		}}))
 		got := make(chan string, 2)
-		require.NoError(t, fast.Start(ctx, func(_ realtime.Channel, p realtime.Publication) { got <- string(p.Frame) }))
-		other := realtime.Channel{Kind: realtime.ChannelRoom, ID: "other"}
+		require.NoError(t, fast.Start(ctx, adapter.Funcs{OnDeliver: func(_ adapter.Channel, p []byte) { got <- string(p) }}))
+		other := adapter.Room("other")
 		require.NoError(t, slow.Subscribe(ctx, room()))
 		require.NoError(t, fast.Subscribe(ctx, other))
 
 		published := make(chan error, 1)
-		go func() { published <- fast.Publish(ctx, room(), realtime.Publication{Frame: []byte("to-slow")}) }()
+		go func() { published <- fast.Publish(ctx, room(), []byte("to-slow")) }()
 		<-entered
 		// The slow node is still in deliver; the bus serves everyone else.
-		require.NoError(t, slow.Publish(ctx, other, realtime.Publication{Frame: []byte("to-fast")}))
+		require.NoError(t, slow.Publish(ctx, other, []byte("to-fast")))
 		require.Equal(t, "to-fast", <-got)
 		require.NoError(t, fast.Subscribe(ctx, room()))
 		require.NoError(t, fast.Unsubscribe(ctx, room()))

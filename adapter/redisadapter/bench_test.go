@@ -12,7 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/adapter"
 	"github.com/realtime-go/realtime/adapter/redisadapter"
 )
 
@@ -33,7 +33,7 @@ func BenchmarkPublishDeliver(b *testing.B) {
 	ctx := b.Context()
 	prefix := testPrefix(b)
 	admin := newClient(b, "", "")
-	room := realtime.Channel{Kind: realtime.ChannelRoom, ID: "bench"}
+	room := adapter.Room("bench")
 	frame := []byte(`{"event":"new-message","data":{"roomId":"bench","seq":1,"content":"hello, world"}}`)
 
 	pubClient := newClient(b, "", "")
@@ -41,7 +41,7 @@ func BenchmarkPublishDeliver(b *testing.B) {
 	pubClient.AddHook(countHook{&pubCmds})
 	pub, err := redisadapter.New(pubClient, redisadapter.Options{Prefix: prefix})
 	require.NoError(b, err)
-	require.NoError(b, pub.Start(ctx, func(realtime.Channel, realtime.Publication) {}))
+	require.NoError(b, pub.Start(ctx, adapter.Funcs{}))
 	b.Cleanup(func() { _ = pub.Close() })
 
 	const subscribers = 3
@@ -49,11 +49,9 @@ func BenchmarkPublishDeliver(b *testing.B) {
 	for range subscribers {
 		a, err := redisadapter.New(newClient(b, "", ""), redisadapter.Options{Prefix: prefix})
 		require.NoError(b, err)
-		require.NoError(b, a.Start(ctx, func(_ realtime.Channel, p realtime.Publication) {
-			if p.Op == realtime.OpDeliver {
-				got <- time.Now()
-			}
-		}))
+		require.NoError(b, a.Start(ctx, adapter.Funcs{OnDeliver: func(adapter.Channel, []byte) {
+			got <- time.Now()
+		}}))
 		b.Cleanup(func() { _ = a.Close() })
 		require.NoError(b, a.Subscribe(ctx, room))
 	}
@@ -64,7 +62,7 @@ func BenchmarkPublishDeliver(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		start := time.Now()
-		if err := pub.Publish(ctx, room, realtime.Publication{Frame: frame, Seq: 1}); err != nil {
+		if err := pub.Publish(ctx, room, frame); err != nil {
 			b.Fatal(err)
 		}
 		var last time.Time
@@ -90,15 +88,15 @@ func BenchmarkPublishDeliver(b *testing.B) {
 func BenchmarkPublishParallel(b *testing.B) {
 	ctx := b.Context()
 	prefix := testPrefix(b)
-	room := realtime.Channel{Kind: realtime.ChannelRoom, ID: "bench"}
+	room := adapter.Room("bench")
 	pub, err := redisadapter.New(newClient(b, "", ""), redisadapter.Options{Prefix: prefix})
 	require.NoError(b, err)
-	require.NoError(b, pub.Start(ctx, func(realtime.Channel, realtime.Publication) {}))
+	require.NoError(b, pub.Start(ctx, adapter.Funcs{}))
 	b.Cleanup(func() { _ = pub.Close() })
 	var delivered atomic.Int64
 	sub, err := redisadapter.New(newClient(b, "", ""), redisadapter.Options{Prefix: prefix})
 	require.NoError(b, err)
-	require.NoError(b, sub.Start(ctx, func(realtime.Channel, realtime.Publication) { delivered.Add(1) }))
+	require.NoError(b, sub.Start(ctx, adapter.Funcs{OnDeliver: func(adapter.Channel, []byte) { delivered.Add(1) }}))
 	b.Cleanup(func() { _ = sub.Close() })
 	require.NoError(b, sub.Subscribe(ctx, room))
 	frame := []byte(`{"event":"new-message","data":{"roomId":"bench","seq":1,"content":"hello, world"}}`)
@@ -107,7 +105,7 @@ func BenchmarkPublishParallel(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if err := pub.Publish(ctx, room, realtime.Publication{Frame: frame}); err != nil {
+			if err := pub.Publish(ctx, room, frame); err != nil {
 				b.Error(err)
 				return
 			}

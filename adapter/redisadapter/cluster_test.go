@@ -13,7 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/adapter"
 	"github.com/realtime-go/realtime/adapter/adaptertest"
 	"github.com/realtime-go/realtime/adapter/redisadapter"
 	"github.com/realtime-go/realtime/internal/testenv"
@@ -68,9 +68,9 @@ func clusterPrefix(t testing.TB) string {
 
 func TestClusterAdapter(t *testing.T) {
 	newClusterClient(t, "") // skips without a cluster
-	adaptertest.Run(t, func(t *testing.T, n int) []realtime.Adapter {
+	adaptertest.Run(t, func(t *testing.T, n int) []adapter.Adapter {
 		prefix := clusterPrefix(t)
-		nodes := make([]realtime.Adapter, n)
+		nodes := make([]adapter.Adapter, n)
 		for i := range nodes {
 			a, err := redisadapter.New(newClusterClient(t, ""), redisadapter.Options{Prefix: prefix, ProbeInterval: probe, ProbeTimeout: probeTimeout, Logger: testLogger(t)})
 			require.NoError(t, err)
@@ -90,9 +90,9 @@ func TestClusterKillSubscriptionConnections(t *testing.T) {
 	name := "rttest-ckill-" + rand.Text()[:8]
 	admin := newClusterClient(t, "")
 	prefix := clusterPrefix(t)
-	rooms := make([]realtime.Channel, 16)
+	rooms := make([]adapter.Channel, 16)
 	for i := range rooms {
-		rooms[i] = realtime.Channel{Kind: realtime.ChannelRoom, ID: string(rune('a' + i))}
+		rooms[i] = adapter.Room(string(rune('a' + i)))
 	}
 	nodes := make([]*redisadapter.Adapter, 2)
 	recs := make([]*recorder, 2)
@@ -100,7 +100,7 @@ func TestClusterKillSubscriptionConnections(t *testing.T) {
 		a, err := redisadapter.New(newClusterClient(t, name), redisadapter.Options{Prefix: prefix, ProbeInterval: probe, ProbeTimeout: probeTimeout, Logger: testLogger(t)})
 		require.NoError(t, err)
 		nodes[i], recs[i] = a, newRecorder()
-		require.NoError(t, a.Start(ctx, recs[i].deliver))
+		require.NoError(t, a.Start(ctx, recs[i]))
 		t.Cleanup(func() { require.NoError(t, a.Close()) })
 		for _, r := range rooms {
 			require.NoError(t, a.Subscribe(ctx, r))
@@ -108,7 +108,7 @@ func TestClusterKillSubscriptionConnections(t *testing.T) {
 	}
 	publishAll := func(tag string) {
 		for _, r := range rooms {
-			require.NoError(t, nodes[0].Publish(ctx, r, realtime.Publication{Frame: []byte(tag + r.ID)}))
+			require.NoError(t, nodes[0].Publish(ctx, r, []byte(tag+r.ID)))
 		}
 	}
 	waitAll := func(tag string) {
@@ -138,7 +138,7 @@ func TestClusterKillSubscriptionConnections(t *testing.T) {
 	}
 	require.Greater(t, killed, 2, "pub/sub connections on more than one shard")
 	for i := range nodes {
-		require.Eventually(t, func() bool { return recs[i].resyncs() > 0 }, restored, time.Millisecond, "node %d: no OpResync", i)
+		require.Eventually(t, func() bool { return recs[i].resyncs() > 0 }, restored, time.Millisecond, "node %d: no Resync", i)
 	}
 	publishAll("after-")
 	waitAll("after-")
@@ -152,7 +152,7 @@ func TestClusterSlotMoves(t *testing.T) {
 	ctx := t.Context()
 	admin := newClusterClient(t, "")
 	prefix := clusterPrefix(t)
-	room := realtime.Channel{Kind: realtime.ChannelRoom, ID: "moving"}
+	room := adapter.Room("moving")
 	name := channelOf(prefix, "r:", room.ID)
 
 	slot, err := admin.ClusterKeySlot(ctx, name).Result()
@@ -198,11 +198,11 @@ func TestClusterSlotMoves(t *testing.T) {
 		a, err := redisadapter.New(newClusterClient(t, ""), redisadapter.Options{Prefix: prefix, ProbeInterval: probe, ProbeTimeout: probeTimeout, Logger: testLogger(t)})
 		require.NoError(t, err)
 		nodes[i], recs[i] = a, newRecorder()
-		require.NoError(t, a.Start(ctx, recs[i].deliver))
+		require.NoError(t, a.Start(ctx, recs[i]))
 		t.Cleanup(func() { require.NoError(t, a.Close()) })
 		require.NoError(t, a.Subscribe(ctx, room))
 	}
-	require.NoError(t, nodes[0].Publish(ctx, room, realtime.Publication{Frame: []byte("before")}))
+	require.NoError(t, nodes[0].Publish(ctx, room, []byte("before")))
 	for i := range nodes {
 		require.Eventually(t, func() bool { return len(recs[i].frames(room)) == 1 }, restored, time.Millisecond)
 	}
@@ -210,12 +210,12 @@ func TestClusterSlotMoves(t *testing.T) {
 	move(from, to)
 	t.Cleanup(func() { move(to, from) })
 	for i := range nodes {
-		require.Eventually(t, func() bool { return recs[i].resyncs() > 0 }, restored, time.Millisecond, "node %d: no OpResync", i)
+		require.Eventually(t, func() bool { return recs[i].resyncs() > 0 }, restored, time.Millisecond, "node %d: no Resync", i)
 	}
 	// The nodes may take a few tries while the cluster state settles:
 	// publish until both have a publication from after the move.
 	require.Eventually(t, func() bool {
-		_ = nodes[0].Publish(ctx, room, realtime.Publication{Frame: []byte("after")})
+		_ = nodes[0].Publish(ctx, room, []byte("after"))
 		return slices.Contains(recs[0].frames(room), "after") && slices.Contains(recs[1].frames(room), "after")
 	}, restored, 50*time.Millisecond, "no publication after the move")
 	n, err := to.PubSubShardNumSub(ctx, name).Result()

@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/adapter"
 )
 
 // Presence keys (see the names in codec.go):
@@ -118,12 +118,12 @@ return out
 // record is the stored form of a PresenceRecord; the key and field give
 // the user and the node.
 type record struct {
-	Status realtime.Status `json:"s"`
-	Custom string          `json:"c,omitempty"`
-	At     int64           `json:"t,omitempty"` // StatusAt in unix ns; 0 when zero
+	Status string `json:"s"`
+	Custom string `json:"c,omitempty"`
+	At     int64  `json:"t,omitempty"` // StatusAt in unix ns; 0 when zero
 }
 
-func encodeRecord(r realtime.PresenceRecord) (string, error) {
+func encodeRecord(r adapter.PresenceRecord) (string, error) {
 	rec := record{Status: r.Status, Custom: r.CustomStatus}
 	if !r.StatusAt.IsZero() {
 		rec.At = r.StatusAt.UnixNano()
@@ -132,12 +132,12 @@ func encodeRecord(r realtime.PresenceRecord) (string, error) {
 	return string(b), err
 }
 
-func decodeRecord(node, user, v string) (realtime.PresenceRecord, error) {
+func decodeRecord(node, user, v string) (adapter.PresenceRecord, error) {
 	var rec record
 	if err := json.Unmarshal([]byte(v), &rec); err != nil {
-		return realtime.PresenceRecord{}, fmt.Errorf("redisadapter: presence record of %q on %q: %w", user, node, err)
+		return adapter.PresenceRecord{}, fmt.Errorf("redisadapter: presence record of %q on %q: %w", user, node, err)
 	}
-	r := realtime.PresenceRecord{Node: node, UserID: user, Status: rec.Status, CustomStatus: rec.Custom}
+	r := adapter.PresenceRecord{Node: node, UserID: user, Status: rec.Status, CustomStatus: rec.Custom}
 	if rec.At != 0 {
 		r.StatusAt = time.Unix(0, rec.At)
 	}
@@ -145,7 +145,7 @@ func decodeRecord(node, user, v string) (realtime.PresenceRecord, error) {
 }
 
 // SetPresence stores r as what r.Node knows of r.UserID, in one round trip.
-func (a *Adapter) SetPresence(ctx context.Context, r realtime.PresenceRecord) error {
+func (a *Adapter) SetPresence(ctx context.Context, r adapter.PresenceRecord) error {
 	v, err := encodeRecord(r)
 	if err != nil {
 		return err
@@ -173,7 +173,7 @@ func (a *Adapter) DeletePresence(ctx context.Context, node, userID string) error
 
 // Presence returns the records of the users from every live node, in one
 // round trip.
-func (a *Adapter) Presence(ctx context.Context, userIDs []string) ([]realtime.PresenceRecord, error) {
+func (a *Adapter) Presence(ctx context.Context, userIDs []string) ([]adapter.PresenceRecord, error) {
 	if len(userIDs) == 0 {
 		return nil, nil
 	}
@@ -186,7 +186,7 @@ func (a *Adapter) Presence(ctx context.Context, userIDs []string) ([]realtime.Pr
 	if err != nil {
 		return nil, fmt.Errorf("redisadapter: presence: %w", err)
 	}
-	var out []realtime.PresenceRecord
+	var out []adapter.PresenceRecord
 	for t := range triples(res) {
 		i, ok := t[0].(int64)
 		node, ok2 := t[1].(string)
@@ -208,7 +208,7 @@ func (a *Adapter) Presence(ctx context.Context, userIDs []string) ([]realtime.Pr
 // clock, and removes and returns the records of every node whose deadline
 // has passed. It is one Lua script, so each expired record is returned to
 // one caller only.
-func (a *Adapter) Heartbeat(ctx context.Context, node string, ttl time.Duration) ([]realtime.PresenceRecord, error) {
+func (a *Adapter) Heartbeat(ctx context.Context, node string, ttl time.Duration) ([]adapter.PresenceRecord, error) {
 	if ttl <= 0 {
 		return nil, fmt.Errorf("redisadapter: heartbeat ttl %v is not positive", ttl)
 	}
@@ -219,7 +219,7 @@ func (a *Adapter) Heartbeat(ctx context.Context, node string, ttl time.Duration)
 	if err != nil {
 		return nil, fmt.Errorf("redisadapter: heartbeat: %w", err)
 	}
-	var expired []realtime.PresenceRecord
+	var expired []adapter.PresenceRecord
 	for t := range triples(res) {
 		n, ok := t[0].(string)
 		user, ok2 := t[1].(string)
@@ -233,7 +233,7 @@ func (a *Adapter) Heartbeat(ctx context.Context, node string, ttl time.Duration)
 		if err != nil {
 			// Still expired: announce the departure with what is known.
 			a.log.Warn("redisadapter: expired presence record undecodable", "err", err)
-			r = realtime.PresenceRecord{Node: n, UserID: user, Status: realtime.StatusOnline}
+			r = adapter.PresenceRecord{Node: n, UserID: user, Status: "online"}
 		}
 		expired = append(expired, r)
 	}

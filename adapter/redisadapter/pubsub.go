@@ -12,13 +12,13 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/adapter"
 )
 
 // entry is one counted subscription. Its fields other than ch and ready are
 // guarded by Adapter.mu.
 type entry struct {
-	ch    realtime.Channel
+	ch    adapter.Channel
 	count int
 	link  *link // nil while a cluster regroup is due
 	// ready is closed once Redis has confirmed the subscription, or once
@@ -51,7 +51,7 @@ type link struct {
 	// connect writes.
 	ready bool
 	// lost: the link broke since it was created. Subscribers do not wait
-	// for a lost link: the OpResync after it is back covers them.
+	// for a lost link: the Resync after it is back covers them.
 	lost bool
 	// pending holds, per channel, the entries waiting for a subscribe
 	// confirmation, in the order of the commands; unsubs counts the
@@ -187,7 +187,7 @@ func (a *Adapter) connect(l *link) error {
 	return nil
 }
 
-// read is the only reader of ps: it hands publications to deliver in the
+// read is the only reader of ps: it hands publications to the Handler in the
 // order Redis sends them, until ps fails or is closed.
 func (a *Adapter) read(l *link, ps *redis.PubSub) {
 	defer a.wg.Done()
@@ -246,12 +246,12 @@ func (a *Adapter) receive(l *link, ps *redis.PubSub, m *redis.Message) {
 	current, probe := l.ps == ps, m.Channel == l.probe
 	e := a.subs[m.Channel]
 	linked := e != nil && e.link == l
-	deliver := a.deliver
+	handler := a.handler
 	a.mu.RUnlock()
 	switch {
 	case !current:
 		// A connection already replaced: what it still reads is covered by
-		// the OpResync to come.
+		// the Resync to come.
 		return
 	case probe:
 		if n, err := strconv.ParseUint(m.Payload, 10, 64); err == nil {
@@ -267,16 +267,11 @@ func (a *Adapter) receive(l *link, ps *redis.PubSub, m *redis.Message) {
 		// Unsubscribed since, or (in a cluster) moved to another link.
 		return
 	}
-	p, err := decode([]byte(m.Payload))
-	if err != nil {
-		a.log.Warn("redisadapter: undecodable publication skipped", "channel", e.ch.String(), "err", err)
-		return
-	}
-	deliver(e.ch, p)
+	handler.Deliver(e.ch, []byte(m.Payload))
 }
 
 // breakLink takes ps, which failed, out of service: the supervisor connects
-// l again and then delivers OpResync. It does nothing when ps is no longer
+// l again and then delivers Resync. It does nothing when ps is no longer
 // l's (an earlier failure, or Close).
 func (a *Adapter) breakLink(l *link, ps *redis.PubSub, cause error) {
 	a.mu.Lock()
@@ -310,7 +305,7 @@ func (a *Adapter) downLocked(l *link) {
 }
 
 // supervise connects links that are down, probes them every ProbeInterval
-// and delivers OpResync once they work again after a failure. It runs
+// and delivers Resync once they work again after a failure. It runs
 // from Start to Close.
 func (a *Adapter) supervise() {
 	defer a.wg.Done()
@@ -440,7 +435,7 @@ func (a *Adapter) probe(nonce uint64) bool {
 	}
 }
 
-// resyncIfDue delivers OpResync once every link works after a failure.
+// resyncIfDue delivers Resync once every link works after a failure.
 func (a *Adapter) resyncIfDue() {
 	a.mu.Lock()
 	due := a.resync && a.state == stateStarted && !a.regroup
@@ -450,11 +445,11 @@ func (a *Adapter) resyncIfDue() {
 	if due {
 		a.resync = false
 	}
-	deliver := a.deliver
+	handler := a.handler
 	a.mu.Unlock()
 	if due {
 		a.log.Info("redisadapter: pub/sub link restored; resyncing")
-		deliver(realtime.Channel{Kind: realtime.ChannelGlobal}, realtime.Publication{Op: realtime.OpResync})
+		handler.Resync()
 	}
 }
 

@@ -5,7 +5,7 @@
 //	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 //	defer rdb.Close()
 //	a, err := redisadapter.New(rdb, redisadapter.Options{Prefix: "chat:"})
-//	hub, err := realtime.New(realtime.Config{Adapter: a, Store: sharedStore})
+//	hub, err := realtime.New(realtime.Config{Broker: a, Store: sharedStore})
 //
 // # Traffic
 //
@@ -15,9 +15,9 @@
 // and to the global channel: Subscribe and Unsubscribe are counted and only
 // the first and the last of a channel reach Redis. All subscriptions of a
 // node share one connection (one per shard in Redis Cluster), read by one
-// goroutine that calls deliver in the order Redis sends, which is the order
-// of publication on each channel. As the Broker contract has it, deliver
-// must not block: in particular it must not call Subscribe, which waits for
+// goroutine that calls the hub's Handler in the order Redis sends, which is
+// the order of publication on each channel. As the Broker contract has it,
+// the Handler must not block: in particular it must not call Subscribe, which waits for
 // that goroutine to read Redis's confirmation.
 //
 // Given a *redis.ClusterClient, the adapter uses Redis 7 sharded pub/sub
@@ -30,12 +30,11 @@
 // go-redis reconnects by itself, but the adapter does not take its word that
 // the subscriptions came back: every ProbeInterval it publishes a probe to a
 // channel of its own and waits for it. When the probe does not come back
-// within ProbeTimeout, or the connection fails, the adapter drops the connection, subscribes
-// every counted channel again on a new one, and, once a probe comes back,
-// delivers a Publication with Op realtime.OpResync on the global channel, so
-// that the hub reloads from its Store what its rooms missed meanwhile. What a
-// hub stored is thus never lost; only what it does not store (typing,
-// presence frames) may be.
+// within ProbeTimeout, or the connection fails, the adapter drops the
+// connection, subscribes every counted channel again on a new one, and, once
+// a probe comes back, calls the Handler's Resync, so that the hub reloads
+// from its Store what its rooms missed meanwhile. What a hub stored is thus
+// never lost; only what it does not store (typing, presence frames) may be.
 //
 // # Presence
 //
@@ -70,7 +69,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/adapter"
 )
 
 // Options configures an Adapter. The zero value is ready to use.
@@ -113,7 +112,8 @@ const (
 	stateClosed
 )
 
-// Adapter is a realtime.Adapter over Redis. It is safe for concurrent use.
+// Adapter is an adapter.Adapter over Redis: Broker and PresenceBackend.
+// It is safe for concurrent use.
 // It does not own the client it was given (close that after the Adapter),
 // but owns its pub/sub connections and goroutines, which Close ends.
 type Adapter struct {
@@ -137,10 +137,10 @@ type Adapter struct {
 
 	mu      sync.RWMutex
 	state   state
-	deliver func(realtime.Channel, realtime.Publication)
+	handler adapter.Handler
 	subs    map[string]*entry // counted subscriptions, by channel name
 	links   map[string]*link  // by shard master address; "" without a cluster
-	// resync: a link broke, so OpResync is due once every link works.
+	// resync: a link broke, so Resync is due once every link works.
 	resync bool
 	// regroup: in a cluster, links broke and channels may have moved to
 	// other shards; the supervisor rebuilds every link.
@@ -203,9 +203,9 @@ func (a *Adapter) Sharded() bool { return a.cluster != nil }
 
 // Start checks that Redis answers and starts the adapter's goroutines. It
 // may be called once.
-func (a *Adapter) Start(ctx context.Context, deliver func(realtime.Channel, realtime.Publication)) error {
-	if deliver == nil {
-		return errors.New("redisadapter: nil deliver")
+func (a *Adapter) Start(ctx context.Context, h adapter.Handler) error {
+	if h == nil {
+		return errors.New("redisadapter: nil handler")
 	}
 	if err := a.startable(); err != nil {
 		return err
@@ -219,7 +219,7 @@ func (a *Adapter) Start(ctx context.Context, deliver func(realtime.Channel, real
 		return err
 	}
 	a.state = stateStarted
-	a.deliver = deliver
+	a.handler = h
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	if a.cluster == nil {
 		a.links[""] = &link{probe: a.probeName("")}
@@ -257,16 +257,16 @@ func (a *Adapter) usableLocked() error {
 	return nil
 }
 
-// Publish sends p to the nodes subscribed to ch with one PUBLISH (SPUBLISH
-// in a cluster).
-func (a *Adapter) Publish(ctx context.Context, ch realtime.Channel, p realtime.Publication) error {
+// Publish sends payload to the nodes subscribed to ch with one PUBLISH
+// (SPUBLISH in a cluster).
+func (a *Adapter) Publish(ctx context.Context, ch adapter.Channel, payload []byte) error {
 	a.mu.RLock()
 	err := a.usableLocked()
 	a.mu.RUnlock()
 	if err != nil {
 		return err
 	}
-	if err := a.publish(ctx, a.channelName(ch), encode(p)); err != nil {
+	if err := a.publish(ctx, a.channelName(ch), payload); err != nil {
 		return fmt.Errorf("redisadapter: publish: %w", err)
 	}
 	return nil
@@ -283,9 +283,9 @@ func (a *Adapter) publish(ctx context.Context, name string, payload []byte) erro
 // subscribes in Redis and returns once Redis has confirmed it, so that every
 // publication made after Subscribe returns reaches the node. While the link
 // to Redis is down it returns at once: the channel is subscribed when the
-// link is back, and the OpResync that follows covers the gap. When ctx ends
+// link is back, and the Resync that follows covers the gap. When ctx ends
 // first, it returns ctx's error and the call is not counted.
-func (a *Adapter) Subscribe(ctx context.Context, ch realtime.Channel) error {
+func (a *Adapter) Subscribe(ctx context.Context, ch adapter.Channel) error {
 	name := a.channelName(ch)
 	key := ""
 	if a.cluster != nil {
@@ -312,7 +312,7 @@ func (a *Adapter) Subscribe(ctx context.Context, ch realtime.Channel) error {
 		fresh bool
 	)
 	if a.regroup {
-		// The regroup to come links it; the OpResync after it covers it.
+		// The regroup to come links it; the Resync after it covers it.
 		e.markReady()
 	} else {
 		if l = a.links[key]; l == nil {
@@ -364,7 +364,7 @@ func (a *Adapter) await(ctx context.Context, name string, e *entry) error {
 // Redis, and the node delivers nothing of ch from then on, even what Redis
 // sends before it confirms. Undoing more than was done, or unsubscribing
 // after Close, does nothing.
-func (a *Adapter) Unsubscribe(_ context.Context, ch realtime.Channel) error {
+func (a *Adapter) Unsubscribe(_ context.Context, ch adapter.Channel) error {
 	a.release(a.channelName(ch), nil)
 	return nil
 }
@@ -445,4 +445,4 @@ func signal(c chan struct{}) {
 	}
 }
 
-var _ realtime.Adapter = (*Adapter)(nil)
+var _ adapter.Adapter = (*Adapter)(nil)

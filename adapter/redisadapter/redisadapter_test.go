@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/adapter"
 	"github.com/realtime-go/realtime/adapter/adaptertest"
 	"github.com/realtime-go/realtime/adapter/redisadapter"
 	"github.com/realtime-go/realtime/internal/testenv"
@@ -95,9 +95,9 @@ func (w testWriter) Write(b []byte) (int, error) {
 
 func TestAdapter(t *testing.T) {
 	testenv.RedisAddr(t) // skips, once, without Redis
-	adaptertest.Run(t, func(t *testing.T, n int) []realtime.Adapter {
+	adaptertest.Run(t, func(t *testing.T, n int) []adapter.Adapter {
 		prefix := testPrefix(t)
-		nodes := make([]realtime.Adapter, n)
+		nodes := make([]adapter.Adapter, n)
 		for i := range nodes {
 			nodes[i] = newAdapter(t, newClient(t, "", ""), prefix)
 		}
@@ -153,32 +153,32 @@ func TestShardedSelection(t *testing.T) {
 // them.
 func TestLifecycle(t *testing.T) {
 	ctx := t.Context()
-	room := realtime.Channel{Kind: realtime.ChannelRoom, ID: "r"}
+	room := adapter.Room("r")
 	a := newAdapter(t, newClient(t, "", ""), testPrefix(t))
 	rec := newRecorder()
 
 	require.Error(t, a.Subscribe(ctx, room), "Subscribe before Start")
-	require.Error(t, a.Publish(ctx, room, realtime.Publication{}), "Publish before Start")
-	require.NoError(t, a.Start(ctx, rec.deliver))
-	require.Error(t, a.Start(ctx, rec.deliver), "second Start")
+	require.Error(t, a.Publish(ctx, room, nil), "Publish before Start")
+	require.NoError(t, a.Start(ctx, rec))
+	require.Error(t, a.Start(ctx, rec), "second Start")
 	require.NoError(t, a.Unsubscribe(ctx, room), "Unsubscribe of a channel not subscribed")
 	require.NoError(t, a.Subscribe(ctx, room))
 	require.NoError(t, a.Close())
 	require.NoError(t, a.Close())
 	require.Error(t, a.Subscribe(ctx, room), "Subscribe after Close")
-	require.Error(t, a.Publish(ctx, room, realtime.Publication{}), "Publish after Close")
+	require.Error(t, a.Publish(ctx, room, nil), "Publish after Close")
 	require.NoError(t, a.Unsubscribe(ctx, room), "Unsubscribe after Close")
 
 	// A closed adapter leaves the client open.
 	b := newAdapter(t, newClient(t, "", ""), testPrefix(t))
 	require.NoError(t, b.Close())
-	require.Error(t, b.Start(ctx, rec.deliver), "Start after Close")
+	require.Error(t, b.Start(ctx, rec), "Start after Close")
 
 	// Start fails when Redis does not answer.
 	down := redis.NewClient(&redis.Options{Addr: deadAddr(t), MaxRetries: -1})
 	t.Cleanup(func() { _ = down.Close() })
 	c := newAdapter(t, down, "")
-	require.Error(t, c.Start(ctx, rec.deliver))
+	require.Error(t, c.Start(ctx, rec))
 	require.NoError(t, c.Close())
 }
 
@@ -203,12 +203,12 @@ func TestNames(t *testing.T) {
 	rdb := newClient(t, "", "")
 	a := newAdapter(t, rdb, prefix)
 	rec := newRecorder()
-	require.NoError(t, a.Start(ctx, rec.deliver))
+	require.NoError(t, a.Start(ctx, rec))
 	t.Cleanup(func() { require.NoError(t, a.Close()) })
 
 	for _, id := range ids {
-		require.NoError(t, a.Subscribe(ctx, realtime.Channel{Kind: realtime.ChannelRoom, ID: id}))
-		require.NoError(t, a.SetPresence(ctx, realtime.PresenceRecord{Node: "n" + id, UserID: id, Status: realtime.StatusOnline}))
+		require.NoError(t, a.Subscribe(ctx, adapter.Room(id)))
+		require.NoError(t, a.SetPresence(ctx, adapter.PresenceRecord{Node: "n" + id, UserID: id, Status: "online"}))
 	}
 	// The subscribed channels, as Redis lists them.
 	chans, err := rdb.PubSubChannels(ctx, prefix+"*").Result()
@@ -227,10 +227,10 @@ func TestNames(t *testing.T) {
 	require.Len(t, rooms, len(ids), "one channel per room id: %q", chans)
 
 	for _, id := range ids {
-		require.NoError(t, a.Publish(ctx, realtime.Channel{Kind: realtime.ChannelRoom, ID: id}, realtime.Publication{Frame: []byte(id)}))
+		require.NoError(t, a.Publish(ctx, adapter.Room(id), []byte(id)))
 	}
 	for _, id := range ids {
-		ch := realtime.Channel{Kind: realtime.ChannelRoom, ID: id}
+		ch := adapter.Room(id)
 		require.Eventually(t, func() bool { return len(rec.frames(ch)) == 1 }, restored, time.Millisecond, "room %q", id)
 		require.Equal(t, []string{id}, rec.frames(ch))
 	}
@@ -262,7 +262,7 @@ func TestKillSubscriptionConnection(t *testing.T) {
 	ctx := t.Context()
 	prefix := testPrefix(t)
 	name := "rttest-kill-" + rand.Text()[:8]
-	room := realtime.Channel{Kind: realtime.ChannelRoom, ID: "r"}
+	room := adapter.Room("r")
 	admin := newClient(t, "", "")
 
 	nodes := make([]*redisadapter.Adapter, 2)
@@ -270,7 +270,7 @@ func TestKillSubscriptionConnection(t *testing.T) {
 	for i := range nodes {
 		nodes[i] = newAdapter(t, newClient(t, "", name), prefix)
 		recs[i] = newRecorder()
-		require.NoError(t, nodes[i].Start(ctx, recs[i].deliver))
+		require.NoError(t, nodes[i].Start(ctx, recs[i]))
 		t.Cleanup(func() { require.NoError(t, nodes[i].Close()) })
 		require.NoError(t, nodes[i].Subscribe(ctx, room))
 	}
@@ -286,7 +286,7 @@ func TestKillSubscriptionConnection(t *testing.T) {
 			default:
 			}
 			// A failure shows below as publications missing.
-			_ = nodes[0].Publish(ctx, room, realtime.Publication{Frame: fmt.Appendf(nil, "m%d", i)})
+			_ = nodes[0].Publish(ctx, room, fmt.Appendf(nil, "m%d", i))
 			time.Sleep(time.Millisecond)
 		}
 	})
@@ -348,34 +348,34 @@ func TestCutLink(t *testing.T) {
 	ctx := t.Context()
 	prefix := testPrefix(t)
 	proxy := testenv.NewProxy(t, testenv.RedisAddr(t))
-	room := realtime.Channel{Kind: realtime.ChannelRoom, ID: "r"}
-	late := realtime.Channel{Kind: realtime.ChannelUser, ID: "late"}
+	room := adapter.Room("r")
+	late := adapter.User("late")
 
 	cut := newAdapter(t, newClient(t, proxy.Addr(), ""), prefix)
 	cutRec := newRecorder()
-	require.NoError(t, cut.Start(ctx, cutRec.deliver))
+	require.NoError(t, cut.Start(ctx, cutRec))
 	t.Cleanup(func() { require.NoError(t, cut.Close()) })
 	pub := newAdapter(t, newClient(t, "", ""), prefix)
-	require.NoError(t, pub.Start(ctx, newRecorder().deliver))
+	require.NoError(t, pub.Start(ctx, newRecorder()))
 	t.Cleanup(func() { require.NoError(t, pub.Close()) })
 
 	require.NoError(t, cut.Subscribe(ctx, room))
-	require.NoError(t, pub.Publish(ctx, room, realtime.Publication{Frame: []byte("before")}))
+	require.NoError(t, pub.Publish(ctx, room, []byte("before")))
 	require.Eventually(t, func() bool { return len(cutRec.frames(room)) == 1 }, restored, time.Millisecond)
 
 	proxy.Cut()
-	require.NoError(t, pub.Publish(ctx, room, realtime.Publication{Frame: []byte("lost")}))
+	require.NoError(t, pub.Publish(ctx, room, []byte("lost")))
 	// Subscribing while the link is down does not wait for it.
 	sctx, cancel := context.WithTimeout(ctx, restored)
 	defer cancel()
 	require.Eventually(t, func() bool { return cut.Subscribe(sctx, late) == nil }, restored, 10*time.Millisecond)
 	time.Sleep(3 * probe) // a few failed attempts to reconnect
-	require.Zero(t, cutRec.resyncs(), "OpResync while the link is down")
+	require.Zero(t, cutRec.resyncs(), "Resync while the link is down")
 	proxy.Restore()
 
-	require.Eventually(t, func() bool { return cutRec.resyncs() == 1 }, restored, time.Millisecond, "no OpResync")
-	require.NoError(t, pub.Publish(ctx, room, realtime.Publication{Frame: []byte("after")}))
-	require.NoError(t, pub.Publish(ctx, late, realtime.Publication{Frame: []byte("late")}))
+	require.Eventually(t, func() bool { return cutRec.resyncs() == 1 }, restored, time.Millisecond, "no Resync")
+	require.NoError(t, pub.Publish(ctx, room, []byte("after")))
+	require.NoError(t, pub.Publish(ctx, late, []byte("late")))
 	require.Eventually(t, func() bool { return slices.Contains(cutRec.frames(room), "after") }, restored, time.Millisecond)
 	require.Eventually(t, func() bool { return len(cutRec.frames(late)) == 1 }, restored, time.Millisecond)
 	require.NotContains(t, cutRec.frames(room), "lost")
@@ -389,7 +389,7 @@ func TestStalledLink(t *testing.T) {
 	ctx := t.Context()
 	prefix := testPrefix(t)
 	proxy := newStallProxy(t, testenv.RedisAddr(t))
-	room := realtime.Channel{Kind: realtime.ChannelRoom, ID: "r"}
+	room := adapter.Room("r")
 
 	opts, err := redis.ParseURL(testenv.RedisURL())
 	require.NoError(t, err)
@@ -405,41 +405,44 @@ func TestStalledLink(t *testing.T) {
 	})
 	require.NoError(t, err)
 	rec := newRecorder()
-	require.NoError(t, stalled.Start(ctx, rec.deliver))
+	require.NoError(t, stalled.Start(ctx, rec))
 	t.Cleanup(func() { require.NoError(t, stalled.Close()) })
 	pub := newAdapter(t, newClient(t, "", ""), prefix)
-	require.NoError(t, pub.Start(ctx, newRecorder().deliver))
+	require.NoError(t, pub.Start(ctx, newRecorder()))
 	t.Cleanup(func() { require.NoError(t, pub.Close()) })
 
 	require.NoError(t, stalled.Subscribe(ctx, room))
-	require.NoError(t, pub.Publish(ctx, room, realtime.Publication{Frame: []byte("before")}))
+	require.NoError(t, pub.Publish(ctx, room, []byte("before")))
 	require.Eventually(t, func() bool { return len(rec.frames(room)) == 1 }, restored, time.Millisecond)
 
 	proxy.stall()
-	require.Eventually(t, func() bool { return rec.resyncs() > 0 }, restored, time.Millisecond, "no OpResync")
-	require.NoError(t, pub.Publish(ctx, room, realtime.Publication{Frame: []byte("after")}))
+	require.Eventually(t, func() bool { return rec.resyncs() > 0 }, restored, time.Millisecond, "no Resync")
+	require.NoError(t, pub.Publish(ctx, room, []byte("after")))
 	require.Eventually(t, func() bool { return slices.Contains(rec.frames(room), "after") }, restored, time.Millisecond)
 }
 
-// TestUndecodable checks that a node skips what it cannot decode and
-// delivers what follows.
-func TestUndecodable(t *testing.T) {
+// TestPayloadsAreOpaque checks that what anyone PUBLISHes on a node's
+// channel reaches its Handler byte for byte: opening payloads (and skipping
+// what it cannot open) is the hub's business.
+func TestPayloadsAreOpaque(t *testing.T) {
 	ctx := t.Context()
 	prefix := testPrefix(t)
 	rdb := newClient(t, "", "")
 	a := newAdapter(t, rdb, prefix)
 	rec := newRecorder()
-	require.NoError(t, a.Start(ctx, rec.deliver))
+	require.NoError(t, a.Start(ctx, rec))
 	t.Cleanup(func() { require.NoError(t, a.Close()) })
-	room := realtime.Channel{Kind: realtime.ChannelRoom, ID: "r"}
+	room := adapter.Room("r")
 	require.NoError(t, a.Subscribe(ctx, room))
 
-	for _, junk := range []string{"", "x", "\x02\x00\x00", "\x01\x09\x00", "\x01\x00\x00\x05\x7f"} {
-		require.NoError(t, rdb.Publish(ctx, channelOf(prefix, "r:", "r"), junk).Err())
+	junk := []string{"", "x", "\x02\x00\x00", "\x01\x09\x00", "\x01\x00\x00\x05\x7f", "\xff\xfe é"}
+	for _, j := range junk {
+		require.NoError(t, rdb.Publish(ctx, channelOf(prefix, "r:", "r"), j).Err())
 	}
-	require.NoError(t, a.Publish(ctx, room, realtime.Publication{Frame: []byte("ok")}))
-	require.Eventually(t, func() bool { return len(rec.frames(room)) == 1 }, restored, time.Millisecond)
-	require.Equal(t, []string{"ok"}, rec.frames(room))
+	require.NoError(t, a.Publish(ctx, room, []byte("ok")))
+	want := append(junk, "ok")
+	require.Eventually(t, func() bool { return len(rec.frames(room)) == len(want) }, restored, time.Millisecond)
+	require.Equal(t, want, rec.frames(room))
 }
 
 // TestSubscribeCanceled checks that a Subscribe whose ctx ends before Redis
@@ -449,9 +452,9 @@ func TestSubscribeCanceled(t *testing.T) {
 	prefix := testPrefix(t)
 	a := newAdapter(t, newClient(t, "", ""), prefix)
 	rec := newRecorder()
-	require.NoError(t, a.Start(ctx, rec.deliver))
+	require.NoError(t, a.Start(ctx, rec))
 	t.Cleanup(func() { require.NoError(t, a.Close()) })
-	room := realtime.Channel{Kind: realtime.ChannelRoom, ID: "r"}
+	room := adapter.Room("r")
 
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
@@ -461,34 +464,36 @@ func TestSubscribeCanceled(t *testing.T) {
 	}
 	require.NoError(t, a.Subscribe(ctx, room))
 	require.NoError(t, a.Unsubscribe(ctx, room))
-	require.NoError(t, a.Publish(ctx, room, realtime.Publication{Frame: []byte("x")}))
-	fence := realtime.Channel{Kind: realtime.ChannelRoom, ID: "fence"}
+	require.NoError(t, a.Publish(ctx, room, []byte("x")))
+	fence := adapter.Room("fence")
 	require.NoError(t, a.Subscribe(ctx, fence))
-	require.NoError(t, a.Publish(ctx, fence, realtime.Publication{Frame: []byte("f")}))
+	require.NoError(t, a.Publish(ctx, fence, []byte("f")))
 	require.Eventually(t, func() bool { return len(rec.frames(fence)) == 1 }, restored, time.Millisecond)
 	require.Empty(t, rec.frames(room), "delivered after the last counted Unsubscribe")
 }
 
-// recorder is a deliver function that keeps what it got.
+// recorder is a Handler that keeps what it got.
 type recorder struct {
 	mu     sync.Mutex
-	got    map[realtime.Channel][]string
+	got    map[adapter.Channel][]string
 	resync int
 }
 
-func newRecorder() *recorder { return &recorder{got: make(map[realtime.Channel][]string)} }
+func newRecorder() *recorder { return &recorder{got: make(map[adapter.Channel][]string)} }
 
-func (r *recorder) deliver(ch realtime.Channel, p realtime.Publication) {
+func (r *recorder) Deliver(ch adapter.Channel, p []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if p.Op == realtime.OpResync {
-		r.resync++
-		return
-	}
-	r.got[ch] = append(r.got[ch], string(p.Frame))
+	r.got[ch] = append(r.got[ch], string(p))
 }
 
-func (r *recorder) frames(ch realtime.Channel) []string {
+func (r *recorder) Resync() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.resync++
+}
+
+func (r *recorder) frames(ch adapter.Channel) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.got[ch])

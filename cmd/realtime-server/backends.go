@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/adapter"
 	"github.com/realtime-go/realtime/adapter/redisadapter"
 	"github.com/realtime-go/realtime/store/sqlstore"
 )
@@ -71,7 +72,7 @@ func openStore(ctx context.Context, o options) (realtime.Store, func(), error) {
 // openAdapter returns the Adapter -adapter names and a function that
 // closes it and its client, to call once the hub has shut down; local is nil, the
 // hub's in-process default.
-func openAdapter(ctx context.Context, o options) (realtime.Adapter, func(), error) {
+func openAdapter(ctx context.Context, o options) (adapter.Adapter, func(), error) {
 	switch o.adapter {
 	case "local":
 		return nil, func() {}, nil

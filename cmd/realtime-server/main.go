@@ -13,9 +13,9 @@
 // -store picks the Store: memory (the default, and what BENCHMARKS.md
 // measures), sqlite (a fresh file, removed on exit, unless -sqlite names
 // one) or postgres (-postgres or DATABASE_URL; add search_path=NAME to the
-// URL to keep benchmark tables apart). -adapter picks the Adapter: local
-// (single node, the default) or redis (adapter/redisadapter on -redis, with
-// the key prefix "rt-bench:").
+// URL to keep benchmark tables apart). -adapter picks the Broker and
+// Presence: local (single node, the default) or redis (adapter/redisadapter
+// on -redis, with the key prefix "rt-bench:").
 //
 // GET /debug/mem answers, after a GC, the heap and stacks in use and the
 // number of goroutines, which realtime-bench reads in its idle scenario;
@@ -115,7 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeStore()
-	adapter, closeAdapter, err := openAdapter(ctx, o)
+	ad, closeAdapter, err := openAdapter(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	hub, err := realtime.New(realtime.Config{
 		Authenticator:        auth,
 		Store:                store,
-		Adapter:              adapter,
+		Broker:               ad,
+		Presence:             ad,
 		Logger:               log,
 		MaxRoomsPerUser:      -1,
 		MaxUsersPerRoom:      100000,

@@ -23,6 +23,7 @@ import (
 	_ "modernc.org/sqlite"             // the "sqlite" driver
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/adapter"
 	"github.com/realtime-go/realtime/examples/chat/web"
 	"github.com/realtime-go/realtime/socketio"
 	"github.com/realtime-go/realtime/store/diskblob"
@@ -36,7 +37,7 @@ type Options struct {
 	// Adapter connects this server to the other nodes of a cluster. Nil:
 	// a single node. Run does not close it: the caller does, once Run has
 	// returned.
-	Adapter realtime.Adapter
+	Adapter adapter.Adapter
 	// DevSecret signs and verifies development tokens when JWT_SECRET is
 	// unset; nodes of one cluster share it. Nil: a random secret.
 	DevSecret []byte
@@ -55,7 +56,7 @@ func Run(ctx context.Context, addr string, o Options) error {
 		return err
 	}
 	cfg.Logger = log
-	cfg.Adapter = o.Adapter
+	cfg.Broker, cfg.Presence = o.Adapter, o.Adapter
 	// The example shows every feature: file sharing is on unless
 	// ENABLE_FILE_SHARING says false.
 	fileSharing := true
