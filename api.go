@@ -131,18 +131,9 @@ type Stats struct {
 }
 
 // Stats returns this node's counts.
-func (h *Hub) Stats() Stats {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return Stats{Connections: h.all.len(), Users: len(h.users), Rooms: len(h.rooms)}
-}
+func (h *Hub) Stats() Stats { return h.fan.stats() }
 
 // UserConnections returns how many connections userID has on this node.
 func (h *Hub) UserConnections(userID string) int {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	if set := h.users[userID]; set != nil {
-		return set.len()
-	}
-	return 0
+	return len(h.fan.userConns(userID))
 }

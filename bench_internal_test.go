@@ -57,14 +57,14 @@ func newFanoutHub(tb testing.TB, n int) (*Hub, []*conn) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { h.Close() })
-	set := &connSet{}
 	conns := make([]*conn, n)
 	for i := range conns {
-		c := &conn{hub: h, id: "c" + strconv.Itoa(i), stopped: true, rooms: map[string]struct{}{}}
+		c := &conn{hub: h, id: "c" + strconv.Itoa(i), ctx: context.Background(), stopped: true, rooms: map[string]struct{}{}}
 		conns[i] = c
-		set.add(c)
+		lr, _, _ := h.fan.open(c, "r")
+		lr.seq.baselining = false
+		h.fan.enter(c, "r", lr)
 	}
-	h.rooms["r"] = set
 	return h, conns
 }
 

@@ -54,7 +54,7 @@ type conn struct {
 	heldList []Frame
 
 	// rooms holds the rooms this connection is subscribed to; guarded by
-	// hub.mu.
+	// fanout.mu.
 	rooms map[string]struct{}
 
 	// tmu guards the timers, which fire on their own goroutines.

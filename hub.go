@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,25 +23,49 @@ import (
 // http.Handler path; it upgrades every request to a WebSocket speaking
 // protocol realtime.v1. All methods are safe for concurrent use.
 //
+// # Components
+//
+// The Hub wires components, each owning its state and its lock, and serves
+// the protocol with them: a handler decodes, checks, and calls them.
+//
+//   - fan (fanout.go): who receives what on this node: connections, users,
+//     served rooms with their sequencing; fanout.mu.
+//   - roomSeq (order.go, one per served room): delivery in seq order, gap
+//     repair, resume floors; roomSeq.mu.
+//   - turns (order.go): each stream's send turns, so that a node publishes
+//     in Store order; chainStripe.mu per stripe.
+//   - lanes (hub.go): per room subscription changes, per user presence
+//     changes, in order; one mutex per stripe.
+//   - here (presence.go): this node's users, their statuses and grace
+//     timers; localUsers.mu.
+//   - coal (coalesce.go): frames held for the next coalesced flush;
+//     coalescer.mu.
+//   - budgets (limits.go): the users' message budgets; budgets.mu, then
+//     userBudget.mu.
+//   - conns (limits.go): connection caps before and at authentication;
+//     connLimits.mu.
+//   - expiry (room.go): timers that delete rooms left empty; expiries.mu.
+//   - the lifecycle (this file): admitting connections against closing,
+//     background work that Close waits for; connsMu, bgMu.
+//
 // # Locks
 //
 // A goroutine that holds one of these locks takes only locks further down
 // the list, and never the same kind twice (one lane, one room's roomSeq):
 //
 //  1. closeMu: Shutdown and Close, one at a time.
-//  2. a lane (lanes): a room's subscription changes or a user's presence
-//     changes, in order. Held across Broker and Store calls; never taken
-//     on the Broker's delivery path (work that needs one moves to a
-//     goroutine of its own, goTimer).
-//  3. roomSeq.mu: one room's sequencing (order.go). Never held across
-//     a Store or Broker call, so that delivery never waits for either.
-//  4. mu: the connection sets and the maps beside it (shared by delivery).
-//  5. userLimit.mu: one user's message budget.
+//  2. a lane: held across Broker and Store calls; never taken on the
+//     Broker's delivery path (work that needs one moves to a goroutine of
+//     its own, goTimer).
+//  3. roomSeq.mu: one room's sequencing. Never held across a Store or
+//     Broker call, so that delivery never waits for either.
+//  4. fanout.mu: the connection sets (delivery reads them without it).
+//  5. budgets.mu, then userBudget.mu: the message budgets.
 //  6. conn.qmu: one connection's send queue (conn.go).
 //
-// Leaves, under which nothing else is taken: connsMu, bgMu, presMu,
-// flushMu, the send turns' chainStripe.mu, connLimits.mu, conn.umu and
-// conn.tmu.
+// Leaves, under which nothing else is taken: connsMu, bgMu,
+// localUsers.mu, coalescer.mu, chainStripe.mu, connLimits.mu,
+// expiries.mu, conn.umu and conn.tmu.
 type Hub struct {
 	cfg   Config
 	log   *slog.Logger
@@ -55,7 +78,18 @@ type Hub struct {
 	// publications itself, within publish, with no envelope and no
 	// deadline.
 	brokerLocal bool
+	nodeID      string
 
+	fan     *fanout
+	turns   sendTurns
+	lanes   lanes
+	here    localUsers
+	coal    coalescer
+	budgets budgets
+	conns   *connLimits
+	expiry  expiries
+
+	// The lifecycle.
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
 
@@ -72,43 +106,6 @@ type Hub struct {
 	bgMu   sync.Mutex
 	bgDone bool
 	bg     sync.WaitGroup
-
-	// mu guards the maps below; it is never held during I/O or hook calls.
-	mu      sync.RWMutex
-	all     connSet
-	users   map[string]*connSet
-	rooms   map[string]*connSet
-	seqs    map[string]*roomSeq
-	expiry  map[string]*time.Timer
-	budgets map[string]*userLimit
-
-	// chains order each stream's publishes (see sendMessage), striped so
-	// that sends to different streams do not wait for one lock.
-	chains [64]chainStripe
-
-	nodeID string
-	// presMu guards local, this node's users.
-	presMu sync.Mutex
-	local  map[string]*localUser
-	// flushMu guards the connections holding coalesced frames.
-	flushMu    sync.Mutex
-	flushConns map[*conn]struct{}
-
-	// conns bounds the connections this node serves.
-	conns *connLimits
-
-	// lanes serialize, per room, subscription changes, so that the adapter
-	// sees them in order, and per user ("user:<id>"), presence changes. No
-	// code path holds two lanes: two names may share a stripe.
-	lanes [64]sync.Mutex
-	seed  maphash.Seed
-}
-
-// userLimit is one user's message budget, shared by its connections.
-type userLimit struct {
-	mu     sync.Mutex
-	bucket bucket
-	conns  int
 }
 
 // New returns a Hub for cfg, or an error naming the first invalid field.
@@ -123,16 +120,14 @@ func New(cfg Config) (*Hub, error) {
 		store:    cfg.Store,
 		broker:   cfg.Broker,
 		presence: cfg.Presence,
-		users:    make(map[string]*connSet),
-		rooms:    make(map[string]*connSet),
-		seqs:     make(map[string]*roomSeq),
-		expiry:   make(map[string]*time.Timer),
-		budgets:  make(map[string]*userLimit),
-		seed:     maphash.MakeSeed(),
+		fan:      newFanout(),
+		here:     localUsers{users: make(map[string]*localUser)},
 		nodeID:   newID("n"),
-		local:    make(map[string]*localUser),
 		conns:    newConnLimits(cfg),
 	}
+	seed := maphash.MakeSeed()
+	h.turns.seed, h.lanes.seed = seed, seed
+	h.coal.every, h.coal.run = cfg.PresenceCoalesce, h.goTimer
 	if h.store == nil {
 		h.store = NewMemoryStore(MemoryOptions{})
 	}
@@ -376,29 +371,14 @@ func (h *Hub) register(c *conn) error {
 	if err := h.broker.Subscribe(c.ctx, userCh); err != nil {
 		h.log.Warn("realtime: subscribe user channel", "err", err)
 	}
-	h.mu.Lock()
-	if h.closing.Load() {
-		h.mu.Unlock()
+	// connected is queued as the connection joins the sets: after it is in
+	// them, so that a client that has it can be reached, and before any
+	// push, which finds the connection only then.
+	if !h.fan.add(c, u.ID, &h.closing, func() { c.send(connected, false) }) {
 		_ = h.broker.Unsubscribe(context.WithoutCancel(c.ctx), userCh)
 		return ErrHubClosed
 	}
-	h.all.add(c)
-	set := h.users[u.ID]
-	if set == nil {
-		set = &connSet{}
-		h.users[u.ID] = set
-	}
-	set.add(c)
-	// connected is queued while the maps are locked: after the connection
-	// is in them, so that a client that has it can be reached, and before
-	// any push, which finds the connection only once they are unlocked.
-	c.send(connected, false)
-	if l := h.budgets[u.ID]; l != nil {
-		l.conns++
-	} else {
-		h.budgets[u.ID] = &userLimit{bucket: h.messageBucket(), conns: 1}
-	}
-	h.mu.Unlock()
+	h.budgets.acquire(u.ID, h.messageBucket)
 	h.userConnected(c.ctx, u)
 	return nil
 }
@@ -414,24 +394,8 @@ func (h *Hub) messageBucket() bucket {
 // unregister removes a closed connection from the user and room sets.
 func (h *Hub) unregister(c *conn, typingRooms []string) {
 	u := c.currentUser()
-	h.mu.Lock()
-	h.all.remove(c)
-	if set := h.users[u.ID]; set != nil {
-		set.remove(c)
-		if set.len() == 0 {
-			delete(h.users, u.ID)
-		}
-	}
-	if l := h.budgets[u.ID]; l != nil {
-		// Kept while spent, so that reconnecting does not refill it; the
-		// heartbeat drops it once full again.
-		l.conns--
-	}
-	rooms := make([]string, 0, len(c.rooms))
-	for room := range c.rooms {
-		rooms = append(rooms, room)
-	}
-	h.mu.Unlock()
+	rooms := h.fan.remove(c, u.ID)
+	h.budgets.release(u.ID)
 
 	h.userDisconnected(u)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -459,41 +423,21 @@ func (h *Hub) subscribe(ctx context.Context, c *conn, room, since string) (misse
 	lane := h.lane(RoomStream(room))
 	lane.Lock()
 	defer lane.Unlock()
-	h.mu.Lock()
-	if _, ok := c.rooms[room]; ok {
-		h.mu.Unlock()
+	lr, first, ok := h.fan.open(c, room)
+	if !ok {
+		if c.ctx.Err() != nil {
+			return 0, false, ErrHubClosed
+		}
 		return 0, false, nil
 	}
-	if c.ctx.Err() != nil {
-		h.mu.Unlock()
-		return 0, false, ErrHubClosed
-	}
-	set := h.rooms[room]
-	first := set == nil
-	var rs *roomSeq
+	rs := &lr.seq
 	var base baselineRead
 	if first {
-		set = &connSet{}
-		h.rooms[room] = set
-		// What this node knew of the room is stale: arrivals wait for the
-		// baseline (see deliverInOrder).
-		rs = &roomSeq{baselining: true}
-		h.seqs[room] = rs
-	}
-	h.mu.Unlock()
-	if first {
 		if err := h.broker.Subscribe(ctx, adapter.Room(room)); err != nil {
-			h.mu.Lock()
-			if set.len() == 0 {
-				delete(h.rooms, room)
-				delete(h.seqs, room)
-			}
-			h.mu.Unlock()
+			h.fan.abandon(room, lr)
 			return 0, false, h.storeErr("subscribe", err)
 		}
 		base = h.readBaseline(ctx, room)
-	} else {
-		rs = h.seqOf(room)
 	}
 
 	var rp *missedMessages
@@ -528,10 +472,7 @@ func (h *Hub) subscribe(ctx context.Context, c *conn, room, since string) (misse
 		}
 		missed, recovered = len(rp.frames), true
 	}
-	h.mu.Lock()
-	c.rooms[room] = struct{}{}
-	set.add(c)
-	h.mu.Unlock()
+	h.fan.enter(c, room, lr)
 	if first {
 		rs.deliverHeld(h, room) // what arrived while the baseline was read
 	}
@@ -543,26 +484,13 @@ func (h *Hub) unsubscribe(ctx context.Context, c *conn, room string) {
 	lane := h.lane(RoomStream(room))
 	lane.Lock()
 	defer lane.Unlock()
-	h.mu.Lock()
-	if _, ok := c.rooms[room]; !ok {
-		h.mu.Unlock()
+	lr, last, ok := h.fan.leave(c, room)
+	if !ok {
 		return
 	}
-	delete(c.rooms, room)
-	set := h.rooms[room]
-	set.remove(c)
-	last := set.len() == 0
-	rs := h.seqs[room]
-	if last {
-		delete(h.rooms, room)
-		delete(h.seqs, room)
-	}
-	h.mu.Unlock()
-	if rs != nil {
-		rs.mu.Lock()
-		delete(rs.floors, c)
-		rs.mu.Unlock()
-	}
+	lr.seq.mu.Lock()
+	delete(lr.seq.floors, c)
+	lr.seq.mu.Unlock()
 	if last {
 		if err := h.broker.Unsubscribe(ctx, adapter.Room(room)); err != nil {
 			h.log.Warn("realtime: unsubscribe room channel", "room", room, "err", err)
@@ -572,12 +500,7 @@ func (h *Hub) unsubscribe(ctx context.Context, c *conn, room string) {
 
 // unsubscribeUser unsubscribes every local connection of user from room.
 func (h *Hub) unsubscribeUser(userID, room string) []*conn {
-	h.mu.RLock()
-	var conns []*conn
-	if set := h.users[userID]; set != nil {
-		conns = set.load()
-	}
-	h.mu.RUnlock()
+	conns := h.fan.userConns(userID)
 	for _, c := range conns {
 		h.unsubscribe(h.ctx, c, room)
 	}
@@ -585,16 +508,21 @@ func (h *Hub) unsubscribeUser(userID, room string) []*conn {
 }
 
 // subscribed reports whether c receives the pushes of room.
-func (h *Hub) subscribed(c *conn, room string) bool {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	_, ok := c.rooms[room]
-	return ok
-}
+func (h *Hub) subscribed(c *conn, room string) bool { return h.fan.subscribed(c, room) }
 
 // lane returns the mutex that serializes the work of one stream.
-func (h *Hub) lane(stream string) *sync.Mutex {
-	return &h.lanes[maphash.String(h.seed, stream)%uint64(len(h.lanes))]
+func (h *Hub) lane(stream string) *sync.Mutex { return h.lanes.of(stream) }
+
+// lanes serialize, per room, subscription changes, so that the Broker
+// sees them in order, and per user ("user:<id>"), presence changes. Lanes
+// are striped: no code path holds two, since two names may share one.
+type lanes struct {
+	seed maphash.Seed
+	mu   [64]sync.Mutex
+}
+
+func (l *lanes) of(stream string) *sync.Mutex {
+	return &l.mu[maphash.String(l.seed, stream)%uint64(len(l.mu))]
 }
 
 // deliver writes a publication to the local connections of its channel. The
@@ -606,20 +534,14 @@ func (h *Hub) deliver(ch adapter.Channel, p publication) {
 		return
 	}
 	var conns []*conn
-	h.mu.RLock()
 	switch ch.Kind {
 	case adapter.ChannelRoom:
-		if set := h.rooms[ch.ID]; set != nil {
-			conns = set.load()
-		}
+		conns = h.fan.roomConns(ch.ID)
 	case adapter.ChannelUser:
-		if set := h.users[ch.ID]; set != nil {
-			conns = set.load()
-		}
+		conns = h.fan.userConns(ch.ID)
 	case adapter.ChannelGlobal:
-		conns = h.all.load()
+		conns = h.fan.allConns()
 	}
-	h.mu.RUnlock()
 
 	switch p.Op {
 	case opLeaveRoom:
@@ -646,7 +568,7 @@ func (h *Hub) deliver(ch adapter.Channel, p publication) {
 		return
 	}
 	if p.Key != "" && len(conns) > coalesceAbove {
-		h.coalesce(conns, p.Key+"\x00"+ch.String(), f)
+		h.coal.hold(conns, p.Key+"\x00"+ch.String(), f)
 		return
 	}
 	for _, c := range conns {
@@ -654,45 +576,6 @@ func (h *Hub) deliver(ch adapter.Channel, p publication) {
 			continue
 		}
 		c.send(f, p.Droppable)
-	}
-}
-
-// coalesceAbove is the number of recipients above which keyed frames are
-// coalesced: a small room hears of each change at once, a large one in
-// batches, so that a storm of changes costs each member a few frames.
-const coalesceAbove = 16
-
-// coalesce holds frame on each connection under key until the next flush,
-// replacing what an earlier frame with that key left there.
-func (h *Hub) coalesce(conns []*conn, key string, frame Frame) {
-	var added []*conn
-	for _, c := range conns {
-		if c.hold(key, frame) {
-			added = append(added, c)
-		}
-	}
-	if len(added) == 0 {
-		return
-	}
-	h.flushMu.Lock()
-	defer h.flushMu.Unlock()
-	if h.flushConns == nil {
-		h.flushConns = make(map[*conn]struct{})
-		time.AfterFunc(h.cfg.PresenceCoalesce, func() { h.goTimer(h.flush) })
-	}
-	for _, c := range added {
-		h.flushConns[c] = struct{}{}
-	}
-}
-
-// flush queues the held frames of every connection, one batch each.
-func (h *Hub) flush() {
-	h.flushMu.Lock()
-	conns := h.flushConns
-	h.flushConns = nil
-	h.flushMu.Unlock()
-	for c := range conns {
-		c.release()
 	}
 }
 
@@ -763,10 +646,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	h.beginClosing()
-	h.mu.RLock()
-	conns := h.all.load()
-	h.mu.RUnlock()
-	for _, c := range conns {
+	for _, c := range h.fan.allConns() {
 		c.closeWith(StatusGoingAway, "server shutting down")
 	}
 	done := make(chan struct{})
@@ -815,47 +695,9 @@ func (h *Hub) closeLocked() error {
 	h.bgMu.Lock()
 	h.bgDone = true
 	h.bgMu.Unlock()
-	h.mu.Lock()
-	for id, t := range h.expiry {
-		t.Stop()
-		delete(h.expiry, id)
-	}
-	h.mu.Unlock()
+	h.expiry.stop()
 	h.bg.Wait()
 	return err
-}
-
-// connSet is a set of connections that readers load without locking: the
-// slice is replaced, never changed in place. Writers hold Hub.mu.
-type connSet struct {
-	p atomic.Pointer[[]*conn]
-}
-
-func (s *connSet) load() []*conn {
-	if p := s.p.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
-
-func (s *connSet) len() int { return len(s.load()) }
-
-func (s *connSet) add(c *conn) {
-	old := s.load()
-	next := make([]*conn, len(old), len(old)+1)
-	copy(next, old)
-	next = append(next, c)
-	s.p.Store(&next)
-}
-
-func (s *connSet) remove(c *conn) {
-	old := s.load()
-	i := slices.Index(old, c)
-	if i < 0 {
-		return
-	}
-	next := slices.Concat(old[:i], old[i+1:])
-	s.p.Store(&next)
 }
 
 // newID returns a random id with a prefix, such as "m_k3j5...".

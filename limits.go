@@ -177,3 +177,71 @@ func (h *Hub) AdmitAddress(r *http.Request) (release func(), err error) {
 	var once sync.Once
 	return func() { once.Do(func() { h.conns.give(s) }) }, nil
 }
+
+// budgets owns the users' message budgets (Config.MaxMessagesPerMinute):
+// one bucket per user, shared by the user's connections on this node. Its
+// lock, budgets.mu, guards the map; each budget has its own lock for its
+// bucket. Under either nothing else is taken.
+type budgets struct {
+	mu    sync.RWMutex
+	users map[string]*userBudget
+}
+
+// userBudget is one user's message budget.
+type userBudget struct {
+	mu     sync.Mutex
+	bucket bucket
+	conns  int
+}
+
+// acquire counts a connection of user, creating its budget with fresh().
+func (b *budgets) acquire(user string, fresh func() bucket) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ub := b.users[user]; ub != nil {
+		ub.conns++
+		return
+	}
+	if b.users == nil {
+		b.users = make(map[string]*userBudget)
+	}
+	b.users[user] = &userBudget{bucket: fresh(), conns: 1}
+}
+
+// release uncounts a connection of user. The budget stays while spent, so
+// that reconnecting does not refill it; prune drops it once full again.
+func (b *budgets) release(user string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ub := b.users[user]; ub != nil {
+		ub.conns--
+	}
+}
+
+// prune drops the budgets of users without connections that have
+// refilled by t.
+func (b *budgets) prune(t time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for id, ub := range b.users {
+		ub.mu.Lock()
+		if ub.conns == 0 && ub.bucket.full(t) {
+			delete(b.users, id)
+		}
+		ub.mu.Unlock()
+	}
+}
+
+// allow spends one of user's messages, for connection c; a user without a
+// budget is not limited.
+func (b *budgets) allow(c *conn, user string) bool {
+	b.mu.RLock()
+	ub := b.users[user]
+	b.mu.RUnlock()
+	if ub == nil {
+		return true
+	}
+	ub.mu.Lock()
+	defer ub.mu.Unlock()
+	return c.allow(&ub.bucket)
+}

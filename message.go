@@ -126,7 +126,7 @@ func (h *Hub) handleMessage(ctx context.Context, c *conn, data json.RawMessage) 
 		return nil, err
 	}
 	u := c.currentUser()
-	if !h.allowMessage(c, u.ID) {
+	if !h.budgets.allow(c, u.ID) {
 		return nil, Errorf(CodeRateLimited, "more than %d messages a minute", h.cfg.MaxMessagesPerMinute)
 	}
 	m := Message{
@@ -150,34 +150,6 @@ func (h *Hub) handleMessage(ctx context.Context, c *conn, data json.RawMessage) 
 		h.publishTyping(ctx, c, u, m.RoomID, false)
 	}
 	return messageAck{ID: saved.ID, Timestamp: saved.CreatedAt, Seq: saved.Seq, ClientMsgID: saved.ClientMsgID}, nil
-}
-
-// pruneBudgets drops the message budgets of users without connections once
-// they have refilled.
-func (h *Hub) pruneBudgets() {
-	t := time.Now()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for id, l := range h.budgets {
-		l.mu.Lock()
-		if l.conns == 0 && l.bucket.full(t) {
-			delete(h.budgets, id)
-		}
-		l.mu.Unlock()
-	}
-}
-
-// allowMessage spends one of the user's messages for this minute.
-func (h *Hub) allowMessage(c *conn, userID string) bool {
-	h.mu.RLock()
-	l := h.budgets[userID]
-	h.mu.RUnlock()
-	if l == nil {
-		return true
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return c.allow(&l.bucket)
 }
 
 // sendMessage authorizes, stores and publishes a message from u. The
@@ -220,7 +192,7 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 	// which is the order the store numbers them in: each waits for the one
 	// before it. An inversion is put right by the nodes' sequencing.
 	key := streamOf(&m)
-	cs := h.chainStripe(key)
+	cs := h.turns.stripe(key)
 	turn := cs.take(key)
 	defer cs.end(key, turn)
 	saved, dup, err := h.store.SaveMessage(ctx, m)
@@ -557,7 +529,7 @@ func (h *Hub) handleEditMessage(ctx context.Context, c *conn, data json.RawMessa
 			return nil, err
 		}
 	}
-	if !h.allowMessage(c, u.ID) {
+	if !h.budgets.allow(c, u.ID) {
 		return nil, Errorf(CodeRateLimited, "more than %d messages a minute", h.cfg.MaxMessagesPerMinute)
 	}
 	m.Content = req.Content

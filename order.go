@@ -28,8 +28,10 @@ import (
 // sequence starts (baseline, readMissed) without holding the room's lock
 // across the Store.
 
-// roomSeq is the sequencing state of one room on this node.
+// roomSeq is the sequencing state of one room on this node; it lives in
+// the room's localRoom (fanout.go), whose connections it delivers to.
 type roomSeq struct {
+	conns      *connSet // the room's local connections
 	mu         sync.Mutex
 	known      bool          // last is set: from the Store, or the first arrival
 	last       uint64        // seq of the last message delivered here
@@ -41,32 +43,14 @@ type roomSeq struct {
 	floors map[*conn]uint64
 }
 
-// seqOf returns the sequencing state of a room, creating it.
-func (h *Hub) seqOf(room string) *roomSeq {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	rs := h.seqs[room]
-	if rs == nil {
-		rs = &roomSeq{}
-		h.seqs[room] = rs
-	}
-	return rs
-}
-
 // deliverInOrder writes a room's new-message publication to the room's
 // local connections in seq order; it never blocks.
 func (h *Hub) deliverInOrder(room string, p publication) {
-	// Every message of the room comes here: share the hub's lock, unless
-	// the room's state must be created.
-	h.mu.RLock()
-	served, rs := h.rooms[room] != nil, h.seqs[room]
-	h.mu.RUnlock()
-	if !served {
+	lr := h.fan.room(room)
+	if lr == nil {
 		return // nobody here: keep no state that would go stale
 	}
-	if rs == nil {
-		rs = h.seqOf(room)
-	}
+	rs := &lr.seq
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	switch {
@@ -105,13 +89,7 @@ func (h *Hub) sendRoom(room string, rs *roomSeq, seq uint64, native []byte) {
 		h.log.Warn("realtime: a message publication that is not a push was dropped", "room", room, "seq", seq)
 		return
 	}
-	h.mu.RLock()
-	var conns []*conn
-	if set := h.rooms[room]; set != nil {
-		conns = set.load()
-	}
-	h.mu.RUnlock()
-	for _, c := range conns {
+	for _, c := range rs.conns.load() {
 		if len(rs.floors) > 0 {
 			if floor, ok := rs.floors[c]; ok {
 				if seq <= floor {
@@ -324,14 +302,8 @@ func (rs *roomSeq) drain(h *Hub, room string, force bool) bool {
 // resync checks every room this node serves against the Store, after the
 // adapter reported that publications may have been lost.
 func (h *Hub) resync() {
-	h.mu.RLock()
-	var rooms []string
-	for room := range h.rooms {
-		rooms = append(rooms, room)
-	}
-	h.mu.RUnlock()
-	for _, room := range rooms {
-		rs := h.seqOf(room)
+	for room, lr := range h.fan.served() {
+		rs := &lr.seq
 		rs.mu.Lock()
 		if !rs.repairing && rs.known {
 			rs.repairing = true
@@ -341,7 +313,7 @@ func (h *Hub) resync() {
 	}
 }
 
-// chainStripe is one stripe of Hub.chains: for each stream with sends in
+// chainStripe is one stripe of sendTurns: for each stream with sends in
 // flight, the turns taken and which have ended. Waiting for a turn costs no
 // allocation; a send that finds its turn come waits not at all.
 type chainStripe struct {
@@ -420,6 +392,15 @@ func (cs *chainStripe) end(stream streamKey, turn uint64) {
 	}
 }
 
-func (h *Hub) chainStripe(stream streamKey) *chainStripe {
-	return &h.chains[maphash.String(h.seed, stream.hashString())%uint64(len(h.chains))]
+// sendTurns owns the send turns of every stream with sends in flight,
+// striped so that sends to different streams do not wait for one lock.
+// Each stripe's lock, chainStripe.mu, is a leaf.
+type sendTurns struct {
+	seed    maphash.Seed
+	stripes [64]chainStripe
+}
+
+// stripe returns the stripe that holds stream's turns.
+func (t *sendTurns) stripe(stream streamKey) *chainStripe {
+	return &t.stripes[maphash.String(t.seed, stream.hashString())%uint64(len(t.stripes))]
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/realtime-go/realtime/adapter"
@@ -40,6 +41,15 @@ type Presence struct {
 	// seen for one who is offline, and null when that is unknown.
 	LastSeenAt *time.Time `json:"lastSeenAt"`
 	RoomID     string     `json:"roomId,omitempty"`
+}
+
+// localUsers owns this node's users as presence sees them: statuses,
+// connection counts and grace timers. Its lock, localUsers.mu, is a leaf;
+// Presence records and announcements are made outside it, in the user's
+// lane.
+type localUsers struct {
+	mu    sync.Mutex
+	users map[string]*localUser
 }
 
 // localUser is what this node knows of one of its users. It outlives the
@@ -99,11 +109,11 @@ func (h *Hub) userConnected(ctx context.Context, u User) {
 		lane.Unlock()
 		notify()
 	}()
-	h.presMu.Lock()
-	lu := h.local[u.ID]
+	h.here.mu.Lock()
+	lu := h.here.users[u.ID]
 	if lu == nil {
 		lu = &localUser{status: StatusOnline}
-		h.local[u.ID] = lu
+		h.here.users[u.ID] = lu
 	}
 	lu.conns++
 	regained := lu.grace != nil
@@ -113,7 +123,7 @@ func (h *Hub) userConnected(ctx context.Context, u User) {
 	}
 	rec := h.record(u.ID, lu)
 	first := lu.conns == 1 && !regained
-	h.presMu.Unlock()
+	h.here.mu.Unlock()
 	if !first {
 		return // others saw the user online all along
 	}
@@ -169,9 +179,9 @@ func (h *Hub) transition(ctx context.Context, userID string, before, after []ada
 // userDisconnected uncounts a closed connection; when it was the user's last
 // one here, the user leaves this node after PresenceGrace.
 func (h *Hub) userDisconnected(u User) {
-	h.presMu.Lock()
-	defer h.presMu.Unlock()
-	lu := h.local[u.ID]
+	h.here.mu.Lock()
+	defer h.here.mu.Unlock()
+	lu := h.here.users[u.ID]
 	if lu == nil {
 		return
 	}
@@ -198,14 +208,14 @@ func (h *Hub) graceOver(userID string, g *graceTimer) {
 		lane.Unlock()
 		notify()
 	}()
-	h.presMu.Lock()
-	lu := h.local[userID]
+	h.here.mu.Lock()
+	lu := h.here.users[userID]
 	if lu == nil || lu.grace != g {
-		h.presMu.Unlock()
+		h.here.mu.Unlock()
 		return // the user came back, or left and came back again
 	}
-	delete(h.local, userID)
-	h.presMu.Unlock()
+	delete(h.here.users, userID)
+	h.here.mu.Unlock()
 	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
 	defer cancel()
 	notify = h.changePresence(ctx, userID, nil)
@@ -244,7 +254,7 @@ func (h *Hub) heartbeat() {
 		if err != nil && h.ctx.Err() == nil {
 			h.log.Warn("realtime: presence heartbeat", "err", err)
 		}
-		h.pruneBudgets()
+		h.budgets.prune(time.Now())
 		byUser := make(map[string][]adapter.PresenceRecord)
 		for _, r := range expired {
 			byUser[r.UserID] = append(byUser[r.UserID], r)
@@ -328,16 +338,16 @@ func (h *Hub) handlePresenceUpdate(ctx context.Context, c *conn, data json.RawMe
 	u := c.currentUser()
 	lane := h.lane("user:" + u.ID)
 	lane.Lock()
-	h.presMu.Lock()
-	lu := h.local[u.ID]
+	h.here.mu.Lock()
+	lu := h.here.users[u.ID]
 	if lu == nil {
-		h.presMu.Unlock()
+		h.here.mu.Unlock()
 		lane.Unlock()
 		return nil, ErrUnavailable
 	}
 	lu.status, lu.custom, lu.statusAt = req.Status, req.CustomStatus, time.Now()
 	rec := h.record(u.ID, lu)
-	h.presMu.Unlock()
+	h.here.mu.Unlock()
 	notify := h.changePresence(ctx, u.ID, &rec)
 	lane.Unlock()
 	notify()

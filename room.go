@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -152,33 +153,14 @@ func (h *Hub) publishLogged(ctx context.Context, ch adapter.Channel, event strin
 // scheduleExpiry deletes a room that stays without members for
 // DefaultRoomExpiry.
 func (h *Hub) scheduleExpiry(roomID string) {
-	d := h.cfg.DefaultRoomExpiry
-	if d < 0 {
-		return
+	if d := h.cfg.DefaultRoomExpiry; d >= 0 {
+		h.expiry.set(roomID, d, func() { h.goTimer(func() { h.expireRoom(roomID) }) })
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if t := h.expiry[roomID]; t != nil {
-		t.Stop()
-	}
-	h.expiry[roomID] = time.AfterFunc(d, func() {
-		h.goTimer(func() { h.expireRoom(roomID) })
-	})
 }
 
-func (h *Hub) cancelExpiry(roomID string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if t := h.expiry[roomID]; t != nil {
-		t.Stop()
-		delete(h.expiry, roomID)
-	}
-}
+func (h *Hub) cancelExpiry(roomID string) { h.expiry.cancel(roomID) }
 
 func (h *Hub) expireRoom(roomID string) {
-	h.mu.Lock()
-	delete(h.expiry, roomID)
-	h.mu.Unlock()
 	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
 	defer cancel()
 	room, err := h.store.GetRoom(ctx, roomID)
@@ -594,4 +576,62 @@ func (h *Hub) handleListRooms(ctx context.Context, c *conn) (any, error) {
 		return nil, h.storeErr("list rooms", err)
 	}
 	return roomsReply{Rooms: nonNil(rooms)}, nil
+}
+
+// expiries owns the timers that delete rooms left empty
+// (Config.DefaultRoomExpiry), one per room. Its lock, expiries.mu, is a
+// leaf.
+type expiries struct {
+	mu     sync.Mutex
+	timers map[string]*time.Timer
+	done   bool // stopped: set nothing more
+}
+
+// set (re)starts the timer of room id, which calls fire after d.
+func (e *expiries) set(id string, d time.Duration, fire func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.done {
+		return
+	}
+	if t := e.timers[id]; t != nil {
+		t.Stop()
+	}
+	if e.timers == nil {
+		e.timers = make(map[string]*time.Timer)
+	}
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		e.mu.Lock()
+		current := e.timers[id] == t
+		if current {
+			delete(e.timers, id)
+		}
+		e.mu.Unlock()
+		if current {
+			fire()
+		}
+	})
+	e.timers[id] = t
+}
+
+// cancel stops the timer of room id, if any.
+func (e *expiries) cancel(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if t := e.timers[id]; t != nil {
+		t.Stop()
+		delete(e.timers, id)
+	}
+}
+
+// stop stops every timer, for good.
+func (e *expiries) stop() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.done = true
+	for id, t := range e.timers {
+		t.Stop()
+		delete(e.timers, id)
+	}
 }
