@@ -448,7 +448,7 @@ func TestHubClosesOnlyWhatItCreated(t *testing.T) {
 			global := adapter.Global()
 			require.NoError(t, node.Subscribe(ctx, global), "the adapter was closed")
 			require.NoError(t, node.Unsubscribe(ctx, global))
-			room, err := store.CreateRoom(ctx, realtime.Room{ID: "r1", Name: "after", Type: realtime.RoomPublic, MaxUsers: 10, CreatedAt: time.Now()},
+			room, err := store.CreateRoom(ctx, realtime.Room{ID: "r1", Name: "after", MaxUsers: 10, CreatedAt: time.Now()},
 				realtime.Member{RoomID: "r1", UserID: "alice", Username: "Alice", Role: realtime.RoleAdmin, JoinedAt: time.Now()}, realtime.Limits{})
 			require.NoError(t, err, "the store was closed")
 			_, _, err = store.SaveMessage(ctx, realtime.Message{ID: "m1", RoomID: room.ID, SenderID: "alice", Content: "still open", Type: realtime.TypeText, CreatedAt: time.Now()})

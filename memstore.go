@@ -153,10 +153,6 @@ func (s *memoryStore) UpdateRoom(_ context.Context, id string, u RoomUpdate) (Ro
 	}
 	if u.IsPrivate != nil {
 		r.room.IsPrivate = *u.IsPrivate
-		r.room.Type = RoomPublic
-		if *u.IsPrivate {
-			r.room.Type = RoomPrivate
-		}
 	}
 	return r.view(), nil
 }

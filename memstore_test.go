@@ -24,7 +24,7 @@ func TestMemoryStore(t *testing.T) {
 func TestMemoryStoreHistorySize(t *testing.T) {
 	ctx := t.Context()
 	s := realtime.NewMemoryStore(realtime.MemoryOptions{HistorySize: 5})
-	room := realtime.Room{ID: "r", Name: "r", Type: realtime.RoomPublic, MaxUsers: 10, CreatedByID: "alice", CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	room := realtime.Room{ID: "r", Name: "r", MaxUsers: 10, CreatedByID: "alice", CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
 	_, err := s.CreateRoom(ctx, room, realtime.Member{RoomID: "r", UserID: "alice", Username: "Alice", Role: realtime.RoleAdmin}, realtime.Limits{})
 	require.NoError(t, err)
 	var saved []realtime.Message
@@ -69,7 +69,7 @@ func TestMemoryStoreHistorySize(t *testing.T) {
 func TestMemoryStoreForgetsWhileRead(t *testing.T) {
 	ctx := t.Context()
 	s := realtime.NewMemoryStore(realtime.MemoryOptions{HistorySize: 8})
-	room := realtime.Room{ID: "r", Name: "r", Type: realtime.RoomPublic, MaxUsers: 10, CreatedByID: "alice", CreatedAt: time.Now().UTC()}
+	room := realtime.Room{ID: "r", Name: "r", MaxUsers: 10, CreatedByID: "alice", CreatedAt: time.Now().UTC()}
 	_, err := s.CreateRoom(ctx, room, realtime.Member{RoomID: "r", UserID: "alice", Username: "Alice", Role: realtime.RoleAdmin}, realtime.Limits{})
 	require.NoError(t, err)
 	const writers, each = 4, 50

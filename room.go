@@ -62,14 +62,10 @@ func (h *Hub) createRoom(ctx context.Context, creator User, o RoomOptions) (Room
 		ID:          newID("r"),
 		Name:        o.Name,
 		Description: o.Description,
-		Type:        RoomPublic,
 		MaxUsers:    o.MaxUsers,
 		IsPrivate:   o.Private,
 		CreatedByID: creator.ID,
 		CreatedAt:   t,
-	}
-	if o.Private {
-		room.Type = RoomPrivate
 	}
 	admin := Member{RoomID: room.ID, UserID: creator.ID, Username: creator.Username, Role: RoleAdmin, JoinedAt: t}
 	room, err := h.store.CreateRoom(ctx, room, admin, h.limits())
@@ -221,7 +217,7 @@ func (h *Hub) handleCreateRoom(ctx context.Context, c *conn, data json.RawMessag
 	if err := decode(data, &req); err != nil {
 		return nil, err
 	}
-	if req.Type != "" && req.Type != RoomPublic && req.Type != RoomPrivate {
+	if req.Type != "" && req.Type != roomType(false) && req.Type != roomType(true) {
 		return nil, Errorf(CodeInvalid, `field type must be "public" or "private"`)
 	}
 	if req.MaxUsers < 0 {
@@ -230,7 +226,7 @@ func (h *Hub) handleCreateRoom(ctx context.Context, c *conn, data json.RawMessag
 	room, err := h.createRoom(ctx, c.currentUser(), RoomOptions{
 		Name:        req.Name,
 		Description: req.Description,
-		Private:     req.Type == RoomPrivate || req.IsPrivate,
+		Private:     req.Type == roomType(true) || req.IsPrivate,
 		MaxUsers:    req.MaxUsers,
 	})
 	if err != nil {

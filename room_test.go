@@ -102,14 +102,25 @@ func userIDs(ms []realtime.Member) []string {
 	return out
 }
 
+// wireRoom is the part of a room reply that realtime.Room does not hold:
+// its "type", which follows isPrivate.
+type wireRoom struct {
+	Room struct {
+		Type      string `json:"type"`
+		IsPrivate bool   `json:"isPrivate"`
+	} `json:"room"`
+}
+
 func TestCreateAndJoinRoom(t *testing.T) {
 	env := newTestHub(t, realtime.Config{})
 	alice, bob := env.dial("alice"), env.dial("bob")
 
-	room := alice.createRoom("general", map[string]any{"description": "all hands", "maxUsers": 10})
+	raw := alice.emit("create-room", map[string]any{"name": "general", "description": "all hands", "maxUsers": 10})
+	// The wire keeps "type" beside isPrivate.
+	require.Equal(t, "public", testenv.DecodeInto[wireRoom](t, raw).Room.Type)
+	room := testenv.DecodeInto[struct{ Room realtime.Room }](t, raw).Room
 	require.NotEmpty(t, room.ID)
 	require.Equal(t, "all hands", room.Description)
-	require.Equal(t, realtime.RoomPublic, room.Type)
 	require.Equal(t, 10, room.MaxUsers)
 	require.Equal(t, "alice", room.CreatedByID)
 	require.Equal(t, 1, room.MemberCount)
@@ -210,10 +221,11 @@ func TestRoomAdministration(t *testing.T) {
 	require.Equal(t, 3, got.Room.MemberCount)
 
 	// update-room reaches every subscriber.
-	updated := testenv.DecodeInto[struct{ Room realtime.Room }](t, alice.emit("update-room", map[string]any{"roomId": room.ID, "name": "squad", "isPrivate": true})).Room
+	raw := alice.emit("update-room", map[string]any{"roomId": room.ID, "name": "squad", "isPrivate": true})
+	updated := testenv.DecodeInto[struct{ Room realtime.Room }](t, raw).Room
 	require.Equal(t, "squad", updated.Name)
 	require.True(t, updated.IsPrivate)
-	require.Equal(t, realtime.RoomPrivate, updated.Type)
+	require.Equal(t, "private", testenv.DecodeInto[wireRoom](t, raw).Room.Type)
 	require.Equal(t, "squad", testenv.DecodeInto[struct{ Room realtime.Room }](t, bob.next("room-updated")).Room.Name)
 	alice.emitErr(realtime.CodeInvalid, "update-room", map[string]any{"roomId": room.ID, "maxUsers": 0})
 	alice.emitErr(realtime.CodeInvalid, "update-room", map[string]any{"roomId": room.ID, "name": ""})

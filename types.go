@@ -43,7 +43,6 @@ type Room struct {
 	ID          string    `json:"id"`
 	Name        string    `json:"name"`
 	Description string    `json:"description,omitempty"`
-	Type        string    `json:"type"` // "public" or "private"
 	MaxUsers    int       `json:"maxUsers"`
 	IsPrivate   bool      `json:"isPrivate"`
 	CreatedByID string    `json:"createdById"`
@@ -51,11 +50,24 @@ type Room struct {
 	MemberCount int       `json:"memberCount"`
 }
 
-// Room types.
-const (
-	RoomPublic  = "public"
-	RoomPrivate = "private"
-)
+// roomType is a room's "type" on the wire, beside isPrivate: "private" or
+// "public".
+func roomType(private bool) string {
+	if private {
+		return "private"
+	}
+	return "public"
+}
+
+// MarshalJSON writes the room with its wire "type" ("public" or
+// "private"), which follows IsPrivate.
+func (r Room) MarshalJSON() ([]byte, error) {
+	type plain Room
+	return json.Marshal(struct {
+		plain
+		Type string `json:"type"`
+	}{plain(r), roomType(r.IsPrivate)})
+}
 
 // Member is one user's membership of a room.
 type Member struct {

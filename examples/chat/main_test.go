@@ -188,7 +188,7 @@ func seedBigRoom(t *testing.T, path string, n int) string {
 	require.NoError(t, store.Migrate(ctx))
 
 	t0 := time.Now().Add(-time.Hour).UTC()
-	room := realtime.Room{ID: "r-big-room", Name: "a big room", Type: realtime.RoomPublic, MaxUsers: 1000, CreatedByID: "u-carol", CreatedAt: t0}
+	room := realtime.Room{ID: "r-big-room", Name: "a big room", MaxUsers: 1000, CreatedByID: "u-carol", CreatedAt: t0}
 	owner := realtime.Member{RoomID: room.ID, UserID: "u-carol", Username: "carol", Role: realtime.RoleAdmin, JoinedAt: t0}
 	_, err = store.CreateRoom(ctx, room, owner, realtime.Limits{})
 	require.NoError(t, err)

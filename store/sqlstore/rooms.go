@@ -13,7 +13,8 @@ const roomCols = `r.id, r.name, r.description, r.type, r.max_users, r.is_private
 
 func scanRoom(sc interface{ Scan(...any) error }) (realtime.Room, error) {
 	var r realtime.Room
-	err := sc.Scan(&r.ID, &r.Name, &r.Description, &r.Type, &r.MaxUsers, &r.IsPrivate, &r.CreatedByID,
+	var typ string // kept in the schema; it follows is_private
+	err := sc.Scan(&r.ID, &r.Name, &r.Description, &typ, &r.MaxUsers, &r.IsPrivate, &r.CreatedByID,
 		timeCol{&r.CreatedAt}, &r.MemberCount)
 	return r, err
 }
@@ -76,7 +77,7 @@ func (s *Store) CreateRoom(ctx context.Context, room realtime.Room, creator real
 	err := s.tx(ctx, func(q querier) error {
 		res, err := q.ExecContext(ctx, `INSERT INTO rooms (id, name, description, type, max_users, is_private, created_by_id, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
-			room.ID, room.Name, room.Description, room.Type, room.MaxUsers, room.IsPrivate, room.CreatedByID, s.arg(room.CreatedAt))
+			room.ID, room.Name, room.Description, roomType(room.IsPrivate), room.MaxUsers, room.IsPrivate, room.CreatedByID, s.arg(room.CreatedAt))
 		if err != nil {
 			return err
 		}
@@ -109,10 +110,7 @@ func (s *Store) UpdateRoom(ctx context.Context, id string, u realtime.RoomUpdate
 	err := s.tx(ctx, func(q querier) error {
 		typ := any(nil)
 		if u.IsPrivate != nil {
-			typ = realtime.RoomPublic
-			if *u.IsPrivate {
-				typ = realtime.RoomPrivate
-			}
+			typ = roomType(*u.IsPrivate)
 		}
 		res, err := q.ExecContext(ctx, `UPDATE rooms SET
 			name = COALESCE($2, name), description = COALESCE($3, description),
@@ -335,4 +333,13 @@ func (s *Store) MemberRooms(ctx context.Context, userID string) ([]string, error
 		out = append(out, id)
 	}
 	return out, wrap("member rooms", rows.Err())
+}
+
+// roomType is the rooms.type column, which follows is_private: the schema
+// keeps it for readers of the database.
+func roomType(private bool) string {
+	if private {
+		return "private"
+	}
+	return "public"
 }

@@ -168,7 +168,7 @@ func TestTwoHubs(t *testing.T) {
 		require.Equal(t, want[len(want)-200:], msgSeqs(page))
 
 		// 40 users join a room for 10 through both hubs at once.
-		full := realtime.Room{ID: "full", Name: "Full", Type: realtime.RoomPublic, MaxUsers: 10, CreatedByID: "alice", CreatedAt: now()}
+		full := realtime.Room{ID: "full", Name: "Full", MaxUsers: 10, CreatedByID: "alice", CreatedAt: now()}
 		_, err = hubs[0].CreateRoom(t.Context(), full, member("full", "alice"), realtime.Limits{})
 		require.NoError(t, err)
 		errs := make([]error, 40)
@@ -376,8 +376,7 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 func createRoom(t testing.TB, s realtime.Store, creator string) realtime.Room {
 	t.Helper()
 	room := realtime.Room{
-		ID: "room-" + randID(), Name: "General", Type: realtime.RoomPublic,
-		MaxUsers: 1000, CreatedByID: creator, CreatedAt: now(),
+		ID: "room-" + randID(), Name: "General", MaxUsers: 1000, CreatedByID: creator, CreatedAt: now(),
 	}
 	got, err := s.CreateRoom(context.Background(), room, member(room.ID, creator), realtime.Limits{})
 	require.NoError(t, err)

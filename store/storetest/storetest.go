@@ -93,7 +93,6 @@ func newRoom(creatorID string) realtime.Room {
 		ID:          id("room"),
 		Name:        "General",
 		Description: "Talk about anything",
-		Type:        realtime.RoomPublic,
 		MaxUsers:    100,
 		CreatedByID: creatorID,
 		CreatedAt:   now(),
@@ -220,7 +219,7 @@ func requireMessage(t *testing.T, want, got realtime.Message, msgAndArgs ...any)
 func testCreateRoom(t *testing.T, s realtime.Store) {
 	ctx := t.Context()
 	room := newRoom("alice")
-	room.Type, room.IsPrivate = realtime.RoomPrivate, true
+	room.IsPrivate = true
 	creator := newMember(room.ID, "alice", realtime.RoleAdmin)
 
 	got, err := s.CreateRoom(ctx, room, creator, realtime.Limits{MaxRoomsPerUser: 5})
@@ -326,14 +325,14 @@ func testUpdateRoom(t *testing.T, s realtime.Store) {
 		{"Description", realtime.RoomUpdate{Description: ptr("")}, func(r *realtime.Room) { r.Description = "" }},
 		{"MaxUsers", realtime.RoomUpdate{MaxUsers: ptr(7)}, func(r *realtime.Room) { r.MaxUsers = 7 }},
 		{"IsPrivate true", realtime.RoomUpdate{IsPrivate: ptr(true)}, func(r *realtime.Room) {
-			r.IsPrivate, r.Type = true, realtime.RoomPrivate
+			r.IsPrivate = true
 		}},
 		{"IsPrivate false", realtime.RoomUpdate{IsPrivate: ptr(false)}, func(r *realtime.Room) {
-			r.IsPrivate, r.Type = false, realtime.RoomPublic
+			r.IsPrivate = false
 		}},
 		{"all", realtime.RoomUpdate{Name: ptr("All"), Description: ptr("every field"), MaxUsers: ptr(9), IsPrivate: ptr(true)},
 			func(r *realtime.Room) {
-				r.Name, r.Description, r.MaxUsers, r.IsPrivate, r.Type = "All", "every field", 9, true, realtime.RoomPrivate
+				r.Name, r.Description, r.MaxUsers, r.IsPrivate = "All", "every field", 9, true
 			}},
 	} {
 		step.change(&want)
@@ -400,7 +399,7 @@ func testListRooms(t *testing.T, s realtime.Store) {
 		r.Name = fmt.Sprintf("r%d", i)
 		r.CreatedAt = base.Add(time.Duration(i) * time.Second)
 		if private {
-			r.Type, r.IsPrivate = realtime.RoomPrivate, true
+			r.IsPrivate = true
 		}
 		return createRoom(t, s, r)
 	}
