@@ -109,9 +109,9 @@ func TestRefusedTokens(t *testing.T) {
 			ws, _, err := websocket.Dial(ctx, tc.env.url, nil)
 			require.NoError(t, err)
 			defer ws.CloseNow()
-			r := &rawConn{t: t, ws: ws}
-			r.write(`{"event":"auth","data":{"token":"` + tc.token + `"},"ack":1}`)
-			f := r.read()
+			r := testenv.NewRaw(t, ws)
+			r.Write(`{"event":"auth","data":{"token":"` + tc.token + `"},"ack":1}`)
+			f := r.Read()
 			require.Equal(t, "unauthorized", f.Error.Code)
 			require.NotContains(t, f.Error.Message, tc.token)
 		})
@@ -131,9 +131,9 @@ func TestRefusedTokens(t *testing.T) {
 		ws, _, err = websocket.Dial(ctx, hmacEnv.url, nil)
 		require.NoError(t, err)
 		defer ws.CloseNow()
-		r := &rawConn{t: t, ws: ws}
-		r.write(`{"event":"auth","data":{"token":"` + huge[:20000] + `"},"ack":1}`)
-		require.Equal(t, "unauthorized", r.read().Error.Code)
+		r := testenv.NewRaw(t, ws)
+		r.Write(`{"event":"auth","data":{"token":"` + huge[:20000] + `"},"ack":1}`)
+		require.Equal(t, "unauthorized", r.Read().Error.Code)
 	})
 
 	for _, tc := range cases {

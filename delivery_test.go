@@ -84,7 +84,7 @@ func resumeWhileStalled(t *testing.T, env *testEnv, store *stallingStore) {
 	// stalls.
 	store.stall(realtime.RoomStream(roomA.ID))
 	back := env.raw("resumer")
-	back.write(`{"event":"join-room","data":{"roomId":"` + roomA.ID + `","since":"` + seen.ID + `"},"ack":1}`)
+	back.Write(`{"event":"join-room","data":{"roomId":"` + roomA.ID + `","since":"` + seen.ID + `"},"ack":1}`)
 	select {
 	case <-store.stalled:
 	case <-time.After(10 * time.Second):
@@ -93,8 +93,8 @@ func resumeWhileStalled(t *testing.T, env *testEnv, store *stallingStore) {
 
 	// Meanwhile the sender writes to A, then to B, without waiting.
 	raw := env.raw("sender")
-	raw.write(`{"event":"message","data":{"roomId":"` + roomA.ID + `","content":"while you were away"},"ack":1}`)
-	raw.write(`{"event":"message","data":{"roomId":"` + roomB.ID + `","content":"to b"},"ack":2}`)
+	raw.Write(`{"event":"message","data":{"roomId":"` + roomA.ID + `","content":"while you were away"},"ack":1}`)
+	raw.Write(`{"event":"message","data":{"roomId":"` + roomB.ID + `","content":"to b"},"ack":2}`)
 	got := testenv.DecodeInto[realtime.Message](t, member.next("new-message"))
 	require.Equal(t, "to b", got.Content)
 	select {
@@ -108,7 +108,7 @@ func resumeWhileStalled(t *testing.T, env *testEnv, store *stallingStore) {
 	store.unstall()
 	var missed []string
 	for {
-		f := back.read()
+		f := back.Read()
 		if f.Ack == 1 {
 			require.Nil(t, f.Error)
 			reply := testenv.DecodeInto[struct {
@@ -124,9 +124,9 @@ func resumeWhileStalled(t *testing.T, env *testEnv, store *stallingStore) {
 		}
 	}
 	require.Equal(t, []string{"while you were away"}, missed)
-	raw.write(`{"event":"message","data":{"roomId":"` + roomA.ID + `","content":"live"},"ack":3}`)
+	raw.Write(`{"event":"message","data":{"roomId":"` + roomA.ID + `","content":"live"},"ack":3}`)
 	for {
-		f := back.read()
+		f := back.Read()
 		if f.Event == "new-message" {
 			require.Equal(t, "live", testenv.DecodeInto[realtime.Message](t, f.Data).Content, "a message came twice")
 			break

@@ -18,7 +18,6 @@ import (
 	"github.com/realtime-go/realtime/adapter"
 	"github.com/realtime-go/realtime/client"
 	"github.com/realtime-go/realtime/internal/testenv"
-	"github.com/realtime-go/realtime/internal/wire"
 )
 
 // testSecret signs the tokens of the tests.
@@ -163,68 +162,14 @@ func (c *tclient) createRoom(name string, extra map[string]any) realtime.Room {
 	return testenv.DecodeInto[struct{ Room realtime.Room }](c.t, c.emit("create-room", data)).Room
 }
 
-// rawConn is a bare WebSocket to the hub, for frames the Go client would
-// never send.
-type rawConn struct {
-	t       *testing.T
-	ws      *websocket.Conn
-	pending []wire.ServerFrame
-}
-
 // raw opens a bare connection for user id and consumes its connected event.
-func (e *testEnv) raw(id string) *rawConn {
+func (e *testEnv) raw(id string) *testenv.Raw {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ws, _, err := websocket.Dial(ctx, e.url, &websocket.DialOptions{
-		HTTPHeader:   http.Header{"Authorization": {"Bearer " + e.token(id)}},
-		Subprotocols: []string{wire.Subprotocol},
-	})
-	require.NoError(e.t, err)
-	ws.SetReadLimit(-1)
-	e.t.Cleanup(func() { ws.CloseNow() })
-	r := &rawConn{t: e.t, ws: ws}
-	require.Equal(e.t, "connected", r.read().Event)
-	return r
-}
-
-func (r *rawConn) write(frame string) {
-	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	require.NoError(r.t, r.ws.Write(ctx, websocket.MessageText, []byte(frame)))
-}
-
-// read returns the next server object, splitting batched frames.
-func (r *rawConn) read() wire.ServerFrame {
-	r.t.Helper()
-	for len(r.pending) == 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, frame, err := r.ws.Read(ctx)
-		cancel()
-		require.NoError(r.t, err)
-		require.NoError(r.t, wire.DecodeServer(frame, func(f wire.ServerFrame) { r.pending = append(r.pending, f) }))
-	}
-	f := r.pending[0]
-	r.pending = r.pending[1:]
-	return f
+	return testenv.DialRaw(e.t, e.url, http.Header{"Authorization": {"Bearer " + e.token(id)}})
 }
 
 // closeStatus reads until the connection closes and returns its close code.
 func closeStatus(t *testing.T, ws *websocket.Conn) websocket.StatusCode {
 	t.Helper()
-	// A bound, not an expectation: a connection that stopped reading may
-	// have megabytes buffered before its close (TestSlowConsumerClosed).
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return websocket.CloseStatus(readUntilError(ctx, ws))
-}
-
-// readUntilError reads ws until a read fails and returns that error.
-func readUntilError(ctx context.Context, ws *websocket.Conn) error {
-	for {
-		if _, _, err := ws.Read(ctx); err != nil {
-			return err
-		}
-	}
+	return testenv.CloseStatus(t, ws)
 }

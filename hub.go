@@ -35,7 +35,7 @@ import (
 //   - turns (order.go): each stream's send turns, so that a node publishes
 //     in Store order; chainStripe.mu per stripe.
 //   - lanes (hub.go): per room subscription changes, per user presence
-//     changes, in order; one mutex per stripe.
+//     changes, in order; one mutex per name, lanes.mu for the names.
 //   - here (presence.go): this node's users, their statuses and grace
 //     timers; localUsers.mu.
 //   - coal (coalesce.go): frames held for the next coalesced flush;
@@ -54,8 +54,8 @@ import (
 // the list, and never the same kind twice (one lane, one room's roomSeq):
 //
 //  1. closeMu: Shutdown and Close, one at a time.
-//  2. a lane: held across Broker and Store calls; never taken on the
-//     Broker's delivery path (work that needs one moves to a goroutine of
+//  2. a lane (lane.mu): held across Broker and Store calls; never taken on
+//     the Broker's delivery path (work that needs one moves to a goroutine of
 //     its own, goTimer).
 //  3. roomSeq.mu: one room's sequencing. Never held across a Store or
 //     Broker call, so that delivery never waits for either.
@@ -63,7 +63,7 @@ import (
 //  5. budgets.mu, then userBudget.mu: the message budgets.
 //  6. conn.qmu: one connection's send queue (conn.go).
 //
-// Leaves, under which nothing else is taken: connsMu, bgMu,
+// Leaves, under which nothing else is taken: lanes.mu, connsMu, bgMu,
 // localUsers.mu, coalescer.mu, chainStripe.mu, connLimits.mu,
 // expiries.mu, conn.umu and conn.tmu.
 type Hub struct {
@@ -125,8 +125,7 @@ func New(cfg Config) (*Hub, error) {
 		nodeID:   newID("n"),
 		conns:    newConnLimits(cfg),
 	}
-	seed := maphash.MakeSeed()
-	h.turns.seed, h.lanes.seed = seed, seed
+	h.turns.seed = maphash.MakeSeed()
 	h.coal.every, h.coal.run = cfg.PresenceCoalesce, h.goTimer
 	if h.store == nil {
 		h.store = NewMemoryStore(MemoryOptions{})
@@ -420,9 +419,7 @@ func (h *Hub) unregister(c *conn, typingRooms []string) {
 // or between them, and live messages it already got by replay are skipped
 // for it. Subscribing again is a no-op that replays nothing.
 func (h *Hub) subscribe(ctx context.Context, c *conn, room, since string) (missed int, recovered bool, err error) {
-	lane := h.lane(RoomStream(room))
-	lane.Lock()
-	defer lane.Unlock()
+	defer h.lanes.lock(RoomStream(room))()
 	lr, first, ok := h.fan.open(c, room)
 	if !ok {
 		if c.ctx.Err() != nil {
@@ -481,9 +478,7 @@ func (h *Hub) subscribe(ctx context.Context, c *conn, room, since string) (misse
 
 // unsubscribe stops c receiving the pushes of room.
 func (h *Hub) unsubscribe(ctx context.Context, c *conn, room string) {
-	lane := h.lane(RoomStream(room))
-	lane.Lock()
-	defer lane.Unlock()
+	defer h.lanes.lock(RoomStream(room))()
 	lr, last, ok := h.fan.leave(c, room)
 	if !ok {
 		return
@@ -510,19 +505,42 @@ func (h *Hub) unsubscribeUser(userID, room string) []*conn {
 // subscribed reports whether c receives the pushes of room.
 func (h *Hub) subscribed(c *conn, room string) bool { return h.fan.subscribed(c, room) }
 
-// lane returns the mutex that serializes the work of one stream.
-func (h *Hub) lane(stream string) *sync.Mutex { return h.lanes.of(stream) }
-
 // lanes serialize, per room, subscription changes, so that the Broker
-// sees them in order, and per user ("user:<id>"), presence changes. Lanes
-// are striped: no code path holds two, since two names may share one.
+// sees them in order, and per user ("user:<id>"), presence changes. Each
+// name has a lane of its own, which lives while someone holds or awaits it:
+// a lane held across a slow Store read holds up that room or user only.
 type lanes struct {
-	seed maphash.Seed
-	mu   [64]sync.Mutex
+	mu sync.Mutex
+	m  map[string]*lane
 }
 
-func (l *lanes) of(stream string) *sync.Mutex {
-	return &l.mu[maphash.String(l.seed, stream)%uint64(len(l.mu))]
+type lane struct {
+	mu   sync.Mutex
+	refs int // holders and waiters; guarded by lanes.mu
+}
+
+// lock takes the lane of name and returns what releases it.
+func (l *lanes) lock(name string) (unlock func()) {
+	l.mu.Lock()
+	ln := l.m[name]
+	if ln == nil {
+		if l.m == nil {
+			l.m = make(map[string]*lane)
+		}
+		ln = &lane{}
+		l.m[name] = ln
+	}
+	ln.refs++
+	l.mu.Unlock()
+	ln.mu.Lock()
+	return func() {
+		ln.mu.Unlock()
+		l.mu.Lock()
+		if ln.refs--; ln.refs == 0 {
+			delete(l.m, name)
+		}
+		l.mu.Unlock()
+	}
 }
 
 // deliver writes a publication to the local connections of its channel. The

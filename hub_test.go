@@ -57,7 +57,7 @@ func TestShutdown(t *testing.T) {
 	// bob reads while the hub shuts down, as a live client does: the close
 	// handshake completes at once instead of waiting out its timeout.
 	bobClosed := make(chan websocket.StatusCode, 1)
-	go func() { bobClosed <- websocket.CloseStatus(readUntilError(ctx, r.ws)) }()
+	go func() { bobClosed <- websocket.CloseStatus(testenv.ReadUntilError(ctx, r.WS)) }()
 	require.NoError(t, env.hub.Shutdown(ctx))
 	require.Equal(t, websocket.StatusGoingAway, <-bobClosed)
 	<-alice.Done()
@@ -245,10 +245,10 @@ func TestPanickingHook(t *testing.T) {
 	alice := env.dial("alice")
 	room := alice.createRoom("r", nil)
 	mallory := env.raw("mallory")
-	mallory.write(`{"event":"join-room","data":{"roomId":"` + room.ID + `"},"ack":1}`)
-	require.Equal(t, uint64(1), mallory.read().Ack)
-	mallory.write(`{"event":"message","data":{"roomId":"` + room.ID + `","content":"boom"},"ack":2}`)
-	require.Equal(t, websocket.StatusCode(realtime.StatusInternal), closeStatus(t, mallory.ws))
+	mallory.Write(`{"event":"join-room","data":{"roomId":"` + room.ID + `"},"ack":1}`)
+	require.Equal(t, uint64(1), mallory.Read().Ack)
+	mallory.Write(`{"event":"message","data":{"roomId":"` + room.ID + `","content":"boom"},"ack":2}`)
+	require.Equal(t, websocket.StatusCode(realtime.StatusInternal), closeStatus(t, mallory.WS))
 	select {
 	case e := <-disconnected:
 		require.Equal(t, "mallory", e.User.ID)

@@ -231,12 +231,12 @@ func TestFloodClosesWith4008(t *testing.T) {
 	defer cancel()
 	go func() {
 		for i := 0; i < 1000 && ctx.Err() == nil; i++ {
-			if r.ws.Write(ctx, websocket.MessageText, []byte(`{"event":"list-rooms","ack":1}`)) != nil {
+			if r.WS.Write(ctx, websocket.MessageText, []byte(`{"event":"list-rooms","ack":1}`)) != nil {
 				return
 			}
 		}
 	}()
-	require.Equal(t, websocket.StatusCode(realtime.StatusRateLimited), closeStatus(t, r.ws))
+	require.Equal(t, websocket.StatusCode(realtime.StatusRateLimited), closeStatus(t, r.WS))
 	bystander.emit("list-rooms", nil)
 }
 
@@ -329,7 +329,7 @@ func TestSlowConsumerClosed(t *testing.T) {
 	mu.Unlock()
 	// When it reads again, it finds what the kernel had buffered, then the
 	// 4009 close.
-	require.Equal(t, websocket.StatusCode(realtime.StatusTooSlow), closeStatus(t, slow.ws))
+	require.Equal(t, websocket.StatusCode(realtime.StatusTooSlow), closeStatus(t, slow.WS))
 	require.Eventually(t, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -362,14 +362,14 @@ func TestStuckWriteTimesOut(t *testing.T) {
 // floodPastReader joins user (a raw connection that then stops reading) and
 // bob to a room, sends 24 MB into it, more than the kernel's socket buffers
 // can hide, and requires that bob, who keeps reading, receives all of it.
-func floodPastReader(t *testing.T, env *testEnv, user string) *rawConn {
+func floodPastReader(t *testing.T, env *testEnv, user string) *testenv.Raw {
 	t.Helper()
 	alice, bob := env.dial("alice"), env.dial("bob")
 	room := alice.createRoom("r", nil)
 	bob.emit("join-room", map[string]any{"roomId": room.ID})
 	stalled := env.raw(user)
-	stalled.write(`{"event":"join-room","data":{"roomId":"` + room.ID + `"},"ack":1}`)
-	require.Equal(t, uint64(1), stalled.read().Ack)
+	stalled.Write(`{"event":"join-room","data":{"roomId":"` + room.ID + `"},"ack":1}`)
+	require.Equal(t, uint64(1), stalled.Read().Ack)
 
 	const n = 3000
 	content := strings.Repeat("x", 8000)

@@ -99,11 +99,11 @@ func TestResumeAfterDisconnect(t *testing.T) {
 	alice := env.dial("alice")
 	room := alice.createRoom("r", nil)
 	bob := env.raw("bob")
-	bob.write(`{"event":"join-room","data":{"roomId":"` + room.ID + `"},"ack":1}`)
-	require.Equal(t, uint64(1), bob.read().Ack)
+	bob.Write(`{"event":"join-room","data":{"roomId":"` + room.ID + `"},"ack":1}`)
+	require.Equal(t, uint64(1), bob.Read().Ack)
 	last := testenv.DecodeInto[msgAck](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "seen"}))
-	require.Equal(t, "new-message", bob.read().Event)
-	bob.ws.CloseNow()
+	require.Equal(t, "new-message", bob.Read().Event)
+	bob.WS.CloseNow()
 
 	for i := range 100 {
 		alice.emit("message", map[string]any{"roomId": room.ID, "content": fmt.Sprint(i)})
@@ -121,13 +121,13 @@ func TestResumeAfterDisconnect(t *testing.T) {
 		}
 	}()
 	bob = env.raw("bob")
-	bob.write(`{"event":"join-room","data":{"roomId":"` + room.ID + `","since":"` + last.ID + `"},"ack":2}`)
+	bob.Write(`{"event":"join-room","data":{"roomId":"` + room.ID + `","since":"` + last.ID + `"},"ack":2}`)
 	var got []realtime.Message
 	var ack joinAck
 	acked := false
 	// Live messages may arrive before the ack, which follows the replay.
 	for len(got) < 120 || !acked {
-		f := bob.read()
+		f := bob.Read()
 		switch {
 		case f.Ack == 2:
 			require.Nil(t, f.Error)

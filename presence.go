@@ -102,11 +102,10 @@ func withRecord(recs []adapter.PresenceRecord, node string, mine *adapter.Presen
 // userConnected counts a new connection of u on this node and announces the
 // user when others could not see it before.
 func (h *Hub) userConnected(ctx context.Context, u User) {
-	lane := h.lane("user:" + u.ID)
-	lane.Lock()
+	unlock := h.lanes.lock("user:" + u.ID)
 	notify := func() {}
 	defer func() {
-		lane.Unlock()
+		unlock()
 		notify()
 	}()
 	h.here.mu.Lock()
@@ -201,11 +200,10 @@ type graceTimer struct{ t *time.Timer }
 
 // graceOver removes a user whose grace period g ended without a reconnect.
 func (h *Hub) graceOver(userID string, g *graceTimer) {
-	lane := h.lane("user:" + userID)
-	lane.Lock()
+	unlock := h.lanes.lock("user:" + userID)
 	notify := func() {}
 	defer func() {
-		lane.Unlock()
+		unlock()
 		notify()
 	}()
 	h.here.mu.Lock()
@@ -260,13 +258,12 @@ func (h *Hub) heartbeat() {
 			byUser[r.UserID] = append(byUser[r.UserID], r)
 		}
 		for _, id := range slices.Sorted(maps.Keys(byUser)) {
-			lane := h.lane("user:" + id)
-			lane.Lock()
+			unlock := h.lanes.lock("user:" + id)
 			notify := func() {}
 			if current, err := h.presence.Presence(ctx, []string{id}); err == nil {
 				notify = h.transition(ctx, id, append(current, byUser[id]...), current)
 			}
-			lane.Unlock()
+			unlock()
 			notify()
 		}
 		cancel()
@@ -336,20 +333,19 @@ func (h *Hub) handlePresenceUpdate(ctx context.Context, c *conn, data json.RawMe
 		return nil, Errorf(CodeTooLarge, "customStatus is longer than %d characters", maxCustomStatusChars)
 	}
 	u := c.currentUser()
-	lane := h.lane("user:" + u.ID)
-	lane.Lock()
+	unlock := h.lanes.lock("user:" + u.ID)
 	h.here.mu.Lock()
 	lu := h.here.users[u.ID]
 	if lu == nil {
 		h.here.mu.Unlock()
-		lane.Unlock()
+		unlock()
 		return nil, ErrUnavailable
 	}
 	lu.status, lu.custom, lu.statusAt = req.Status, req.CustomStatus, time.Now()
 	rec := h.record(u.ID, lu)
 	h.here.mu.Unlock()
 	notify := h.changePresence(ctx, u.ID, &rec)
-	lane.Unlock()
+	unlock()
 	notify()
 	t := now()
 	// The caller sees its own choice, invisible included.

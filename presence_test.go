@@ -159,18 +159,18 @@ func TestPresenceStormIsCoalesced(t *testing.T) {
 		require.NoError(t, err)
 	}
 	watcher := env.raw("m0")
-	watcher.write(`{"event":"join-room","data":{"roomId":"` + room.ID + `"},"ack":1}`)
-	require.Equal(t, uint64(1), watcher.read().Ack)
+	watcher.Write(`{"event":"join-room","data":{"roomId":"` + room.ID + `"},"ack":1}`)
+	require.Equal(t, uint64(1), watcher.Read().Ack)
 
 	for i := 1; i < members; i++ {
 		m := env.raw(fmt.Sprint("m", i))
-		m.write(`{"event":"join-room","data":{"roomId":"` + room.ID + `"}}`)
+		m.Write(`{"event":"join-room","data":{"roomId":"` + room.ID + `"}}`)
 	}
 	frames, changes := 0, 0
 	online := map[string]bool{}
 	for len(online) < members-1 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, frame, err := watcher.ws.Read(ctx)
+		_, frame, err := watcher.WS.Read(ctx)
 		cancel()
 		require.NoError(t, err)
 		frames++

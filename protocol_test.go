@@ -42,8 +42,8 @@ func TestBadInputKeepsConnection(t *testing.T) {
 		{"bad ack", `{"event":"list-rooms","ack":-5}`, 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r.write(tc.frame)
-			f := r.read()
+			r.Write(tc.frame)
+			f := r.Read()
 			if tc.ack != 0 {
 				require.Equal(t, tc.ack, f.Ack)
 				require.NotNil(t, f.Error)
@@ -58,8 +58,8 @@ func TestBadInputKeepsConnection(t *testing.T) {
 		})
 	}
 	// Every frame above was answered once, and the connection still works.
-	r.write(`{"event":"list-rooms","ack":99}`)
-	f := r.read()
+	r.Write(`{"event":"list-rooms","ack":99}`)
+	f := r.Read()
 	require.Equal(t, uint64(99), f.Ack)
 	require.Nil(t, f.Error)
 	alice.emit("message", map[string]any{"roomId": room.ID, "content": "still here"})
@@ -70,12 +70,12 @@ func TestEveryAckAnsweredOnce(t *testing.T) {
 	env := newTestHub(t, realtime.Config{MaxEventsPerSecond: -1})
 	r := env.raw("alice")
 	for i := 1; i <= 20; i++ {
-		r.write(`{"event":"list-rooms","ack":` + strconv.Itoa(i) + `}`)
-		r.write(`{"event":"nope","ack":` + strconv.Itoa(100+i) + `}`)
+		r.Write(`{"event":"list-rooms","ack":` + strconv.Itoa(i) + `}`)
+		r.Write(`{"event":"nope","ack":` + strconv.Itoa(100+i) + `}`)
 	}
 	seen := map[uint64]int{}
 	for range 40 {
-		seen[r.read().Ack]++
+		seen[r.Read().Ack]++
 	}
 	require.Len(t, seen, 40)
 	for ack, n := range seen {
@@ -98,8 +98,8 @@ func TestHugeFrameClosed1009(t *testing.T) {
 	huge = append(huge, `"}}`...)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = r.ws.Write(ctx, websocket.MessageText, huge) // may fail once the server closes
-	require.Equal(t, websocket.StatusMessageTooBig, closeStatus(t, r.ws))
+	_ = r.WS.Write(ctx, websocket.MessageText, huge) // may fail once the server closes
+	require.Equal(t, websocket.StatusMessageTooBig, closeStatus(t, r.WS))
 
 	huge = nil
 	runtime.GC()
@@ -118,20 +118,20 @@ func TestUnauthenticatedEventsRefused(t *testing.T) {
 	ws, _, err := websocket.Dial(ctx, env.url, nil)
 	require.NoError(t, err)
 	defer ws.CloseNow()
-	r := &rawConn{t: t, ws: ws}
-	r.write(`{"event":"list-rooms","ack":1}`)
-	f := r.read()
+	r := testenv.NewRaw(t, ws)
+	r.Write(`{"event":"list-rooms","ack":1}`)
+	f := r.Read()
 	require.Equal(t, uint64(1), f.Ack)
 	require.Equal(t, "unauthorized", f.Error.Code)
-	r.write(`{"event":"auth","data":{"token":"forged"},"ack":2}`)
-	require.Equal(t, "unauthorized", r.read().Error.Code)
+	r.Write(`{"event":"auth","data":{"token":"forged"},"ack":2}`)
+	require.Equal(t, "unauthorized", r.Read().Error.Code)
 
 	// Then it authenticates with an auth event.
-	r.write(`{"event":"auth","data":{"token":"` + env.token("alice") + `"},"ack":3}`)
-	f = r.read()
+	r.Write(`{"event":"auth","data":{"token":"` + env.token("alice") + `"},"ack":3}`)
+	f = r.Read()
 	require.Equal(t, uint64(3), f.Ack)
 	require.Equal(t, "alice", testenv.DecodeInto[struct{ User realtime.UserRef }](t, f.Data).User.ID)
-	require.Equal(t, "connected", r.read().Event)
-	r.write(`{"event":"list-rooms","ack":4}`)
-	require.Nil(t, r.read().Error)
+	require.Equal(t, "connected", r.Read().Event)
+	r.Write(`{"event":"list-rooms","ack":4}`)
+	require.Nil(t, r.Read().Error)
 }
