@@ -54,6 +54,10 @@ type Config struct {
 	// Logger receives the hub's structured logs. Nil: slog.Default().
 	Logger *slog.Logger
 
+	// ClientRoomIDs lets clients name the rooms they create (create-room's
+	// "id", checked as RoomOptions.ID). False: clients' rooms get generated
+	// ids, and an "id" is invalid.
+	ClientRoomIDs bool
 	// MaxRoomsPerUser caps the rooms one user may belong to; more is
 	// refused with limit_exceeded. Zero: 100. Negative: no cap.
 	MaxRoomsPerUser int

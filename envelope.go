@@ -22,6 +22,9 @@ const (
 	// opCloseRoom, on a room channel, writes Frame, then unsubscribes every
 	// local connection from the room.
 	opCloseRoom
+	// opDisconnect, on a user channel, closes the user's local connections
+	// with close code Seq and reason Frame (Hub.Disconnect).
+	opDisconnect
 )
 
 // publication is one event on its way to a channel's connections: what the
@@ -96,7 +99,7 @@ func decodeEnvelope(b []byte) (publication, error) {
 		return p, fmt.Errorf("realtime: publication of envelope version %d, want %d", b[0], envelopeVersion)
 	}
 	switch o := op(b[1]); o {
-	case opDeliver, opLeaveRoom, opCloseRoom:
+	case opDeliver, opLeaveRoom, opCloseRoom, opDisconnect:
 		p.Op = o
 	default:
 		return p, fmt.Errorf("realtime: publication with unknown op %d", b[1])

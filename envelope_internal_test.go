@@ -19,6 +19,7 @@ func publications() []publication {
 		{Op: opLeaveRoom, Room: "r1"},
 		{Op: opLeaveRoom, Frame: []byte("kicked"), Room: "room:with\nodd {chars}*"},
 		{Op: opCloseRoom, Frame: []byte("closed")},
+		{Op: opDisconnect, Frame: []byte("banned"), Seq: 4003},
 		{Frame: []byte{0, 1, '\n', '\r', 0x7f, 0x80, 0xfe, 0xff, '"', '\\'}, Seq: math.MaxUint64, Except: "conn-é", Droppable: true, Key: "presence:u\x00"},
 		{Frame: bytes.Repeat([]byte("x"), 70000), Room: string(bytes.Repeat([]byte("r"), 300)), Key: "k"},
 	}
@@ -49,7 +50,7 @@ func TestDecodeRejects(t *testing.T) {
 		"empty":          nil,
 		"short header":   {envelopeVersion, 0},
 		"version":        append([]byte{envelopeVersion + 1}, valid[1:]...),
-		"op 3":           append([]byte{envelopeVersion, 3}, valid[2:]...),
+		"op 4":           append([]byte{envelopeVersion, 4}, valid[2:]...),
 		"unknown op":     append([]byte{envelopeVersion, 200}, valid[2:]...),
 		"unknown flag":   append([]byte{envelopeVersion, 0, 0x80}, valid[3:]...),
 		"no seq":         {envelopeVersion, 0, 0},

@@ -562,6 +562,11 @@ func (h *Hub) deliver(ch adapter.Channel, p publication) {
 	}
 
 	switch p.Op {
+	case opDisconnect:
+		for _, c := range conns {
+			c.closeWith(StatusCode(p.Seq), string(p.Frame))
+		}
+		return
 	case opLeaveRoom:
 		if ch.Kind == adapter.ChannelUser && p.Room != "" {
 			// Unsubscribing takes the room's lane, which the publisher may

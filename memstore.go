@@ -105,14 +105,17 @@ func (s *memoryStore) CreateRoom(_ context.Context, room Room, creator Member, l
 	if _, ok := s.rooms[room.ID]; ok {
 		return Room{}, ErrConflict
 	}
-	if l.MaxRoomsPerUser > 0 && len(s.userRoom[creator.UserID]) >= l.MaxRoomsPerUser {
-		return Room{}, Errorf(CodeLimitExceeded, "a user may belong to %d rooms", l.MaxRoomsPerUser)
+	r := &memRoom{room: room, pos: map[string]int{}}
+	if creator.UserID != "" { // empty: a room of the host, without members
+		if l.MaxRoomsPerUser > 0 && len(s.userRoom[creator.UserID]) >= l.MaxRoomsPerUser {
+			return Room{}, Errorf(CodeLimitExceeded, "a user may belong to %d rooms", l.MaxRoomsPerUser)
+		}
+		creator.RoomID = room.ID
+		r.members, r.pos[creator.UserID] = []Member{creator}, 0
+		s.addUserRoom(creator.UserID, room.ID)
 	}
-	creator.RoomID = room.ID
-	r := &memRoom{room: room, members: []Member{creator}, pos: map[string]int{creator.UserID: 0}}
 	s.rooms[room.ID] = r
 	s.order = append(s.order, room.ID)
-	s.addUserRoom(creator.UserID, room.ID)
 	return r.view(), nil
 }
 
@@ -294,8 +297,10 @@ func (s *memoryStore) SaveMessage(_ context.Context, m Message) (Message, bool, 
 		if err != nil {
 			return Message{}, false, err
 		}
-		if i := r.member(m.SenderID); i < 0 || r.members[i].IsMuted {
-			return Message{}, false, ErrForbidden
+		if m.SenderID != "" { // empty: the host's (Hub.PostMessage)
+			if i := r.member(m.SenderID); i < 0 || r.members[i].IsMuted {
+				return Message{}, false, ErrForbidden
+			}
 		}
 	}
 	st := s.stream(key)

@@ -170,14 +170,8 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 	case m.RecipientID == "" && !u.HasRole("broadcast"):
 		return Message{}, Errorf(CodeForbidden, "global messages need the broadcast role")
 	}
-	if m.ReplyToID != "" {
-		parent, err := h.store.GetMessage(ctx, m.ReplyToID)
-		if errors.Is(err, ErrNotFound) || (err == nil && parent.Stream() != m.Stream()) {
-			return Message{}, Errorf(CodeNotFound, "replyToId names no message of this conversation")
-		}
-		if err != nil {
-			return Message{}, h.storeErr("get message", err)
-		}
+	if err := h.checkReply(ctx, m); err != nil {
+		return Message{}, err
 	}
 	m, err := h.filter(ctx, m)
 	if err != nil {
@@ -186,7 +180,48 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 	if err := h.checkAttachment(ctx, m); err != nil {
 		return Message{}, err
 	}
+	saved, err := h.storeAndPublish(ctx, m)
+	if errors.Is(err, ErrForbidden) && m.RoomID != "" {
+		return Message{}, h.senderRefused(ctx, u, m.RoomID)
+	}
+	return saved, err
+}
 
+// postMessage stores and publishes a message of the host (Hub.PostMessage).
+func (h *Hub) postMessage(ctx context.Context, m Message) (Message, error) {
+	if err := h.checkReply(ctx, m); err != nil {
+		return Message{}, err
+	}
+	if err := h.checkAttachment(ctx, m); err != nil {
+		return Message{}, err
+	}
+	saved, err := h.storeAndPublish(ctx, m)
+	if errors.Is(err, ErrForbidden) {
+		return Message{}, Errorf(CodeForbidden, "%s may not post in this room", m.SenderID)
+	}
+	return saved, err
+}
+
+// checkReply checks that the message m replies to, if any, is of m's
+// conversation.
+func (h *Hub) checkReply(ctx context.Context, m Message) error {
+	if m.ReplyToID == "" {
+		return nil
+	}
+	parent, err := h.store.GetMessage(ctx, m.ReplyToID)
+	if errors.Is(err, ErrNotFound) || (err == nil && parent.Stream() != m.Stream()) {
+		return Errorf(CodeNotFound, "replyToId names no message of this conversation")
+	}
+	if err != nil {
+		return h.storeErr("get message", err)
+	}
+	return nil
+}
+
+// storeAndPublish saves m and publishes it; the message is returned only
+// once it is stored and handed to the Broker. The Store's refusal of a
+// room's sender is returned as ErrForbidden, for the caller to explain.
+func (h *Hub) storeAndPublish(ctx context.Context, m Message) (Message, error) {
 	// Sends to one stream are stored concurrently (so that the store can
 	// commit them together) but published in the order they were started,
 	// which is the order the store numbers them in: each waits for the one
@@ -198,7 +233,7 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 	saved, dup, err := h.store.SaveMessage(ctx, m)
 	cs.await(ctx, key, turn)
 	if errors.Is(err, ErrForbidden) && m.RoomID != "" {
-		return Message{}, h.senderRefused(ctx, u, m.RoomID)
+		return Message{}, ErrForbidden
 	}
 	if err != nil {
 		return Message{}, h.storeErr("save message", err)

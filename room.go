@@ -14,6 +14,10 @@ import (
 
 // RoomOptions describes a room to create.
 type RoomOptions struct {
+	// ID names the room: 1 to 128 bytes of ASCII letters, digits and
+	// "-_.:" (such as "order:42"), so that the host needs no mapping from
+	// its own ids. Empty: a generated id ("r_" and 26 more characters).
+	ID          string
 	Name        string
 	Description string
 	Private     bool
@@ -25,7 +29,23 @@ type RoomOptions struct {
 const (
 	maxRoomNameChars = 100
 	maxRoomDescChars = 1000
+	maxRoomIDBytes   = 128
 )
+
+// validRoomID reports whether id may name a room (RoomOptions.ID).
+func validRoomID(id string) bool {
+	if id == "" || len(id) > maxRoomIDBytes {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == ':':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 func (h *Hub) validateRoomFields(name, desc *string, maxUsers *int) error {
 	if name != nil {
@@ -49,7 +69,8 @@ func (h *Hub) limits() Limits {
 	return Limits{MaxRoomsPerUser: max(0, h.cfg.MaxRoomsPerUser)}
 }
 
-// createRoom stores a new room with creator as its admin.
+// createRoom stores a new room with creator as its admin; a creator with
+// no ID makes a room of the host, without members.
 func (h *Hub) createRoom(ctx context.Context, creator User, o RoomOptions) (Room, error) {
 	if o.MaxUsers == 0 {
 		o.MaxUsers = h.cfg.MaxUsersPerRoom
@@ -57,9 +78,14 @@ func (h *Hub) createRoom(ctx context.Context, creator User, o RoomOptions) (Room
 	if err := h.validateRoomFields(&o.Name, &o.Description, &o.MaxUsers); err != nil {
 		return Room{}, err
 	}
+	if o.ID == "" {
+		o.ID = newID("r")
+	} else if !validRoomID(o.ID) {
+		return Room{}, Errorf(CodeInvalid, `a room id is 1 to %d bytes of letters, digits and "-_.:"`, maxRoomIDBytes)
+	}
 	t := now()
 	room := Room{
-		ID:          newID("r"),
+		ID:          o.ID,
 		Name:        o.Name,
 		Description: o.Description,
 		MaxUsers:    o.MaxUsers,
@@ -69,6 +95,9 @@ func (h *Hub) createRoom(ctx context.Context, creator User, o RoomOptions) (Room
 	}
 	admin := Member{RoomID: room.ID, UserID: creator.ID, Username: creator.Username, Role: RoleAdmin, JoinedAt: t}
 	room, err := h.store.CreateRoom(ctx, room, admin, h.limits())
+	if errors.Is(err, ErrConflict) {
+		return Room{}, Errorf(CodeConflict, "a room with this id exists")
+	}
 	if err != nil {
 		return Room{}, h.storeErr("create room", err)
 	}
@@ -160,8 +189,8 @@ func (h *Hub) expireRoom(roomID string) {
 	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
 	defer cancel()
 	room, err := h.store.GetRoom(ctx, roomID)
-	if err != nil || room.MemberCount > 0 {
-		return
+	if err != nil || room.MemberCount > 0 || room.CreatedByID == "" {
+		return // in use, or the host's: the host deletes its own rooms
 	}
 	if err := h.deleteRoom(ctx, roomID); err != nil && !errors.Is(err, ErrNotFound) {
 		h.log.Warn("realtime: expire room", "room", roomID, "err", err)
@@ -205,6 +234,7 @@ type roomReply struct {
 }
 
 type createRoomRequest struct {
+	ID          string `json:"id"`
 	Name        string `json:"name"`
 	Description string `json:"description"`
 	Type        string `json:"type"`
@@ -223,7 +253,11 @@ func (h *Hub) handleCreateRoom(ctx context.Context, c *conn, data json.RawMessag
 	if req.MaxUsers < 0 {
 		return nil, Errorf(CodeInvalid, "field maxUsers must be positive")
 	}
+	if req.ID != "" && !h.cfg.ClientRoomIDs {
+		return nil, Errorf(CodeInvalid, "rooms get their ids from the server")
+	}
 	room, err := h.createRoom(ctx, c.currentUser(), RoomOptions{
+		ID:          req.ID,
 		Name:        req.Name,
 		Description: req.Description,
 		Private:     req.Type == roomType(true) || req.IsPrivate,
@@ -345,6 +379,20 @@ func clip[T any](s []T, n int) ([]T, bool) {
 	return s, false
 }
 
+// pageMembers returns the members after the member after (empty: from the
+// first), at most limit of them, and whether more follow.
+func pageMembers(members []Member, after string, limit int) ([]Member, bool, error) {
+	if after != "" {
+		i := slices.IndexFunc(members, func(m Member) bool { return m.UserID == after })
+		if i < 0 {
+			return nil, false, Errorf(CodeNotFound, "after names no member of this room")
+		}
+		members = members[i+1:]
+	}
+	page, more := clip(members, limit)
+	return page, more, nil
+}
+
 // mayListMembers reports whether u sees a room's member list: u is one of
 // members, or a hub admin.
 func mayListMembers(u User, members []Member) bool {
@@ -388,14 +436,10 @@ func (h *Hub) handleListMembers(ctx context.Context, c *conn, data json.RawMessa
 	if !mayListMembers(u, members) {
 		return nil, Errorf(CodeForbidden, "only members may list this room's members")
 	}
-	if req.After != "" {
-		i := slices.IndexFunc(members, func(m Member) bool { return m.UserID == req.After })
-		if i < 0 {
-			return nil, Errorf(CodeNotFound, "after names no member of this room")
-		}
-		members = members[i+1:]
+	members, more, err := pageMembers(members, req.After, limit)
+	if err != nil {
+		return nil, err
 	}
-	members, more := clip(members, limit)
 	return listMembersReply{Members: nonNil(members), Presence: h.onlinePresence(ctx, req.RoomID, members), HasMore: more}, nil
 }
 
@@ -450,20 +494,28 @@ func (h *Hub) handleUpdateRoom(ctx context.Context, c *conn, data json.RawMessag
 	if err := required("roomId", req.RoomID); err != nil {
 		return nil, err
 	}
-	if err := h.validateRoomFields(req.Name, req.Description, req.MaxUsers); err != nil {
+	u := RoomUpdate{Name: req.Name, Description: req.Description, MaxUsers: req.MaxUsers, IsPrivate: req.IsPrivate}
+	if err := h.validateRoomFields(u.Name, u.Description, u.MaxUsers); err != nil {
 		return nil, err
 	}
 	if _, err := h.requireAdmin(ctx, c.currentUser(), req.RoomID); err != nil {
 		return nil, err
 	}
-	room, err := h.store.UpdateRoom(ctx, req.RoomID, RoomUpdate{
-		Name: req.Name, Description: req.Description, MaxUsers: req.MaxUsers, IsPrivate: req.IsPrivate,
-	})
+	room, err := h.updateRoom(ctx, req.RoomID, u)
 	if err != nil {
-		return nil, h.storeErr("update room", err)
+		return nil, err
+	}
+	return roomReply{Room: room}, nil
+}
+
+// updateRoom applies u and tells the room's subscribers (room-updated).
+func (h *Hub) updateRoom(ctx context.Context, roomID string, u RoomUpdate) (Room, error) {
+	room, err := h.store.UpdateRoom(ctx, roomID, u)
+	if err != nil {
+		return Room{}, h.storeErr("update room", err)
 	}
 	h.publishLogged(ctx, adapter.Room(room.ID), "room-updated", roomReply{Room: room})
-	return roomReply{Room: room}, nil
+	return room, nil
 }
 
 func (h *Hub) handleDeleteRoom(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
@@ -539,12 +591,21 @@ func (h *Hub) handleUpdateMember(ctx context.Context, c *conn, data json.RawMess
 	if err != nil {
 		return nil, err
 	}
-	m, err := h.store.UpdateMember(ctx, req.RoomID, req.UserID, MemberUpdate{Role: req.Role, IsMuted: req.IsMuted})
+	m, err := h.updateMember(ctx, req.RoomID, req.UserID, MemberUpdate{Role: req.Role, IsMuted: req.IsMuted})
 	if err != nil {
-		return nil, h.storeErr("update member", err)
+		return nil, err
 	}
-	h.publishLogged(ctx, adapter.Room(req.RoomID), "member-updated", memberReply{RoomID: req.RoomID, Member: m})
 	return memberReply{Member: m}, nil
+}
+
+// updateMember applies u and tells the room (member-updated).
+func (h *Hub) updateMember(ctx context.Context, roomID, userID string, u MemberUpdate) (Member, error) {
+	m, err := h.store.UpdateMember(ctx, roomID, userID, u)
+	if err != nil {
+		return Member{}, h.storeErr("update member", err)
+	}
+	h.publishLogged(ctx, adapter.Room(roomID), "member-updated", memberReply{RoomID: roomID, Member: m})
+	return m, nil
 }
 
 func (h *Hub) handleRemoveMember(ctx context.Context, c *conn, data json.RawMessage) (any, error) {

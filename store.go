@@ -25,8 +25,11 @@ type Store interface {
 // RoomStore stores rooms.
 type RoomStore interface {
 	// CreateRoom stores room (its ID is set by the hub) together with creator
-	// as its first member, atomically. It fails with ErrLimitExceeded when the
-	// creator already belongs to limits.MaxRoomsPerUser rooms.
+	// as its first member, atomically. It fails with ErrConflict when a room
+	// with that ID exists, and with ErrLimitExceeded when the creator already
+	// belongs to limits.MaxRoomsPerUser rooms. A creator with an empty
+	// UserID is the host's (Hub.CreateRoom with no owner): the room starts
+	// without members.
 	CreateRoom(ctx context.Context, room Room, creator Member, limits Limits) (Room, error)
 	// GetRoom returns the room with its current MemberCount, or ErrNotFound.
 	GetRoom(ctx context.Context, id string) (Room, error)
@@ -74,7 +77,9 @@ type MessageStore interface {
 	// otherwise) and m.SenderID is a member of it who is not muted
 	// (ErrForbidden otherwise), checked in the same atomic step as the save,
 	// and a refused message takes no Seq. The hub relies on this check: it
-	// does not look a plain message's sender up before saving it.
+	// does not look a plain message's sender up before saving it. A message
+	// with an empty SenderID is the host's (Hub.PostMessage): only its room
+	// is checked.
 	SaveMessage(ctx context.Context, m Message) (saved Message, duplicate bool, err error)
 	// GetMessage returns a message by ID or ErrNotFound.
 	GetMessage(ctx context.Context, id string) (Message, error)

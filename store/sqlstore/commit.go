@@ -289,7 +289,8 @@ func (s *Store) trySaveBatch(ctx context.Context, reqs []*saveReq, look bool) ([
 				res[i].err = realtime.ErrNotFound
 				continue
 			}
-			if m.RoomID != "" && !senders[roomUser{m.RoomID, m.SenderID}] {
+			// An empty sender is the host's (Hub.PostMessage): no member check.
+			if m.RoomID != "" && m.SenderID != "" && !senders[roomUser{m.RoomID, m.SenderID}] {
 				res[i].err = realtime.ErrForbidden
 				continue
 			}

@@ -86,6 +86,9 @@ func (s *Store) CreateRoom(ctx context.Context, room realtime.Room, creator real
 		} else if n == 0 {
 			return realtime.ErrConflict
 		}
+		if creator.UserID == "" { // a room of the host, without members
+			return nil
+		}
 		if err := s.checkRoomsPerUser(ctx, q, creator.UserID, l); err != nil {
 			return err
 		}
@@ -94,7 +97,9 @@ func (s *Store) CreateRoom(ctx context.Context, room realtime.Room, creator real
 	if err != nil {
 		return realtime.Room{}, wrap("create room", err)
 	}
-	room.MemberCount = 1
+	if creator.UserID != "" {
+		room.MemberCount = 1
+	}
 	return room, nil
 }
 

@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) realtime.Store) {
 	}{
 		{"CreateRoom", testCreateRoom},
 		{"CreateRoomDuplicateID", testCreateRoomDuplicateID},
+		{"CreateRoomOfTheHost", testCreateRoomOfTheHost},
 		{"CreateRoomMaxRoomsPerUser", testCreateRoomMaxRoomsPerUser},
 		{"RoomNotFound", testRoomNotFound},
 		{"UpdateRoom", testUpdateRoom},
@@ -56,6 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) realtime.Store) {
 		{"SaveMessageConcurrentClientMsgID", testSaveMessageConcurrentClientMsgID},
 		{"SaveMessageRoomNotFound", testSaveMessageRoomNotFound},
 		{"SaveMessageSender", testSaveMessageSender},
+		{"SaveMessageOfTheHost", testSaveMessageOfTheHost},
 		{"GetMessage", testGetMessage},
 		{"HistoryLatest", testHistoryLatest},
 		{"HistoryBefore", testHistoryBefore},
@@ -261,6 +263,35 @@ func testCreateRoomDuplicateID(t *testing.T, s realtime.Store) {
 	bobs := newRoom("bob")
 	_, err = s.CreateRoom(ctx, bobs, newMember(bobs.ID, "bob", realtime.RoleAdmin), realtime.Limits{MaxRoomsPerUser: 1})
 	require.NoError(t, err, "the refused room counted against bob's MaxRoomsPerUser")
+}
+
+// testCreateRoomOfTheHost: a creator with an empty UserID makes a room of
+// the host, without members, which users then join as any other.
+func testCreateRoomOfTheHost(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	room := newRoom("")
+	room.ID = "order-42"
+	got, err := s.CreateRoom(ctx, room, realtime.Member{RoomID: room.ID, Role: realtime.RoleAdmin, JoinedAt: now()}, realtime.Limits{MaxRoomsPerUser: 1})
+	require.NoError(t, err)
+	require.Equal(t, room, got, "no members")
+	got, err = s.GetRoom(ctx, room.ID)
+	require.NoError(t, err)
+	require.Equal(t, room, got, "GetRoom")
+	members, err := s.ListMembers(ctx, room.ID)
+	require.NoError(t, err)
+	require.Empty(t, members)
+	_, err = s.GetMember(ctx, room.ID, "")
+	requireCode(t, realtime.ErrNotFound, err, "the host is no member")
+
+	_, err = s.CreateRoom(ctx, room, realtime.Member{RoomID: room.ID, Role: realtime.RoleAdmin, JoinedAt: now()}, realtime.Limits{})
+	requireCode(t, realtime.ErrConflict, err, "the same id again")
+	join(t, s, room.ID, "bob")
+	got, err = s.GetRoom(ctx, room.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, got.MemberCount)
+	rooms, err := s.ListRooms(ctx, "bob")
+	require.NoError(t, err)
+	require.Equal(t, []string{room.ID}, roomIDs(rooms))
 }
 
 func testCreateRoomMaxRoomsPerUser(t *testing.T, s realtime.Store) {
@@ -967,6 +998,33 @@ func testSaveMessageSender(t *testing.T, s realtime.Store) {
 	requireCode(t, realtime.ErrForbidden, err, "alice belongs to another room")
 	save(t, s, dm("mallory", "alice", "hi"))
 	require.Equal(t, uint64(3), save(t, s, newMessage(room.ID, "alice", "last")).Seq)
+}
+
+// testSaveMessageOfTheHost: a message with an empty SenderID is the host's:
+// stored in a room it is no member of, numbered with the others, and
+// idempotent on its ClientMsgID; its room must still exist.
+func testSaveMessageOfTheHost(t *testing.T, s realtime.Store) {
+	ctx := t.Context()
+	room := createRoom(t, s, newRoom("alice"))
+	save(t, s, newMessage(room.ID, "alice", "first"))
+	host := func(roomID string) realtime.Message {
+		return realtime.Message{ID: id("msg"), RoomID: roomID, Sender: realtime.UserRef{Username: "Shop"},
+			Content: "order shipped", Type: realtime.TypeSystem, CreatedAt: now(), ClientMsgID: "shipped-42"}
+	}
+	m := host(room.ID)
+	saved := save(t, s, m)
+	require.Equal(t, uint64(2), saved.Seq)
+	got, err := s.GetMessage(ctx, m.ID)
+	require.NoError(t, err)
+	require.Equal(t, saved, got)
+
+	dup, isDup, err := s.SaveMessage(ctx, host(room.ID))
+	require.NoError(t, err)
+	require.True(t, isDup, "a retry of the host's message")
+	require.Equal(t, saved.ID, dup.ID)
+
+	_, _, err = s.SaveMessage(ctx, host(id("missing")))
+	requireCode(t, realtime.ErrNotFound, err)
 }
 
 func testSaveMessageRoomNotFound(t *testing.T, s realtime.Store) {
