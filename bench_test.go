@@ -39,7 +39,7 @@ func BenchmarkSocketFanout1000(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer hub.Close()
-	fanoutBench(b, []*realtime.Hub{hub}, []string{serveBench(b, hub)})
+	fanoutBench(b, []*realtime.Hub{hub}, []string{serveBench(b, hub)}, nil)
 }
 
 // BenchmarkCrossNodeFanout1000 runs the same fan-out with the publisher's
@@ -59,7 +59,7 @@ func BenchmarkCrossNodeFanout1000(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer hub.Close()
-		fanoutBench(b, []*realtime.Hub{hub}, []string{serveBench(b, hub)})
+		fanoutBench(b, []*realtime.Hub{hub}, []string{serveBench(b, hub)}, nil)
 	})
 	b.Run("two-nodes-redis", func(b *testing.B) {
 		store := realtime.NewMemoryStore(realtime.MemoryOptions{})
@@ -82,13 +82,41 @@ func BenchmarkCrossNodeFanout1000(b *testing.B) {
 			hubs = append(hubs, hub)
 			urls = append(urls, serveBench(b, hub))
 		}
-		fanoutBench(b, hubs, urls)
+		fanoutBench(b, hubs, urls, nil)
 	})
 }
 
+// BenchmarkStuckSubscriber runs the fan-out to 1,000 members without and
+// with a server-side subscriber (Hub.Subscribe) of the room that never
+// reads, in one run: the ratio of the two deliveries/s is what a stuck
+// subscriber costs the room (it is ended once its buffer overflows).
+//
+//	go test -run '^$' -bench StuckSubscriber -benchtime 3000x -count 3 .
+func BenchmarkStuckSubscriber(b *testing.B) {
+	for _, stuck := range []bool{false, true} {
+		b.Run(map[bool]string{false: "without", true: "with-stuck-subscriber"}[stuck], func(b *testing.B) {
+			hub, err := realtime.New(realtime.Config{Logger: slog.New(slog.DiscardHandler), MaxUsersPerRoom: 1001})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer hub.Close()
+			var subscribe func(ctx context.Context, hub *realtime.Hub, roomID string)
+			if stuck {
+				subscribe = func(ctx context.Context, hub *realtime.Hub, roomID string) {
+					if _, err := hub.Subscribe(ctx, realtime.User{ID: "owner"}, roomID, realtime.SubscribeOptions{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			fanoutBench(b, []*realtime.Hub{hub}, []string{serveBench(b, hub)}, subscribe)
+		})
+	}
+}
+
 // fanoutBench connects 1,000 members spread over the hubs' urls to one room
-// and sends b.N events from the first hub, 64 in flight.
-func fanoutBench(b *testing.B, hubs []*realtime.Hub, urls []string) {
+// and sends b.N events from the first hub, 64 in flight. ready, when set,
+// runs once the members have joined.
+func fanoutBench(b *testing.B, hubs []*realtime.Hub, urls []string, ready func(ctx context.Context, hub *realtime.Hub, roomID string)) {
 	const members = 1000
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -124,6 +152,9 @@ func fanoutBench(b *testing.B, hubs []*realtime.Hub, urls []string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(200 * time.Millisecond) // the last joins subscribe after they are stored
+	if ready != nil {
+		ready(ctx, hub, room.ID)
+	}
 	delivered.Store(0)
 	payload := map[string]string{"text": strings.Repeat("x", 80)}
 

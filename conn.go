@@ -64,6 +64,10 @@ type conn struct {
 	warnTimer *time.Timer
 	expTimer  *time.Timer
 
+	// sub is set when the connection is a Subscription's (Hub.Subscribe):
+	// it receives its room's pushes only, and runs no connection hooks.
+	sub *Subscription
+
 	// slot is the connection's place in the hub's limits; the goroutine
 	// that connects it sets it, release gives it back.
 	slot slot

@@ -253,7 +253,7 @@ func (h *Hub) release(c *conn, registered bool, ended DisconnectEvent) {
 	typingRooms := c.stopTimers()
 	if registered {
 		h.unregister(c, typingRooms)
-		if hook := h.cfg.OnDisconnect; hook != nil {
+		if hook := h.cfg.OnDisconnect; hook != nil && c.sub == nil {
 			h.guard("OnDisconnect", func() { hook(h.ctx, ended) })
 		}
 	}
@@ -418,7 +418,7 @@ func (h *Hub) unregister(c *conn, typingRooms []string) {
 // c, then c joins the room's live set, so that no live message comes before
 // or between them, and live messages it already got by replay are skipped
 // for it. Subscribing again is a no-op that replays nothing.
-func (h *Hub) subscribe(ctx context.Context, c *conn, room, since string) (missed int, recovered bool, err error) {
+func (h *Hub) subscribe(ctx context.Context, c *conn, room string, since resumePoint) (missed int, recovered bool, err error) {
 	defer h.lanes.lock(RoomStream(room))()
 	lr, first, ok := h.fan.open(c, room)
 	if !ok {
@@ -438,8 +438,12 @@ func (h *Hub) subscribe(ctx context.Context, c *conn, room, since string) (misse
 	}
 
 	var rp *missedMessages
-	if since != "" {
-		rp = h.readMissed(ctx, room, since)
+	switch {
+	case since.id != "":
+		rp = h.readMissed(ctx, room, since.id)
+	case since.seq > 0:
+		rp = &missedMessages{last: since.seq}
+		rp.readMore(ctx, h, room)
 	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
@@ -482,6 +486,13 @@ func (h *Hub) unsubscribe(ctx context.Context, c *conn, room string) {
 	lr, last, ok := h.fan.leave(c, room)
 	if !ok {
 		return
+	}
+	if c.sub != nil { // its only room: the subscription ends
+		if h.closing.Load() {
+			c.sub.fail(ErrHubClosed)
+		}
+		c.sub.fail(errSubRemoved) // unless the reason is known
+		c.closeWith(StatusNormal, "unsubscribed")
 	}
 	lr.seq.mu.Lock()
 	delete(lr.seq.floors, c)
@@ -569,12 +580,22 @@ func (h *Hub) deliver(ch adapter.Channel, p publication) {
 		return
 	case opLeaveRoom:
 		if ch.Kind == adapter.ChannelUser && p.Room != "" {
+			for _, c := range conns {
+				if c.sub != nil && c.sub.room == p.Room {
+					c.sub.fail(errSubRemoved)
+				}
+			}
 			// Unsubscribing takes the room's lane, which the publisher may
 			// hold: do it off the adapter's goroutine.
 			h.goTimer(func() { h.unsubscribeUser(ch.ID, p.Room) })
 		}
 	case opCloseRoom:
 		if ch.Kind == adapter.ChannelRoom {
+			for _, c := range conns {
+				if c.sub != nil {
+					c.sub.fail(errSubDeleted)
+				}
+			}
 			h.goTimer(func() {
 				for _, c := range conns {
 					h.unsubscribe(h.ctx, c, ch.ID)
@@ -597,6 +618,9 @@ func (h *Hub) deliver(ch adapter.Channel, p publication) {
 	for _, c := range conns {
 		if p.Except != "" && c.id == p.Except {
 			continue
+		}
+		if c.sub != nil && ch.Kind != adapter.ChannelRoom {
+			continue // a subscription hears its room only
 		}
 		c.send(f, p.Droppable)
 	}

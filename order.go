@@ -163,6 +163,13 @@ type missedMessages struct {
 // ok reports whether m holds a complete replay.
 func (m *missedMessages) ok() bool { return m != nil && !m.failed }
 
+// resumePoint is where a join's resume starts: after the message id, or
+// after seq (Hub.Subscribe); the zero value resumes nothing.
+type resumePoint struct {
+	id  string
+	seq uint64
+}
+
 // readMissed reads the messages of room stored after the message since.
 // It fails (ok is false) when since is unknown or forgotten, or of another
 // stream, or when more than ResumeLimit messages or more than half the send

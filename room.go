@@ -266,7 +266,7 @@ func (h *Hub) handleCreateRoom(ctx context.Context, c *conn, data json.RawMessag
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := h.subscribe(ctx, c, room.ID, ""); err != nil {
+	if _, _, err := h.subscribe(ctx, c, room.ID, resumePoint{}); err != nil {
 		return nil, err
 	}
 	return roomReply{Room: room}, nil
@@ -337,7 +337,7 @@ func (h *Hub) handleJoinRoom(ctx context.Context, c *conn, data json.RawMessage)
 			return nil, err
 		}
 	}
-	missed, recovered, err := h.subscribe(ctx, c, room.ID, req.Since)
+	missed, recovered, err := h.subscribe(ctx, c, room.ID, resumePoint{id: req.Since})
 	if err != nil {
 		return nil, err
 	}

@@ -200,7 +200,7 @@ func TestTypingStopsByItself(t *testing.T) {
 		ctx := context.Background()
 		alice, bob := fakeConn(h, User{ID: "alice", Username: "Alice"}), fakeConn(h, User{ID: "bob", Username: "Bob"})
 		for _, c := range []*conn{alice, bob} {
-			_, _, err := h.subscribe(ctx, c, "r", "")
+			_, _, err := h.subscribe(ctx, c, "r", resumePoint{})
 			require.NoError(t, err)
 		}
 		_, err := h.handleTyping(ctx, alice, json.RawMessage(`{"roomId":"r","isTyping":true}`))
