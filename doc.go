@@ -6,8 +6,15 @@
 // the repository is the wire contract). Clients authenticate, create and join
 // rooms, and send messages to a room, to one user on all of their
 // connections, or to everyone; the host application acts on the same rooms
-// through the Hub's methods (SendToRoom, SendToUser, Broadcast, CreateRoom,
-// AddMember, Kick) and hooks on Config.
+// through the Hub's methods and hooks on Config:
+//
+//   - rooms it names and owns (CreateRoom with RoomOptions.ID, EnsureRoom:
+//     "the room of order 42" needs no mapping), UpdateRoom, AddMember,
+//     UpdateMember, ListMembers, Kick, DeleteRoom;
+//   - stored messages of its own (PostMessage), live pushes (SendToRoom,
+//     SendToUser, Broadcast), and Disconnect of a user on every node;
+//   - Subscribe: a room's events for Go code (a GraphQL resolver, a
+//     Server-Sent Events bridge), authorized as the user's client would be.
 //
 //	hub, err := realtime.New(realtime.Config{
 //		Authenticator: jwtAuth, // realtime.NewJWT(...)
