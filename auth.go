@@ -28,6 +28,14 @@ func (f AuthenticatorFunc) Authenticate(ctx context.Context, token string) (User
 // and expiry, or ErrUnauthorized; why a token was refused is logged, never
 // returned.
 func (h *Hub) verifyToken(ctx context.Context, token string) (User, time.Time, error) {
+	u, exp, err := h.checkToken(ctx, token)
+	if err != nil {
+		h.obs.AuthFailed()
+	}
+	return u, exp, err
+}
+
+func (h *Hub) checkToken(ctx context.Context, token string) (User, time.Time, error) {
 	if token == "" || len(token) > h.cfg.MaxTokenBytes {
 		return User{}, time.Time{}, ErrUnauthorized
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	promclient "github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/realtime-go/realtime"
@@ -26,6 +27,7 @@ import (
 	"github.com/realtime-go/realtime/client"
 	"github.com/realtime-go/realtime/internal/testenv"
 	"github.com/realtime-go/realtime/internal/wire"
+	rtprom "github.com/realtime-go/realtime/metrics/prometheus"
 	"github.com/realtime-go/realtime/store/sqlstore"
 )
 
@@ -39,7 +41,7 @@ func BenchmarkSocketFanout1000(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer hub.Close()
-	fanoutBench(b, []*realtime.Hub{hub}, []string{serveBench(b, hub)}, nil)
+	fanoutBench(b, []*realtime.Hub{hub}, []string{serveBench(b, hub)}, nil, nil)
 }
 
 // BenchmarkCrossNodeFanout1000 runs the same fan-out with the publisher's
@@ -59,7 +61,7 @@ func BenchmarkCrossNodeFanout1000(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer hub.Close()
-		fanoutBench(b, []*realtime.Hub{hub}, []string{serveBench(b, hub)}, nil)
+		fanoutBench(b, []*realtime.Hub{hub}, []string{serveBench(b, hub)}, nil, nil)
 	})
 	b.Run("two-nodes-redis", func(b *testing.B) {
 		store := realtime.NewMemoryStore(realtime.MemoryOptions{})
@@ -82,7 +84,7 @@ func BenchmarkCrossNodeFanout1000(b *testing.B) {
 			hubs = append(hubs, hub)
 			urls = append(urls, serveBench(b, hub))
 		}
-		fanoutBench(b, hubs, urls, nil)
+		fanoutBench(b, hubs, urls, nil, nil)
 	})
 }
 
@@ -108,15 +110,55 @@ func BenchmarkStuckSubscriber(b *testing.B) {
 					}
 				}
 			}
-			fanoutBench(b, []*realtime.Hub{hub}, []string{serveBench(b, hub)}, subscribe)
+			fanoutBench(b, []*realtime.Hub{hub}, []string{serveBench(b, hub)}, subscribe, nil)
 		})
 	}
 }
 
+// BenchmarkObserverCost runs the fan-out of stored messages (PostMessage)
+// to 1,000 members without an Observer and with the Prometheus one, in one
+// run: the ratio of the two deliveries/s is what metrics cost.
+//
+//	go test -run '^$' -bench ObserverCost -benchtime 3000x -count 3 .
+func BenchmarkObserverCost(b *testing.B) {
+	for _, name := range []string{"off", "prometheus"} {
+		b.Run(name, func(b *testing.B) {
+			cfg := realtime.Config{Logger: slog.New(slog.DiscardHandler), MaxUsersPerRoom: 1001}
+			if name == "prometheus" {
+				obs := rtprom.New(rtprom.Options{})
+				promclient.NewRegistry().MustRegister(obs)
+				cfg.Observer = obs
+			}
+			hub, err := realtime.New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer hub.Close()
+			fanoutBench(b, []*realtime.Hub{hub}, []string{serveBench(b, hub)}, nil, postMessage)
+		})
+	}
+}
+
+// postMessage stores a message of about 100 bytes, with characters JSON
+// escapes, in a room.
+func postMessage(ctx context.Context, hub *realtime.Hub, roomID string) error {
+	_, err := hub.PostMessage(ctx, realtime.PostOptions{RoomID: roomID, Content: `a "message" of about one hundred bytes \ é 😀, as users send them, with quotes and emoji`})
+	return err
+}
+
+// sendTick pushes a live event of about 100 bytes to a room.
+func sendTick(ctx context.Context, hub *realtime.Hub, roomID string) error {
+	return hub.SendToRoom(ctx, roomID, "tick", map[string]string{"text": strings.Repeat("x", 80)})
+}
+
 // fanoutBench connects 1,000 members spread over the hubs' urls to one room
-// and sends b.N events from the first hub, 64 in flight. ready, when set,
-// runs once the members have joined.
-func fanoutBench(b *testing.B, hubs []*realtime.Hub, urls []string, ready func(ctx context.Context, hub *realtime.Hub, roomID string)) {
+// and sends b.N events from the first hub with send (nil: sendTick), 64 in
+// flight. ready, when set, runs once the members have joined.
+func fanoutBench(b *testing.B, hubs []*realtime.Hub, urls []string, ready func(ctx context.Context, hub *realtime.Hub, roomID string),
+	send func(ctx context.Context, hub *realtime.Hub, roomID string) error) {
+	if send == nil {
+		send = sendTick
+	}
 	const members = 1000
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -156,14 +198,13 @@ func fanoutBench(b *testing.B, hubs []*realtime.Hub, urls []string, ready func(c
 		ready(ctx, hub, room.ID)
 	}
 	delivered.Store(0)
-	payload := map[string]string{"text": strings.Repeat("x", 80)}
 
 	deadline := time.Now().Add(time.Minute) // bounded whatever happens
 	b.ResetTimer()
 	start := time.Now()
 	const window = 64 // events in flight before waiting for deliveries
 	for i := range b.N {
-		if err := hub.SendToRoom(ctx, room.ID, "tick", payload); err != nil {
+		if err := send(ctx, hub, room.ID); err != nil {
 			b.Fatal(err)
 		}
 		for int64(i+1-window)*members > delivered.Load() {

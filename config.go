@@ -51,6 +51,12 @@ type Config struct {
 	// with no Broker, this node's own. A Broker without Presence is an
 	// error: each node would see only its own users online.
 	Presence adapter.PresenceBackend
+	// Observer receives the hub's measurements (metrics/prometheus is one).
+	// Nil: none, at no cost.
+	Observer Observer
+	// StatsLogInterval, when positive, logs the node's counts (Stats) at
+	// Info level that often: the seed's monitoring.metricsInterval.
+	StatsLogInterval time.Duration
 	// Logger receives the hub's structured logs. Nil: slog.Default().
 	Logger *slog.Logger
 
@@ -301,7 +307,7 @@ func (c Config) withDefaults() (Config, error) {
 //	MAX_CONNECTIONS_PER_USER, MAX_CONNECTIONS_PER_ADDRESS, MAX_PENDING_CONNECTIONS
 //	ROOM_EXPIRY, OFFLINE_TIMEOUT, PRESENCE_GRACE, HEARTBEAT_INTERVAL,
 //	PING_TIMEOUT, AUTH_TIMEOUT, WRITE_TIMEOUT, STORE_TIMEOUT,
-//	PUBLISH_TIMEOUT, TYPING_TIMEOUT  Go durations ("30s")
+//	PUBLISH_TIMEOUT, TYPING_TIMEOUT, METRICS_INTERVAL (StatsLogInterval)  Go durations ("30s")
 //	MAX_FILE_SIZE, MAX_FRAME_BYTES, SEND_QUEUE_BYTES  bytes, or with a unit: "10MB" (B, KB, MB, GB; 1 KB = 1024 bytes)
 //
 // The seed's REDIS_* variables are read where an adapter is built:
@@ -341,6 +347,7 @@ func ConfigFromEnv() (Config, error) {
 		{"PING_TIMEOUT", &c.PingTimeout}, {"AUTH_TIMEOUT", &c.AuthTimeout},
 		{"WRITE_TIMEOUT", &c.WriteTimeout}, {"STORE_TIMEOUT", &c.StoreTimeout},
 		{"PUBLISH_TIMEOUT", &c.PublishTimeout}, {"TYPING_TIMEOUT", &c.TypingTimeout},
+		{"METRICS_INTERVAL", &c.StatsLogInterval},
 	})
 	errs = fromEnv(errs, "a size", parseByteSize, []envVar[int64]{
 		{"MAX_FILE_SIZE", &c.MaxFileSize}, {"MAX_FRAME_BYTES", &c.MaxFrameBytes}, {"SEND_QUEUE_BYTES", &c.SendQueueBytes},

@@ -21,7 +21,8 @@ func TestConfigFromEnv(t *testing.T) {
 		"ROOM_EXPIRY": "2h", "OFFLINE_TIMEOUT": "40s", "PRESENCE_GRACE": "3s",
 		"HEARTBEAT_INTERVAL": "15s", "PING_TIMEOUT": "9s", "AUTH_TIMEOUT": "4s",
 		"WRITE_TIMEOUT": "6s", "STORE_TIMEOUT": "8s", "PUBLISH_TIMEOUT": "2s", "TYPING_TIMEOUT": "5s",
-		"MAX_FILE_SIZE": "5MB", "MAX_FRAME_BYTES": "128KB", "SEND_QUEUE_BYTES": "4MB",
+		"METRICS_INTERVAL": "1m",
+		"MAX_FILE_SIZE":    "5MB", "MAX_FRAME_BYTES": "128KB", "SEND_QUEUE_BYTES": "4MB",
 	} {
 		t.Setenv(name, v)
 	}
@@ -36,8 +37,8 @@ func TestConfigFromEnv(t *testing.T) {
 		DefaultRoomExpiry: 2 * time.Hour, OfflineTimeout: 40 * time.Second, PresenceGrace: 3 * time.Second,
 		HeartbeatInterval: 15 * time.Second, PingTimeout: 9 * time.Second, AuthTimeout: 4 * time.Second,
 		WriteTimeout: 6 * time.Second, StoreTimeout: 8 * time.Second, PublishTimeout: 2 * time.Second,
-		TypingTimeout: 5 * time.Second,
-		MaxFileSize:   5 << 20, MaxFrameBytes: 128 << 10, SendQueueBytes: 4 << 20,
+		TypingTimeout: 5 * time.Second, StatsLogInterval: time.Minute,
+		MaxFileSize: 5 << 20, MaxFrameBytes: 128 << 10, SendQueueBytes: 4 << 20,
 	}, cfg)
 
 	for name, bad := range map[string]string{

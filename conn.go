@@ -64,6 +64,9 @@ type conn struct {
 	warnTimer *time.Timer
 	expTimer  *time.Timer
 
+	// transport names t for the Observer.
+	transport string
+
 	// sub is set when the connection is a Subscription's (Hub.Subscribe):
 	// it receives its room's pushes only, and runs no connection hooks.
 	sub *Subscription
@@ -89,6 +92,7 @@ func newConn(h *Hub, t Transport) *conn {
 		cancel: cancel,
 		rooms:  make(map[string]struct{}),
 	}
+	c.transport = transportName(t)
 	if n := h.cfg.MaxEventsPerSecond; n > 0 {
 		c.events = newBucket(2*n, time.Second/time.Duration(n))
 	}
@@ -140,6 +144,7 @@ func (c *conn) send(frame Frame, droppable bool) {
 		return
 	}
 	if c.queued+n > limit {
+		c.hub.obs.QueueOverflowed()
 		c.closing, c.closeCode, c.closeReason = true, StatusTooSlow, "send queue overflow"
 		c.queue, c.queued = nil, 0
 		c.wakeWriterLocked()
@@ -273,12 +278,22 @@ func (c *conn) writeLoop() {
 // deadline of ctx, as Transport documents, since their Abort may not
 // interrupt a write.
 func (c *conn) write(batch []Frame) error {
+	var err error
 	if _, native := c.t.(*wsTransport); native {
-		return c.t.Write(c.ctx, batch)
+		err = c.t.Write(c.ctx, batch)
+	} else {
+		ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.WriteTimeout)
+		err = c.t.Write(ctx, batch)
+		cancel()
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.WriteTimeout)
-	defer cancel()
-	return c.t.Write(ctx, batch)
+	if err == nil {
+		var n int
+		for i := range batch {
+			n += len(batch[i].native)
+		}
+		c.hub.obs.FramesSent(len(batch), n)
+	}
+	return err
 }
 
 // writeTimedOut ends the connection: one write has taken WriteTimeout.
@@ -372,6 +387,7 @@ func (c *conn) handleFrame(data []byte) {
 		return
 	}
 	if !c.allow(&c.events) {
+		c.hub.obs.RateLimited("events")
 		c.reply(f.Ack, f.Event, nil, ErrRateLimited)
 		return
 	}

@@ -6,15 +6,7 @@
 // the repository is the wire contract). Clients authenticate, create and join
 // rooms, and send messages to a room, to one user on all of their
 // connections, or to everyone; the host application acts on the same rooms
-// through the Hub's methods and hooks on Config:
-//
-//   - rooms it names and owns (CreateRoom with RoomOptions.ID, EnsureRoom:
-//     "the room of order 42" needs no mapping), UpdateRoom, AddMember,
-//     UpdateMember, ListMembers, Kick, DeleteRoom;
-//   - stored messages of its own (PostMessage), live pushes (SendToRoom,
-//     SendToUser, Broadcast), and Disconnect of a user on every node;
-//   - Subscribe: a room's events for Go code (a GraphQL resolver, a
-//     Server-Sent Events bridge), authorized as the user's client would be.
+// through the Hub's methods and hooks on Config.
 //
 //	hub, err := realtime.New(realtime.Config{
 //		Authenticator: jwtAuth, // realtime.NewJWT(...)
@@ -23,6 +15,18 @@
 //	mux.Handle("GET /ws", hub)
 //	...
 //	defer hub.Shutdown(ctx)
+//
+// # Host API
+//
+// Rooms the host names and owns: CreateRoom with RoomOptions.ID, and
+// EnsureRoom ("the room of order 42" needs no mapping); UpdateRoom,
+// AddMember, UpdateMember, ListMembers, Kick and DeleteRoom, each with the
+// events clients see. Stored messages of its own: PostMessage. Live pushes:
+// SendToRoom, SendToUser, Broadcast. Disconnect closes a user's connections
+// on every node. Subscribe streams a room's events to Go code (a GraphQL
+// resolver, a Server-Sent Events bridge), authorized as the user's client
+// would be. Health reports whether the Store and the Broker answer, and
+// Config.Observer receives measurements (metrics/prometheus).
 //
 // # Lifecycle
 //

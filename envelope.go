@@ -141,4 +141,7 @@ func (x handler) Deliver(ch adapter.Channel, payload []byte) {
 	x.h.deliver(ch, p)
 }
 
-func (x handler) Resync() { x.h.goTimer(x.h.resync) }
+func (x handler) Resync() {
+	x.h.obs.Resynced()
+	x.h.goTimer(x.h.resync)
+}

@@ -70,6 +70,8 @@ type Hub struct {
 	cfg   Config
 	log   *slog.Logger
 	store Store
+	// storeRaw is the Config's Store, under the Observer's timing.
+	storeRaw Store
 	// broker carries publications between nodes; presence keeps the
 	// cluster's presence records (Config.Broker, Config.Presence).
 	broker   adapter.Broker
@@ -79,6 +81,7 @@ type Hub struct {
 	// deadline.
 	brokerLocal bool
 	nodeID      string
+	obs         Observer
 
 	fan     *fanout
 	turns   sendTurns
@@ -130,6 +133,12 @@ func New(cfg Config) (*Hub, error) {
 	if h.store == nil {
 		h.store = NewMemoryStore(MemoryOptions{})
 	}
+	h.storeRaw = h.store
+	h.obs = NopObserver{}
+	if cfg.Observer != nil {
+		h.obs = cfg.Observer
+		h.store = observedStore{s: h.store, obs: cfg.Observer}
+	}
 	if h.broker == nil {
 		h.broker = &localBroker{}
 	}
@@ -150,6 +159,9 @@ func New(cfg Config) (*Hub, error) {
 		return nil, fmt.Errorf("realtime: subscribe global channel: %w", err)
 	}
 	h.goTimer(h.heartbeat)
+	if cfg.StatsLogInterval > 0 {
+		h.goTimer(h.logStats)
+	}
 	return h, nil
 }
 
@@ -183,6 +195,7 @@ func (h *Hub) connect(c *conn, r *http.Request, token string, pre *admitted) boo
 			return false
 		}
 		if err := h.conns.promote(&c.slot, c.currentUser().ID); err != nil {
+			h.obs.RateLimited("connections")
 			return refuse(StatusRateLimited, errUserConns.Message)
 		}
 	}
@@ -252,6 +265,11 @@ func (h *Hub) release(c *conn, registered bool, ended DisconnectEvent) {
 	h.conns.give(c.slot)
 	typingRooms := c.stopTimers()
 	if registered {
+		code := ended.Code
+		if code == 0 {
+			code = 1006
+		}
+		h.obs.ConnectionClosed(c.transport, code)
 		h.unregister(c, typingRooms)
 		if hook := h.cfg.OnDisconnect; hook != nil && c.sub == nil {
 			h.guard("OnDisconnect", func() { hook(h.ctx, ended) })
@@ -378,6 +396,7 @@ func (h *Hub) register(c *conn) error {
 		return ErrHubClosed
 	}
 	h.budgets.acquire(u.ID, h.messageBucket)
+	h.obs.ConnectionOpened(c.transport)
 	h.userConnected(c.ctx, u)
 	return nil
 }
@@ -460,6 +479,9 @@ func (h *Hub) subscribe(ctx context.Context, c *conn, room string, since resumeP
 		rs.mu.Unlock()
 		rp.readMore(ctx, h, room)
 		rs.mu.Lock()
+	}
+	if rp != nil {
+		h.obs.Resumed(rp.ok())
 	}
 	if rp.ok() {
 		for _, f := range rp.frames {
@@ -648,6 +670,7 @@ func (h *Hub) publish(ctx context.Context, ch adapter.Channel, p publication) er
 		return nil
 	}
 	if err := h.broker.Publish(ctx, ch, encodeEnvelope(p)); err != nil {
+		h.obs.PublishFailed()
 		return fmt.Errorf("%w: publish: %w", ErrUnavailable, err)
 	}
 	return nil

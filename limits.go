@@ -149,6 +149,7 @@ func (h *Hub) admitRequest(ctx context.Context, token, addr string) (*admitted, 
 	}
 	var err *Error
 	if pre.slot, err = h.conns.take(pre.slot); err != nil {
+		h.obs.RateLimited("connections")
 		return nil, err
 	}
 	return pre, nil

@@ -127,6 +127,7 @@ func (h *Hub) handleMessage(ctx context.Context, c *conn, data json.RawMessage) 
 	}
 	u := c.currentUser()
 	if !h.budgets.allow(c, u.ID) {
+		h.obs.RateLimited("messages")
 		return nil, Errorf(CodeRateLimited, "more than %d messages a minute", h.cfg.MaxMessagesPerMinute)
 	}
 	m := Message{
@@ -237,6 +238,9 @@ func (h *Hub) storeAndPublish(ctx context.Context, m Message) (Message, error) {
 	}
 	if err != nil {
 		return Message{}, h.storeErr("save message", err)
+	}
+	if !dup {
+		h.obs.MessageStored(messageKind(&saved))
 	}
 	if dup && saved.RoomID == "" {
 		// A retry; its first try published it (rooms publish again below:
@@ -565,6 +569,7 @@ func (h *Hub) handleEditMessage(ctx context.Context, c *conn, data json.RawMessa
 		}
 	}
 	if !h.budgets.allow(c, u.ID) {
+		h.obs.RateLimited("messages")
 		return nil, Errorf(CodeRateLimited, "more than %d messages a minute", h.cfg.MaxMessagesPerMinute)
 	}
 	m.Content = req.Content

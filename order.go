@@ -89,10 +89,13 @@ func (h *Hub) sendRoom(room string, rs *roomSeq, seq uint64, native []byte) {
 		h.log.Warn("realtime: a message publication that is not a push was dropped", "room", room, "seq", seq)
 		return
 	}
-	for _, c := range rs.conns.load() {
+	conns := rs.conns.load()
+	sent := len(conns)
+	for _, c := range conns {
 		if len(rs.floors) > 0 {
 			if floor, ok := rs.floors[c]; ok {
 				if seq <= floor {
+					sent--
 					continue
 				}
 				delete(rs.floors, c)
@@ -100,6 +103,7 @@ func (h *Hub) sendRoom(room string, rs *roomSeq, seq uint64, native []byte) {
 		}
 		c.send(frame, false)
 	}
+	h.obs.MessagesDelivered(sent)
 }
 
 // baselineRead is where a room's sequence stood when this node started
@@ -253,10 +257,12 @@ func (h *Hub) repair(room string, rs *roomSeq) {
 			h.log.Warn("realtime: repair a gap", "room", room, "err", err)
 		}
 		rs.mu.Lock()
+		filled := false
 		for _, m := range msgs {
 			if m.Seq != rs.last+1 {
 				continue
 			}
+			filled = true
 			if frame, err := encodeMessagePush("new-message", &m); err == nil {
 				h.sendRoom(room, rs, m.Seq, frame)
 			}
@@ -264,6 +270,9 @@ func (h *Hub) repair(room string, rs *roomSeq) {
 		}
 		done := rs.drain(h, room, attempt >= 3)
 		rs.mu.Unlock()
+		if filled {
+			h.obs.GapRepaired()
+		}
 		if done {
 			return
 		}

@@ -13,6 +13,7 @@ import (
 // the order they were sent.
 func (h *Hub) handle(c *conn, event string, data json.RawMessage) (any, error) {
 	ctx := c.ctx
+	h.obs.EventReceived(eventLabel(event))
 	switch event {
 	case "auth":
 		return h.handleAuth(c, data)

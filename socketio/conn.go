@@ -147,6 +147,9 @@ func (c *conn) Read(ctx context.Context) ([]byte, error) {
 	}
 }
 
+// Name names the transport for the hub's Observer.
+func (c *conn) Name() string { return "socketio" }
+
 // Write turns the Hub's frames into Socket.IO packets of the main
 // namespace, one Engine.IO message each: a push becomes
 // 42["event",data], a reply 43<ack-1>[{...}] whose one argument is

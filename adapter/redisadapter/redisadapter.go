@@ -446,3 +446,27 @@ func signal(c chan struct{}) {
 }
 
 var _ adapter.Adapter = (*Adapter)(nil)
+
+// Ping reports whether Redis answers and every pub/sub link is up: a node
+// whose links are down may be missing publications (realtime.Pinger, for
+// Hub.Health).
+func (a *Adapter) Ping(ctx context.Context) error {
+	a.mu.RLock()
+	err := a.usableLocked()
+	if err == nil {
+		for _, l := range a.links {
+			if l.ps == nil || !l.ready {
+				err = errors.New("redisadapter: pub/sub link down")
+				break
+			}
+		}
+	}
+	a.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if err := a.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redisadapter: %w", err)
+	}
+	return nil
+}

@@ -164,6 +164,10 @@ func New(db *sql.DB, o Options) (*Store, error) {
 	return s, nil
 }
 
+// Ping reports whether the database answers (realtime.Pinger, for
+// Hub.Health).
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
 // Close stops the Store's committer goroutine and waits for it to return.
 // SaveMessage calls still waiting fail with ErrClosed or the error of their
 // aborted transaction, so close the Store after the hub has shut down. Close

@@ -1,0 +1,310 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Observer receives the hub's measurements (Config.Observer), for metrics:
+// package metrics/prometheus turns them into Prometheus collectors. Its
+// methods run on the hub's hot paths, from many goroutines: they must be
+// cheap, safe for concurrent use and never block. Every label they carry is
+// bounded: transport names, close codes, the protocol's event names
+// ("unknown" for any other), limits, message kinds and Store operations;
+// never a room or a user.
+//
+// Embed NopObserver to implement only some methods.
+type Observer interface {
+	// ConnectionOpened: a connection was registered (after
+	// authentication and OnConnect). transport is "websocket", "socketio",
+	// "subscription" (Hub.Subscribe), or what a custom Transport's Name
+	// method returns ("custom" without one).
+	ConnectionOpened(transport string)
+	// ConnectionClosed: a registered connection ended with code (the one
+	// the hub sent, else the peer's, else 1006).
+	ConnectionClosed(transport string, code StatusCode)
+	// AuthFailed: a token was refused.
+	AuthFailed()
+	// EventReceived: a client event, by name.
+	EventReceived(event string)
+	// RateLimited: something was refused for a limit: "events" (per
+	// connection), "messages" (per user), "connections" (before the
+	// upgrade or at authentication).
+	RateLimited(limit string)
+	// MessageStored: a new message was stored: kind is "room", "direct" or
+	// "global".
+	MessageStored(kind string)
+	// MessagesDelivered: n connections of this node were handed a room's
+	// new message.
+	MessagesDelivered(n int)
+	// FramesSent: a transport wrote frames, of bytes bytes in their native
+	// encoding.
+	FramesSent(frames, bytes int)
+	// QueueOverflowed: a connection's send queue overflowed; it is closed
+	// with 4009.
+	QueueOverflowed()
+	// Resumed: a join with since (or a Subscribe with SinceSeq) replayed
+	// what was missed (recovered), or could not.
+	Resumed(recovered bool)
+	// PublishFailed: the Broker refused a publication.
+	PublishFailed()
+	// Resynced: the Broker's link came back; the node rechecks its rooms.
+	Resynced()
+	// GapRepaired: a room's missing messages were read back from the Store.
+	GapRepaired()
+	// StoreCall: one Store call, by method name ("SaveMessage"), its
+	// duration, and whether it failed (not counting the outcomes the
+	// protocol names, such as not_found).
+	StoreCall(op string, d time.Duration, failed bool)
+}
+
+// NopObserver ignores every measurement.
+type NopObserver struct{}
+
+func (NopObserver) ConnectionOpened(string)               {}
+func (NopObserver) ConnectionClosed(string, StatusCode)   {}
+func (NopObserver) AuthFailed()                           {}
+func (NopObserver) EventReceived(string)                  {}
+func (NopObserver) RateLimited(string)                    {}
+func (NopObserver) MessageStored(string)                  {}
+func (NopObserver) MessagesDelivered(int)                 {}
+func (NopObserver) FramesSent(int, int)                   {}
+func (NopObserver) QueueOverflowed()                      {}
+func (NopObserver) Resumed(bool)                          {}
+func (NopObserver) PublishFailed()                        {}
+func (NopObserver) Resynced()                             {}
+func (NopObserver) GapRepaired()                          {}
+func (NopObserver) StoreCall(string, time.Duration, bool) {}
+
+// Events lists the client events of the protocol, the values
+// Observer.EventReceived may carry besides "unknown".
+func Events() []string {
+	out := make([]string, 0, len(clientEvents))
+	for _, e := range clientEvents {
+		out = append(out, e)
+	}
+	return out
+}
+
+// clientEvents are the protocol's client events (PROTOCOL.md section 3).
+var clientEvents = [...]string{
+	"auth", "create-room", "join-room", "leave-room", "update-room", "delete-room",
+	"add-member", "update-member", "remove-member", "list-rooms", "list-members",
+	"message", "typing", "get-history", "edit-message", "delete-message",
+	"get-thread", "presence-update", "get-presence",
+}
+
+// eventLabel is event if the protocol has it, else "unknown".
+func eventLabel(event string) string {
+	for _, e := range clientEvents {
+		if e == event {
+			return e
+		}
+	}
+	return "unknown"
+}
+
+// transportName names t for metrics.
+func transportName(t Transport) string {
+	switch t := t.(type) {
+	case *wsTransport:
+		return "websocket"
+	case *subTransport:
+		return "subscription"
+	case interface{ Name() string }:
+		return t.Name()
+	}
+	return "custom"
+}
+
+// messageKind is the Observer's kind of m.
+func messageKind(m *Message) string {
+	switch {
+	case m.RoomID != "":
+		return "room"
+	case m.RecipientID != "":
+		return "direct"
+	}
+	return "global"
+}
+
+// observedStore times every Store call for the Observer.
+type observedStore struct {
+	s   Store
+	obs Observer
+}
+
+// done reports one call that started at t.
+func (o observedStore) done(op string, t time.Time, err error) {
+	o.obs.StoreCall(op, time.Since(t), err != nil && !isProtocolOutcome(err))
+}
+
+// isProtocolOutcome reports whether err is an outcome the protocol names
+// (an *Error), not a failure of the Store.
+func isProtocolOutcome(err error) bool {
+	var e *Error
+	return errors.As(err, &e)
+}
+
+func (o observedStore) CreateRoom(ctx context.Context, room Room, creator Member, l Limits) (Room, error) {
+	t := time.Now()
+	r, err := o.s.CreateRoom(ctx, room, creator, l)
+	o.done("CreateRoom", t, err)
+	return r, err
+}
+
+func (o observedStore) GetRoom(ctx context.Context, id string) (Room, error) {
+	t := time.Now()
+	r, err := o.s.GetRoom(ctx, id)
+	o.done("GetRoom", t, err)
+	return r, err
+}
+
+func (o observedStore) UpdateRoom(ctx context.Context, id string, u RoomUpdate) (Room, error) {
+	t := time.Now()
+	r, err := o.s.UpdateRoom(ctx, id, u)
+	o.done("UpdateRoom", t, err)
+	return r, err
+}
+
+func (o observedStore) DeleteRoom(ctx context.Context, id string) error {
+	t := time.Now()
+	err := o.s.DeleteRoom(ctx, id)
+	o.done("DeleteRoom", t, err)
+	return err
+}
+
+func (o observedStore) ListRooms(ctx context.Context, userID string) ([]Room, error) {
+	t := time.Now()
+	r, err := o.s.ListRooms(ctx, userID)
+	o.done("ListRooms", t, err)
+	return r, err
+}
+
+func (o observedStore) AddMember(ctx context.Context, m Member, l Limits) (Member, bool, error) {
+	t := time.Now()
+	r, created, err := o.s.AddMember(ctx, m, l)
+	o.done("AddMember", t, err)
+	return r, created, err
+}
+
+func (o observedStore) GetMember(ctx context.Context, roomID, userID string) (Member, error) {
+	t := time.Now()
+	r, err := o.s.GetMember(ctx, roomID, userID)
+	o.done("GetMember", t, err)
+	return r, err
+}
+
+func (o observedStore) UpdateMember(ctx context.Context, roomID, userID string, u MemberUpdate) (Member, error) {
+	t := time.Now()
+	r, err := o.s.UpdateMember(ctx, roomID, userID, u)
+	o.done("UpdateMember", t, err)
+	return r, err
+}
+
+func (o observedStore) RemoveMember(ctx context.Context, roomID, userID string) (int, error) {
+	t := time.Now()
+	n, err := o.s.RemoveMember(ctx, roomID, userID)
+	o.done("RemoveMember", t, err)
+	return n, err
+}
+
+func (o observedStore) ListMembers(ctx context.Context, roomID string) ([]Member, error) {
+	t := time.Now()
+	r, err := o.s.ListMembers(ctx, roomID)
+	o.done("ListMembers", t, err)
+	return r, err
+}
+
+func (o observedStore) MemberRooms(ctx context.Context, userID string) ([]string, error) {
+	t := time.Now()
+	r, err := o.s.MemberRooms(ctx, userID)
+	o.done("MemberRooms", t, err)
+	return r, err
+}
+
+func (o observedStore) SaveMessage(ctx context.Context, m Message) (Message, bool, error) {
+	t := time.Now()
+	r, dup, err := o.s.SaveMessage(ctx, m)
+	o.done("SaveMessage", t, err)
+	return r, dup, err
+}
+
+func (o observedStore) GetMessage(ctx context.Context, id string) (Message, error) {
+	t := time.Now()
+	r, err := o.s.GetMessage(ctx, id)
+	o.done("GetMessage", t, err)
+	return r, err
+}
+
+func (o observedStore) EditMessage(ctx context.Context, id, content string, at time.Time) (Message, error) {
+	t := time.Now()
+	r, err := o.s.EditMessage(ctx, id, content, at)
+	o.done("EditMessage", t, err)
+	return r, err
+}
+
+func (o observedStore) DeleteMessage(ctx context.Context, id string, at time.Time) (Message, error) {
+	t := time.Now()
+	r, err := o.s.DeleteMessage(ctx, id, at)
+	o.done("DeleteMessage", t, err)
+	return r, err
+}
+
+func (o observedStore) History(ctx context.Context, q HistoryQuery) ([]Message, bool, error) {
+	t := time.Now()
+	r, more, err := o.s.History(ctx, q)
+	o.done("History", t, err)
+	return r, more, err
+}
+
+func (o observedStore) Thread(ctx context.Context, q ThreadQuery) ([]Message, bool, error) {
+	t := time.Now()
+	r, more, err := o.s.Thread(ctx, q)
+	o.done("Thread", t, err)
+	return r, more, err
+}
+
+func (o observedStore) SaveFile(ctx context.Context, f File) error {
+	t := time.Now()
+	err := o.s.SaveFile(ctx, f)
+	o.done("SaveFile", t, err)
+	return err
+}
+
+func (o observedStore) GetFile(ctx context.Context, id string) (File, error) {
+	t := time.Now()
+	r, err := o.s.GetFile(ctx, id)
+	o.done("GetFile", t, err)
+	return r, err
+}
+
+func (o observedStore) SetLastSeen(ctx context.Context, userID string, at time.Time) error {
+	t := time.Now()
+	err := o.s.SetLastSeen(ctx, userID, at)
+	o.done("SetLastSeen", t, err)
+	return err
+}
+
+func (o observedStore) LastSeen(ctx context.Context, userIDs []string) (map[string]time.Time, error) {
+	t := time.Now()
+	r, err := o.s.LastSeen(ctx, userIDs)
+	o.done("LastSeen", t, err)
+	return r, err
+}
+
+// logStats logs the node's counts every StatsLogInterval until Close.
+func (h *Hub) logStats() {
+	t := time.NewTicker(h.cfg.StatsLogInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-t.C:
+			s := h.Stats()
+			h.log.Info("realtime: stats", "node", h.nodeID, "connections", s.Connections, "users", s.Users, "rooms", s.Rooms)
+		}
+	}
+}
