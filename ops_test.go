@@ -49,12 +49,7 @@ func TestHealth(t *testing.T) {
 // cut (through a proxy) reports unready, naming the part, and ready again
 // once it is back.
 func TestHealthFollowsRedisAndPostgres(t *testing.T) {
-	base := strings.Replace(testenv.PostgresURL(), "127.0.0.1:5432", "PROXY", 1)
-	if !strings.Contains(base, "PROXY") {
-		t.Skip("REALTIME_POSTGRES_URL does not point at 127.0.0.1:5432")
-	}
-	pgProxy := testenv.NewProxy(t, "127.0.0.1:5432")
-	dsn := testenv.PostgresSchema(t, strings.Replace(base, "PROXY", pgProxy.Addr(), 1)+"&connect_timeout=2")
+	dsn, pgProxy := postgresThroughProxy(t)
 	redisProxy := testenv.NewProxy(t, testenv.RedisAddr(t))
 	rc := newRedisCluster(t)
 	env := rc.node(realtime.Config{Store: sqlStore(t, sqlstore.Postgres, dsn)}, redisProxy.Addr())

@@ -39,16 +39,23 @@ func sqlStore(t *testing.T, d sqlstore.Dialect, dsn string) *sqlstore.Store {
 	return s
 }
 
-// TestStoreFailureIsHonest: with PostgreSQL out of reach, a message is
-// refused as unavailable and reaches nobody; typing and presence go on; once
-// the database is back, sending works again at once.
-func TestStoreFailureIsHonest(t *testing.T) {
+// postgresThroughProxy returns the DSN of a fresh schema reached through a
+// proxy, to cut the database away.
+func postgresThroughProxy(t *testing.T) (string, *testenv.Proxy) {
+	t.Helper()
 	base := strings.Replace(testenv.PostgresURL(), "127.0.0.1:5432", "PROXY", 1)
 	if !strings.Contains(base, "PROXY") {
 		t.Skip("REALTIME_POSTGRES_URL does not point at 127.0.0.1:5432")
 	}
 	proxy := testenv.NewProxy(t, "127.0.0.1:5432")
-	dsn := testenv.PostgresSchema(t, strings.Replace(base, "PROXY", proxy.Addr(), 1)+"&connect_timeout=2")
+	return testenv.PostgresSchema(t, strings.Replace(base, "PROXY", proxy.Addr(), 1)+"&connect_timeout=2"), proxy
+}
+
+// TestStoreFailureIsHonest: with PostgreSQL out of reach, a message is
+// refused as unavailable and reaches nobody; typing and presence go on; once
+// the database is back, sending works again at once.
+func TestStoreFailureIsHonest(t *testing.T) {
+	dsn, proxy := postgresThroughProxy(t)
 	env := newTestHub(t, realtime.Config{Store: sqlStore(t, sqlstore.Postgres, dsn), MaxMessagesPerMinute: -1})
 	alice, bob := env.dial("alice"), env.dial("bob")
 	room := alice.createRoom("r", nil)
