@@ -42,7 +42,7 @@ func (h *Hub) sendEvent(ctx context.Context, ch adapter.Channel, event string, d
 		return ErrHubClosed
 	}
 	if len(event) > maxEventName || !eventNamePattern.MatchString(event) {
-		return fmt.Errorf("realtime: event name %q is not kebab-case of at most %d bytes", truncate(event, 64), maxEventName)
+		return Errorf(CodeInvalid, "event name %q is not kebab-case of at most %d bytes", truncate(event, 64), maxEventName)
 	}
 	return h.publishEvent(ctx, ch, event, data)
 }
@@ -266,6 +266,28 @@ func (h *Hub) Disconnect(ctx context.Context, userID string, code StatusCode, re
 // maxCloseReason is the longest close reason a WebSocket close frame holds.
 const maxCloseReason = 123
 
+// Room returns a room, with its member count, or ErrNotFound.
+func (h *Hub) Room(ctx context.Context, roomID string) (Room, error) {
+	room, err := h.store.GetRoom(ctx, roomID)
+	if err != nil {
+		return Room{}, h.storeErr("get room", err)
+	}
+	return room, nil
+}
+
+// RoomPresence returns the members of a room who are online now, on any
+// node, with their status (invisible members are left out).
+func (h *Hub) RoomPresence(ctx context.Context, roomID string) ([]Presence, error) {
+	if _, err := h.store.GetRoom(ctx, roomID); err != nil {
+		return nil, h.storeErr("get room", err)
+	}
+	members, err := h.store.ListMembers(ctx, roomID)
+	if err != nil {
+		return nil, h.storeErr("list members", err)
+	}
+	return h.onlinePresence(ctx, roomID, members), nil
+}
+
 // Rooms returns the rooms userID belongs to and every public room; with an
 // empty userID, the public rooms.
 func (h *Hub) Rooms(ctx context.Context, userID string) ([]Room, error) {
@@ -287,9 +309,9 @@ func (h *Hub) Config() Config {
 
 // Stats counts what this node serves now.
 type Stats struct {
-	Connections int // authenticated connections
-	Users       int // distinct users among them
-	Rooms       int // rooms with at least one subscribed connection
+	Connections int `json:"connections"` // authenticated connections
+	Users       int `json:"users"`       // distinct users among them
+	Rooms       int `json:"rooms"`       // rooms with at least one subscribed connection
 }
 
 // Stats returns this node's counts.

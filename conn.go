@@ -64,8 +64,12 @@ type conn struct {
 	warnTimer *time.Timer
 	expTimer  *time.Timer
 
-	// transport names t for the Observer.
-	transport string
+	// transport names t for the Observer; remoteAddr and userAgent are
+	// those of the request that opened it (empty for a Subscription).
+	transport   string
+	remoteAddr  string
+	userAgent   string
+	connectedAt time.Time
 
 	// sub is set when the connection is a Subscription's (Hub.Subscribe):
 	// it receives its room's pushes only, and runs no connection hooks.
@@ -92,7 +96,7 @@ func newConn(h *Hub, t Transport) *conn {
 		cancel: cancel,
 		rooms:  make(map[string]struct{}),
 	}
-	c.transport = transportName(t)
+	c.transport, c.connectedAt = transportName(t), now()
 	if n := h.cfg.MaxEventsPerSecond; n > 0 {
 		c.events = newBucket(2*n, time.Second/time.Duration(n))
 	}

@@ -25,6 +25,12 @@ const (
 	// opDisconnect, on a user channel, closes the user's local connections
 	// with close code Seq and reason Frame (Hub.Disconnect).
 	opDisconnect
+	// opQuery, on the global channel, asks every node a question (Frame:
+	// "connections"): each answers node Room with an opReply of id Key.
+	opQuery
+	// opReply, on a node channel, is one node's answer (Frame) to the
+	// query Key.
+	opReply
 )
 
 // publication is one event on its way to a channel's connections: what the
@@ -99,7 +105,7 @@ func decodeEnvelope(b []byte) (publication, error) {
 		return p, fmt.Errorf("realtime: publication of envelope version %d, want %d", b[0], envelopeVersion)
 	}
 	switch o := op(b[1]); o {
-	case opDeliver, opLeaveRoom, opCloseRoom, opDisconnect:
+	case opDeliver, opLeaveRoom, opCloseRoom, opDisconnect, opQuery, opReply:
 		p.Op = o
 	default:
 		return p, fmt.Errorf("realtime: publication with unknown op %d", b[1])

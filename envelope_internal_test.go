@@ -20,6 +20,8 @@ func publications() []publication {
 		{Op: opLeaveRoom, Frame: []byte("kicked"), Room: "room:with\nodd {chars}*"},
 		{Op: opCloseRoom, Frame: []byte("closed")},
 		{Op: opDisconnect, Frame: []byte("banned"), Seq: 4003},
+		{Op: opQuery, Room: "n_requester", Key: "q_1", Frame: []byte("connections")},
+		{Op: opReply, Key: "q_1", Frame: []byte(`{"node":"n_1","connections":[]}`)},
 		{Frame: []byte{0, 1, '\n', '\r', 0x7f, 0x80, 0xfe, 0xff, '"', '\\'}, Seq: math.MaxUint64, Except: "conn-é", Droppable: true, Key: "presence:u\x00"},
 		{Frame: bytes.Repeat([]byte("x"), 70000), Room: string(bytes.Repeat([]byte("r"), 300)), Key: "k"},
 	}
@@ -50,7 +52,7 @@ func TestDecodeRejects(t *testing.T) {
 		"empty":          nil,
 		"short header":   {envelopeVersion, 0},
 		"version":        append([]byte{envelopeVersion + 1}, valid[1:]...),
-		"op 4":           append([]byte{envelopeVersion, 4}, valid[2:]...),
+		"op 6":           append([]byte{envelopeVersion, 6}, valid[2:]...),
 		"unknown op":     append([]byte{envelopeVersion, 200}, valid[2:]...),
 		"unknown flag":   append([]byte{envelopeVersion, 0, 0x80}, valid[3:]...),
 		"no seq":         {envelopeVersion, 0, 0},

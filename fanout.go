@@ -173,6 +173,18 @@ func (f *fanout) served() map[string]*localRoom {
 	return out
 }
 
+// roomsOf returns the rooms c is subscribed to.
+func (f *fanout) roomsOf(c *conn) []string {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make([]string, 0, len(c.rooms))
+	for r := range c.rooms {
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // subscribed reports whether c receives the pushes of room.
 func (f *fanout) subscribed(c *conn, room string) bool {
 	f.mu.RLock()

@@ -2,6 +2,7 @@ package realtime_test
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -240,3 +241,52 @@ func TestHostRoomAPI(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestConnectionsAcrossNodes: the connections of every node, each with its
+// record, from either node.
+func TestConnectionsAcrossNodes(t *testing.T) {
+	ctx := t.Context()
+	rc := newRedisCluster(t)
+	a, b := rc.node(realtime.Config{}, ""), rc.node(realtime.Config{}, "")
+	alice := a.dial("alice")
+	room := alice.createRoom("r", nil)
+	ws, _, err := websocket.Dial(ctx, b.url, &websocket.DialOptions{HTTPHeader: http.Header{
+		"Authorization": {"Bearer " + b.token("bob")}, "User-Agent": {"bob-agent/1.0"}}})
+	require.NoError(t, err)
+	defer ws.CloseNow()
+	sub, err := b.hub.Subscribe(ctx, realtime.User{ID: "alice"}, room.ID, realtime.SubscribeOptions{})
+	require.NoError(t, err)
+	defer sub.Close()
+	require.Eventually(t, func() bool { return b.hub.Stats().Connections == 2 }, 10*time.Second, time.Millisecond)
+
+	for _, from := range []*testEnv{a, b} {
+		conns, err := from.hub.Connections(ctx)
+		require.NoError(t, err)
+		require.Len(t, conns, 3)
+		byUser := map[string][]realtime.ConnectionInfo{}
+		for _, c := range conns {
+			byUser[c.User.ID] = append(byUser[c.User.ID], c)
+			require.NotEmpty(t, c.ID)
+			require.WithinDuration(t, time.Now(), c.ConnectedAt, time.Minute)
+		}
+		require.Len(t, byUser["alice"], 2)
+		require.Len(t, byUser["bob"], 1)
+		bob := byUser["bob"][0]
+		require.Equal(t, b.hub.NodeID(), bob.Node)
+		require.Equal(t, "websocket", bob.Transport)
+		require.Equal(t, "bob-agent/1.0", bob.UserAgent)
+		require.Contains(t, bob.RemoteAddr, "127.0.0.1:")
+		for _, c := range byUser["alice"] {
+			switch c.Node {
+			case a.hub.NodeID():
+				require.Equal(t, "websocket", c.Transport)
+				require.Equal(t, []string{room.ID}, c.Rooms)
+			case b.hub.NodeID():
+				require.Equal(t, "subscription", c.Transport)
+				require.Equal(t, []string{room.ID}, c.Rooms)
+			default:
+				t.Fatalf("alice on an unknown node %q", c.Node)
+			}
+		}
+	}
+}

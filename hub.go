@@ -45,6 +45,8 @@ import (
 //   - conns (limits.go): connection caps before and at authentication;
 //     connLimits.mu.
 //   - expiry (room.go): timers that delete rooms left empty; expiries.mu.
+//   - queries (query.go): cluster-wide queries awaiting answers;
+//     queries.mu.
 //   - the lifecycle (this file): admitting connections against closing,
 //     background work that Close waits for; connsMu, bgMu.
 //
@@ -63,7 +65,7 @@ import (
 //  5. budgets.mu, then userBudget.mu: the message budgets.
 //  6. conn.qmu: one connection's send queue (conn.go).
 //
-// Leaves, under which nothing else is taken: lanes.mu, connsMu, bgMu,
+// Leaves, under which nothing else is taken: lanes.mu, queries.mu, connsMu, bgMu,
 // localUsers.mu, coalescer.mu, chainStripe.mu, connLimits.mu,
 // expiries.mu, conn.umu and conn.tmu.
 type Hub struct {
@@ -91,6 +93,7 @@ type Hub struct {
 	budgets budgets
 	conns   *connLimits
 	expiry  expiries
+	queries queries
 
 	// The lifecycle.
 	ctx    context.Context // ends at Close
@@ -157,6 +160,10 @@ func New(cfg Config) (*Hub, error) {
 	if err := h.broker.Subscribe(h.ctx, adapter.Global()); err != nil {
 		h.cancel()
 		return nil, fmt.Errorf("realtime: subscribe global channel: %w", err)
+	}
+	if err := h.broker.Subscribe(h.ctx, adapter.Node(h.nodeID)); err != nil {
+		h.cancel()
+		return nil, fmt.Errorf("realtime: subscribe node channel: %w", err)
 	}
 	h.goTimer(h.heartbeat)
 	if cfg.StatsLogInterval > 0 {
@@ -595,6 +602,12 @@ func (h *Hub) deliver(ch adapter.Channel, p publication) {
 	}
 
 	switch p.Op {
+	case opQuery:
+		h.goTimer(func() { h.answerQuery(p.Room, p.Key, string(p.Frame)) })
+		return
+	case opReply:
+		h.queries.answer(p.Key, p.Frame)
+		return
 	case opDisconnect:
 		for _, c := range conns {
 			c.closeWith(StatusCode(p.Seq), string(p.Frame))
@@ -761,6 +774,9 @@ func (h *Hub) closeLocked() error {
 	var err error
 	if uerr := h.broker.Unsubscribe(ctx, adapter.Global()); uerr != nil {
 		err = fmt.Errorf("realtime: unsubscribe global channel: %w", uerr)
+	}
+	if uerr := h.broker.Unsubscribe(ctx, adapter.Node(h.nodeID)); uerr != nil && err == nil {
+		err = fmt.Errorf("realtime: unsubscribe node channel: %w", uerr)
 	}
 	h.bgMu.Lock()
 	h.bgDone = true

@@ -226,6 +226,7 @@ func (h *Hub) open(t Transport, r *http.Request, token string, pre *admitted) (o
 		return nil
 	}
 	c := newConn(h, t)
+	c.remoteAddr, c.userAgent = r.RemoteAddr, truncate(r.UserAgent(), 256)
 	c.slot = pre.slot // given back when c is released
 	c.startPings()
 	defer func() {

@@ -125,6 +125,9 @@ const (
 	ChannelUser
 	// ChannelGlobal reaches every connection.
 	ChannelGlobal
+	// ChannelNode reaches one node (its hub, not its connections): the
+	// replies to a node's cluster-wide queries.
+	ChannelNode
 )
 
 // Channel is an address on the Broker.
@@ -142,6 +145,9 @@ func User(id string) Channel { return Channel{Kind: ChannelUser, ID: id} }
 // Global returns the channel of every connection.
 func Global() Channel { return Channel{Kind: ChannelGlobal} }
 
+// Node returns the channel of node id.
+func Node(id string) Channel { return Channel{Kind: ChannelNode, ID: id} }
+
 // String returns a stable, unambiguous text form of the channel, such as
 // "room:<id>": the kind prefix comes first and the id is never parsed, so
 // no id can address another kind's channel.
@@ -153,6 +159,8 @@ func (c Channel) String() string {
 		return "user:" + c.ID
 	case ChannelGlobal:
 		return "global"
+	case ChannelNode:
+		return "node:" + c.ID
 	}
 	return "unknown:" + c.ID
 }

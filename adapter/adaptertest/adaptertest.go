@@ -196,6 +196,8 @@ func Run(t *testing.T, newAdapters func(t *testing.T, n int) []adapter.Adapter) 
 			user("room:x"),
 			room(""),
 			user(""),
+			adapter.Node("x"),
+			adapter.Node("room:x"),
 		}
 		c := start(t, newAdapters, len(channels))
 		c.onePerNode(t, channels)

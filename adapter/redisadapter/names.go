@@ -26,6 +26,8 @@ func (a *Adapter) channelName(ch adapter.Channel) string {
 		tag = "u:"
 	case adapter.ChannelGlobal:
 		tag = "g:"
+	case adapter.ChannelNode:
+		tag = "o:"
 	default:
 		tag = strconv.Itoa(int(ch.Kind)) + ":"
 	}
