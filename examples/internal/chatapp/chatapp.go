@@ -1,6 +1,7 @@
 // Package chatapp is the chat server of the examples: a Hub with the browser
-// UI, development tokens, file sharing and a SQL store, configured from the
-// environment. examples/chat runs one; examples/cluster runs two on Redis.
+// UI, development tokens, file sharing, a SQL store, metrics, health and the
+// admin API, configured from the environment. With REDIS_URL (or REDIS_HOST)
+// and DATABASE_URL set, each process is a node of one cluster.
 package chatapp
 
 import (
@@ -22,9 +23,17 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
 	_ "modernc.org/sqlite"             // the "sqlite" driver
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/realtime-go/realtime"
 	"github.com/realtime-go/realtime/adapter"
+	"github.com/realtime-go/realtime/adapter/redisadapter"
+	"github.com/realtime-go/realtime/admin"
 	"github.com/realtime-go/realtime/examples/chat/web"
+	rtprom "github.com/realtime-go/realtime/metrics/prometheus"
 	"github.com/realtime-go/realtime/socketio"
 	"github.com/realtime-go/realtime/store/diskblob"
 	"github.com/realtime-go/realtime/store/sqlstore"
@@ -35,11 +44,13 @@ type Options struct {
 	// Name labels the logs of this server. Empty: "chat".
 	Name string
 	// Adapter connects this server to the other nodes of a cluster. Nil:
-	// a single node. Run does not close it: the caller does, once Run has
-	// returned.
+	// Redis when REDIS_URL or REDIS_HOST is set (prefix REDIS_PREFIX,
+	// default "chat:"), else a single node. Run does not close an Adapter
+	// it was given: the caller does, once Run has returned.
 	Adapter adapter.Adapter
 	// DevSecret signs and verifies development tokens when JWT_SECRET is
-	// unset; nodes of one cluster share it. Nil: a random secret.
+	// unset; nodes of one cluster share it. Nil: DEV_TOKEN_SECRET, else a
+	// random secret (a single node only).
 	DevSecret []byte
 	// Ready, when set, is called with the listening address.
 	Ready func(net.Addr)
@@ -56,7 +67,28 @@ func Run(ctx context.Context, addr string, o Options) error {
 		return err
 	}
 	cfg.Logger = log
+	if o.Adapter == nil && (os.Getenv("REDIS_URL") != "" || os.Getenv("REDIS_HOST") != "") {
+		a, closeRedis, err := openRedis(log)
+		if err != nil {
+			return err
+		}
+		defer closeRedis()
+		o.Adapter = a
+	}
+	if o.Adapter != nil && os.Getenv("DATABASE_URL") == "" {
+		return ErrNeedDatabase
+	}
+	if o.DevSecret == nil && os.Getenv("DEV_TOKEN_SECRET") != "" {
+		o.DevSecret = []byte(os.Getenv("DEV_TOKEN_SECRET"))
+	}
+	if o.Adapter != nil && cfg.Authenticator == nil && o.DevSecret == nil {
+		return ErrNeedSecret
+	}
 	cfg.Broker, cfg.Presence = o.Adapter, o.Adapter
+	metrics := rtprom.New(rtprom.Options{})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg.Observer = metrics
 	// The example shows every feature: file sharing is on unless
 	// ENABLE_FILE_SHARING says false.
 	fileSharing := true
@@ -105,8 +137,21 @@ func Run(ctx context.Context, addr string, o Options) error {
 		_ = hub.Close()
 		return err
 	}
+	api, err := admin.New(hub, admin.Options{Authenticator: cfg.Authenticator, Logger: log})
+	if err != nil {
+		_ = sio.Close()
+		_ = hub.Close()
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", hub)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /healthz", hub.LiveHandler())
+	mux.Handle("GET /readyz", hub.ReadyHandler())
+	adminAPI := http.StripPrefix("/admin", api)
+	for _, method := range []string{"GET", "POST", "PATCH", "DELETE"} {
+		mux.Handle(method+" /admin/", adminAPI)
+	}
 	mux.Handle("GET /socket.io/", sio)
 	mux.Handle("POST /socket.io/", sio)
 	mux.Handle("GET /", http.FileServerFS(web.Files))
@@ -161,6 +206,33 @@ func Run(ctx context.Context, addr string, o Options) error {
 		err = errors.Join(err, serr)
 	}
 	return err
+}
+
+// ErrNeedDatabase: the nodes of a cluster share their rooms and messages,
+// which a SQLite file cannot do.
+var ErrNeedDatabase = errors.New("chat: nodes of a cluster (REDIS_URL or REDIS_HOST) need DATABASE_URL, a PostgreSQL database they share")
+
+// ErrNeedSecret: the nodes of a cluster must verify each other's tokens.
+var ErrNeedSecret = errors.New("chat: nodes of a cluster need JWT_SECRET, or DEV_TOKEN_SECRET for development tokens, the same on every node")
+
+// openRedis connects to the Redis of the environment and returns its
+// adapter, and what closes both.
+func openRedis(log *slog.Logger) (*redisadapter.Adapter, func(), error) {
+	opts, err := redisadapter.ClientOptionsFromEnv()
+	if err != nil {
+		return nil, nil, err
+	}
+	rdb := redis.NewClient(opts)
+	a, err := redisadapter.New(rdb, redisadapter.Options{Prefix: envOr("REDIS_PREFIX", "chat:"), Logger: log})
+	if err != nil {
+		rdb.Close()
+		return nil, nil, err
+	}
+	log.Info("chat: a node of the cluster on Redis", "redis", opts.Addr)
+	return a, func() {
+		a.Close()
+		rdb.Close()
+	}, nil
 }
 
 // openStore opens the SQL store: PostgreSQL when DATABASE_URL is set, else
