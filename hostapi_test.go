@@ -1,6 +1,7 @@
 package realtime_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -289,4 +290,30 @@ func TestConnectionsAcrossNodes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestBan: Disconnect with 4003 and an OnConnect that refuses the user keep
+// a banned user out: its reconnects are refused with 4003, others connect.
+func TestBan(t *testing.T) {
+	var mu sync.Mutex
+	banned := map[string]bool{}
+	env := newTestHub(t, realtime.Config{OnConnect: func(_ context.Context, e realtime.ConnectEvent) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if banned[e.User.ID] {
+			return &realtime.CloseError{Code: realtime.StatusForbidden, Reason: "banned"}
+		}
+		return nil
+	}})
+	mallory := env.raw("mallory")
+	mu.Lock()
+	banned["mallory"] = true
+	mu.Unlock()
+	require.NoError(t, env.hub.Disconnect(t.Context(), "mallory", realtime.StatusForbidden, "banned"))
+	require.Equal(t, websocket.StatusCode(realtime.StatusForbidden), closeStatus(t, mallory.WS))
+
+	ws, _, err := websocket.Dial(t.Context(), env.url, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + env.token("mallory")}}})
+	require.NoError(t, err)
+	require.Equal(t, websocket.StatusCode(realtime.StatusForbidden), closeStatus(t, ws), "a banned user's reconnect")
+	env.dial("alice")
 }
