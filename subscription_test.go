@@ -100,6 +100,14 @@ func TestSubscribe(t *testing.T) {
 		require.Equal(t, last+1, m.Seq)
 		last = m.Seq
 	}
+	mine := testenv.DecodeInto[realtime.Message](t, alice.emit("message", map[string]any{"roomId": room.ID, "content": "typo"}))
+	require.Equal(t, mine.ID, testenv.DecodeInto[realtime.Message](t, nextOf(t, sub, "new-message")).ID)
+	alice.emit("edit-message", map[string]any{"messageId": mine.ID, "content": "fixed"})
+	require.Equal(t, "fixed", testenv.DecodeInto[realtime.Message](t, nextOf(t, sub, "message-edited")).Content)
+	alice.emit("delete-message", map[string]any{"messageId": mine.ID})
+	require.Equal(t, mine.ID, testenv.DecodeInto[realtime.Message](t, nextOf(t, sub, "message-deleted")).ID)
+	alice.emit("presence-update", map[string]any{"status": "busy"})
+	require.Equal(t, realtime.StatusBusy, testenv.DecodeInto[realtime.Presence](t, nextOf(t, sub, "presence-changed")).Status)
 	_, err = a.hub.UpdateRoom(ctx, room.ID, realtime.RoomUpdate{Name: ptr("renamed")})
 	require.NoError(t, err)
 	require.Equal(t, "renamed", testenv.DecodeInto[struct{ Room realtime.Room }](t, nextOf(t, sub, "room-updated")).Room.Name)
