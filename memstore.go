@@ -49,6 +49,7 @@ type memoryStore struct {
 	seed     maphash.Seed
 	files    map[string]File
 	lastSeen map[string]time.Time
+	notes    memNotes
 }
 
 type memRoom struct {

@@ -17,6 +17,9 @@ func TestMemoryStore(t *testing.T) {
 	storetest.Run(t, func(*testing.T) realtime.Store {
 		return realtime.NewMemoryStore(realtime.MemoryOptions{})
 	})
+	storetest.RunNotifications(t, func(*testing.T) realtime.Store {
+		return realtime.NewMemoryStore(realtime.MemoryOptions{})
+	})
 }
 
 // TestMemoryStoreHistorySize checks that the memory store keeps the latest

@@ -1598,3 +1598,219 @@ func testLastSeen(t *testing.T, s realtime.Store) {
 	require.NoError(t, err)
 	require.Empty(t, got)
 }
+
+// RunNotifications tests the realtime.NotificationStore capability of a
+// Store; newStore returns a new, empty store for each subtest, which must
+// implement it.
+func RunNotifications(t *testing.T, newStore func(t *testing.T) realtime.Store) {
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, s realtime.NotificationStore)
+	}{
+		{"SaveAndList", testNotificationsSaveAndList},
+		{"Keys", testNotificationsKeys},
+		{"Paging", testNotificationsPaging},
+		{"MarkRead", testNotificationsMarkRead},
+		{"Retention", testNotificationsRetention},
+		{"ManyUsers", testNotificationsManyUsers},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns, ok := newStore(t).(realtime.NotificationStore)
+			require.True(t, ok, "the store is no NotificationStore")
+			tc.fn(t, ns)
+		})
+	}
+}
+
+// note returns a notification for user, as the hub makes them.
+func note(user, title string) realtime.Notification {
+	return realtime.Notification{ID: id("n"), UserID: user, Type: realtime.NotifyMention, Title: title,
+		Body: `"quoted" \ é 😀`, Data: json.RawMessage(`{"roomId":"r1","n":1}`), RoomID: "r1", MessageID: id("msg"), CreatedAt: now()}
+}
+
+func saveNotes(t *testing.T, s realtime.NotificationStore, ns ...realtime.Notification) []realtime.Notification {
+	t.Helper()
+	stored, err := s.SaveNotifications(t.Context(), ns, 0)
+	require.NoError(t, err)
+	return stored
+}
+
+func noteIDs(ns []realtime.Notification) []string {
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = n.ID
+	}
+	return out
+}
+
+func testNotificationsSaveAndList(t *testing.T, s realtime.NotificationStore) {
+	ctx := t.Context()
+	a1, b1, a2 := note("alice", "one"), note("bob", "for bob"), note("alice", "two")
+	a2.Data, a2.RoomID, a2.MessageID, a2.Body = nil, "", "", ""
+	require.Equal(t, []realtime.Notification{a1, b1, a2}, saveNotes(t, s, a1, b1, a2))
+
+	page, more, err := s.ListNotifications(ctx, realtime.NotificationQuery{UserID: "alice", Limit: 10})
+	require.NoError(t, err)
+	require.False(t, more)
+	require.Len(t, page, 2)
+	require.Equal(t, a2, page[0], "newest first, every field")
+	require.Equal(t, a1.ID, page[1].ID)
+	require.JSONEq(t, string(a1.Data), string(page[1].Data))
+	page[1].Data = a1.Data
+	require.Equal(t, a1, page[1])
+	n, err := s.UnreadNotifications(ctx, "alice")
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	n, err = s.UnreadNotifications(ctx, "nobody")
+	require.NoError(t, err)
+	require.Zero(t, n)
+	page, _, err = s.ListNotifications(ctx, realtime.NotificationQuery{UserID: "nobody", Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, page)
+}
+
+func testNotificationsKeys(t *testing.T, s realtime.NotificationStore) {
+	ctx := t.Context()
+	first := note("alice", "once")
+	first.Key = "order-42-shipped"
+	require.Len(t, saveNotes(t, s, first), 1)
+	again, other := note("alice", "twice?"), note("bob", "bob's")
+	again.Key, other.Key = first.Key, first.Key
+	stored := saveNotes(t, s, again, other)
+	require.Equal(t, []string{other.ID}, noteIDs(stored), "a key is per user")
+	page, _, err := s.ListNotifications(ctx, realtime.NotificationQuery{UserID: "alice", Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, []string{first.ID}, noteIDs(page))
+}
+
+func testNotificationsPaging(t *testing.T, s realtime.NotificationStore) {
+	ctx := t.Context()
+	var all []realtime.Notification
+	for i := range 7 {
+		all = append(all, note("alice", fmt.Sprint("n", i)))
+	}
+	saveNotes(t, s, all...)
+	_, err := s.MarkNotificationsRead(ctx, "alice", []string{all[5].ID, all[2].ID}, "", now())
+	require.NoError(t, err)
+
+	var got []string
+	before := ""
+	for {
+		page, more, err := s.ListNotifications(ctx, realtime.NotificationQuery{UserID: "alice", Before: before, Limit: 3})
+		require.NoError(t, err)
+		got = append(got, noteIDs(page)...)
+		if !more {
+			break
+		}
+		before = page[len(page)-1].ID
+	}
+	want := noteIDs(all)
+	slices.Reverse(want)
+	require.Equal(t, want, got)
+
+	page, more, err := s.ListNotifications(ctx, realtime.NotificationQuery{UserID: "alice", Limit: 10, UnreadOnly: true})
+	require.NoError(t, err)
+	require.False(t, more)
+	require.Equal(t, []string{all[6].ID, all[4].ID, all[3].ID, all[1].ID, all[0].ID}, noteIDs(page))
+	page, _, err = s.ListNotifications(ctx, realtime.NotificationQuery{UserID: "alice", Before: all[4].ID, Limit: 10, UnreadOnly: true})
+	require.NoError(t, err)
+	require.Equal(t, []string{all[3].ID, all[1].ID, all[0].ID}, noteIDs(page))
+
+	bobs := saveNotes(t, s, note("bob", "b"))
+	_, _, err = s.ListNotifications(ctx, realtime.NotificationQuery{UserID: "alice", Before: bobs[0].ID, Limit: 3})
+	requireCode(t, realtime.ErrNotFound, err, "a cursor of another user")
+	_, _, err = s.ListNotifications(ctx, realtime.NotificationQuery{UserID: "alice", Before: "n-missing", Limit: 3})
+	requireCode(t, realtime.ErrNotFound, err)
+}
+
+func testNotificationsMarkRead(t *testing.T, s realtime.NotificationStore) {
+	ctx := t.Context()
+	var all []realtime.Notification
+	for i := range 5 {
+		all = append(all, note("alice", fmt.Sprint("n", i)))
+	}
+	saveNotes(t, s, all...)
+	bobs := saveNotes(t, s, note("bob", "b"))
+
+	at := now()
+	unread, err := s.MarkNotificationsRead(ctx, "alice", []string{all[4].ID}, "", at)
+	require.NoError(t, err)
+	require.Equal(t, 4, unread)
+	// Another user's id, or an unknown one, marks nothing.
+	_, err = s.MarkNotificationsRead(ctx, "alice", []string{all[0].ID, bobs[0].ID}, "", now())
+	requireCode(t, realtime.ErrNotFound, err)
+	_, err = s.MarkNotificationsRead(ctx, "alice", nil, bobs[0].ID, now())
+	requireCode(t, realtime.ErrNotFound, err)
+	n, err := s.UnreadNotifications(ctx, "alice")
+	require.NoError(t, err)
+	require.Equal(t, 4, n, "a refused mark changed something")
+	n, err = s.UnreadNotifications(ctx, "bob")
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+
+	// Up to one: it and every older one; what was read keeps its time.
+	unread, err = s.MarkNotificationsRead(ctx, "alice", nil, all[2].ID, at.Add(time.Second))
+	require.NoError(t, err)
+	require.Equal(t, 1, unread)
+	page, _, err := s.ListNotifications(ctx, realtime.NotificationQuery{UserID: "alice", Limit: 10})
+	require.NoError(t, err)
+	require.Nil(t, page[1].ReadAt, "n3 is after n2")
+	require.True(t, page[0].ReadAt.Equal(at), "n4 keeps its first read time")
+	for _, p := range page[2:] {
+		require.True(t, p.ReadAt.Equal(at.Add(time.Second)))
+	}
+}
+
+func testNotificationsRetention(t *testing.T, s realtime.NotificationStore) {
+	ctx := t.Context()
+	var all []realtime.Notification
+	for i := range 6 {
+		n := note("alice", fmt.Sprint("n", i))
+		n.CreatedAt = now().Add(time.Duration(i-6) * time.Hour)
+		n.Key = fmt.Sprint("k", i)
+		all = append(all, n)
+	}
+	stored, err := s.SaveNotifications(ctx, all[:4], 0)
+	require.NoError(t, err)
+	require.Len(t, stored, 4)
+	_, err = s.SaveNotifications(ctx, append(all[4:], note("bob", "untouched")), 3)
+	require.NoError(t, err)
+	page, _, err := s.ListNotifications(ctx, realtime.NotificationQuery{UserID: "alice", Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, []string{all[5].ID, all[4].ID, all[3].ID}, noteIDs(page), "the newest 3")
+
+	pruned, err := s.PruneNotifications(ctx, all[5].CreatedAt)
+	require.NoError(t, err)
+	require.Equal(t, 2, pruned)
+	page, _, err = s.ListNotifications(ctx, realtime.NotificationQuery{UserID: "alice", Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, []string{all[5].ID}, noteIDs(page))
+	n, err := s.UnreadNotifications(ctx, "bob")
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+}
+
+// testNotificationsManyUsers: one call for many users, as Hub.Notify makes.
+func testNotificationsManyUsers(t *testing.T, s realtime.NotificationStore) {
+	ctx := t.Context()
+	const users = 1500
+	ns := make([]realtime.Notification, users)
+	for i := range ns {
+		ns[i] = note(fmt.Sprint("user-", i), "announcement")
+		ns[i].Key = "announce-1"
+	}
+	stored, err := s.SaveNotifications(ctx, ns, 100)
+	require.NoError(t, err)
+	require.Len(t, stored, users)
+	for i := range ns {
+		ns[i].ID = id("n") // a retry makes new ids, with the same key
+	}
+	stored, err = s.SaveNotifications(ctx, ns, 100)
+	require.NoError(t, err)
+	require.Empty(t, stored, "a retried call stores nothing")
+	for _, u := range []string{"user-0", "user-777", "user-1499"} {
+		n, err := s.UnreadNotifications(ctx, u)
+		require.NoError(t, err)
+		require.Equal(t, 1, n, u)
+	}
+}
