@@ -148,7 +148,10 @@ func (h *Hub) AddMember(ctx context.Context, roomID string, user UserRef, role R
 	if user.Username == "" {
 		user.Username = user.ID
 	}
-	m, _, err := h.addMember(ctx, roomID, user, role)
+	m, created, err := h.addMember(ctx, roomID, user, role)
+	if created {
+		h.notifyInvite(m)
+	}
 	return m, err
 }
 

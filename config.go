@@ -51,6 +51,9 @@ type Config struct {
 	// with no Broker, this node's own. A Broker without Presence is an
 	// error: each node would see only its own users online.
 	Presence adapter.PresenceBackend
+	// Notifications configures stored notifications: the automatic ones,
+	// a hook on them, and retention.
+	Notifications NotificationOptions
 	// Observer receives the hub's measurements (metrics/prometheus is one).
 	// Nil: none, at no cost.
 	Observer Observer

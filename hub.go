@@ -300,6 +300,8 @@ type connectedData struct {
 	User              UserRef   `json:"user"`
 	HeartbeatInterval int64     `json:"heartbeatInterval"`
 	ServerTime        time.Time `json:"serverTime"`
+	// UnreadNotifications is set when the Store keeps notifications.
+	UnreadNotifications *int `json:"unreadNotifications,omitempty"`
 }
 
 // closeStatus says how the connection ended: the code the hub sent, else the
@@ -377,11 +379,22 @@ func (h *Hub) setUser(c *conn, u User, exp time.Time) {
 // register makes an authenticated connection reachable by its user id.
 func (h *Hub) register(c *conn) error {
 	u := c.currentUser()
+	var unread *int
+	if ns := h.notes(); ns != nil && c.sub == nil {
+		ctx, cancel := context.WithTimeout(c.ctx, h.cfg.StoreTimeout)
+		if n, err := ns.UnreadNotifications(ctx, u.ID); err == nil {
+			unread = &n
+		} else {
+			h.log.Warn("realtime: count unread notifications", "err", err)
+		}
+		cancel()
+	}
 	data, err := json.Marshal(connectedData{
-		ConnectionID:      c.id,
-		User:              u.ref(),
-		HeartbeatInterval: h.cfg.HeartbeatInterval.Milliseconds(),
-		ServerTime:        now(),
+		ConnectionID:        c.id,
+		User:                u.ref(),
+		HeartbeatInterval:   h.cfg.HeartbeatInterval.Milliseconds(),
+		ServerTime:          now(),
+		UnreadNotifications: unread,
 	})
 	if err != nil {
 		return err

@@ -268,6 +268,10 @@ func (h *Hub) storeAndPublish(ctx context.Context, m Message) (Message, error) {
 		h.log.Warn("realtime: message stored but not published", "id", saved.ID, "room", saved.RoomID, "seq", saved.Seq, "err", err)
 		return Message{}, fmt.Errorf("message %s is stored: %w", saved.ID, err) // err is ErrUnavailable (publish)
 	}
+	if !dup {
+		h.notifyMentions(saved)
+		h.notifyAwayRecipient(saved)
+	}
 	return saved, nil
 }
 

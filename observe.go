@@ -92,7 +92,7 @@ var clientEvents = [...]string{
 	"auth", "create-room", "join-room", "leave-room", "update-room", "delete-room",
 	"add-member", "update-member", "remove-member", "list-rooms", "list-members",
 	"message", "typing", "get-history", "edit-message", "delete-message",
-	"get-thread", "presence-update", "get-presence",
+	"get-thread", "presence-update", "get-presence", "get-notifications", "mark-notifications-read",
 }
 
 // eventLabel is event if the protocol has it, else "unknown".

@@ -246,6 +246,7 @@ func (h *Hub) heartbeat() {
 	ttl := h.cfg.OfflineTimeout / 2
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var lastPrune time.Time
 	for {
 		ctx, cancel := context.WithTimeout(h.ctx, interval)
 		expired, err := h.presence.Heartbeat(ctx, h.nodeID, ttl)
@@ -253,6 +254,10 @@ func (h *Hub) heartbeat() {
 			h.log.Warn("realtime: presence heartbeat", "err", err)
 		}
 		h.budgets.prune(time.Now())
+		if time.Since(lastPrune) > time.Hour {
+			lastPrune = time.Now()
+			h.pruneNotifications(ctx)
+		}
 		byUser := make(map[string][]adapter.PresenceRecord)
 		for _, r := range expired {
 			byUser[r.UserID] = append(byUser[r.UserID], r)

@@ -53,6 +53,10 @@ func (h *Hub) handle(c *conn, event string, data json.RawMessage) (any, error) {
 		return h.handlePresenceUpdate(ctx, c, data)
 	case "get-presence":
 		return h.handleGetPresence(ctx, c, data)
+	case "get-notifications":
+		return h.handleGetNotifications(ctx, c, data)
+	case "mark-notifications-read":
+		return h.handleMarkNotificationsRead(ctx, c, data)
 	}
 	return nil, Errorf(CodeInvalid, "unknown event %q", truncate(event, 64))
 }

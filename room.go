@@ -583,6 +583,7 @@ func (h *Hub) handleAddMember(ctx context.Context, c *conn, data json.RawMessage
 	if !created {
 		return nil, Errorf(CodeConflict, "the user is already a member")
 	}
+	h.notifyInvite(m)
 	return memberReply{Member: m}, nil
 }
 

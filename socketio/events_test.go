@@ -243,3 +243,27 @@ func TestHubCloses(t *testing.T) {
 		}
 	})
 }
+
+// TestNotificationsOverSocketIO: a Socket.IO client gets notification
+// pushes, lists and marks its notifications, as native clients do.
+func TestNotificationsOverSocketIO(t *testing.T) {
+	e := newEnv(t, realtime.Config{}, socketio.Options{})
+	for _, transport := range []string{"polling", "websocket"} {
+		t.Run(transport, func(t *testing.T) {
+			user := "bob-" + transport
+			c := e.sio(user, transport)
+			_, err := e.hub.Notify(t.Context(), []string{user}, realtime.Notification{Type: "system", Title: `"hi" é`})
+			require.NoError(t, err)
+			n := testenv.DecodeInto[realtime.Notification](t, c.next("notification"))
+			require.Equal(t, `"hi" é`, n.Title)
+			page := testenv.DecodeInto[struct {
+				Notifications []realtime.Notification
+				Unread        int
+			}](t, c.emit("get-notifications", nil))
+			require.Equal(t, 1, page.Unread)
+			require.Equal(t, n.ID, page.Notifications[0].ID)
+			require.Zero(t, testenv.DecodeInto[struct{ Unread int }](t, c.emit("mark-notifications-read", map[string]any{"ids": []string{n.ID}})).Unread)
+			c.emitErr(realtime.CodeNotFound, "mark-notifications-read", map[string]any{"ids": []string{"n_forged"}})
+		})
+	}
+}
