@@ -96,3 +96,22 @@ func TestFanoutAllocatesNothingPerRecipient(t *testing.T) {
 		t.Fatalf("allocations per delivery: %v with 10 subscribers, %v with 1000", small, large)
 	}
 }
+
+// BenchmarkMentionCheck is what every room message pays to look for
+// mentions: a message of about 100 bytes with quotes and emoji, without and
+// with an @mention.
+//
+//	go test -run '^$' -bench MentionCheck -benchmem .
+func BenchmarkMentionCheck(b *testing.B) {
+	for name, content := range map[string]string{
+		"without": `a "message" of about one hundred bytes \ é 😀, as users send them, with quotes and emoji, no mention`,
+		"with":    `a "message" of about one hundred bytes \ é 😀, as users send them, for @bob and @carol.`,
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				_ = mentions(content)
+			}
+		})
+	}
+}
