@@ -25,8 +25,11 @@
 // SendToRoom, SendToUser, Broadcast. Disconnect closes a user's connections
 // on every node. Subscribe streams a room's events to Go code (a GraphQL
 // resolver, a Server-Sent Events bridge), authorized as the user's client
-// would be. Health reports whether the Store and the Broker answer, and
-// Config.Observer receives measurements (metrics/prometheus).
+// would be. Notify stores notifications for users and pushes them on every
+// node (with automatic ones for mentions, direct messages to users away and
+// invitations; Config.Notifications). Health reports whether the Store and
+// the Broker answer, and Config.Observer receives measurements
+// (metrics/prometheus).
 //
 // # Lifecycle
 //

@@ -313,6 +313,27 @@ test('two users chat in a room', { timeout: 100_000 }, async (t) => {
     await waitText(alice, `#members li[data-user-id="${bobId}"] .presence-note`, 'last seen ');
   }, GRACE + STEP * 2);
 
+  await step('alice mentions bob while his page is closed; his two tabs follow his reading', async () => {
+    await alice.fill('#message-input', `@bob look at this, "quoted" é`);
+    await alice.click('#send');
+    await messagesWith(alice, `@bob look at this, "quoted" é`);
+    const tab1 = await newUserPage();
+    const tab2 = await newUserPage();
+    for (const tab of [tab1, tab2]) {
+      assert.equal(await signIn(tab, 'bob'), bobId);
+      await waitText(tab, '#unread', '1', true);
+    }
+    await tab1.click('#bell');
+    const item = tab1.locator('#notification-list li[data-testid="notification"]').first();
+    await waitText(tab1, '#notification-list li .title', 'alice mentioned you', true);
+    await item.click();
+    await tab1.locator(`#room-view[data-room-id="${roomId}"]`).waitFor();
+    await waitText(tab1, '#unread', '0', true);
+    await waitText(tab2, '#unread', '0', true);
+    await tab1.close();
+    await tab2.close();
+  });
+
   assert.equal(broken, false, 'every step passed');
   if (process.env.SCREENSHOT) await alice.screenshot({ path: process.env.SCREENSHOT, timeout: STEP });
   assert.deepEqual(pageErrors.map(String), [], 'no uncaught errors in the pages');

@@ -20,6 +20,7 @@ const state = {
   thread: null, // id of the message whose thread is open
   editing: null, // {id, where, form}: the inline editor
   typingSent: 0, typingTimer: 0, typers: new Map(),
+  unread: 0, // the user's unread notifications
 };
 
 // ---- status line ----
@@ -83,6 +84,9 @@ function onEvent(event, d) {
   switch (event) {
     case 'connected':
       Object.assign(state, { me: d.user, attempt: 0, presenceSent: null });
+      $('bell-box').hidden = d.unreadNotifications == null; // the server keeps none
+      setUnread(d.unreadNotifications ?? 0);
+      if (!$('notifications').hidden) loadNotifications();
       $('me').textContent = d.user.username;
       $('me').dataset.userId = d.user.id;
       showChat(true);
@@ -149,6 +153,15 @@ function onEvent(event, d) {
       }
       refreshRooms();
       break;
+    case 'notification':
+      setUnread(state.unread + 1);
+      if (!$('notifications').hidden) $('notification-list').prepend(notificationItem(d));
+      $('no-notifications').hidden = true;
+      break;
+    case 'notifications-read': // another tab of ours read some
+      setUnread(d.unread);
+      if (!$('notifications').hidden) loadNotifications();
+      break;
     case 'token-expiring':
       if (state.devTokens) fetchDevToken().then(() => request('auth', { token: state.token })).catch(showError);
       break;
@@ -188,6 +201,7 @@ function signOut(reason) {
   clearTimeout(state.retryTimer);
   toLobby();
   showChat(false);
+  $('bell-box').hidden = $('notifications').hidden = true;
   $('me').textContent = '';
   $('presence-status').value = 'online';
   $('custom-status').value = '';
@@ -305,6 +319,71 @@ function toLobby() {
 
 function markCurrent() {
   for (const li of $('room-list').children) li.classList.toggle('current', li.dataset.roomId === state.roomId);
+}
+
+// ---- notifications ----
+function setUnread(n) {
+  state.unread = n;
+  $('unread').textContent = String(n);
+  $('unread').dataset.count = String(n);
+  $('bell').setAttribute('aria-label', `Notifications, ${n} unread`);
+}
+
+function toggleNotifications() {
+  const open = $('notifications').hidden;
+  $('notifications').hidden = !open;
+  $('bell').setAttribute('aria-expanded', String(open));
+  if (open) loadNotifications();
+}
+
+async function loadNotifications() {
+  try {
+    const page = await request('get-notifications', { limit: 20 });
+    setUnread(page.unread);
+    $('notification-list').replaceChildren(...page.notifications.map(notificationItem));
+    $('no-notifications').hidden = page.notifications.length > 0;
+  } catch (err) { showError(err); }
+}
+
+// notificationItem renders one notification; opening it marks it read and
+// goes to its room, at its message.
+function notificationItem(n) {
+  const li = el('li', n.readAt ? '' : 'unread');
+  li.dataset.testid = 'notification';
+  li.dataset.notificationId = n.id;
+  li.tabIndex = 0;
+  li.append(el('span', 'title', n.title));
+  if (n.body) li.append(el('span', 'body', n.body));
+  li.append(el('span', 'when', when(n.createdAt)));
+  const open = async () => {
+    try {
+      if (!n.readAt) {
+        const { unread } = await request('mark-notifications-read', { ids: [n.id] });
+        n.readAt = new Date().toISOString();
+        li.classList.remove('unread');
+        setUnread(unread);
+      }
+      if (n.roomId) {
+        $('notifications').hidden = true;
+        $('bell').setAttribute('aria-expanded', 'false');
+        await joinRoom(n.roomId);
+        if (n.messageId) document.querySelector(`#messages li[data-message-id="${CSS.escape(n.messageId)}"]`)?.scrollIntoView({ block: 'center' });
+      }
+    } catch (err) { showError(err); }
+  };
+  li.onclick = open;
+  li.onkeydown = (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } };
+  return li;
+}
+
+async function readAll() {
+  const first = $('notification-list').firstElementChild;
+  if (!first) return;
+  try {
+    const { unread } = await request('mark-notifications-read', { upTo: first.dataset.notificationId });
+    setUnread(unread);
+    loadNotifications();
+  } catch (err) { showError(err); }
 }
 
 // ---- DOM helpers ----
@@ -752,6 +831,8 @@ async function init() {
   $('custom-status').onchange = updatePresence;
   $('leave').onclick = leaveRoom;
   $('refresh-rooms').onclick = refreshRooms;
+  $('bell').onclick = toggleNotifications;
+  $('read-all').onclick = readAll;
   toLobby();
 }
 
