@@ -266,3 +266,14 @@ func TestNotificationBurst(t *testing.T) {
 	require.Equal(t, "n9999", list.Notifications[0].Title)
 	require.Equal(t, 1, env.hub.UserConnections("bob"))
 }
+
+// TestClientsCannotNotify: only the server creates notifications.
+func TestClientsCannotNotify(t *testing.T) {
+	env := newTestHub(t, realtime.Config{})
+	c := env.dial("mallory")
+	for _, event := range []string{"notify", "create-notification", "notification"} {
+		c.emitErr(realtime.CodeInvalid, event, map[string]any{"userId": "bob", "type": "system", "title": "free money"})
+	}
+	c.emitErr(realtime.CodeTooLarge, "mark-notifications-read", map[string]any{"ids": make([]string, 501)})
+	require.Zero(t, connectedUnread(t, env, "bob"))
+}
