@@ -182,7 +182,14 @@ func TestNotifyAcrossNodes(t *testing.T) {
 // away, and invitations to private rooms notify, once, never the sender;
 // Config switches and vetoes them.
 func TestAutomaticNotifications(t *testing.T) {
-	env := newTestHub(t, realtime.Config{MaxMessagesPerMinute: -1})
+	store := realtime.NewMemoryStore(realtime.MemoryOptions{})
+	// unread reads the Store: connecting as the user would make them online.
+	unread := func(s realtime.Store, user string) int {
+		n, err := s.(realtime.NotificationStore).UnreadNotifications(t.Context(), user)
+		require.NoError(t, err)
+		return n
+	}
+	env := newTestHub(t, realtime.Config{Store: store, MaxMessagesPerMinute: -1})
 	alice, bob, carol := env.dial("alice"), env.dial("bob"), env.dial("carol")
 	room := alice.createRoom("team", nil)
 	bob.emit("join-room", map[string]any{"roomId": room.ID})
@@ -197,13 +204,16 @@ func TestAutomaticNotifications(t *testing.T) {
 		c.none("notification", 100*time.Millisecond)
 	}
 	alice.none("notification", 50*time.Millisecond)
+	require.Zero(t, unread(store, "alice"), "never the sender")
+	require.Zero(t, unread(store, "dave"), "dave is no member")
 
 	// A direct message to someone away notifies; to someone here, not.
 	alice.emit("message", map[string]any{"recipientId": "bob", "content": "you're here"})
 	bob.next("new-message")
 	bob.none("notification", 100*time.Millisecond)
 	dm := testenv.DecodeInto[realtime.Message](t, alice.emit("message", map[string]any{"recipientId": "dave", "content": "while you were out"}))
-	require.Eventually(t, func() bool { return connectedUnread(t, env, "dave") == 1 }, 10*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return unread(store, "dave") == 1 }, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, 1, connectedUnread(t, env, "dave"), "in connected")
 	dave := env.dial("dave")
 	list := testenv.DecodeInto[notesReply](t, dave.emit("get-notifications", nil))
 	require.Equal(t, realtime.NotifyDirectMessage, list.Notifications[0].Type)
@@ -219,9 +229,12 @@ func TestAutomaticNotifications(t *testing.T) {
 	bob.none("notification", 100*time.Millisecond)
 
 	// Switched off, and vetoed.
-	quiet := newTestHub(t, realtime.Config{Notifications: realtime.NotificationOptions{
+	quietStore := realtime.NewMemoryStore(realtime.MemoryOptions{})
+	filtered := make(chan string, 10)
+	quiet := newTestHub(t, realtime.Config{Store: quietStore, Notifications: realtime.NotificationOptions{
 		Off: []string{"mention"},
 		Filter: func(_ context.Context, n *realtime.Notification) bool {
+			filtered <- n.UserID
 			return !strings.Contains(n.Body, "secret")
 		},
 	}})
@@ -231,8 +244,19 @@ func TestAutomaticNotifications(t *testing.T) {
 	qa.emit("message", map[string]any{"roomId": qroom.ID, "content": "@bob look"})
 	qa.emit("message", map[string]any{"recipientId": "carol", "content": "a secret for carol"})
 	qa.emit("message", map[string]any{"recipientId": "dave", "content": "plain for dave"})
-	require.Eventually(t, func() bool { return connectedUnread(t, quiet, "dave") == 1 }, 10*time.Second, 20*time.Millisecond)
-	require.Zero(t, connectedUnread(t, quiet, "carol"), "vetoed by the filter")
+	seen := map[string]bool{}
+	for len(seen) < 2 {
+		select {
+		case u := <-filtered:
+			seen[u] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the filter saw only %v", seen)
+		}
+	}
+	require.Equal(t, map[string]bool{"carol": true, "dave": true}, seen, "no mention reached the filter")
+	require.Eventually(t, func() bool { return unread(quietStore, "dave") == 1 }, 10*time.Second, 5*time.Millisecond)
+	require.Zero(t, unread(quietStore, "carol"), "vetoed by the filter")
+	require.Zero(t, unread(quietStore, "bob"), "mentions are off")
 	qb.none("notification", 100*time.Millisecond)
 }
 
