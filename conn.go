@@ -71,6 +71,10 @@ type conn struct {
 	userAgent   string
 	connectedAt time.Time
 
+	// oneShot marks the connection of a Hub.Do call: it runs one event and
+	// subscribes to nothing.
+	oneShot bool
+
 	// sub is set when the connection is a Subscription's (Hub.Subscribe):
 	// it receives its room's pushes only, and runs no connection hooks.
 	sub *Subscription

@@ -25,7 +25,9 @@
 // SendToRoom, SendToUser, Broadcast. Disconnect closes a user's connections
 // on every node. Subscribe streams a room's events to Go code (a GraphQL
 // resolver, a Server-Sent Events bridge), authorized as the user's client
-// would be. Notify stores notifications for users and pushes them on every
+// would be; SubscribeUser streams a user's own pushes, and Do runs a client
+// event for a user without a socket (the resolvers of another API). Notify
+// stores notifications for users and pushes them on every
 // node (with automatic ones for mentions, direct messages to users away and
 // invitations; Config.Notifications). Health reports whether the Store and
 // the Broker answer, and Config.Observer receives measurements

@@ -458,6 +458,9 @@ func (h *Hub) unregister(c *conn, typingRooms []string) {
 // or between them, and live messages it already got by replay are skipped
 // for it. Subscribing again is a no-op that replays nothing.
 func (h *Hub) subscribe(ctx context.Context, c *conn, room string, since resumePoint) (missed int, recovered bool, err error) {
+	if c.oneShot {
+		return 0, false, nil // Hub.Do: a member, with no live subscription
+	}
 	defer h.lanes.lock(RoomStream(room))()
 	lr, first, ok := h.fan.open(c, room)
 	if !ok {
@@ -667,8 +670,8 @@ func (h *Hub) deliver(ch adapter.Channel, p publication) {
 		if p.Except != "" && c.id == p.Except {
 			continue
 		}
-		if c.sub != nil && ch.Kind != adapter.ChannelRoom {
-			continue // a subscription hears its room only
+		if c.sub != nil && !c.sub.hears(ch.Kind) {
+			continue // a subscription hears its room, or its user, only
 		}
 		c.send(f, p.Droppable)
 	}

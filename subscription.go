@@ -6,6 +6,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/realtime-go/realtime/adapter"
 )
 
 // ErrSubscriberTooSlow ends a Subscription whose reader fell further behind
@@ -141,20 +143,55 @@ func (h *Hub) Subscribe(ctx context.Context, user User, roomID string, o Subscri
 		return nil, Errorf(CodeForbidden, "only members may subscribe to a room")
 	}
 
+	return h.openSubscription(ctx, user, room.ID, o, func(c *conn) error {
+		if hook := h.cfg.AuthorizeJoin; hook != nil {
+			if err := hook(ctx, JoinEvent{ConnectionID: c.id, User: user, Room: room, Member: member}); err != nil {
+				return hookErr(err)
+			}
+		}
+		return nil
+	})
+}
+
+// SubscribeUser returns what the user's connections receive besides their
+// rooms' events: notification and notifications-read, direct messages
+// (new-message with a recipientId), kicked, and the host's SendToUser
+// pushes, from every node. It ends as Subscribe's does (ctx, Close, too
+// slow, Disconnect of the user, the hub's end); SinceSeq does not apply.
+func (h *Hub) SubscribeUser(ctx context.Context, user User, o SubscribeOptions) (*Subscription, error) {
+	if user.ID == "" {
+		return nil, Errorf(CodeInvalid, "SubscribeUser: the user has no ID")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if user.Username == "" {
+		user.Username = user.ID
+	}
+	if o.Buffer <= 0 {
+		o.Buffer = 256
+	}
+	o.SinceSeq = 0
+	return h.openSubscription(ctx, user, "", o, nil)
+}
+
+// openSubscription registers a socketless connection for user that hears
+// room (or, with room empty, the user's own channel), after authorize.
+func (h *Hub) openSubscription(ctx context.Context, user User, room string, o SubscribeOptions, authorize func(*conn) error) (*Subscription, error) {
 	if !h.admit() {
 		return nil, ErrHubClosed
 	}
-	s := &Subscription{room: roomID, events: make(chan RoomEvent, o.Buffer)}
+	s := &Subscription{room: room, events: make(chan RoomEvent, o.Buffer)}
 	t := &subTransport{s: s, done: make(chan struct{})}
 	c := newConn(h, t)
 	c.sub = s
 	s.c = c
 	h.setUser(c, user, time.Time{})
-	if hook := h.cfg.AuthorizeJoin; hook != nil {
-		if err := hook(ctx, JoinEvent{ConnectionID: c.id, User: user, Room: room, Member: member}); err != nil {
+	if authorize != nil {
+		if err := authorize(c); err != nil {
 			h.release(c, false, DisconnectEvent{})
 			h.connsWG.Done()
-			return nil, hookErr(err)
+			return nil, err
 		}
 	}
 	if err := h.register(c); err != nil {
@@ -162,11 +199,14 @@ func (h *Hub) Subscribe(ctx context.Context, user User, roomID string, o Subscri
 		h.connsWG.Done()
 		return nil, ErrHubClosed
 	}
-	s.Missed, s.Recovered, err = h.subscribe(ctx, c, roomID, resumePoint{seq: o.SinceSeq})
-	if err != nil {
-		h.release(c, true, DisconnectEvent{})
-		h.connsWG.Done()
-		return nil, err
+	if room != "" {
+		var err error
+		s.Missed, s.Recovered, err = h.subscribe(ctx, c, room, resumePoint{seq: o.SinceSeq})
+		if err != nil {
+			h.release(c, true, DisconnectEvent{})
+			h.connsWG.Done()
+			return nil, err
+		}
 	}
 	stop := context.AfterFunc(ctx, func() {
 		s.fail(ctx.Err())
@@ -179,6 +219,15 @@ func (h *Hub) Subscribe(ctx context.Context, user User, roomID string, o Subscri
 		s.end(ErrHubClosed) // the reason, unless one is known
 	}()
 	return s, nil
+}
+
+// hears reports whether the subscription takes pushes of channels of kind:
+// a room's, its room channel; a user's, its user channel.
+func (s *Subscription) hears(kind adapter.ChannelKind) bool {
+	if s.room == "" {
+		return kind == adapter.ChannelUser
+	}
+	return kind == adapter.ChannelRoom
 }
 
 // subTransport carries a Subscription's frames to its channel: the pushes
