@@ -116,17 +116,8 @@ var (
 // reader falls more than SubscribeOptions.Buffer events behind, or when the
 // hub closes; then no goroutine of it is left.
 func (h *Hub) Subscribe(ctx context.Context, user User, roomID string, o SubscribeOptions) (*Subscription, error) {
-	if user.ID == "" {
-		return nil, Errorf(CodeInvalid, "Subscribe: the user has no ID")
-	}
-	if err := ctx.Err(); err != nil {
+	if err := subscriber(ctx, &user, &o); err != nil {
 		return nil, err
-	}
-	if user.Username == "" {
-		user.Username = user.ID
-	}
-	if o.Buffer <= 0 {
-		o.Buffer = 256
 	}
 	room, err := h.store.GetRoom(ctx, roomID)
 	if err != nil {
@@ -159,11 +150,20 @@ func (h *Hub) Subscribe(ctx context.Context, user User, roomID string, o Subscri
 // pushes, from every node. It ends as Subscribe's does (ctx, Close, too
 // slow, Disconnect of the user, the hub's end); SinceSeq does not apply.
 func (h *Hub) SubscribeUser(ctx context.Context, user User, o SubscribeOptions) (*Subscription, error) {
+	if err := subscriber(ctx, &user, &o); err != nil {
+		return nil, err
+	}
+	o.SinceSeq = 0
+	return h.openSubscription(ctx, user, "", o, nil)
+}
+
+// subscriber checks a subscription's user and fills its defaults.
+func subscriber(ctx context.Context, user *User, o *SubscribeOptions) error {
 	if user.ID == "" {
-		return nil, Errorf(CodeInvalid, "SubscribeUser: the user has no ID")
+		return Errorf(CodeInvalid, "a subscription needs a user with an ID")
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	if user.Username == "" {
 		user.Username = user.ID
@@ -171,8 +171,7 @@ func (h *Hub) SubscribeUser(ctx context.Context, user User, o SubscribeOptions) 
 	if o.Buffer <= 0 {
 		o.Buffer = 256
 	}
-	o.SinceSeq = 0
-	return h.openSubscription(ctx, user, "", o, nil)
+	return nil
 }
 
 // openSubscription registers a socketless connection for user that hears
