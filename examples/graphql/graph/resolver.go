@@ -2,7 +2,7 @@
 // its resolvers; generated.go and model/ are gqlgen's (go generate).
 package graph
 
-//go:generate go run github.com/99designs/gqlgen generate
+//go:generate go tool gqlgen generate
 
 import (
 	"context"
