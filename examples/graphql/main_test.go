@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 const secret = testenv.Secret
 
 // start runs the example with JWT_SECRET set and returns its base URL.
-func start(t *testing.T) string {
+func start(t testing.TB) string {
 	t.Helper()
 	t.Setenv("JWT_SECRET", secret)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -46,7 +46,7 @@ func start(t *testing.T) string {
 	return ""
 }
 
-func token(t *testing.T, user string, ttl time.Duration) string {
+func token(t testing.TB, user string, ttl time.Duration) string {
 	t.Helper()
 	j, err := realtime.NewJWT(realtime.JWTConfig{Secret: []byte(secret)})
 	require.NoError(t, err)
@@ -57,14 +57,14 @@ func token(t *testing.T, user string, ttl time.Duration) string {
 
 // post runs a query or mutation over HTTP as user and returns its data,
 // failing on errors.
-func post(t *testing.T, base, tok, query string, vars map[string]any) json.RawMessage {
+func post(t testing.TB, base, tok, query string, vars map[string]any) json.RawMessage {
 	t.Helper()
 	data, errs := postRaw(t, base, tok, query, vars)
 	require.Empty(t, errs, "%s", query)
 	return data
 }
 
-func postRaw(t *testing.T, base, tok, query string, vars map[string]any) (json.RawMessage, []gqlError) {
+func postRaw(t testing.TB, base, tok, query string, vars map[string]any) (json.RawMessage, []gqlError) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, err := http.NewRequest("POST", base+"/graphql", bytes.NewReader(body))
@@ -361,3 +361,5 @@ func TestProtocolErrors(t *testing.T) {
 	short.subscribe("1", `subscription { notificationReceived { id } }`, nil)
 	require.Equal(t, websocket.StatusCode(4403), short.closeCode(), "the token expired")
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
