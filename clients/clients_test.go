@@ -1,0 +1,121 @@
+// Package clients_test runs the tests of the npm packages in clients/
+// against a real hub: it type-checks and builds them (tsc, strict) and runs
+// node --test with a hub it can restart and control.
+package clients_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/internal/testenv"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// restartable is a hub that the test can restart on the same address with
+// the same store: its connections see the server go away and come back.
+type restartable struct {
+	t     *testing.T
+	store realtime.Store
+	jwt   *realtime.JWT
+	mu    sync.Mutex
+	hub   *realtime.Hub
+}
+
+func (s *restartable) start() {
+	hub, err := realtime.New(realtime.Config{
+		Authenticator: s.jwt, Store: s.store, ResumeLimit: 5, TokenExpiryWarning: 2 * time.Second,
+		MaxMessagesPerMinute: -1, MaxEventsPerSecond: -1, PresenceGrace: 100 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	require.NoError(s.t, err)
+	s.mu.Lock()
+	old := s.hub
+	s.hub = hub
+	s.mu.Unlock()
+	if old != nil {
+		require.NoError(s.t, old.Close())
+	}
+}
+
+func (s *restartable) current() *realtime.Hub {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hub
+}
+
+// TestClientPackage type-checks and builds @realtime-go/client and runs
+// its tests against a real hub.
+func TestClientPackage(t *testing.T) {
+	node, nodeErr := exec.LookPath("node")
+	tsc := filepath.Join("node_modules", ".bin", "tsc")
+	_, tscErr := os.Stat(tsc)
+	if missing := errors.Join(nodeErr, tscErr); missing != nil {
+		testenv.Unavailable(t, "client package prerequisites missing (run npm ci in clients/): %v", missing)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, tsc, "-p", "packages/client/tsconfig.json").CombinedOutput()
+	require.NoError(t, err, "tsc (strict) failed:\n%s", out)
+
+	j, err := realtime.NewJWT(realtime.JWTConfig{Secret: []byte(testenv.Secret)})
+	require.NoError(t, err)
+	s := &restartable{t: t, store: realtime.NewMemoryStore(realtime.MemoryOptions{}), jwt: j}
+	s.start()
+	t.Cleanup(func() { require.NoError(t, s.current().Close()) })
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) { s.current().ServeHTTP(w, r) })
+	mux.HandleFunc("GET /control/token", func(w http.ResponseWriter, r *http.Request) {
+		ttl := time.Hour
+		if v := r.URL.Query().Get("ttl"); v != "" {
+			ttl, _ = time.ParseDuration(v)
+		}
+		user := r.URL.Query().Get("user")
+		tok, err := j.Sign(realtime.User{ID: user, Username: user}, ttl)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		_, _ = io.WriteString(w, tok)
+	})
+	mux.HandleFunc("POST /control/restart", func(w http.ResponseWriter, r *http.Request) { s.start() })
+	mux.HandleFunc("POST /control/disconnect", func(w http.ResponseWriter, r *http.Request) {
+		code := realtime.StatusTooSlow
+		if r.URL.Query().Get("final") != "" {
+			code = realtime.StatusForbidden
+		}
+		if err := s.current().Disconnect(r.Context(), r.URL.Query().Get("user"), code, "test"); err != nil {
+			http.Error(w, err.Error(), 500)
+		}
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	cmd := exec.CommandContext(ctx, node, "--experimental-websocket", "--test", "test/")
+	cmd.Dir = filepath.Join("packages", "client")
+	cmd.Env = append(os.Environ(), "HUB_URL=ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", "CONTROL_URL="+srv.URL+"/control")
+	out, err = cmd.CombinedOutput()
+	require.NoError(t, err, "client tests failed:\n%s", out)
+	for line := range strings.Lines(string(out)) {
+		if strings.HasPrefix(line, "ok ") || strings.HasPrefix(line, "not ok ") {
+			t.Log(strings.TrimSpace(line))
+		}
+	}
+	require.Contains(t, string(out), "# fail 0")
+	require.Contains(t, string(out), "# skipped 0")
+}
