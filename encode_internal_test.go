@@ -131,6 +131,24 @@ func FuzzEncodeMessagePush(f *testing.F) {
 
 // FuzzDecodeMessageRequest checks that the fast path of a message request
 // reads what encoding/json reads, whenever it reads anything.
+// TestDecodeEscapedContent: content with the characters JSON escapes takes
+// the fast path and reads as encoding/json reads it.
+func TestDecodeEscapedContent(t *testing.T) {
+	for _, s := range []string{
+		`{"roomId":"r_1","content":"a \"quoted\" \\ back\/slash é 😀 \u00e9\ud83d\ude00","clientMsgId":"c\u00e9"}`,
+		`{"content":"lone \ud83d and \ude00 and \ud83d\u0041, nul \u0000, tab\t"}`,
+	} {
+		var fast, ref messageRequest
+		require.True(t, fast.decodePlain([]byte(s)), s)
+		require.NoError(t, json.Unmarshal([]byte(s), &ref))
+		require.Equal(t, ref, fast)
+	}
+	for _, s := range []string{`{"content":"bad \x"}`, `{"content":"cut \u12"}`, `{"content\u0041":"x"}`} {
+		var r messageRequest
+		require.False(t, r.decodePlain([]byte(s)), s)
+	}
+}
+
 func FuzzDecodeMessageRequest(f *testing.F) {
 	for _, s := range []string{
 		`{"roomId":"r_1","content":"#T123#xxxx"}`,
@@ -138,6 +156,8 @@ func FuzzDecodeMessageRequest(f *testing.F) {
 		`{"roomId":"a","roomId":"b","content":"last wins"}`,
 		`{"content":"x","metadata":{"a":1}}`, `{"content":"a\nb"}`, `{"Content":"x"}`,
 		`{"content":1}`, `{"content":"x",}`, `{"content":"x"} {}`, "{\"content\":\"\xff\"}",
+		`{"roomId":"r\u0031","content":"a \"q\" \\ \/ \b\f\n\r\t \u00e9 \ud83d\ude00 é 😀"}`,
+		`{"content":"\ud83d x \uDE00 \ud83d\u0041 \u0000"}`, `{"content":"bad \x"}`, `{"content":"cut \u12"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -152,6 +172,33 @@ func FuzzDecodeMessageRequest(f *testing.F) {
 		}
 		if !reflect.DeepEqual(fast, ref) {
 			t.Fatalf("fast path read %q as %+v; encoding/json: %+v", b, fast, ref)
+		}
+	})
+}
+
+// BenchmarkDecodeMessageRequest reads a message request whose content has
+// what users type (quotes, a backslash, é, emoji): the fast path, and
+// encoding/json, which escaped content took before it.
+//
+//	go test -run '^$' -bench DecodeMessageRequest -benchmem .
+func BenchmarkDecodeMessageRequest(b *testing.B) {
+	data := []byte(`{"roomId":"r_k3j5abcdefghijklmnopqrstuv","content":"a \"message\" of about one hundred bytes \\ é 😀, as users send them, with quotes","clientMsgId":"c_0123456789"}`)
+	b.Run("fast-path", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			var r messageRequest
+			if !r.decodePlain(data) {
+				b.Fatal("slow path")
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			var r messageRequest
+			if err := json.Unmarshal(data, &r); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }

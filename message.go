@@ -34,7 +34,7 @@ type messageRequest struct {
 // reflection. It reports false, leaving r partly set, for anything else,
 // which decode must read.
 func (r *messageRequest) decodePlain(data []byte) bool {
-	p := wire.NewPlain(data)
+	p := wire.NewPlainEscapes(data)
 	for key, val, ok := p.Next(); ok; key, val, ok = p.Next() {
 		var field *string
 		switch string(key) {
@@ -55,7 +55,7 @@ func (r *messageRequest) decodePlain(data []byte) bool {
 		}
 		switch val[0] {
 		case '"':
-			*field = string(val[1 : len(val)-1])
+			*field = wire.Unquote(val)
 		case 'n':
 			// null leaves a string as it is, as in encoding/json.
 		default:

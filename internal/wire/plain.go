@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/json"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -9,9 +10,10 @@ import (
 // reflection, for decoders that take a fast path through the frames
 // clients send most and leave everything else to encoding/json.
 //
-// It reads only plain objects: keys and string values without escape
-// sequences; values that are such strings, null, unsigned integers without
-// exponent or fraction, or objects and arrays (returned raw, and checked
+// It reads only plain objects: keys without escape sequences; values that
+// are strings (with escape sequences only when made by NewPlainEscapes,
+// and inside nested objects, which it only checks; Unquote reads them),
+// null, unsigned integers without exponent or fraction, or objects and arrays (returned raw, and checked
 // with json.Valid unless they are plain objects too). Anything else stops
 // it with Plain.Bad set, and the caller must decode the whole input with
 // encoding/json instead, which also produces the right error. What it
@@ -27,6 +29,8 @@ type Plain struct {
 	// depth counts the objects around this one; a nested object ends at
 	// its closing brace, whatever follows.
 	depth int
+	// esc lets the member values be strings with escape sequences.
+	esc bool
 }
 
 // maxPlainDepth bounds the nesting Plain follows itself; deeper values
@@ -44,6 +48,10 @@ const (
 
 // NewPlain returns a reader of the object b.
 func NewPlain(b []byte) Plain { return Plain{b: b} }
+
+// NewPlainEscapes returns a reader of the object b whose string values may
+// have escape sequences: read them with Unquote.
+func NewPlainEscapes(b []byte) Plain { return Plain{b: b, esc: true} }
 
 // Bad reports whether the input was not a plain object: the caller must
 // decode it with encoding/json.
@@ -75,7 +83,7 @@ func (p *Plain) Next() (key, val []byte, ok bool) {
 	default:
 		return nil, nil, false
 	}
-	key, ok = p.str()
+	key, ok = p.str(false)
 	if !ok {
 		return p.bad()
 	}
@@ -128,8 +136,9 @@ func (p *Plain) space() {
 	}
 }
 
-// str reads a string without escapes, quotes included.
-func (p *Plain) str() ([]byte, bool) {
+// str reads a string, quotes included; with esc, it may have valid escape
+// sequences.
+func (p *Plain) str(esc bool) ([]byte, bool) {
 	start := p.i
 	if !p.take('"') {
 		return nil, false
@@ -141,13 +150,110 @@ func (p *Plain) str() ([]byte, bool) {
 			p.i++
 			// encoding/json replaces invalid UTF-8; leave that to it.
 			return p.b[start:p.i], ascii || utf8.Valid(p.b[start:p.i])
-		case c == '\\' || c < 0x20:
+		case c == '\\':
+			if !esc || p.i+1 >= len(p.b) {
+				return nil, false
+			}
+			p.i++
+			switch p.b[p.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if p.i+4 >= len(p.b) || !isHex4(p.b[p.i+1:p.i+5]) {
+					return nil, false
+				}
+				p.i += 4
+			default:
+				return nil, false
+			}
+		case c < 0x20:
 			return nil, false
 		case c >= utf8.RuneSelf:
 			ascii = false
 		}
 	}
 	return nil, false
+}
+
+func isHex4(b []byte) bool {
+	for _, c := range b {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// Unquote returns the text of a string value that Plain returned (quotes
+// included), its escape sequences decoded as encoding/json decodes them:
+// a lone UTF-16 surrogate becomes U+FFFD.
+func Unquote(val []byte) string {
+	s := val[1 : len(val)-1]
+	i := 0
+	for i < len(s) && s[i] != '\\' {
+		i++
+	}
+	if i == len(s) {
+		return string(s)
+	}
+	out := make([]byte, i, len(s))
+	copy(out, s[:i])
+	for i < len(s) {
+		c := s[i]
+		if c != '\\' {
+			out = append(out, c)
+			i++
+			continue
+		}
+		switch s[i+1] {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r := rune(hex4(s[i+2 : i+6]))
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
+					if pair := utf16.DecodeRune(r, rune(hex4(s[i+2:i+6]))); pair != utf8.RuneError {
+						r = pair
+						i += 6
+					} else {
+						r = utf8.RuneError
+					}
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			out = utf8.AppendRune(out, r)
+			continue
+		default: // '"', '\\', '/'
+			out = append(out, s[i+1])
+		}
+		i += 2
+	}
+	return string(out)
+}
+
+func hex4(b []byte) uint16 {
+	var v uint16
+	for _, c := range b[:4] {
+		v <<= 4
+		switch {
+		case c <= '9':
+			v |= uint16(c - '0')
+		case c <= 'F':
+			v |= uint16(c - 'A' + 10)
+		default:
+			v |= uint16(c - 'a' + 10)
+		}
+	}
+	return v
 }
 
 func (p *Plain) value() ([]byte, bool) {
@@ -157,7 +263,8 @@ func (p *Plain) value() ([]byte, bool) {
 	start := p.i
 	switch c := p.b[p.i]; {
 	case c == '"':
-		return p.str()
+		// Nested objects are only checked, and returned raw.
+		return p.str(p.esc || p.depth > 0)
 	case c == 'n':
 		if len(p.b)-p.i >= 4 && string(p.b[p.i:p.i+4]) == "null" {
 			p.i += 4
