@@ -15,6 +15,8 @@
 #   ADAPTER   realtime-server -adapter: local (default), redis
 #   SERVERS   servers to run (default "realtime centrifuge melody")
 #   ONLY      run only the scenarios whose name contains this (default: all)
+#   BENCH_FLAGS  more realtime-bench flags for every run (-plain: payloads
+#             of plain 'x' instead of the default realistic text)
 #   PIN       1: pin each server to CPU 1 and the bench to CPU 0 (taskset);
 #             default 0: server and bench share both cores
 #   WORK      where binaries, logs and results go (default: a new temp dir)
@@ -104,7 +106,7 @@ for rep in $(seq "$REPS"); do
       # shellcheck disable=SC2086 # flags is a list of words
       if ! "${pin_bench[@]}" "$WORK/realtime-bench" -server "$name" -url "ws://127.0.0.1:$(port_of "$name")$(
         case "$name" in centrifuge) echo /connection/websocket ;; *) echo /ws ;; esac
-      )" -pid "$server_pid" -label "rep=$rep" -json "$results" $flags 2>"$log.bench"; then
+      )" -pid "$server_pid" -label "rep=$rep" -json "$results" $flags ${BENCH_FLAGS:-} 2>"$log.bench"; then
         say "-- $name $scenario (rep $rep) failed: $(tail -n 1 "$log.bench")"
       fi
       stop_server

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -72,9 +73,19 @@ func TestMedian(t *testing.T) {
 }
 
 func TestPayloadMarkers(t *testing.T) {
-	p := appendPayload(nil, 123456789, 100)
+	p := appendPayload(nil, 123456789, 100, true)
 	require.Len(t, p, 100)
 	require.True(t, bytes.HasPrefix(p, []byte("#T123456789#x")), "%s", p)
+	for size := 12; size <= 300; size++ {
+		p := appendPayload(nil, 123456789, size, false)
+		require.Len(t, p, size)
+		require.True(t, utf8.Valid(p), "%q", p)
+		require.Equal(t, []time.Duration{123456789}, appendMarkers(nil, p))
+	}
+	p = appendPayload(nil, 1, 100, false)
+	for _, want := range []string{`"`, `\`, "é", "😀"} {
+		require.Contains(t, string(p), want, "realistic text by default")
+	}
 
 	// A realtime.v1 batch of three objects: two messages, one ack.
 	frame := []byte(`{"event":"new-message","data":{"id":"m_1","content":"#T42#xxxx"}}` + "\n" +

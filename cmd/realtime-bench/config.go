@@ -28,6 +28,7 @@ type config struct {
 	connects int     // connections to open (connect scenario)
 	parallel int     // connections opened at once
 	size     int     // bytes of each message's payload
+	plain    bool    // pad payloads with 'x' instead of realistic text
 
 	duration time.Duration // measured time of window, paced and connect runs
 	setup    time.Duration // cap on connecting and joining before a run
@@ -97,6 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.connects, "connects", 2000, "connections to open, for the connect scenario")
 	fs.IntVar(&c.parallel, "parallel", 32, "connections opened at once")
 	fs.IntVar(&c.size, "size", 100, "payload bytes per message")
+	fs.BoolVar(&c.plain, "plain", false, "pad payloads with plain 'x' characters, which JSON never escapes, instead of realistic text (quotes, a backslash, é, emoji)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of window, paced and connect runs")
 	fs.DurationVar(&c.setup, "setup-timeout", 3*time.Minute, "cap on connecting and joining before a run")
 	fs.DurationVar(&c.wait, "wait", 15*time.Second, "how long to wait for the server to accept connections")

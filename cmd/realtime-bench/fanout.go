@@ -43,7 +43,7 @@ func (b *bench) fanout(ctx context.Context) (result, error) {
 		return r, fmt.Errorf("setup: sender: %w", err)
 	}
 
-	s := &sender{c: sc, p: b.p, t: b.t, room: room, size: cfg.size}
+	s := &sender{c: sc, p: b.p, t: b.t, room: room, size: cfg.size, plain: cfg.plain}
 	recipients := int64(cfg.members)
 	if err := s.burst(setupCtx, warmUpMessages); err != nil {
 		return r, fmt.Errorf("warm-up: %w", err)

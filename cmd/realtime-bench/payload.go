@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Every message the bench sends carries its send time in its text, as a
-// marker "#T<nanoseconds>#" followed by padding up to the payload size. The
-// marker needs no JSON escaping, so a reader finds it in whatever envelope a
+// marker "#T<nanoseconds>#" followed by padding up to the payload size:
+// text as users write it (quotes, a backslash, é, emoji, which JSON
+// escapes or servers must validate), or with -plain 'x's. The marker needs
+// no JSON escaping, so a reader finds it in whatever envelope a
 // server wraps the text in (a realtime.v1 new-message, a centrifuge
 // publication, melody's raw broadcast) without decoding anything. Times are
 // nanoseconds since the bench started (a monotonic clock): sender and readers
@@ -16,12 +19,26 @@ import (
 
 const markerPrefix = "#T"
 
-// appendPayload appends a payload of size bytes carrying send time ts.
-func appendPayload(dst []byte, ts time.Duration, size int) []byte {
+// realisticText pads payloads: what users send, with characters JSON
+// escapes (quotes, a backslash) and non-ASCII (é, an emoji).
+const realisticText = ` a "message" as users write it: it's \ here, café & naïve 😀 ok`
+
+// appendPayload appends a payload of size bytes carrying send time ts,
+// padded with realistic text, or with 'x' when plain. A multi-byte
+// character never straddles the end: the last bytes may be 'x'.
+func appendPayload(dst []byte, ts time.Duration, size int, plain bool) []byte {
 	start := len(dst)
 	dst = append(dst, markerPrefix...)
 	dst = strconv.AppendInt(dst, int64(ts), 10)
 	dst = append(dst, '#')
+	for i := 0; !plain && len(dst)-start < size; {
+		r, n := utf8.DecodeRuneInString(realisticText[i:])
+		if len(dst)-start+n > size {
+			break
+		}
+		dst = utf8.AppendRune(dst, r)
+		i = (i + n) % len(realisticText)
+	}
 	for len(dst)-start < size {
 		dst = append(dst, 'x')
 	}

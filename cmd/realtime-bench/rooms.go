@@ -31,7 +31,7 @@ func (b *bench) roomsScenario(ctx context.Context) (result, error) {
 
 	senders := make([]*sender, len(conns))
 	for i, c := range conns {
-		senders[i] = &sender{c: c, p: b.p, t: b.t, room: rooms[i/cfg.members], size: cfg.size}
+		senders[i] = &sender{c: c, p: b.p, t: b.t, room: rooms[i/cfg.members], size: cfg.size, plain: cfg.plain}
 	}
 	// Warm up: the first member of each room sends one message, which every
 	// member must receive.

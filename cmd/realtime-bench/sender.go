@@ -11,11 +11,12 @@ const stallQuiet = 5 * time.Second
 
 // sender publishes timestamped messages into one room over one connection.
 type sender struct {
-	c    *wsConn
-	p    proto
-	t    *tally
-	room string
-	size int
+	c     *wsConn
+	p     proto
+	t     *tally
+	room  string
+	size  int
+	plain bool
 
 	sent    int64
 	payload []byte
@@ -28,7 +29,7 @@ func (s *sender) send(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.payload = appendPayload(s.payload[:0], s.t.now(), s.size)
+	s.payload = appendPayload(s.payload[:0], s.t.now(), s.size, s.plain)
 	s.frame = s.p.appendPublish(s.frame[:0], s.room, s.payload, uint64(s.sent+1))
 	if err := s.c.write(context.Background(), s.frame); err != nil {
 		return err
