@@ -294,7 +294,7 @@ func (c *conn) write(batch []Frame) error {
 		err = c.t.Write(ctx, batch)
 		cancel()
 	}
-	if err == nil {
+	if err == nil && c.hub.observed {
 		var n int
 		for i := range batch {
 			n += len(batch[i].native)

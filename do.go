@@ -52,8 +52,7 @@ func (h *Hub) Do(ctx context.Context, user User, event string, data any) (json.R
 	defer stop()
 	h.setUser(c, user, time.Time{})
 	defer h.release(c, false, DisconnectEvent{})
-	h.obs.EventReceived(eventLabel(event))
-	reply, err := h.handle(c, event, raw)
+	reply, err := h.handle(c, event, raw) // counts the event
 	if err != nil {
 		return nil, err
 	}

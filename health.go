@@ -60,7 +60,7 @@ func (h *Hub) Health(ctx context.Context) HealthReport {
 	if p, ok := h.broker.(Pinger); ok {
 		check("broker", p.Ping)
 	}
-	if p, ok := h.presence.(Pinger); ok && any(h.presence) != any(h.broker) {
+	if p, ok := h.presence.(Pinger); ok && !sameValue(h.presence, h.broker) {
 		check("presence", p.Ping)
 	}
 	if len(failing) > 0 {
@@ -96,4 +96,12 @@ func writeHealth(w http.ResponseWriter, rep HealthReport) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	_ = json.NewEncoder(w).Encode(rep)
+}
+
+// sameValue reports whether a and b are one value (an Adapter that is both
+// Broker and Presence, pinged once). Values that cannot be compared (==
+// panics on them) are taken as different.
+func sameValue(a, b any) (same bool) {
+	defer func() { _ = recover() }()
+	return a == b
 }

@@ -84,6 +84,9 @@ type Hub struct {
 	brokerLocal bool
 	nodeID      string
 	obs         Observer
+	// observed: Config.Observer is set; measurements that cost something
+	// to take (labels, byte counts) are taken only then.
+	observed bool
 
 	fan     *fanout
 	turns   sendTurns
@@ -139,7 +142,7 @@ func New(cfg Config) (*Hub, error) {
 	h.storeRaw = h.store
 	h.obs = NopObserver{}
 	if cfg.Observer != nil {
-		h.obs = cfg.Observer
+		h.obs, h.observed = cfg.Observer, true
 		h.store = observedStore{s: h.store, obs: cfg.Observer}
 	}
 	if h.broker == nil {

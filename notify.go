@@ -1,9 +1,11 @@
 package realtime
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -90,7 +92,7 @@ func validNotification(n *Notification) error {
 		return Errorf(CodeTooLarge, "a notification's body is longer than %d characters", maxNoteBodyChars)
 	case len(n.Data) > maxNoteDataBytes:
 		return Errorf(CodeTooLarge, "a notification's data is larger than %d bytes", maxNoteDataBytes)
-	case len(n.Data) > 0 && (!json.Valid(n.Data) || strings.TrimSpace(string(n.Data))[0] != '{'):
+	case len(n.Data) > 0 && (!json.Valid(n.Data) || bytes.TrimSpace(n.Data)[0] != '{'):
 		return Errorf(CodeInvalid, "a notification's data is a JSON object")
 	case len(n.Key) > maxNoteKeyBytes || len(n.RoomID) > maxIDBytes || len(n.MessageID) > maxIDBytes:
 		return Errorf(CodeInvalid, "a notification's key or ids are too long")
@@ -148,37 +150,48 @@ func (h *Hub) notify(ctx context.Context, userIDs []string, n Notification) ([]N
 // notifyStream is the turn stream of every notification push.
 var notifyStream = streamKey{other: "\x00notifications"}
 
-// autoNotify sends an automatic notification of kind (see
-// NotificationOptions.Off) to the users, after the Filter hook, off the
-// caller's path: a failure is logged.
-func (h *Hub) autoNotify(kind string, userIDs []string, n Notification) {
-	if h.notes() == nil || len(userIDs) == 0 {
-		return
-	}
-	for _, off := range h.cfg.Notifications.Off {
-		if off == kind {
-			return
-		}
-	}
+// autoOn reports whether automatic notifications of kind are sent: the
+// Store keeps notifications and NotificationOptions.Off does not name it.
+func (h *Hub) autoOn(kind string) bool {
+	return h.notes() != nil && !slices.Contains(h.cfg.Notifications.Off, kind)
+}
+
+// inBackground runs fn off the caller's path, with a context bounded by
+// StoreTimeout, on a goroutine that Close waits for.
+func (h *Hub) inBackground(fn func(ctx context.Context)) {
 	h.goTimer(func() {
 		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.StoreTimeout)
 		defer cancel()
-		if f := h.cfg.Notifications.Filter; f != nil {
-			var kept []string
-			for _, u := range userIDs {
-				c := n
-				c.UserID = u
-				if f(ctx, &c) {
-					kept = append(kept, u)
-					n.Title, n.Body, n.Data = c.Title, c.Body, c.Data
-				}
-			}
-			userIDs = kept
-		}
-		if _, err := h.notify(ctx, userIDs, n); err != nil {
-			h.log.Warn("realtime: automatic notification", "type", n.Type, "err", err)
-		}
+		fn(ctx)
 	})
+}
+
+// autoNotify stores and pushes an automatic notification to the users,
+// after the Filter hook: a user whose notification the hook changed gets
+// that one, and a failure is logged.
+func (h *Hub) autoNotify(ctx context.Context, userIDs []string, n Notification) {
+	if f := h.cfg.Notifications.Filter; f != nil {
+		var same []string
+		for _, u := range userIDs {
+			c := n
+			c.UserID = u
+			switch {
+			case !f(ctx, &c):
+			case c.Title == n.Title && c.Body == n.Body && bytes.Equal(c.Data, n.Data):
+				same = append(same, u)
+			default:
+				h.notifyLogged(ctx, []string{u}, c)
+			}
+		}
+		userIDs = same
+	}
+	h.notifyLogged(ctx, userIDs, n)
+}
+
+func (h *Hub) notifyLogged(ctx context.Context, userIDs []string, n Notification) {
+	if _, err := h.notify(ctx, userIDs, n); err != nil {
+		h.log.Warn("realtime: automatic notification", "type", n.Type, "err", err)
+	}
 }
 
 // mentions returns the names mentioned as @name in content, each once. A
@@ -228,13 +241,14 @@ func containsFold(names []string, name string) bool {
 // notifyMentions notifies the members of m's room that m mentions by
 // username, except its sender, once per message.
 func (h *Hub) notifyMentions(m Message) {
-	names := mentions(m.Content)
-	if len(names) == 0 || m.RoomID == "" || h.notes() == nil {
+	if m.RoomID == "" {
 		return
 	}
-	h.goTimer(func() {
-		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.StoreTimeout)
-		defer cancel()
+	names := mentions(m.Content)
+	if len(names) == 0 || !h.autoOn(NotifyMention) {
+		return
+	}
+	h.inBackground(func(ctx context.Context) {
 		members, err := h.store.ListMembers(ctx, m.RoomID)
 		if err != nil {
 			h.log.Warn("realtime: mentions", "room", m.RoomID, "err", err)
@@ -247,7 +261,7 @@ func (h *Hub) notifyMentions(m Message) {
 			}
 		}
 		data, _ := json.Marshal(map[string]any{"roomId": m.RoomID, "messageId": m.ID, "seq": m.Seq})
-		h.autoNotify(NotifyMention, to, Notification{Type: NotifyMention, Key: "mention:" + m.ID,
+		h.autoNotify(ctx, to, Notification{Type: NotifyMention, Key: "mention:" + m.ID,
 			Title: fmt.Sprintf("%s mentioned you", m.Sender.Username), Body: truncateRunes(m.Content, 200),
 			Data: data, RoomID: m.RoomID, MessageID: m.ID})
 	})
@@ -256,17 +270,15 @@ func (h *Hub) notifyMentions(m Message) {
 // notifyAwayRecipient notifies the recipient of a direct message who has
 // no live connection anywhere.
 func (h *Hub) notifyAwayRecipient(m Message) {
-	if m.RecipientID == "" || m.RecipientID == m.SenderID || h.notes() == nil {
+	if m.RecipientID == "" || m.RecipientID == m.SenderID || !h.autoOn(NotifyDirectMessage) {
 		return
 	}
-	h.goTimer(func() {
-		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.StoreTimeout)
-		defer cancel()
+	h.inBackground(func(ctx context.Context) {
 		if p, err := h.Presence(ctx, m.RecipientID); err != nil || p.Status != StatusOffline {
 			return // online (invisible counts as online here): it got the message
 		}
 		data, _ := json.Marshal(map[string]any{"senderId": m.SenderID, "messageId": m.ID})
-		h.autoNotify(NotifyDirectMessage, []string{m.RecipientID}, Notification{Type: NotifyDirectMessage, Key: "dm:" + m.ID,
+		h.autoNotify(ctx, []string{m.RecipientID}, Notification{Type: NotifyDirectMessage, Key: "dm:" + m.ID,
 			Title: fmt.Sprintf("Message from %s", m.Sender.Username), Body: truncateRunes(m.Content, 200),
 			Data: data, MessageID: m.ID})
 	})
@@ -274,18 +286,16 @@ func (h *Hub) notifyAwayRecipient(m Message) {
 
 // notifyInvite notifies a user whom someone else added to a private room.
 func (h *Hub) notifyInvite(m Member) {
-	if h.notes() == nil {
+	if !h.autoOn(NotifyRoomInvite) {
 		return
 	}
-	h.goTimer(func() {
-		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.StoreTimeout)
-		defer cancel()
+	h.inBackground(func(ctx context.Context) {
 		room, err := h.store.GetRoom(ctx, m.RoomID)
 		if err != nil || !room.IsPrivate {
 			return
 		}
 		data, _ := json.Marshal(map[string]any{"roomId": room.ID})
-		h.autoNotify(NotifyRoomInvite, []string{m.UserID}, Notification{Type: NotifyRoomInvite,
+		h.autoNotify(ctx, []string{m.UserID}, Notification{Type: NotifyRoomInvite,
 			Key:   fmt.Sprintf("invite:%s:%d", room.ID, m.JoinedAt.UnixMilli()),
 			Title: fmt.Sprintf("You were added to %s", room.Name), Data: data, RoomID: room.ID})
 	})

@@ -95,12 +95,19 @@ var clientEvents = [...]string{
 	"get-thread", "presence-update", "get-presence", "get-notifications", "mark-notifications-read",
 }
 
+// knownEvents is the set of clientEvents.
+var knownEvents = func() map[string]bool {
+	m := make(map[string]bool, len(clientEvents))
+	for _, e := range clientEvents {
+		m[e] = true
+	}
+	return m
+}()
+
 // eventLabel is event if the protocol has it, else "unknown".
 func eventLabel(event string) string {
-	for _, e := range clientEvents {
-		if e == event {
-			return e
-		}
+	if knownEvents[event] {
+		return event
 	}
 	return "unknown"
 }

@@ -13,7 +13,9 @@ import (
 // the order they were sent.
 func (h *Hub) handle(c *conn, event string, data json.RawMessage) (any, error) {
 	ctx := c.ctx
-	h.obs.EventReceived(eventLabel(event))
+	if h.observed {
+		h.obs.EventReceived(eventLabel(event))
+	}
 	switch event {
 	case "auth":
 		return h.handleAuth(c, data)

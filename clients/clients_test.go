@@ -5,12 +5,10 @@ package clients_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -62,12 +60,10 @@ func (s *restartable) current() *realtime.Hub {
 // TestClientPackage type-checks and builds @realtime-go/client and runs
 // its tests against a real hub.
 func TestClientPackage(t *testing.T) {
-	node, nodeErr := exec.LookPath("node")
 	tsc := filepath.Join("node_modules", ".bin", "tsc")
-	_, tscErr := os.Stat(tsc)
-	if missing := errors.Join(nodeErr, tscErr); missing != nil {
-		testenv.Unavailable(t, "client package prerequisites missing (run npm ci in clients/): %v", missing)
-	}
+	tests := testenv.NodeTests{Dir: filepath.Join("packages", "client"), Need: []string{filepath.Join("..", "..", tsc)},
+		Flags: []string{"--experimental-websocket"}, Files: []string{"test/"}}
+	tests.Check(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, tsc, "-p", "packages/client/tsconfig.json").CombinedOutput()
@@ -106,16 +102,6 @@ func TestClientPackage(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	cmd := exec.CommandContext(ctx, node, "--experimental-websocket", "--test", "test/")
-	cmd.Dir = filepath.Join("packages", "client")
-	cmd.Env = append(os.Environ(), "HUB_URL=ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", "CONTROL_URL="+srv.URL+"/control")
-	out, err = cmd.CombinedOutput()
-	require.NoError(t, err, "client tests failed:\n%s", out)
-	for line := range strings.Lines(string(out)) {
-		if strings.HasPrefix(line, "ok ") || strings.HasPrefix(line, "not ok ") {
-			t.Log(strings.TrimSpace(line))
-		}
-	}
-	require.Contains(t, string(out), "# fail 0")
-	require.Contains(t, string(out), "# skipped 0")
+	tests.Env = []string{"HUB_URL=ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", "CONTROL_URL=" + srv.URL + "/control"}
+	tests.Run(t)
 }

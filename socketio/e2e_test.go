@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -28,16 +25,9 @@ import (
 // It needs node and `npm ci` in socketio/e2e; without them it skips,
 // unless REALTIME_REQUIRE_SERVICES=1.
 func TestSocketIOClient(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join("e2e", "node_modules", "socket.io-client", "package.json"))
-	}
-	if err != nil {
-		if os.Getenv("REALTIME_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("node or socketio/e2e/node_modules missing (run npm ci in socketio/e2e): %v", err)
-		}
-		t.Skipf("node or socketio/e2e/node_modules missing (npm ci in socketio/e2e): %v", err)
-	}
+	interop := testenv.NodeTests{Dir: "e2e", Need: []string{"node_modules/socket.io-client/package.json"},
+		Files: []string{"interop.test.mjs"}, Timeout: 90 * time.Second}
+	interop.Check(t)
 
 	e := newEnv(t, realtime.Config{}, socketio.Options{PingInterval: 300 * time.Millisecond, PingTimeout: 300 * time.Millisecond})
 	proxy := testenv.NewProxy(t, strings.TrimPrefix(e.base, "http://"))
@@ -83,15 +73,8 @@ func TestSocketIOClient(t *testing.T) {
 	ctl := httptest.NewServer(mux)
 	t.Cleanup(ctl.Close)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "interop.test.mjs")
-	cmd.Dir = "e2e"
-	cmd.Env = append(os.Environ(), "SIO_URL=http://"+proxy.Addr(), "CONTROL_URL="+ctl.URL)
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
-	t.Logf("node --test interop.test.mjs:\n%s", out)
-	require.NoError(t, err)
+	interop.Env = []string{"SIO_URL=http://" + proxy.Addr(), "CONTROL_URL=" + ctl.URL}
+	interop.Run(t)
 }
 
 // nevents is a native client whose events the control endpoints read, in

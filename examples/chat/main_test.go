@@ -5,11 +5,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -126,15 +124,9 @@ func TestBrowserChat(t *testing.T) {
 	if chromium == "" {
 		chromium = "/usr/bin/chromium"
 	}
-	node, nodeErr := exec.LookPath("node")
-	_, chromeErr := os.Stat(chromium)
-	_, modsErr := os.Stat(filepath.Join("e2e", "node_modules", "playwright-core"))
-	if missing := errors.Join(nodeErr, chromeErr, modsErr); missing != nil {
-		if os.Getenv("REALTIME_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("browser test prerequisites missing: %v", missing)
-		}
-		t.Skipf("browser test prerequisites missing (install chromium, run npm ci in examples/chat/e2e): %v", missing)
-	}
+	browser := testenv.NodeTests{Dir: "e2e", Need: []string{"node_modules/playwright-core", chromium}, Files: []string{"chat.test.mjs"},
+		Timeout: 5 * time.Minute}
+	browser.Check(t)
 	t.Setenv("PRESENCE_GRACE", "1s")
 	dir := t.TempDir()
 	t.Setenv("CHAT_DB", filepath.Join(dir, "chat.db"))
@@ -145,21 +137,9 @@ func TestBrowserChat(t *testing.T) {
 	t.Logf("stored a room of %d members in %v", bigRoomMembers+1, time.Since(seeded).Round(time.Millisecond))
 	base, stop := startChatWith(t)
 	t.Cleanup(stop)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "--test", "chat.test.mjs")
-	cmd.Dir = "e2e"
-	cmd.Env = append(os.Environ(), "BASE_URL="+base, "CHROMIUM="+chromium, "PRESENCE_GRACE_MS=1000",
-		"BIG_ROOM_ID="+bigRoom, "BIG_ROOM_MEMBERS="+strconv.Itoa(bigRoomMembers+1))
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "browser test failed:\n%s", out)
-	for line := range strings.Lines(string(out)) { // each test's result and the run's duration, for -v
-		if strings.HasPrefix(line, "ok ") || strings.HasPrefix(line, "not ok ") || strings.HasPrefix(line, "# duration_ms") {
-			t.Log(strings.TrimSpace(line))
-		}
-	}
-	require.Contains(t, string(out), "# fail 0")
-	require.Contains(t, string(out), "# skipped 0")
+	browser.Env = []string{"BASE_URL=" + base, "CHROMIUM=" + chromium, "PRESENCE_GRACE_MS=1000",
+		"BIG_ROOM_ID=" + bigRoom, "BIG_ROOM_MEMBERS=" + strconv.Itoa(bigRoomMembers+1)}
+	browser.Run(t)
 }
 
 // bigRoomMembers is how many members besides its owner the browser test's

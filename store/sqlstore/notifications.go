@@ -79,9 +79,14 @@ func (s *Store) SaveNotifications(ctx context.Context, ns []realtime.Notificatio
 				return err
 			}
 		}
-		users := make([]string, 0)
+		var users []string
 		seen := make(map[string]bool)
 		for _, n := range ns {
+			if !inserted[n.ID] && n.Key == "" {
+				// Skipped without a key: its id was stored already (a
+				// hub's id is never reused). Say so rather than drop it.
+				return realtime.ErrConflict
+			}
 			if inserted[n.ID] {
 				n.CreatedAt = ms(n.CreatedAt)
 				if len(n.Data) == 0 {
@@ -110,25 +115,7 @@ func (s *Store) SaveNotifications(ctx context.Context, ns []realtime.Notificatio
 	if err != nil {
 		return nil, wrap("save notifications", err)
 	}
-	// An id already stored (a hub's id is never reused) is not a key
-	// conflict: say so rather than skip it silently.
-	if len(stored) < len(ns) {
-		for _, n := range ns {
-			if n.Key == "" && !containsNote(stored, n.ID) {
-				return nil, realtime.ErrConflict
-			}
-		}
-	}
 	return stored, nil
-}
-
-func containsNote(ns []realtime.Notification, id string) bool {
-	for _, n := range ns {
-		if n.ID == id {
-			return true
-		}
-	}
-	return false
 }
 
 // inList returns "IN (...)" for a list of strings and its one argument:

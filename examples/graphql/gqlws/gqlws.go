@@ -119,6 +119,24 @@ func (c *conn) write(m message) {
 	if err != nil {
 		return
 	}
+	c.writeRaw(b)
+}
+
+// nextFrame is the next message of operation id around payload, which is
+// valid JSON already: encoding it again as a json.RawMessage would check
+// and copy it once more, for every subscriber of every event.
+func nextFrame(id string, payload []byte) []byte {
+	idJSON, _ := json.Marshal(id)
+	b := make([]byte, 0, len(idJSON)+len(payload)+32)
+	b = append(b, `{"id":`...)
+	b = append(b, idJSON...)
+	b = append(b, `,"type":"next","payload":`...)
+	b = append(b, payload...)
+	return append(b, '}')
+}
+
+// writeRaw writes one encoded message.
+func (c *conn) writeRaw(b []byte) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
@@ -293,11 +311,11 @@ func (c *conn) execute(ctx context.Context, id string, params *graphql.RawParams
 			c.sendErrors(id, resp.Errors) // refused at subscribe time
 			return
 		}
-		b, err := json.Marshal(resp)
+		payload, err := json.Marshal(resp)
 		if err != nil {
 			break
 		}
-		c.write(message{ID: id, Type: "next", Payload: b})
+		c.writeRaw(nextFrame(id, payload))
 	}
 	if errs := errorsOf(ctx); len(errs) > 0 {
 		c.sendErrors(id, errs)
