@@ -17,9 +17,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,8 +25,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"regexp"
-	"strings"
 	"syscall"
 	"time"
 
@@ -38,6 +34,7 @@ import (
 	"github.com/realtime-go/realtime"
 	"github.com/realtime-go/realtime/examples/graphql/gqlws"
 	"github.com/realtime-go/realtime/examples/graphql/graph"
+	"github.com/realtime-go/realtime/examples/internal/exampleserver"
 	"github.com/realtime-go/realtime/internal/httpx"
 	"github.com/realtime-go/realtime/socketio"
 )
@@ -66,15 +63,9 @@ func run(ctx context.Context, addr string, ready func(net.Addr)) error {
 		return err
 	}
 	cfg.Logger = log
-	var devJWT *realtime.JWT
-	if cfg.Authenticator == nil {
-		secret := make([]byte, 32)
-		_, _ = rand.Read(secret)
-		if devJWT, err = realtime.NewJWT(realtime.JWTConfig{Secret: secret}); err != nil {
-			return err
-		}
-		cfg.Authenticator = devJWT
-		log.Warn("graphql: JWT_SECRET is not set: serving development tokens at POST /dev/token to anyone")
+	devJWT, err := exampleserver.DevAuth(&cfg, nil, log)
+	if err != nil {
+		return err
 	}
 	hub, err := realtime.New(cfg)
 	if err != nil {
@@ -94,38 +85,9 @@ func run(ctx context.Context, addr string, ready func(net.Addr)) error {
 		_, _ = w.Write(page)
 	})
 	if devJWT != nil {
-		mux.Handle("POST /dev/token", devToken(devJWT))
+		mux.Handle("POST /dev/token", exampleserver.DevTokenHandler(devJWT))
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		_ = sio.Close()
-		_ = hub.Close()
-		return err
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	log.Info("graphql: serving", "addr", ln.Addr().String())
-	if ready != nil {
-		ready(ln.Addr())
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		_ = sio.Close()
-		_ = hub.Close()
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = sio.Close()
-	err = hub.Shutdown(shutdown)
-	// Subscriptions run on hijacked connections, which Shutdown does not
-	// wait for; the hub's end has ended them.
-	if serr := srv.Shutdown(shutdown); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, serr)
-	}
-	return err
+	return exampleserver.Serve(ctx, addr, mux, hub, sio, log, ready)
 }
 
 // newGraphQL is the GraphQL endpoint: POST with the Authorization header,
@@ -133,6 +95,14 @@ func run(ctx context.Context, addr string, ready func(net.Addr)) error {
 // header; origins are the hub's.
 func newGraphQL(hub *realtime.Hub, cfg realtime.Config) http.Handler {
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Hub: hub}}))
+	// authenticate verifies a token as the hub does, for both transports.
+	authenticate := func(ctx context.Context, token string) (context.Context, time.Time, error) {
+		u, exp, err := cfg.Authenticator.Authenticate(ctx, token)
+		if err != nil || u.ID == "" {
+			return nil, time.Time{}, errors.New("unauthorized")
+		}
+		return graph.WithUser(ctx, u), exp, nil
+	}
 	srv.AddTransport(gqlws.Transport{
 		OriginAllowed: func(r *http.Request) bool { return httpx.OriginAllowed(r, cfg.AllowedOrigins) },
 		Init: func(ctx context.Context, payload map[string]any, r *http.Request) (context.Context, time.Time, error) {
@@ -140,11 +110,7 @@ func newGraphQL(hub *realtime.Hub, cfg realtime.Config) http.Handler {
 			if token == "" {
 				token = httpx.Token(r)
 			}
-			u, exp, err := cfg.Authenticator.Authenticate(ctx, token)
-			if err != nil || u.ID == "" {
-				return nil, time.Time{}, errors.New("unauthorized")
-			}
-			return graph.WithUser(ctx, u), exp, nil
+			return authenticate(ctx, token)
 		},
 	})
 	srv.AddTransport(transport.POST{})
@@ -154,36 +120,15 @@ func newGraphQL(hub *realtime.Hub, cfg realtime.Config) http.Handler {
 				http.Error(w, "origin not allowed", http.StatusForbidden)
 				return
 			}
-			token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			u, _, err := cfg.Authenticator.Authenticate(r.Context(), token)
-			if !ok || err != nil || u.ID == "" {
+			ctx, _, err := authenticate(r.Context(), httpx.Token(r))
+			if err != nil {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusUnauthorized)
 				_, _ = w.Write([]byte(`{"errors":[{"message":"authentication required","extensions":{"code":"unauthorized"}}]}`))
 				return
 			}
-			r = r.WithContext(graph.WithUser(r.Context(), u))
+			r = r.WithContext(ctx)
 		}
 		srv.ServeHTTP(w, r)
-	})
-}
-
-var namePattern = regexp.MustCompile(`^[\p{L}\p{N}_.-]{1,32}$`)
-
-// devToken signs a development token for {"name"}: anyone may ask.
-func devToken(j *realtime.JWT) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req struct{ Name string }
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<10)).Decode(&req); err != nil || !namePattern.MatchString(req.Name) {
-			http.Error(w, `{"error":"name: 1 to 32 letters, digits, _ . -"}`, http.StatusBadRequest)
-			return
-		}
-		tok, err := j.Sign(realtime.User{ID: req.Name, Username: req.Name}, 24*time.Hour)
-		if err != nil {
-			http.Error(w, `{"error":"internal"}`, http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"token": tok})
 	})
 }

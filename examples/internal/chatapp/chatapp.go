@@ -6,19 +6,14 @@ package chatapp
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"regexp"
 	"strconv"
-	"strings"
-	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
 	_ "modernc.org/sqlite"             // the "sqlite" driver
@@ -33,6 +28,7 @@ import (
 	"github.com/realtime-go/realtime/adapter/redisadapter"
 	"github.com/realtime-go/realtime/admin"
 	"github.com/realtime-go/realtime/examples/chat/web"
+	"github.com/realtime-go/realtime/examples/internal/exampleserver"
 	rtprom "github.com/realtime-go/realtime/metrics/prometheus"
 	"github.com/realtime-go/realtime/socketio"
 	"github.com/realtime-go/realtime/store/diskblob"
@@ -113,18 +109,9 @@ func Run(ctx context.Context, addr string, o Options) error {
 
 	// Without JWT_SECRET, sign development tokens with a random secret
 	// that lives as long as the process.
-	var devJWT *realtime.JWT
-	if cfg.Authenticator == nil {
-		secret := o.DevSecret
-		if secret == nil {
-			secret = make([]byte, 32)
-			_, _ = rand.Read(secret)
-		}
-		if devJWT, err = realtime.NewJWT(realtime.JWTConfig{Secret: secret}); err != nil {
-			return err
-		}
-		cfg.Authenticator = devJWT
-		log.Warn("chat: JWT_SECRET is not set: serving development tokens at POST /dev/token to anyone")
+	devJWT, err := exampleserver.DevAuth(&cfg, o.DevSecret, log)
+	if err != nil {
+		return err
 	}
 
 	hub, err := realtime.New(cfg)
@@ -161,51 +148,17 @@ func Run(ctx context.Context, addr string, o Options) error {
 		mux.Handle("POST /files/", files)
 	}
 	mux.HandleFunc("GET /config.json", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{
+		exampleserver.WriteJSON(w, http.StatusOK, map[string]any{
 			"devTokens":   devJWT != nil,
 			"fileSharing": fileSharing,
 			"maxFileSize": cfg.MaxFileSize,
 		})
 	})
 	if devJWT != nil {
-		mux.Handle("POST /dev/token", devTokenHandler(devJWT))
+		mux.Handle("POST /dev/token", exampleserver.DevTokenHandler(devJWT))
 	}
 
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		_ = sio.Close()
-		_ = hub.Close()
-		return err
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	log.Info("chat: serving", "addr", ln.Addr().String())
-	if o.Ready != nil {
-		o.Ready(ln.Addr())
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-
-	select {
-	case err := <-served:
-		_ = sio.Close()
-		_ = hub.Close()
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	// The bridge and the hub first, so that their connections are closed
-	// properly rather than reset. A long-polling client that does not poll
-	// again cannot be told: give those a moment, then drop them.
-	sioCtx, cancelSio := context.WithTimeout(shutdownCtx, time.Second)
-	_ = sio.Shutdown(sioCtx)
-	cancelSio()
-	_ = sio.Close()
-	err = hub.Shutdown(shutdownCtx)
-	if serr := srv.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, serr)
-	}
-	return err
+	return exampleserver.Serve(ctx, addr, mux, hub, sio, log, o.Ready)
 }
 
 // ErrNeedDatabase: the nodes of a cluster share their rooms and messages,
@@ -274,38 +227,4 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
-}
-
-var devName = regexp.MustCompile(`^[\p{L}\p{N} _.-]{1,32}$`)
-
-// devTokenHandler signs a 12-hour token for the name in the request. The
-// user id is derived from the name, so the same name is the same user.
-func devTokenHandler(j *realtime.JWT) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req struct {
-			Name string `json:"name"`
-		}
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1024)).Decode(&req); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "send {\"name\": \"...\"}"})
-			return
-		}
-		name := strings.TrimSpace(req.Name)
-		if !devName.MatchString(name) {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "a name is 1 to 32 letters, digits, spaces, _ . or -"})
-			return
-		}
-		u := realtime.User{ID: "u-" + strings.ToLower(strings.ReplaceAll(name, " ", "-")), Username: name}
-		token, err := j.Sign(u, 12*time.Hour)
-		if err != nil {
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "cannot sign"})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"token": token, "user": realtime.UserRef{ID: u.ID, Username: u.Username}})
-	})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
