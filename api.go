@@ -69,7 +69,7 @@ func (h *Hub) CreateRoom(ctx context.Context, owner User, o RoomOptions) (Room, 
 // others return it. The other fields of o apply only to a room created.
 func (h *Hub) EnsureRoom(ctx context.Context, o RoomOptions) (room Room, created bool, err error) {
 	if !validRoomID(o.ID) {
-		return Room{}, false, Errorf(CodeInvalid, `a room id is 1 to %d bytes of letters, digits and "-_.:"`, maxRoomIDBytes)
+		return Room{}, false, errRoomID
 	}
 	for range 3 { // a room deleted between the create and the read: again
 		room, err = h.store.GetRoom(ctx, o.ID)

@@ -1,7 +1,6 @@
 package realtime_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -14,7 +13,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,24 +24,6 @@ import (
 	"github.com/realtime-go/realtime/client"
 	"github.com/realtime-go/realtime/internal/testenv"
 )
-
-// syncBuffer is a log sink that tests read while the hub writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func sign(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
 	t.Helper()
@@ -61,7 +41,7 @@ func TestRefusedTokens(t *testing.T) {
 	require.NoError(t, err)
 	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
 
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	hmacAuth, err := realtime.NewJWT(realtime.JWTConfig{Secret: []byte(testSecret), Audience: "chat"})
 	require.NoError(t, err)
 	rsaAuth, err := realtime.NewJWT(realtime.JWTConfig{PublicKey: &rsaKey.PublicKey})
@@ -217,7 +197,7 @@ func TestTokenRefresh(t *testing.T) {
 }
 
 func TestDevelopmentModeAnonymous(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	hub, err := realtime.New(realtime.Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	require.NoError(t, err)
 	defer hub.Close()

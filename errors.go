@@ -3,6 +3,7 @@ package realtime
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // Code is a machine-readable error code of the wire protocol (PROTOCOL.md
@@ -128,4 +129,28 @@ type CloseError struct {
 
 func (e *CloseError) Error() string {
 	return fmt.Sprintf("realtime: close %d: %s", e.Code, e.Reason)
+}
+
+// HTTPStatus is the HTTP status that answers an error of code c over
+// HTTP: the file handler's, the admin API's.
+func (c Code) HTTPStatus() int {
+	switch c {
+	case CodeUnauthorized:
+		return http.StatusUnauthorized
+	case CodeForbidden:
+		return http.StatusForbidden
+	case CodeNotFound:
+		return http.StatusNotFound
+	case CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case CodeRateLimited, CodeLimitExceeded:
+		return http.StatusTooManyRequests
+	case CodeConflict, CodeRoomFull:
+		return http.StatusConflict
+	case CodeUnavailable:
+		return http.StatusServiceUnavailable
+	case CodeInternal:
+		return http.StatusInternalServerError
+	}
+	return http.StatusBadRequest
 }

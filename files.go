@@ -360,7 +360,7 @@ func (f *fileHandler) fail(w http.ResponseWriter, err error) {
 }
 
 func writeHTTPError(w http.ResponseWriter, e *Error) {
-	writeJSON(w, httpStatus(e.Code), struct {
+	writeJSON(w, e.Code.HTTPStatus(), struct {
 		Error *Error `json:"error"`
 	}{e})
 }
@@ -383,29 +383,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
-}
-
-// httpStatus is the HTTP status of a protocol error code.
-func httpStatus(c Code) int {
-	switch c {
-	case CodeUnauthorized:
-		return http.StatusUnauthorized
-	case CodeForbidden:
-		return http.StatusForbidden
-	case CodeNotFound:
-		return http.StatusNotFound
-	case CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case CodeRateLimited, CodeLimitExceeded:
-		return http.StatusTooManyRequests
-	case CodeConflict:
-		return http.StatusConflict
-	case CodeUnavailable:
-		return http.StatusServiceUnavailable
-	case CodeInternal:
-		return http.StatusInternalServerError
-	}
-	return http.StatusBadRequest
 }
 
 // capReader counts what it reads and fails with ErrTooLarge past max. It

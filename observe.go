@@ -142,9 +142,10 @@ type observedStore struct {
 	obs Observer
 }
 
-// done reports one call that started at t.
-func (o observedStore) done(op string, t time.Time, err error) {
-	o.obs.StoreCall(op, time.Since(t), err != nil && !isProtocolOutcome(err))
+// time reports one call that started at t and ended with *err; methods
+// defer it.
+func (o observedStore) time(op string, t time.Time, err *error) {
+	o.obs.StoreCall(op, time.Since(t), *err != nil && !isProtocolOutcome(*err))
 }
 
 // isProtocolOutcome reports whether err is an outcome the protocol names
@@ -154,151 +155,109 @@ func isProtocolOutcome(err error) bool {
 	return errors.As(err, &e)
 }
 
-func (o observedStore) CreateRoom(ctx context.Context, room Room, creator Member, l Limits) (Room, error) {
-	t := time.Now()
-	r, err := o.s.CreateRoom(ctx, room, creator, l)
-	o.done("CreateRoom", t, err)
-	return r, err
+func (o observedStore) CreateRoom(ctx context.Context, room Room, creator Member, l Limits) (r Room, err error) {
+	defer o.time("CreateRoom", time.Now(), &err)
+	return o.s.CreateRoom(ctx, room, creator, l)
 }
 
-func (o observedStore) GetRoom(ctx context.Context, id string) (Room, error) {
-	t := time.Now()
-	r, err := o.s.GetRoom(ctx, id)
-	o.done("GetRoom", t, err)
-	return r, err
+func (o observedStore) GetRoom(ctx context.Context, id string) (r Room, err error) {
+	defer o.time("GetRoom", time.Now(), &err)
+	return o.s.GetRoom(ctx, id)
 }
 
-func (o observedStore) UpdateRoom(ctx context.Context, id string, u RoomUpdate) (Room, error) {
-	t := time.Now()
-	r, err := o.s.UpdateRoom(ctx, id, u)
-	o.done("UpdateRoom", t, err)
-	return r, err
+func (o observedStore) UpdateRoom(ctx context.Context, id string, u RoomUpdate) (r Room, err error) {
+	defer o.time("UpdateRoom", time.Now(), &err)
+	return o.s.UpdateRoom(ctx, id, u)
 }
 
-func (o observedStore) DeleteRoom(ctx context.Context, id string) error {
-	t := time.Now()
-	err := o.s.DeleteRoom(ctx, id)
-	o.done("DeleteRoom", t, err)
-	return err
+func (o observedStore) DeleteRoom(ctx context.Context, id string) (err error) {
+	defer o.time("DeleteRoom", time.Now(), &err)
+	return o.s.DeleteRoom(ctx, id)
 }
 
-func (o observedStore) ListRooms(ctx context.Context, userID string) ([]Room, error) {
-	t := time.Now()
-	r, err := o.s.ListRooms(ctx, userID)
-	o.done("ListRooms", t, err)
-	return r, err
+func (o observedStore) ListRooms(ctx context.Context, userID string) (r []Room, err error) {
+	defer o.time("ListRooms", time.Now(), &err)
+	return o.s.ListRooms(ctx, userID)
 }
 
-func (o observedStore) AddMember(ctx context.Context, m Member, l Limits) (Member, bool, error) {
-	t := time.Now()
-	r, created, err := o.s.AddMember(ctx, m, l)
-	o.done("AddMember", t, err)
-	return r, created, err
+func (o observedStore) AddMember(ctx context.Context, m Member, l Limits) (r Member, ok bool, err error) {
+	defer o.time("AddMember", time.Now(), &err)
+	return o.s.AddMember(ctx, m, l)
 }
 
-func (o observedStore) GetMember(ctx context.Context, roomID, userID string) (Member, error) {
-	t := time.Now()
-	r, err := o.s.GetMember(ctx, roomID, userID)
-	o.done("GetMember", t, err)
-	return r, err
+func (o observedStore) GetMember(ctx context.Context, roomID, userID string) (r Member, err error) {
+	defer o.time("GetMember", time.Now(), &err)
+	return o.s.GetMember(ctx, roomID, userID)
 }
 
-func (o observedStore) UpdateMember(ctx context.Context, roomID, userID string, u MemberUpdate) (Member, error) {
-	t := time.Now()
-	r, err := o.s.UpdateMember(ctx, roomID, userID, u)
-	o.done("UpdateMember", t, err)
-	return r, err
+func (o observedStore) UpdateMember(ctx context.Context, roomID, userID string, u MemberUpdate) (r Member, err error) {
+	defer o.time("UpdateMember", time.Now(), &err)
+	return o.s.UpdateMember(ctx, roomID, userID, u)
 }
 
-func (o observedStore) RemoveMember(ctx context.Context, roomID, userID string) (int, error) {
-	t := time.Now()
-	n, err := o.s.RemoveMember(ctx, roomID, userID)
-	o.done("RemoveMember", t, err)
-	return n, err
+func (o observedStore) RemoveMember(ctx context.Context, roomID, userID string) (r int, err error) {
+	defer o.time("RemoveMember", time.Now(), &err)
+	return o.s.RemoveMember(ctx, roomID, userID)
 }
 
-func (o observedStore) ListMembers(ctx context.Context, roomID string) ([]Member, error) {
-	t := time.Now()
-	r, err := o.s.ListMembers(ctx, roomID)
-	o.done("ListMembers", t, err)
-	return r, err
+func (o observedStore) ListMembers(ctx context.Context, roomID string) (r []Member, err error) {
+	defer o.time("ListMembers", time.Now(), &err)
+	return o.s.ListMembers(ctx, roomID)
 }
 
-func (o observedStore) MemberRooms(ctx context.Context, userID string) ([]string, error) {
-	t := time.Now()
-	r, err := o.s.MemberRooms(ctx, userID)
-	o.done("MemberRooms", t, err)
-	return r, err
+func (o observedStore) MemberRooms(ctx context.Context, userID string) (r []string, err error) {
+	defer o.time("MemberRooms", time.Now(), &err)
+	return o.s.MemberRooms(ctx, userID)
 }
 
-func (o observedStore) SaveMessage(ctx context.Context, m Message) (Message, bool, error) {
-	t := time.Now()
-	r, dup, err := o.s.SaveMessage(ctx, m)
-	o.done("SaveMessage", t, err)
-	return r, dup, err
+func (o observedStore) SaveMessage(ctx context.Context, m Message) (r Message, ok bool, err error) {
+	defer o.time("SaveMessage", time.Now(), &err)
+	return o.s.SaveMessage(ctx, m)
 }
 
-func (o observedStore) GetMessage(ctx context.Context, id string) (Message, error) {
-	t := time.Now()
-	r, err := o.s.GetMessage(ctx, id)
-	o.done("GetMessage", t, err)
-	return r, err
+func (o observedStore) GetMessage(ctx context.Context, id string) (r Message, err error) {
+	defer o.time("GetMessage", time.Now(), &err)
+	return o.s.GetMessage(ctx, id)
 }
 
-func (o observedStore) EditMessage(ctx context.Context, id, content string, at time.Time) (Message, error) {
-	t := time.Now()
-	r, err := o.s.EditMessage(ctx, id, content, at)
-	o.done("EditMessage", t, err)
-	return r, err
+func (o observedStore) EditMessage(ctx context.Context, id, content string, at time.Time) (r Message, err error) {
+	defer o.time("EditMessage", time.Now(), &err)
+	return o.s.EditMessage(ctx, id, content, at)
 }
 
-func (o observedStore) DeleteMessage(ctx context.Context, id string, at time.Time) (Message, error) {
-	t := time.Now()
-	r, err := o.s.DeleteMessage(ctx, id, at)
-	o.done("DeleteMessage", t, err)
-	return r, err
+func (o observedStore) DeleteMessage(ctx context.Context, id string, at time.Time) (r Message, err error) {
+	defer o.time("DeleteMessage", time.Now(), &err)
+	return o.s.DeleteMessage(ctx, id, at)
 }
 
-func (o observedStore) History(ctx context.Context, q HistoryQuery) ([]Message, bool, error) {
-	t := time.Now()
-	r, more, err := o.s.History(ctx, q)
-	o.done("History", t, err)
-	return r, more, err
+func (o observedStore) History(ctx context.Context, q HistoryQuery) (r []Message, ok bool, err error) {
+	defer o.time("History", time.Now(), &err)
+	return o.s.History(ctx, q)
 }
 
-func (o observedStore) Thread(ctx context.Context, q ThreadQuery) ([]Message, bool, error) {
-	t := time.Now()
-	r, more, err := o.s.Thread(ctx, q)
-	o.done("Thread", t, err)
-	return r, more, err
+func (o observedStore) Thread(ctx context.Context, q ThreadQuery) (r []Message, ok bool, err error) {
+	defer o.time("Thread", time.Now(), &err)
+	return o.s.Thread(ctx, q)
 }
 
-func (o observedStore) SaveFile(ctx context.Context, f File) error {
-	t := time.Now()
-	err := o.s.SaveFile(ctx, f)
-	o.done("SaveFile", t, err)
-	return err
+func (o observedStore) SaveFile(ctx context.Context, f File) (err error) {
+	defer o.time("SaveFile", time.Now(), &err)
+	return o.s.SaveFile(ctx, f)
 }
 
-func (o observedStore) GetFile(ctx context.Context, id string) (File, error) {
-	t := time.Now()
-	r, err := o.s.GetFile(ctx, id)
-	o.done("GetFile", t, err)
-	return r, err
+func (o observedStore) GetFile(ctx context.Context, id string) (r File, err error) {
+	defer o.time("GetFile", time.Now(), &err)
+	return o.s.GetFile(ctx, id)
 }
 
-func (o observedStore) SetLastSeen(ctx context.Context, userID string, at time.Time) error {
-	t := time.Now()
-	err := o.s.SetLastSeen(ctx, userID, at)
-	o.done("SetLastSeen", t, err)
-	return err
+func (o observedStore) SetLastSeen(ctx context.Context, userID string, at time.Time) (err error) {
+	defer o.time("SetLastSeen", time.Now(), &err)
+	return o.s.SetLastSeen(ctx, userID, at)
 }
 
-func (o observedStore) LastSeen(ctx context.Context, userIDs []string) (map[string]time.Time, error) {
-	t := time.Now()
-	r, err := o.s.LastSeen(ctx, userIDs)
-	o.done("LastSeen", t, err)
-	return r, err
+func (o observedStore) LastSeen(ctx context.Context, userIDs []string) (r map[string]time.Time, err error) {
+	defer o.time("LastSeen", time.Now(), &err)
+	return o.s.LastSeen(ctx, userIDs)
 }
 
 // logStats logs the node's counts every StatsLogInterval until Close.

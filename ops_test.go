@@ -1,13 +1,11 @@
 package realtime_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -86,25 +84,11 @@ func TestHealthFollowsRedisAndPostgres(t *testing.T) {
 
 // TestStatsLog: with StatsLogInterval, the node logs its counts.
 func TestStatsLog(t *testing.T) {
-	var mu sync.Mutex
-	var buf bytes.Buffer
-	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil))
+	buf := &testenv.LogBuffer{}
+	log := slog.New(slog.NewTextHandler(buf, nil))
 	env := newTestHub(t, realtime.Config{StatsLogInterval: 10 * time.Millisecond, Logger: log})
 	env.dial("alice")
 	require.Eventually(t, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
 		return strings.Contains(buf.String(), `msg="realtime: stats"`) && strings.Contains(buf.String(), "connections=1 users=1 rooms=0")
 	}, 10*time.Second, 5*time.Millisecond)
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

@@ -32,6 +32,9 @@ const (
 	maxRoomIDBytes   = 128
 )
 
+// errRoomID refuses an id that validRoomID refuses.
+var errRoomID error = Errorf(CodeInvalid, `a room id is 1 to %d bytes of letters, digits and "-_.:"`, maxRoomIDBytes)
+
 // validRoomID reports whether id may name a room (RoomOptions.ID).
 func validRoomID(id string) bool {
 	if id == "" || len(id) > maxRoomIDBytes {
@@ -81,7 +84,7 @@ func (h *Hub) createRoom(ctx context.Context, creator User, o RoomOptions) (Room
 	if o.ID == "" {
 		o.ID = newID("r")
 	} else if !validRoomID(o.ID) {
-		return Room{}, Errorf(CodeInvalid, `a room id is 1 to %d bytes of letters, digits and "-_.:"`, maxRoomIDBytes)
+		return Room{}, errRoomID
 	}
 	t := now()
 	room := Room{

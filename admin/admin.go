@@ -27,9 +27,9 @@
 //	GET    /stats                          this node's counts and the cluster's
 //
 // Replies are JSON. Errors are {"error": {"code", "message"}} with the
-// protocol's codes: invalid input 400, unknown ids 404, conflict 409,
-// unavailable 503. Bodies are at most 64 KiB and must not carry unknown
-// fields. Every action that changes something is logged with who did it;
+// protocol's codes and their HTTP statuses (realtime.Code.HTTPStatus):
+// invalid input 400, unknown ids 404, conflict 409, unavailable 503. Bodies
+// are at most 64 KiB and must not carry unknown fields. Every action that changes something is logged with who did it;
 // tokens never are.
 package admin
 
@@ -180,21 +180,7 @@ func writeError(w http.ResponseWriter, err error) {
 	case !errors.As(err, &e):
 		e = &realtime.Error{Code: realtime.CodeInternal, Message: "internal error"}
 	}
-	status := map[realtime.Code]int{
-		realtime.CodeUnauthorized:  http.StatusUnauthorized,
-		realtime.CodeForbidden:     http.StatusForbidden,
-		realtime.CodeNotFound:      http.StatusNotFound,
-		realtime.CodeInvalid:       http.StatusBadRequest,
-		realtime.CodeTooLarge:      http.StatusRequestEntityTooLarge,
-		realtime.CodeRateLimited:   http.StatusTooManyRequests,
-		realtime.CodeRoomFull:      http.StatusConflict,
-		realtime.CodeLimitExceeded: http.StatusConflict,
-		realtime.CodeConflict:      http.StatusConflict,
-		realtime.CodeUnavailable:   http.StatusServiceUnavailable,
-	}[e.Code]
-	if status == 0 {
-		status = http.StatusInternalServerError
-	}
+	status := e.Code.HTTPStatus()
 	writeJSON(w, status, map[string]any{"error": map[string]any{"code": e.Code, "message": e.Message}})
 }
 

@@ -1,7 +1,6 @@
 package admin_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,24 +31,7 @@ type env struct {
 	hub  *realtime.Hub
 	jwt  *realtime.JWT
 	base string // http://127.0.0.1:port
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *testenv.LogBuffer
 }
 
 func newEnv(t *testing.T) *env {
@@ -58,7 +39,7 @@ func newEnv(t *testing.T) *env {
 	require.NoError(t, err)
 	hub, err := realtime.New(realtime.Config{Authenticator: j, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	api, err := admin.New(hub, admin.Options{Authenticator: j, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
