@@ -305,6 +305,23 @@ const (
 	maxMembersPage     = 500
 )
 
+// membership returns a room and u's membership of it, nil when u is no
+// member: what a join and a subscription decide on.
+func (h *Hub) membership(ctx context.Context, u User, roomID string) (Room, *Member, error) {
+	room, err := h.store.GetRoom(ctx, roomID)
+	if err != nil {
+		return Room{}, nil, h.storeErr("get room", err)
+	}
+	m, err := h.store.GetMember(ctx, room.ID, u.ID)
+	switch {
+	case err == nil:
+		return room, &m, nil
+	case errors.Is(err, ErrNotFound):
+		return room, nil, nil
+	}
+	return Room{}, nil, h.storeErr("get member", err)
+}
+
 func (h *Hub) handleJoinRoom(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
 	var req joinRequest
 	if err := decode(data, &req); err != nil {
@@ -317,17 +334,11 @@ func (h *Hub) handleJoinRoom(ctx context.Context, c *conn, data json.RawMessage)
 		return nil, err
 	}
 	u := c.currentUser()
-	room, err := h.store.GetRoom(ctx, req.RoomID)
+	room, member, err := h.membership(ctx, u, req.RoomID)
 	if err != nil {
-		return nil, h.storeErr("get room", err)
+		return nil, err
 	}
-	var member *Member
-	switch m, err := h.store.GetMember(ctx, room.ID, u.ID); {
-	case err == nil:
-		member = &m
-	case !errors.Is(err, ErrNotFound):
-		return nil, h.storeErr("get member", err)
-	case room.IsPrivate && !u.HasRole("admin"):
+	if member == nil && room.IsPrivate && !u.HasRole("admin") {
 		return nil, Errorf(CodeForbidden, "this room is private")
 	}
 	if hook := h.cfg.AuthorizeJoin; hook != nil {

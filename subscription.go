@@ -119,18 +119,11 @@ func (h *Hub) Subscribe(ctx context.Context, user User, roomID string, o Subscri
 	if err := subscriber(ctx, &user, &o); err != nil {
 		return nil, err
 	}
-	room, err := h.store.GetRoom(ctx, roomID)
+	room, member, err := h.membership(ctx, user, roomID)
 	if err != nil {
-		return nil, h.storeErr("get room", err)
+		return nil, err
 	}
-	m, err := h.store.GetMember(ctx, roomID, user.ID)
-	var member *Member
-	switch {
-	case err == nil:
-		member = &m
-	case !errors.Is(err, ErrNotFound):
-		return nil, h.storeErr("get member", err)
-	case !user.HasRole("admin"):
+	if member == nil && !user.HasRole("admin") {
 		return nil, Errorf(CodeForbidden, "only members may subscribe to a room")
 	}
 
