@@ -94,7 +94,7 @@ func run(ctx context.Context, addr string, ready func(net.Addr)) error {
 // and graphql-transport-ws with the token in connection_init or the
 // header; origins are the hub's.
 func newGraphQL(hub *realtime.Hub, cfg realtime.Config) http.Handler {
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Hub: hub}}))
+	srv := handler.New(graph.NewSharedSchema(graph.Config{Resolvers: &graph.Resolver{Hub: hub}}))
 	// authenticate verifies a token as the hub does, for both transports.
 	authenticate := func(ctx context.Context, token string) (context.Context, time.Time, error) {
 		u, exp, err := cfg.Authenticator.Authenticate(ctx, token)

@@ -363,3 +363,59 @@ func TestProtocolErrors(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// TestSubscribersShareRendering: subscribers of one operation get the same
+// bytes for an event, rendered once for them all; another selection, or
+// other variables, get their own rendering; every subscriber gets every
+// message, in order.
+func TestSubscribersShareRendering(t *testing.T) {
+	base := start(t)
+	alice := token(t, "alice", time.Hour)
+	var created struct{ CreateRoom struct{ ID string } }
+	require.NoError(t, json.Unmarshal(post(t, base, alice, `mutation { createRoom(name: "shared") { id } }`, nil), &created))
+	room := created.CreateRoom.ID
+	join := func(user string) string {
+		tok := token(t, user, time.Hour)
+		post(t, base, tok, `mutation($r: ID!) { joinRoom(roomId: $r) { id } }`, map[string]any{"r": room})
+		return tok
+	}
+	bob, carol, dave := join("bob"), join("carol"), join("dave")
+	const other = `subscription($room: ID!) { m: messageAdded(roomId: $room) { type seq } }`
+	bob1, bob2, carolSub, daveSub := connect(t, base, bob), connect(t, base, bob), connect(t, base, carol), connect(t, base, dave)
+	bob1.subscribe("1", messageAdded, map[string]any{"room": room})
+	bob2.subscribe("b", messageAdded, map[string]any{"room": room})
+	carolSub.subscribe("1", other, map[string]any{"room": room})
+	daveSub.subscribe("1", messageAdded, map[string]any{"room": room, "since": 0})
+	time.Sleep(100 * time.Millisecond) // the subscriptions are taken before the messages
+
+	const n = 30
+	for i := range n {
+		post(t, base, alice, `mutation($r: ID!, $c: String!) { sendMessage(roomId: $r, content: $c) { id } }`,
+			map[string]any{"r": room, "c": fmt.Sprintf(`%d "q" \ é 😀`, i)})
+	}
+	payload := func(c *wsClient, id string) string {
+		t.Helper()
+		m := c.read()
+		require.Equal(t, "next", m.Type, "%s", m.Payload)
+		require.Equal(t, id, m.ID)
+		return string(m.Payload)
+	}
+	for i := range n {
+		a, b, d := payload(bob1, "1"), payload(bob2, "b"), payload(daveSub, "1")
+		require.Equal(t, a, b, "one operation, the same bytes")
+		require.Equal(t, a, d, "since 0 replays nothing: the same message")
+		var got struct {
+			Data struct {
+				MessageAdded struct {
+					Seq     int
+					Content string
+				}
+			}
+		}
+		require.NoError(t, json.Unmarshal([]byte(a), &got))
+		require.Equal(t, i+1, got.Data.MessageAdded.Seq)
+		require.Equal(t, fmt.Sprintf(`%d "q" \ é 😀`, i), got.Data.MessageAdded.Content)
+		require.JSONEq(t, fmt.Sprintf(`{"data":{"m":{"type":"text","seq":%d}}}`, i+1), payload(carolSub, "1"),
+			"another selection is rendered for it")
+	}
+}

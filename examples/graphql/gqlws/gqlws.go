@@ -67,7 +67,7 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(corking{w}, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{Subprotocol},
 		InsecureSkipVerify: t.OriginAllowed != nil, // checked above
 	})
@@ -85,7 +85,15 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 	ws.SetReadLimit(limit)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	c := &conn{t: t, ws: ws, exec: exec, r: r, ctx: ctx, cancel: cancel, ops: make(map[string]context.CancelFunc)}
+	// The connection ends with its context: writes need no context of
+	// their own (one per write would cost a timer each), only the stall
+	// timer that ends a connection whose reader stopped reading.
+	stopClosing := context.AfterFunc(ctx, func() { ws.CloseNow() })
+	defer stopClosing()
+	stall := time.AfterFunc(time.Hour, cancel)
+	stall.Stop()
+	defer stall.Stop()
+	c := &conn{t: t, ws: ws, exec: exec, r: r, ctx: ctx, cancel: cancel, stall: stall, ops: make(map[string]context.CancelFunc)}
 	c.run()
 }
 
@@ -103,7 +111,8 @@ type conn struct {
 	ctx    context.Context // the connection's; after init, its authentication's
 	cancel context.CancelFunc
 
-	wmu sync.Mutex // orders writes
+	wmu   sync.Mutex  // orders writes
+	stall *time.Timer // runs while a write waits: cancels the connection after writeTimeout
 
 	mu     sync.Mutex
 	inited bool // connection_init received
@@ -122,26 +131,45 @@ func (c *conn) write(m message) {
 	c.writeRaw(b)
 }
 
-// nextFrame is the next message of operation id around payload, which is
-// valid JSON already: encoding it again as a json.RawMessage would check
+// nextFrame is the next message of operation id carrying resp. A result
+// with only data, as a subscription's events are, is written around the
+// data, which is valid JSON already: encoding the response would check
 // and copy it once more, for every subscriber of every event.
-func nextFrame(id string, payload []byte) []byte {
-	idJSON, _ := json.Marshal(id)
-	b := make([]byte, 0, len(idJSON)+len(payload)+32)
+func nextFrame(id string, resp *graphql.Response) ([]byte, error) {
+	idJSON, err := json.Marshal(id)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(idJSON)+len(resp.Data)+48)
 	b = append(b, `{"id":`...)
 	b = append(b, idJSON...)
 	b = append(b, `,"type":"next","payload":`...)
-	b = append(b, payload...)
-	return append(b, '}')
+	if len(resp.Errors) == 0 && len(resp.Extensions) == 0 && resp.HasNext == nil && resp.Path == nil && resp.Label == "" && len(resp.Data) > 0 {
+		b = append(b, `{"data":`...)
+		b = append(b, resp.Data...)
+		b = append(b, '}')
+	} else {
+		payload, err := json.Marshal(resp)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, payload...)
+	}
+	return append(b, '}'), nil
 }
+
+// writeTimeout bounds a write: a client that reads nothing for that long
+// is disconnected.
+const writeTimeout = 10 * time.Second
 
 // writeRaw writes one encoded message.
 func (c *conn) writeRaw(b []byte) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
-	defer cancel()
-	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
+	c.stall.Reset(writeTimeout)
+	err := c.ws.Write(context.Background(), websocket.MessageText, b) // ends with c.ctx, see Do
+	c.stall.Stop()
+	if err != nil {
 		c.cancel()
 	}
 }
@@ -311,11 +339,11 @@ func (c *conn) execute(ctx context.Context, id string, params *graphql.RawParams
 			c.sendErrors(id, resp.Errors) // refused at subscribe time
 			return
 		}
-		payload, err := json.Marshal(resp)
+		frame, err := nextFrame(id, resp)
 		if err != nil {
 			break
 		}
-		c.writeRaw(nextFrame(id, payload))
+		c.writeRaw(frame)
 	}
 	if errs := errorsOf(ctx); len(errs) > 0 {
 		c.sendErrors(id, errs)

@@ -162,10 +162,10 @@ type QueryResolver interface {
 	Notifications(ctx context.Context, before *string, limit *int, unreadOnly *bool) (*model.NotificationPage, error)
 }
 type SubscriptionResolver interface {
-	MessageAdded(ctx context.Context, roomID string, since *int) (<-chan *model.Message, error)
-	UserPresenceChanged(ctx context.Context, roomID *string) (<-chan *model.Presence, error)
-	RoomUpdated(ctx context.Context, roomID string) (<-chan *model.Room, error)
-	NotificationReceived(ctx context.Context) (<-chan *model.Notification, error)
+	MessageAdded(ctx context.Context, roomID string, since *int) (<-chan graphql.Event[*model.Message], error)
+	UserPresenceChanged(ctx context.Context, roomID *string) (<-chan graphql.Event[*model.Presence], error)
+	RoomUpdated(ctx context.Context, roomID string) (<-chan graphql.Event[*model.Room], error)
+	NotificationReceived(ctx context.Context) (<-chan graphql.Event[*model.Notification], error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -713,25 +713,33 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			}
 		}
 	case ast.Subscription:
-		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
-
-		var buf bytes.Buffer
-		return func(ctx context.Context) *graphql.Response {
-			buf.Reset()
-			data := next(ctx)
-
-			if data == nil {
-				return nil
-			}
-			data.MarshalGQL(&buf)
-
-			return &graphql.Response{
-				Data: buf.Bytes(),
-			}
-		}
+		// Exec discards the per-event context; the event-aware path is exposed
+		// via ExecWithEventContext and used by the executor when it detects
+		// ExecutableSchemaWithEventContext.
+		return graphql.SubscriptionResponseHandler(ec._Subscription(ctx, opCtx.Operation.SelectionSet))
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
+	}
+}
+
+// ExecWithEventContext is the per-event-context-aware response handler. The
+// graphql executor type-asserts the executable schema for this method when
+// at least one subscription field is annotated @subscriptionContext; absence
+// falls back to Exec.
+func (e *executableSchema) ExecWithEventContext(ctx context.Context) graphql.ResponseHandlerWithContext {
+	opCtx := graphql.GetOperationContext(ctx)
+	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
+
+	switch opCtx.Operation.Operation {
+	case ast.Subscription:
+		return graphql.SubscriptionEventResponseHandler(ec._Subscription(ctx, opCtx.Operation.SelectionSet))
+	default:
+		// Non-subscription operations fall through to Exec via the executor's
+		// default path; this method only handles ast.Subscription.
+		return func(ctx context.Context) (context.Context, *graphql.Response) {
+			return ctx, graphql.ErrorResponse(ctx, "ExecWithEventContext only handles subscriptions")
+		}
 	}
 }
 
@@ -3130,8 +3138,8 @@ func (ec *executionContext) fieldContext_RoomWithMembers_hasMore(_ context.Conte
 	return graphql.NewScalarFieldContext("RoomWithMembers", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _Subscription_messageAdded(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
-	return graphql.ResolveFieldStream(
+func (ec *executionContext) _Subscription_messageAdded(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) (context.Context, graphql.Marshaler)) {
+	return graphql.ResolveFieldStreamWithEventContext(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3174,8 +3182,8 @@ func (ec *executionContext) fieldContext_Subscription_messageAdded(ctx context.C
 	return fc, nil
 }
 
-func (ec *executionContext) _Subscription_userPresenceChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
-	return graphql.ResolveFieldStream(
+func (ec *executionContext) _Subscription_userPresenceChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) (context.Context, graphql.Marshaler)) {
+	return graphql.ResolveFieldStreamWithEventContext(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3218,8 +3226,8 @@ func (ec *executionContext) fieldContext_Subscription_userPresenceChanged(ctx co
 	return fc, nil
 }
 
-func (ec *executionContext) _Subscription_roomUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
-	return graphql.ResolveFieldStream(
+func (ec *executionContext) _Subscription_roomUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) (context.Context, graphql.Marshaler)) {
+	return graphql.ResolveFieldStreamWithEventContext(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3262,8 +3270,8 @@ func (ec *executionContext) fieldContext_Subscription_roomUpdated(ctx context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _Subscription_notificationReceived(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
-	return graphql.ResolveFieldStream(
+func (ec *executionContext) _Subscription_notificationReceived(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) (context.Context, graphql.Marshaler)) {
+	return graphql.ResolveFieldStreamWithEventContext(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5047,7 +5055,7 @@ func (ec *executionContext) _RoomWithMembers(ctx context.Context, sel ast.Select
 
 var subscriptionImplementors = []string{"Subscription"}
 
-func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) (context.Context, graphql.Marshaler) {
 	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Subscription",

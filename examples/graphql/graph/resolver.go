@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/realtime-go/realtime"
@@ -22,6 +23,8 @@ import (
 // Socket.IO clients.
 type Resolver struct {
 	Hub *realtime.Hub
+
+	events sharedEvents // the latest events, decoded once for all subscribers
 }
 
 type userKey struct{}
@@ -69,11 +72,12 @@ func do[T any](ctx context.Context, r *Resolver, event string, data any) (T, err
 	return out, nil
 }
 
-// pump turns the events named event of sub into values of a channel,
-// decoded from their JSON, while keep accepts them. When sub ends with an
-// error (removal from the room, too slow...), the operation ends with it.
-func pump[T any](ctx context.Context, sub *realtime.Subscription, event string, keep func(*T) bool) <-chan *T {
-	out := make(chan *T, 16)
+// pump turns the events named event of sub into a stream of values decoded
+// from their JSON, each with its shared event (see sharedEvent) in its
+// context. When sub ends with an error (removal from the room, too
+// slow...), the operation ends with it.
+func pump[T any](ctx context.Context, r *Resolver, sub *realtime.Subscription, event string) <-chan graphql.Event[*T] {
+	out := make(chan graphql.Event[*T], 16)
 	go func() {
 		defer close(out)
 		defer sub.Close()
@@ -89,12 +93,12 @@ func pump[T any](ctx context.Context, sub *realtime.Subscription, event string, 
 				if ev.Event != event {
 					continue
 				}
-				v := new(T)
-				if json.Unmarshal(ev.Data, v) != nil || (keep != nil && !keep(v)) {
+				shared, v := get[T](&r.events, ev.Data)
+				if v == nil {
 					continue
 				}
 				select {
-				case out <- v:
+				case out <- graphql.Event[*T]{Context: withSharedEvent(ctx, shared), Value: v}:
 				case <-ctx.Done():
 					return
 				}
@@ -106,10 +110,10 @@ func pump[T any](ctx context.Context, sub *realtime.Subscription, event string, 
 	return out
 }
 
-// merge forwards every channel's values to one, until all are closed or
+// merge forwards every stream's events to one, until all are closed or
 // ctx ends.
-func merge[T any](ctx context.Context, chans []<-chan *T) <-chan *T {
-	out := make(chan *T, 16)
+func merge[T any](ctx context.Context, chans []<-chan graphql.Event[*T]) <-chan graphql.Event[*T] {
+	out := make(chan graphql.Event[*T], 16)
 	done := make(chan struct{}, len(chans))
 	for _, ch := range chans {
 		go func() {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/realtime-go/realtime"
 	"github.com/realtime-go/realtime/examples/graphql/graph/model"
 )
@@ -114,7 +115,7 @@ func (r *queryResolver) Notifications(ctx context.Context, before *string, limit
 }
 
 // MessageAdded is the resolver for the messageAdded field.
-func (r *subscriptionResolver) MessageAdded(ctx context.Context, roomID string, since *int) (<-chan *model.Message, error) {
+func (r *subscriptionResolver) MessageAdded(ctx context.Context, roomID string, since *int) (<-chan graphql.Event[*model.Message], error) {
 	u, err := userOf(ctx)
 	if err != nil {
 		return nil, err
@@ -123,11 +124,11 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, roomID string, 
 	if err != nil {
 		return nil, gqlErr(err)
 	}
-	return pump[model.Message](ctx, sub, "new-message", nil), nil
+	return pump[model.Message](ctx, r.Resolver, sub, "new-message"), nil
 }
 
 // UserPresenceChanged is the resolver for the userPresenceChanged field.
-func (r *subscriptionResolver) UserPresenceChanged(ctx context.Context, roomID *string) (<-chan *model.Presence, error) {
+func (r *subscriptionResolver) UserPresenceChanged(ctx context.Context, roomID *string) (<-chan graphql.Event[*model.Presence], error) {
 	u, err := userOf(ctx)
 	if err != nil {
 		return nil, err
@@ -137,24 +138,24 @@ func (r *subscriptionResolver) UserPresenceChanged(ctx context.Context, roomID *
 		if err != nil {
 			return nil, gqlErr(err)
 		}
-		return pump[model.Presence](ctx, sub, "presence-changed", nil), nil
+		return pump[model.Presence](ctx, r.Resolver, sub, "presence-changed"), nil
 	}
 	// Every room the user belongs to: those Subscribe accepts.
 	rooms, err := r.Hub.Rooms(ctx, u.ID)
 	if err != nil {
 		return nil, gqlErr(err)
 	}
-	var chans []<-chan *model.Presence
+	var chans []<-chan graphql.Event[*model.Presence]
 	for _, room := range rooms {
 		if sub, err := r.Hub.Subscribe(ctx, u, room.ID, realtime.SubscribeOptions{}); err == nil {
-			chans = append(chans, pump[model.Presence](ctx, sub, "presence-changed", nil))
+			chans = append(chans, pump[model.Presence](ctx, r.Resolver, sub, "presence-changed"))
 		}
 	}
 	return merge(ctx, chans), nil
 }
 
 // RoomUpdated is the resolver for the roomUpdated field.
-func (r *subscriptionResolver) RoomUpdated(ctx context.Context, roomID string) (<-chan *model.Room, error) {
+func (r *subscriptionResolver) RoomUpdated(ctx context.Context, roomID string) (<-chan graphql.Event[*model.Room], error) {
 	u, err := userOf(ctx)
 	if err != nil {
 		return nil, err
@@ -163,13 +164,13 @@ func (r *subscriptionResolver) RoomUpdated(ctx context.Context, roomID string) (
 	if err != nil {
 		return nil, gqlErr(err)
 	}
-	updates := pump[struct{ Room model.Room }](ctx, sub, "room-updated", nil)
-	out := make(chan *model.Room)
+	updates := pump[struct{ Room model.Room }](ctx, r.Resolver, sub, "room-updated")
+	out := make(chan graphql.Event[*model.Room])
 	go func() {
 		defer close(out)
 		for up := range updates {
 			select {
-			case out <- &up.Room:
+			case out <- graphql.Event[*model.Room]{Context: up.Context, Value: &up.Value.Room}:
 			case <-ctx.Done():
 				return
 			}
@@ -179,7 +180,7 @@ func (r *subscriptionResolver) RoomUpdated(ctx context.Context, roomID string) (
 }
 
 // NotificationReceived is the resolver for the notificationReceived field.
-func (r *subscriptionResolver) NotificationReceived(ctx context.Context) (<-chan *model.Notification, error) {
+func (r *subscriptionResolver) NotificationReceived(ctx context.Context) (<-chan graphql.Event[*model.Notification], error) {
 	u, err := userOf(ctx)
 	if err != nil {
 		return nil, err
@@ -188,7 +189,7 @@ func (r *subscriptionResolver) NotificationReceived(ctx context.Context) (<-chan
 	if err != nil {
 		return nil, gqlErr(err)
 	}
-	return pump[model.Notification](ctx, sub, "notification", nil), nil
+	return pump[model.Notification](ctx, r.Resolver, sub, "notification"), nil
 }
 
 // Mutation returns MutationResolver implementation.
