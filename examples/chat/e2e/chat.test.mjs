@@ -95,11 +95,11 @@ async function messagesWith(page, text) {
 }
 
 // waitText waits until selector's text contains (or, with exact, equals) want.
-async function waitText(page, selector, want, exact = false) {
+async function waitText(page, selector, want, exact = false, timeout = STEP) {
   await page.waitForFunction(({ selector, want, exact }) => {
     const text = document.querySelector(selector)?.textContent ?? '';
     return exact ? text === want : text.includes(want);
-  }, { selector, want, exact }, { timeout: STEP }).catch(async (err) => {
+  }, { selector, want, exact }, { timeout }).catch(async (err) => {
     throw new Error(`${selector} is ${JSON.stringify(await page.textContent(selector))}, want ${JSON.stringify(want)}: ${err.message}`);
   });
 }
@@ -324,7 +324,9 @@ test('two users chat in a room', { timeout: 100_000 }, async (t) => {
     await waitText(alice, '#status', 'offline: the message goes out once reconnected', true);
     assert.equal(await alice.inputValue('#message-input'), '', 'the message left the input');
     await control('start');
-    for (const page of [alice, bob]) await waitText(page, '#status', `joined ${ROOM}`, true);
+    // The pages retry with backoff (0.5 s doubling, jittered): the wait after
+    // the start is about as long as the server was down.
+    for (const page of [alice, bob]) await waitText(page, '#status', `joined ${ROOM}`, true, STEP * 2);
     await messagesWith(bob, 'written offline');
     await bob.fill('#message-input', 'back again');
     await bob.click('#send');
