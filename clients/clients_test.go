@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -104,4 +105,28 @@ func TestClientPackage(t *testing.T) {
 
 	tests.Env = []string{"HUB_URL=ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", "CONTROL_URL=" + srv.URL + "/control"}
 	tests.Run(t)
+}
+
+// TestChatModuleIsCurrent builds @realtime-go/client afresh, as `npm run
+// build:chat` does, and fails when the copy the chat example embeds
+// (examples/chat/web/realtime-client.js) differs from it.
+func TestChatModuleIsCurrent(t *testing.T) {
+	tsc := filepath.Join("node_modules", ".bin", "tsc")
+	testenv.NodeTests{Dir: ".", Need: []string{tsc}}.Check(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	out, err := exec.CommandContext(ctx, tsc, "-p", "packages/client/tsconfig.json", "--outDir", dir).CombinedOutput()
+	require.NoError(t, err, "tsc (strict) failed:\n%s", out)
+	fresh := filepath.Join(dir, "realtime-client.js")
+	out, err = exec.CommandContext(ctx, "node", "scripts/build-chat.mjs", filepath.Join(dir, "index.js"), fresh).CombinedOutput()
+	require.NoError(t, err, "scripts/build-chat.mjs failed:\n%s", out)
+	want, err := os.ReadFile(fresh)
+	require.NoError(t, err)
+	committed := filepath.Join("..", "examples", "chat", "web", "realtime-client.js")
+	got, err := os.ReadFile(committed)
+	require.NoError(t, err)
+	if string(got) != string(want) {
+		t.Fatalf("%s differs from a fresh build of packages/client: run `npm run build:chat` in clients/ and commit the result", committed)
+	}
 }

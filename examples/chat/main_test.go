@@ -5,12 +5,15 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,21 +43,68 @@ func startChat(t *testing.T) string {
 func startChatWith(t *testing.T) (string, func()) {
 	t.Helper()
 	t.Setenv("JWT_SECRET", "")
+	base, stop, err := startChatAt(t, "127.0.0.1:0")
+	require.NoError(t, err)
+	return base, stop
+}
+
+// startChatAt runs the example on addr and returns its base URL and a
+// function that shuts it down. It may be called from any goroutine: a
+// failure to shut down is reported with t.Errorf.
+func startChatAt(t *testing.T, addr string) (string, func(), error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, "127.0.0.1:0", func(a net.Addr) { addrs <- a }) }()
+	go func() { done <- run(ctx, addr, func(a net.Addr) { addrs <- a }) }()
 	select {
-	case addr := <-addrs:
-		return "http://" + addr.String(), func() {
+	case a := <-addrs:
+		return "http://" + a.String(), func() {
 			cancel()
-			require.NoError(t, <-done)
-		}
+			if err := <-done; err != nil {
+				t.Errorf("chat at %s: %v", a, err)
+			}
+		}, nil
 	case err := <-done:
 		cancel()
-		t.Fatalf("chat did not start: %v", err)
+		return "", nil, fmt.Errorf("chat did not start on %s: %w", addr, err)
 	}
-	return "", nil
+}
+
+// restarter serves POST /stop and POST /start, which stop the example
+// serving at base and start it again on the same address with the same
+// store: its browser pages see the server go away and come back.
+func restarter(t *testing.T, base string, stop func()) *httptest.Server {
+	var mu sync.Mutex
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /stop", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if stop != nil {
+			stop()
+			stop = nil
+		}
+	})
+	mux.HandleFunc("POST /start", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if stop != nil {
+			return
+		}
+		var err error
+		if _, stop, err = startChatAt(t, strings.TrimPrefix(base, "http://")); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		srv.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		if stop != nil {
+			stop()
+		}
+	})
+	return srv
 }
 
 func devToken(t *testing.T, base, name string) string {
@@ -136,8 +186,8 @@ func TestBrowserChat(t *testing.T) {
 	bigRoom := seedBigRoom(t, filepath.Join(dir, "chat.db"), bigRoomMembers)
 	t.Logf("stored a room of %d members in %v", bigRoomMembers+1, time.Since(seeded).Round(time.Millisecond))
 	base, stop := startChatWith(t)
-	t.Cleanup(stop)
-	browser.Env = []string{"BASE_URL=" + base, "CHROMIUM=" + chromium, "PRESENCE_GRACE_MS=1000",
+	control := restarter(t, base, stop)
+	browser.Env = []string{"BASE_URL=" + base, "CHROMIUM=" + chromium, "PRESENCE_GRACE_MS=1000", "CONTROL_URL=" + control.URL,
 		"BIG_ROOM_ID=" + bigRoom, "BIG_ROOM_MEMBERS=" + strconv.Itoa(bigRoomMembers+1)}
 	browser.Run(t)
 }

@@ -1,9 +1,11 @@
 // End-to-end test of the chat example's browser UI: two users in headless
 // Chromium talk through a running example server.
 //
-//   BASE_URL=http://127.0.0.1:8080 node --test chat.test.mjs
+//   BASE_URL=http://127.0.0.1:8080 CONTROL_URL=http://127.0.0.1:8081 node --test chat.test.mjs
 //
-// Env: BASE_URL (required), CHROMIUM (default /usr/bin/chromium),
+// Env: BASE_URL (required), CONTROL_URL (required: POST /stop and POST
+// /start there stop the server and start it again on the same address and
+// store, as main_test.go does), CHROMIUM (default /usr/bin/chromium),
 // SCREENSHOT (optional PNG path for alice's page at the end),
 // PRESENCE_GRACE_MS (the server's presence grace, default 6000: how long a
 // closed page may still show online), BIG_ROOM_ID and BIG_ROOM_MEMBERS (a
@@ -18,6 +20,7 @@ import { deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 const BASE_URL = (process.env.BASE_URL || '').replace(/\/$/, '');
+const CONTROL_URL = (process.env.CONTROL_URL || '').replace(/\/$/, '');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const STEP = 10_000; // bound on every wait
 const GRACE = Number(process.env.PRESENCE_GRACE_MS) || 6000;
@@ -39,6 +42,7 @@ setTimeout(() => {
 
 before(async () => {
   assert.ok(BASE_URL, 'set BASE_URL, e.g. http://127.0.0.1:8080');
+  assert.ok(CONTROL_URL, 'set CONTROL_URL (see the top of this file)');
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -91,13 +95,19 @@ async function messagesWith(page, text) {
 }
 
 // waitText waits until selector's text contains (or, with exact, equals) want.
-async function waitText(page, selector, want, exact = false) {
+async function waitText(page, selector, want, exact = false, timeout = STEP) {
   await page.waitForFunction(({ selector, want, exact }) => {
     const text = document.querySelector(selector)?.textContent ?? '';
     return exact ? text === want : text.includes(want);
-  }, { selector, want, exact }, { timeout: STEP }).catch(async (err) => {
+  }, { selector, want, exact }, { timeout }).catch(async (err) => {
     throw new Error(`${selector} is ${JSON.stringify(await page.textContent(selector))}, want ${JSON.stringify(want)}: ${err.message}`);
   });
+}
+
+// control stops (what = 'stop') or starts the server.
+async function control(what) {
+  const res = await fetch(`${CONTROL_URL}/${what}`, { method: 'POST', signal: AbortSignal.timeout(STEP * 2) });
+  assert.equal(res.status, 200, `${what}: ${await res.text()}`);
 }
 
 const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
@@ -304,6 +314,31 @@ test('two users chat in a room', { timeout: 100_000 }, async (t) => {
     await waitText(alice, `#members li[data-user-id="${bobId}"] .presence-note`, 'away · at lunch', true);
     await bob.locator(`#members li[data-user-id="${bobId}"][data-presence="away"]`).waitFor();
     assert.equal(await alice.getAttribute(`#members li[data-user-id="${aliceId}"]`, 'data-presence'), 'online');
+  });
+
+  await step('the server restarts: both pages reconnect and resume the room, a message written offline goes out once', async () => {
+    await control('stop');
+    for (const page of [alice, bob]) await waitText(page, '#status', 'reconnecting');
+    await alice.fill('#message-input', 'written offline');
+    await alice.click('#send');
+    await waitText(alice, '#status', 'offline: the message goes out once reconnected', true);
+    assert.equal(await alice.inputValue('#message-input'), '', 'the message left the input');
+    await control('start');
+    // The pages retry with backoff (0.5 s doubling, jittered): the wait after
+    // the start is about as long as the server was down.
+    for (const page of [alice, bob]) await waitText(page, '#status', `joined ${ROOM}`, true, STEP * 2);
+    await messagesWith(bob, 'written offline');
+    await bob.fill('#message-input', 'back again');
+    await bob.click('#send');
+    await messagesWith(alice, 'back again');
+    await settle();
+    for (const page of [alice, bob]) {
+      for (const text of ['written offline', 'back again', 'hello bob, edited', 'fine, thanks']) {
+        assert.equal((await messagesWith(page, text)).length, 1, `${text} shown once after the restart`);
+      }
+    }
+    // bob's page says again that he is away: the new server did not know.
+    await waitText(alice, `#members li[data-user-id="${bobId}"] .presence-note`, 'away · at lunch', true);
   });
 
   await step('bob closes his page, alice sees him offline after the grace', async () => {

@@ -1,17 +1,22 @@
-// Browser client for the realtime chat example, speaking protocol realtime.v1
-// (see PROTOCOL.md). Plain DOM, no build step. User data is only ever written
-// with textContent.
-'use strict';
+// Browser UI of the realtime chat example. The protocol (framing, acks,
+// reconnect with resume, token refresh, the outbox, connection state) is
+// @realtime-go/client's: realtime-client.js, generated from clients/ (npm run
+// build:chat). This file is UI only: plain DOM, no build step. User data is
+// only ever written with textContent.
+import { connect } from './realtime-client.js';
 
 const $ = (id) => document.getElementById(id);
-const ACK_TIMEOUT = 10000; // ms to wait for a reply
 const TYPING_IDLE = 2000; // ms without a keystroke before isTyping:false
 const SHOWN = { online: 'online', away: 'away', busy: 'busy' }; // anything else shows as offline
+// The pushes the UI follows (PROTOCOL.md section 4), and the client's own.
+const EVENTS = ['connected', 'new-message', 'message-edited', 'message-deleted', 'user-typing', 'user-joined',
+  'user-left', 'member-updated', 'presence-changed', 'room-updated', 'room-deleted', 'kicked', 'notification',
+  'notifications-read', 'error', 'resumed', 'resume-failed', 'disconnected'];
 
 const state = {
   devTokens: false, fileSharing: false, maxFileSize: 0, name: '', token: '', me: null,
-  ws: null, nextAck: 1, pending: new Map(), attempt: 0, retryTimer: 0,
-  roomId: null, members: new Map(), lastSeen: null,
+  rt: null, // the @realtime-go/client Client while signed in
+  roomId: null, members: new Map(),
   presence: new Map(), // userId → Presence
   presenceTouched: new Set(), // users whose presence a push set since get-presence was asked
   presenceSent: null, // the status last sent with presence-update
@@ -26,64 +31,34 @@ const state = {
 // ---- status line ----
 function status(text, kind = 'info') { $('status').textContent = text; $('status').dataset.kind = kind; }
 const showError = (err) => status(err.code ? `${err.code}: ${err.message}` : String(err.message || err), 'error');
-const isOpen = () => state.ws && state.ws.readyState === WebSocket.OPEN;
 
 // ---- connection ----
-function connect() {
-  clearTimeout(state.retryTimer);
-  const url = location.origin.replace(/^http/, 'ws') + '/ws?token=' + encodeURIComponent(state.token);
-  const ws = new WebSocket(url, 'realtime.v1');
-  state.ws = ws;
-  ws.onmessage = (e) => {
-    // A server frame may batch several JSON objects separated by newlines.
-    for (const line of String(e.data).split('\n')) {
-      if (!line.trim()) continue;
-      let frame;
-      try { frame = JSON.parse(line); } catch { status('bad frame from server', 'error'); continue; }
-      if (frame.ack == null) onEvent(frame.event, frame.data || {});
-      else if (state.pending.has(frame.ack)) settle(state.pending.get(frame.ack), frame);
-    }
+// start connects with the token fetched or pasted at sign-in. With dev
+// tokens the client asks for a fresh one on each reconnect and when the
+// hub warns that the current one expires.
+function start() {
+  const url = location.origin.replace(/^http/, 'ws') + '/ws';
+  let fetched = true; // sign-in fetched the first connection's token
+  const getToken = async () => {
+    if (!fetched) await fetchDevToken();
+    fetched = false;
+    return state.token;
   };
-  ws.onclose = (e) => {
-    if (state.ws !== ws) return;
-    state.ws = null;
-    for (const p of state.pending.values()) settle(p, { error: { code: 'unavailable', message: 'connection closed' } });
-    if (e.code === 4001) return signOut('signed out: unauthorized or token expired');
-    if (e.code === 4003) return signOut('forbidden: you may not connect');
-    if (!state.me) return signOut('could not connect');
-    const delay = Math.min(15000, 500 * 2 ** state.attempt++) * (0.5 + Math.random() / 2);
-    status(`disconnected (${e.code}); reconnecting in ${(delay / 1000).toFixed(1)} s…`, 'error');
-    state.retryTimer = setTimeout(connect, delay);
-  };
+  const rt = connect(url, state.devTokens ? { getToken } : { token: state.token });
+  state.rt = rt;
+  for (const event of EVENTS) rt.on(event, (d) => { if (state.rt === rt) onEvent(event, d); });
 }
 
-// settle completes a pending request with a reply {data} or {error}.
-function settle(p, reply) {
-  state.pending.delete(p.ack);
-  clearTimeout(p.timer);
-  if (reply.error) p.reject(reply.error); else p.resolve(reply.data || {});
-}
-
-// request sends an event with an ack and resolves with the reply's data, or
-// rejects with the reply's {code, message}.
-function request(event, data) {
-  return new Promise((resolve, reject) => {
-    if (!isOpen()) return reject({ code: 'unavailable', message: 'not connected' });
-    const p = { ack: state.nextAck++, resolve, reject };
-    p.timer = setTimeout(() => settle(p, { error: { code: 'unavailable', message: `no reply to ${event}` } }), ACK_TIMEOUT);
-    state.pending.set(p.ack, p);
-    state.ws.send(JSON.stringify({ event, data, ack: p.ack }));
-  });
-}
-
-// emit sends an event without an ack; failures come back as `error` pushes.
-const emit = (event, data) => isOpen() && state.ws.send(JSON.stringify({ event, data }));
+// request sends an event and resolves with its ack's data, or rejects with
+// a RealtimeError carrying the hub's code.
+const request = (event, data) => state.rt ? state.rt.emit(event, data)
+  : Promise.reject({ code: 'unavailable', message: 'not connected' });
 
 // ---- server events ----
 function onEvent(event, d) {
   switch (event) {
     case 'connected':
-      Object.assign(state, { me: d.user, attempt: 0, presenceSent: null });
+      Object.assign(state, { me: d.user, presenceSent: null });
       $('bell-box').hidden = d.unreadNotifications == null; // the server keeps none
       setUnread(d.unreadNotifications ?? 0);
       if (!$('notifications').hidden) loadNotifications();
@@ -92,9 +67,8 @@ function onEvent(event, d) {
       showChat(true);
       status('connected');
       refreshRooms();
-      // After a reconnect: rejoin with `since` to get what we missed, and
-      // restore a status other than the default.
-      if (state.roomId) joinRoom(state.roomId, state.lastSeen && state.lastSeen.id);
+      // After a reconnect the client joins the room again by itself (see
+      // resumed); restore a status other than the default.
       if ($('presence-status').value !== 'online' || $('custom-status').value.trim()) updatePresence();
       break;
     case 'new-message':
@@ -162,8 +136,23 @@ function onEvent(event, d) {
       setUnread(d.unread);
       if (!$('notifications').hidden) loadNotifications();
       break;
-    case 'token-expiring':
-      if (state.devTokens) fetchDevToken().then(() => request('auth', { token: state.token })).catch(showError);
+    case 'resumed': // joined again after a reconnect, with what was missed
+      if (d.roomId === state.roomId) showJoined(d.roomId, d, !d.recovered).catch(showError);
+      break;
+    case 'resume-failed':
+      if (d.roomId === state.roomId) {
+        toLobby();
+        showError(d.error);
+      }
+      refreshRooms();
+      break;
+    case 'disconnected':
+      if (d.retryIn == null) {
+        return signOut(d.code === 4001 ? 'signed out: unauthorized or token expired'
+          : d.code === 4003 ? 'forbidden: you may not connect' : `disconnected (${d.code}${d.reason ? ': ' + d.reason : ''})`);
+      }
+      if (!state.me && d.code !== 4001) return signOut('could not connect'); // 4001: retried with a fresh token
+      status(`disconnected (${d.code}); reconnecting in ${(d.retryIn / 1000).toFixed(1)} s…`, 'error');
       break;
     case 'error': showError(d); break;
   }
@@ -179,7 +168,7 @@ async function fetchDevToken() {
 
 async function signIn(e) {
   e.preventDefault();
-  if (state.ws) return; // already connecting
+  if (state.rt) return; // already connecting
   try {
     if (state.devTokens) {
       state.name = $('name').value.trim();
@@ -190,15 +179,14 @@ async function signIn(e) {
       if (!state.token) return;
     }
     status('connecting…');
-    connect();
+    start();
   } catch (err) { showError(err); }
 }
 
 function signOut(reason) {
-  const ws = state.ws;
-  Object.assign(state, { ws: null, me: null, token: '', attempt: 0 });
-  if (ws) ws.close(1000);
-  clearTimeout(state.retryTimer);
+  const rt = state.rt;
+  Object.assign(state, { rt: null, me: null, token: '' });
+  rt?.close();
   toLobby();
   showChat(false);
   $('bell-box').hidden = $('notifications').hidden = true;
@@ -237,53 +225,59 @@ async function createRoom(e) {
   } catch (err) { showError(err); }
 }
 
-// joinRoom subscribes to a room; since (a message id) asks the server to
-// replay what this client missed while disconnected.
-async function joinRoom(roomId, since) {
+// joinRoom joins a room and shows it; the client follows it from then on
+// (after a reconnect it joins again by itself, see resumed).
+async function joinRoom(roomId) {
   if (state.roomId && state.roomId !== roomId) await leaveRoom();
   const fresh = state.roomId !== roomId;
   state.roomId = roomId;
   if (fresh) { resetRoom(); showRoom(true); }
   try {
-    const ack = await request('join-room', since ? { roomId, since } : { roomId });
-    if (state.roomId !== roomId) return; // left or switched meanwhile
-    $('room-title').textContent = ack.room.name;
-    $('room-view').dataset.roomId = roomId;
-    state.members = new Map(ack.members.map((m) => [m.userId, m]));
-    // The ack lists who is online; everyone else is offline until
-    // get-presence tells when they were last seen.
-    state.presence = new Map((ack.presence || []).map((p) => [p.userId, p]));
-    // A large room's ack lists only its first members: page through the rest.
-    let more = ack.moreMembers, after = ack.members.at(-1)?.userId;
-    while (more && state.roomId === roomId) {
-      const page = await request('list-members', { roomId, after, limit: 500 });
-      page.members.forEach((m) => state.members.set(m.userId, m));
-      page.presence.forEach((p) => state.presence.set(p.userId, p));
-      more = page.hasMore && page.members.length > 0;
-      after = page.members.at(-1)?.userId;
-    }
-    renderMembers();
-    markCurrent();
-    loadPresence(roomId);
-    // Without a complete replay, (re)load the latest history; renderMessage dedupes.
-    if (!since || !ack.recovered) {
-      const { messages } = await request('get-history', { roomId, limit: 50 });
-      if (state.roomId === roomId) messages.forEach((m) => renderMessage(m, true));
-    }
-    refreshMessages(); // our role decides the delete actions
-    if (state.thread) openThread(state.thread); // fetch replies we may have missed
-    status(`joined ${ack.room.name}`);
+    const ack = await state.rt.join(roomId);
+    if (state.roomId === roomId) await showJoined(roomId, ack, true);
   } catch (err) {
     if (fresh && state.roomId === roomId) toLobby();
     showError(err);
   }
 }
 
+// showJoined shows the room of a join-room ack: its members (paging through
+// a large room's), their presence and, with history, its latest messages.
+async function showJoined(roomId, ack, history) {
+  $('room-title').textContent = ack.room.name;
+  $('room-view').dataset.roomId = roomId;
+  state.members = new Map(ack.members.map((m) => [m.userId, m]));
+  // The ack lists who is online; everyone else is offline until
+  // get-presence tells when they were last seen.
+  state.presence = new Map((ack.presence || []).map((p) => [p.userId, p]));
+  // A large room's ack lists only its first members: page through the rest.
+  let more = ack.moreMembers, after = ack.members.at(-1)?.userId;
+  while (more && state.roomId === roomId) {
+    const page = await request('list-members', { roomId, after, limit: 500 });
+    page.members.forEach((m) => state.members.set(m.userId, m));
+    page.presence.forEach((p) => state.presence.set(p.userId, p));
+    more = page.hasMore && page.members.length > 0;
+    after = page.members.at(-1)?.userId;
+  }
+  if (state.roomId !== roomId) return; // left or switched meanwhile
+  renderMembers();
+  markCurrent();
+  loadPresence(roomId);
+  // Without a complete replay, (re)load the latest history; renderMessage dedupes.
+  if (history) {
+    const { messages } = await request('get-history', { roomId, limit: 50 });
+    if (state.roomId === roomId) messages.forEach((m) => renderMessage(m, true));
+  }
+  refreshMessages(); // our role decides the delete actions
+  if (state.thread) openThread(state.thread); // fetch replies we may have missed
+  status(`joined ${ack.room.name}`);
+}
+
 async function leaveRoom() {
   const roomId = state.roomId;
   stopTyping();
   toLobby();
-  try { await request('leave-room', { roomId }); } catch (err) { showError(err); }
+  try { await state.rt.leave(roomId); } catch (err) { showError(err); }
   refreshRooms();
 }
 
@@ -298,7 +292,6 @@ function resetRoom() {
   setReplyTo(null);
   state.typers.forEach((t) => clearTimeout(t.timer));
   state.typers.clear();
-  state.lastSeen = null;
   renderTyping();
 }
 
@@ -454,7 +447,6 @@ function place(list, m, where) {
     list.insertBefore(li, after || null);
     fill(li, m, where);
     if (stick || m.senderId === state.me.id) list.scrollTop = list.scrollHeight;
-    if (where === 'main' && (!state.lastSeen || m.seq >= state.lastSeen.seq)) state.lastSeen = { id: m.id, seq: m.seq };
     return;
   }
   fill(li, m, where);
@@ -608,13 +600,14 @@ async function saveEdit() {
 
 // ---- sending ----
 // send sends a message to a room and shows it at once: our own new-message
-// may come before or after the ack, renderMessage dedupes by id.
+// may come before or after the ack, renderMessage dedupes by id. Offline,
+// the client keeps it and sends it once reconnected.
 async function send(roomId, fields) {
-  const clientMsgId = crypto.randomUUID();
-  const ack = await request('message', { roomId, ...fields, clientMsgId });
+  if (state.rt.state !== 'open') status('offline: the message goes out once reconnected', 'error');
+  const ack = await state.rt.send({ roomId, ...fields });
   if (state.roomId === roomId && !state.msgs.has(ack.id)) {
     renderMessage({ type: 'text', ...fields, id: ack.id, seq: ack.seq, roomId, senderId: state.me.id,
-      sender: state.me, createdAt: ack.timestamp, clientMsgId }, true);
+      sender: state.me, createdAt: ack.timestamp, clientMsgId: ack.clientMsgId }, true);
   }
 }
 
@@ -725,7 +718,7 @@ function onInput() {
   // Repeat isTyping:true now and then: the server times typing out after 3 s.
   if (Date.now() - state.typingSent > 1500) {
     state.typingSent = Date.now();
-    emit('typing', { roomId: state.roomId, isTyping: true });
+    typing(true);
   }
   clearTimeout(state.typingTimer);
   state.typingTimer = setTimeout(stopTyping, TYPING_IDLE);
@@ -733,8 +726,16 @@ function onInput() {
 
 function stopTyping() {
   clearTimeout(state.typingTimer);
-  if (state.typingSent && state.roomId) emit('typing', { roomId: state.roomId, isTyping: false });
+  if (state.typingSent && state.roomId) typing(false);
   state.typingSent = 0;
+}
+
+// typing tells the room; offline, or without a timely reply, it is simply
+// not said (the hub times typing out by itself).
+function typing(isTyping) {
+  request('typing', { roomId: state.roomId, isTyping }).catch((err) => {
+    if (err.code !== 'unavailable' && err.code !== 'timeout') showError(err);
+  });
 }
 
 function setTyping(userId, username, isTyping) {

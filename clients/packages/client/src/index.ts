@@ -22,6 +22,14 @@ export interface Member { userId: string; username: string; role: 'admin' | 'mem
 
 export interface Presence { userId: string; status: 'online' | 'away' | 'busy' | 'offline'; customStatus?: string; lastSeenAt?: string; roomId?: string }
 
+/** The ack of join-room. */
+export interface JoinReply {
+  room: Room; members: Member[]; presence: Presence[];
+  /** The ack lists the first 500 members; list-members pages on. */
+  moreMembers?: boolean;
+  missed: number; recovered: boolean;
+}
+
 export interface Notification {
   id: string; userId: string; type: string; title: string; body?: string; data?: Record<string, unknown>;
   roomId?: string; messageId?: string; createdAt: string; readAt?: string;
@@ -48,9 +56,16 @@ export interface Events {
   error: { code: string; message: string; event?: string; closeCode?: number };
   /** The client's connection state changed. */
   state: State;
-  /** A room was joined again after a reconnect; recovered false means
-   * messages may be missing: reload its history. */
-  resumed: { roomId: string; missed: number; recovered: boolean };
+  /** A room was joined again after a reconnect, with the join-room ack
+   * (room, members, presence...); recovered false means messages may be
+   * missing: reload its history. */
+  resumed: JoinReply & { roomId: string };
+  /** A followed room could not be joined again after a reconnect (deleted,
+   * or no longer a member while offline): the client stopped following it. */
+  'resume-failed': { roomId: string; error: RealtimeError };
+  /** The connection closed; retryIn is the wait before the next attempt, or
+   * null when the client gave up (a terminal close code, see state). */
+  disconnected: { code: number; reason: string; retryIn: number | null };
 }
 
 export type State = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -177,8 +192,8 @@ export class Client {
 
   /** Joins a room and follows it: after a reconnect the client joins it
    * again with since, so that nothing is missed or delivered twice. */
-  async join(roomId: string): Promise<{ room: Room; members: Member[]; presence: Presence[] }> {
-    const reply = await this.emit<{ room: Room; members: Member[]; presence: Presence[] }>('join-room', { roomId });
+  async join(roomId: string): Promise<JoinReply> {
+    const reply = await this.emit<JoinReply>('join-room', { roomId });
     if (!this.#rooms.has(roomId)) this.#rooms.set(roomId, { lastSeq: 0 });
     return reply;
   }
@@ -213,8 +228,10 @@ export class Client {
     try {
       if (this.#opts.getToken) this.#token = await this.#opts.getToken();
     } catch {
-      return this.#schedule();
+      if (!this.#closed) this.#schedule();
+      return;
     }
+    if (this.#closed) return; // closed while the token was on its way
     const Ctor = this.#opts.WebSocket ?? (globalThis as { WebSocket?: Options['WebSocket'] }).WebSocket;
     if (!Ctor) throw new Error('@realtime-go/client: no WebSocket (Node 20 needs --experimental-websocket, or pass options.WebSocket)');
     const sep = this.#url.includes('?') ? '&' : '?';
@@ -240,18 +257,20 @@ export class Client {
         this.#closed = true;
         this.#setState('closed');
         this.#failAll(`closed by the server (${e.code})`);
+        this.#emitLocal('disconnected', { code: e.code, reason: e.reason, retryIn: null });
         return;
       }
-      this.#schedule();
+      this.#emitLocal('disconnected', { code: e.code, reason: e.reason, retryIn: this.#schedule() });
     };
   }
 
-  #schedule(): void {
-    if (this.#closed) return;
+  /** Plans the next connection attempt and returns its delay in ms. */
+  #schedule(): number {
     this.#setState('reconnecting');
     const min = this.#opts.minBackoff ?? 500, max = this.#opts.maxBackoff ?? 15_000;
     const delay = Math.min(max, min * 2 ** this.#attempt++) * (0.5 + Math.random() / 2);
     this.#retry = setTimeout(() => void this.#open(), delay);
+    return delay;
   }
 
   #settle(ack: number, frame: { data?: unknown; error?: { code: string; message: string } }): void {
@@ -311,10 +330,12 @@ export class Client {
   async #resume(): Promise<void> {
     for (const [roomId, room] of [...this.#rooms]) {
       try {
-        const reply = await this.emit<{ missed: number; recovered: boolean }>('join-room', room.lastId ? { roomId, since: room.lastId } : { roomId });
-        this.#emitLocal('resumed', { roomId, missed: reply.missed, recovered: room.lastId ? reply.recovered : false });
+        const reply = await this.emit<JoinReply>('join-room', room.lastId ? { roomId, since: room.lastId } : { roomId });
+        this.#emitLocal('resumed', { ...reply, roomId, recovered: room.lastId ? reply.recovered : false });
       } catch (err) {
-        if (err instanceof RealtimeError && err.code !== 'unavailable') this.#rooms.delete(roomId);
+        if (err instanceof RealtimeError && err.code !== 'unavailable' && err.code !== 'timeout' && this.#rooms.delete(roomId)) {
+          this.#emitLocal('resume-failed', { roomId, error: err });
+        }
       }
     }
     await this.#flush();

@@ -83,11 +83,19 @@ test('reconnect after a server restart resumes every joined room, without duplic
 
   const resumed = until(bob, 'resumed', (r) => r.roomId === room.id);
   const dropped = until(bob, 'state', (s) => s === 'reconnecting');
+  const disconnected = until(bob, 'disconnected');
   await control('restart');
   await dropped;
+  const d = await disconnected;
+  assert.equal(typeof d.code, 'number');
+  assert.ok(d.retryIn > 0 && d.retryIn <= 200, `retryIn ${d.retryIn} within the backoff bounds`);
   for (const content of ['four', 'five']) await alice.send({ roomId: room.id, content }); // waits in the outbox, then sent
   const r = await resumed;
   assert.equal(r.recovered, true);
+  // The resume carries the join-room ack: the UI refreshes its member list from it.
+  assert.equal(r.room.id, room.id);
+  assert.deepEqual(r.members.map((m) => m.userId).sort(), ['alice2', 'bob2'].sort());
+  assert.ok(Array.isArray(r.presence));
   await waitFor(() => got.length >= 5, 'the last two');
   await sleep(200);
   assert.deepEqual(got, ['one', 'two', 'three', 'four', 'five']);
@@ -111,6 +119,33 @@ test('a resume that cannot recover says so', async () => {
   for (let i = 0; i < 8; i++) await alice.send({ roomId: room.id, content: `missed ${i}` }); // more than the hub's ResumeLimit (5)
   const r = await resumed;
   assert.equal(r.recovered, false, 'reload the history');
+});
+
+test('a room deleted while offline is reported, not followed any more', async () => {
+  const alice = open('alice5');
+  const bob = open('bob5', { minBackoff: 1500, maxBackoff: 1500 });
+  await isOpen(alice); await isOpen(bob);
+  const { room: gone } = await alice.emit('create-room', { name: 'deleted offline' });
+  const { room: kept } = await alice.emit('create-room', { name: 'kept' });
+  await bob.join(gone.id);
+  await bob.join(kept.id);
+  const dropped = until(bob, 'state', (s) => s === 'reconnecting');
+  const failed = until(bob, 'resume-failed');
+  const resumed = until(bob, 'resumed', (r) => r.roomId === kept.id);
+  await control('disconnect?user=bob5');
+  await dropped;
+  await alice.emit('delete-room', { roomId: gone.id });
+  const f = await failed;
+  assert.equal(f.roomId, gone.id);
+  assert.ok(f.error instanceof RealtimeError && f.error.code === 'not_found', `error ${f.error?.code}`);
+  await resumed; // the other room resumes
+  // Not followed any more: the next reconnect does not try it again.
+  const again = until(bob, 'resumed', (r) => r.roomId === kept.id);
+  let tried = false;
+  bob.on('resume-failed', () => { tried = true; });
+  await control('disconnect?user=bob5');
+  await again;
+  assert.equal(tried, false);
 });
 
 test('the outbox sends what was sent offline once, with its clientMsgId', async () => {
@@ -148,8 +183,10 @@ test('terminal close codes stop the client', async () => {
   const states = [];
   dave.on('state', (s) => states.push(s));
   const closed = until(dave, 'state', (s) => s === 'closed');
+  const disconnected = until(dave, 'disconnected');
   await control('disconnect?user=dave&final=1'); // 4003
   await closed;
+  assert.deepEqual(await disconnected, { code: 4003, reason: 'test', retryIn: null }, 'the UI learns why');
   await sleep(500);
   assert.deepEqual(states, ['closed'], 'no reconnect');
   await assert.rejects(dave.emit('list-rooms'), (err) => err.code === 'unavailable');
