@@ -122,14 +122,7 @@ func (h *Hub) ListMembers(ctx context.Context, roomID, after string, limit int) 
 	if err != nil {
 		return nil, false, err
 	}
-	if _, err := h.store.GetRoom(ctx, roomID); err != nil {
-		return nil, false, h.storeErr("get room", err)
-	}
-	all, err := h.store.ListMembers(ctx, roomID)
-	if err != nil {
-		return nil, false, h.storeErr("list members", err)
-	}
-	return pageMembers(all, after, limit)
+	return h.membersAfter(ctx, roomID, after, limit)
 }
 
 // AddMember makes user a member of a room with role (RoleMember when empty),

@@ -613,3 +613,117 @@ func BenchmarkNotify10000(b *testing.B) {
 	cancel()
 	wg.Wait()
 }
+
+// BenchmarkRoomFill: members (each a user of its own, each on its own
+// connection) join one public room, 64 joins at a time, while every
+// member that joined reads everything it is sent. It reports the seconds
+// from the first join to the last ack, and what a member that watches
+// from the start received per member that joined: frames, and bytes of
+// membership and presence events. One measurement whatever b.N: run it
+// with -benchtime 1x.
+//
+//	go test -run '^$' -bench 'RoomFill' -benchtime 1x .
+func BenchmarkRoomFill(b *testing.B) {
+	for _, members := range []int{2000, 5000, 20000} {
+		b.Run(fmt.Sprint(members), func(b *testing.B) { benchRoomFill(b, members) })
+	}
+}
+
+func benchRoomFill(b *testing.B, members int) {
+	auth, err := realtime.NewJWT(realtime.JWTConfig{Secret: []byte(testSecret)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hub, err := realtime.New(realtime.Config{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Authenticator: auth,
+		MaxUsersPerRoom: members + 1, MaxEventsPerSecond: -1,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer hub.Close()
+	url := serveBench(b, hub)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	room, err := hub.CreateRoom(ctx, realtime.User{ID: "watcher"}, realtime.RoomOptions{Name: "fill"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	joinFrame := wire.AppendClient(nil, "join-room", []byte(`{"roomId":"`+room.ID+`"}`), 1)
+	// join dials as user, joins the room and returns once the ack came;
+	// then everything the connection receives is read and counted. Each
+	// connection has contexts of its own: 5,000 readers sharing one
+	// would contend for it, and measure that.
+	var frames, eventBytes atomic.Int64
+	join := func(user string, count bool) *websocket.Conn {
+		token, err := auth.Sign(realtime.User{ID: user}, time.Hour)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ws.SetReadLimit(-1)
+		if err := ws.Write(ctx, websocket.MessageText, joinFrame); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			_, data, err := ws.Read(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if bytes.Contains(data, []byte(`"ack":1`)) {
+				break
+			}
+		}
+		go func() { // until the connection is closed
+			for {
+				_, data, err := ws.Read(context.Background())
+				if err != nil {
+					return
+				}
+				if count {
+					frames.Add(1)
+					eventBytes.Add(int64(len(data)))
+				}
+			}
+		}()
+		return ws
+	}
+	watcher := join("watcher", true)
+	defer watcher.CloseNow()
+
+	conns := make([]*websocket.Conn, members)
+	defer func() {
+		for _, ws := range conns {
+			if ws != nil {
+				ws.CloseNow()
+			}
+		}
+	}()
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for range 64 {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < members; i = int(next.Add(1)) - 1 {
+				conns[i] = join(fmt.Sprint("m", i), false)
+			}
+		})
+	}
+	wg.Wait()
+	filled := time.Since(start)
+	b.StopTimer()
+	time.Sleep(time.Second) // what is coalesced reaches the watcher
+	got, err := hub.Room(ctx, room.ID)
+	if err != nil || got.MemberCount != members+1 {
+		b.Fatalf("the room has %d members (%v), want %d", got.MemberCount, err, members+1)
+	}
+	b.ReportMetric(filled.Seconds(), "s-to-fill")
+	b.ReportMetric(float64(frames.Load())/float64(members), "frames/member")
+	b.ReportMetric(float64(eventBytes.Load())/float64(members), "bytes/member")
+}

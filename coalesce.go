@@ -18,10 +18,17 @@ const coalesceAbove = 16
 type coalescer struct {
 	every time.Duration
 	run   func(func()) // runs a flush in the background (Hub.goTimer)
+	// toRoom writes a frame to a room's local connections (Hub.toRoom).
+	toRoom func(room string, f Frame)
 
-	mu    sync.Mutex
-	conns map[*conn]struct{} // holding frames; nil: no flush scheduled
+	mu        sync.Mutex
+	scheduled bool
+	conns     map[*conn]struct{} // holding frames
+	rooms     map[roomKey]Frame  // the latest state of rooms (opLatest)
 }
+
+// roomKey names one state of one room.
+type roomKey struct{ room, key string }
 
 // hold holds frame on each connection under key until the next flush,
 // replacing what an earlier frame with that key left there.
@@ -37,22 +44,46 @@ func (co *coalescer) hold(conns []*conn, key string, frame Frame) {
 	}
 	co.mu.Lock()
 	defer co.mu.Unlock()
+	co.schedule()
 	if co.conns == nil {
 		co.conns = make(map[*conn]struct{})
-		time.AfterFunc(co.every, func() { co.run(co.flush) })
 	}
 	for _, c := range added {
 		co.conns[c] = struct{}{}
 	}
 }
 
+// latest keeps frame as the state key of room until the next flush, which
+// writes it to the room's local connections then: one frame per flush for
+// each connection, however many states came.
+func (co *coalescer) latest(room, key string, frame Frame) {
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	co.schedule()
+	if co.rooms == nil {
+		co.rooms = make(map[roomKey]Frame)
+	}
+	co.rooms[roomKey{room, key}] = frame
+}
+
+// schedule makes sure a flush comes. The caller holds co.mu.
+func (co *coalescer) schedule() {
+	if !co.scheduled {
+		co.scheduled = true
+		time.AfterFunc(co.every, func() { co.run(co.flush) })
+	}
+}
+
 // flush queues the held frames of every connection, one batch each.
 func (co *coalescer) flush() {
 	co.mu.Lock()
-	conns := co.conns
-	co.conns = nil
+	conns, rooms := co.conns, co.rooms
+	co.conns, co.rooms, co.scheduled = nil, nil, false
 	co.mu.Unlock()
 	for c := range conns {
 		c.release()
+	}
+	for k, f := range rooms {
+		co.toRoom(k.room, f)
 	}
 }

@@ -139,6 +139,14 @@ type Config struct {
 	// looks online, so that a quick reconnect shows no offline/online flap.
 	// Zero: 5s.
 	PresenceGrace time.Duration
+	// LargeRoom is the member count above which a room is large: its
+	// members are not sent each other's joins, leaves and presence changes
+	// (which would cost the square of the room's size in frames as it
+	// fills) but member-count, the room's size, at most once per
+	// PresenceCoalesce; they page through the members and their presence
+	// with list-members. Zero: 1000 (the default MaxUsersPerRoom, so that
+	// only rooms allowed to grow past it are large); negative: no room is.
+	LargeRoom int
 	// PresenceCoalesce is the window within which a connection receives
 	// only the latest presence change of each user, batched into one frame.
 	// Zero: 100ms.
@@ -189,6 +197,7 @@ const (
 	defaultPendingConns       = 1000
 	defaultMaxRoomsPerUser    = 100
 	defaultMaxUsersPerRoom    = 1000
+	defaultLargeRoom          = 1000
 	defaultRoomExpiry         = 24 * time.Hour
 	defaultMaxMessageLength   = 2000
 	defaultMessagesPerMinute  = 60
@@ -242,6 +251,7 @@ func (c Config) withDefaults() (Config, error) {
 	setInt(&c.MaxTokenBytes, defaultMaxTokenBytes)
 	setInt(&c.MaxRoomsPerUser, defaultMaxRoomsPerUser)
 	setInt(&c.MaxUsersPerRoom, defaultMaxUsersPerRoom)
+	setInt(&c.LargeRoom, defaultLargeRoom)
 	setInt(&c.MaxMessageLength, defaultMaxMessageLength)
 	setInt(&c.MaxMessagesPerMinute, defaultMessagesPerMinute)
 	setInt(&c.MaxEventsPerSecond, defaultEventsPerSecond)
@@ -304,7 +314,7 @@ func (c Config) withDefaults() (Config, error) {
 //	JWT_SECRET               HS256 secret; unset means development mode
 //	MAX_MESSAGE_LENGTH       characters per message
 //	MAX_MESSAGES_PER_MINUTE  messages per user per minute
-//	MAX_ROOMS_PER_USER, MAX_USERS_PER_ROOM
+//	MAX_ROOMS_PER_USER, MAX_USERS_PER_ROOM, LARGE_ROOM
 //	MAX_EVENTS_PER_SECOND    events per connection per second
 //	MAX_TOKEN_BYTES, RESUME_LIMIT
 //	MAX_CONNECTIONS_PER_USER, MAX_CONNECTIONS_PER_ADDRESS, MAX_PENDING_CONNECTIONS
@@ -339,7 +349,7 @@ func ConfigFromEnv() (Config, error) {
 	}
 	errs = fromEnv(errs, "an integer", strconv.Atoi, []envVar[int]{
 		{"MAX_MESSAGE_LENGTH", &c.MaxMessageLength}, {"MAX_MESSAGES_PER_MINUTE", &c.MaxMessagesPerMinute},
-		{"MAX_ROOMS_PER_USER", &c.MaxRoomsPerUser}, {"MAX_USERS_PER_ROOM", &c.MaxUsersPerRoom},
+		{"MAX_ROOMS_PER_USER", &c.MaxRoomsPerUser}, {"MAX_USERS_PER_ROOM", &c.MaxUsersPerRoom}, {"LARGE_ROOM", &c.LargeRoom},
 		{"MAX_EVENTS_PER_SECOND", &c.MaxEventsPerSecond}, {"MAX_TOKEN_BYTES", &c.MaxTokenBytes},
 		{"RESUME_LIMIT", &c.ResumeLimit}, {"MAX_CONNECTIONS_PER_USER", &c.MaxConnectionsPerUser},
 		{"MAX_CONNECTIONS_PER_ADDRESS", &c.MaxConnectionsPerAddress}, {"MAX_PENDING_CONNECTIONS", &c.MaxPendingConnections},

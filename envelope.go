@@ -31,6 +31,11 @@ const (
 	// opReply, on a node channel, is one node's answer (Frame) to the
 	// query Key.
 	opReply
+	// opLatest, on a room channel, is a state of the room (member-count)
+	// of which only the latest counts: Frame replaces the one waiting
+	// under Key for the node's next flush (PresenceCoalesce), which writes
+	// it once to the room's local connections, however many came.
+	opLatest
 )
 
 // publication is one event on its way to a channel's connections: what the
@@ -105,7 +110,7 @@ func decodeEnvelope(b []byte) (publication, error) {
 		return p, fmt.Errorf("realtime: publication of envelope version %d, want %d", b[0], envelopeVersion)
 	}
 	switch o := op(b[1]); o {
-	case opDeliver, opLeaveRoom, opCloseRoom, opDisconnect, opQuery, opReply:
+	case opDeliver, opLeaveRoom, opCloseRoom, opDisconnect, opQuery, opReply, opLatest:
 		p.Op = o
 	default:
 		return p, fmt.Errorf("realtime: publication with unknown op %d", b[1])

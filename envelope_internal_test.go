@@ -22,6 +22,7 @@ func publications() []publication {
 		{Op: opDisconnect, Frame: []byte("banned"), Seq: 4003},
 		{Op: opQuery, Room: "n_requester", Key: "q_1", Frame: []byte("connections")},
 		{Op: opReply, Key: "q_1", Frame: []byte(`{"node":"n_1","connections":[]}`)},
+		{Op: opLatest, Key: "member-count", Frame: []byte(`{"event":"member-count","data":{"roomId":"r","memberCount":1001}}`)},
 		{Frame: []byte{0, 1, '\n', '\r', 0x7f, 0x80, 0xfe, 0xff, '"', '\\'}, Seq: math.MaxUint64, Except: "conn-é", Droppable: true, Key: "presence:u\x00"},
 		{Frame: bytes.Repeat([]byte("x"), 70000), Room: string(bytes.Repeat([]byte("r"), 300)), Key: "k"},
 	}
@@ -52,7 +53,7 @@ func TestDecodeRejects(t *testing.T) {
 		"empty":          nil,
 		"short header":   {envelopeVersion, 0},
 		"version":        append([]byte{envelopeVersion + 1}, valid[1:]...),
-		"op 6":           append([]byte{envelopeVersion, 6}, valid[2:]...),
+		"op 7":           append([]byte{envelopeVersion, 7}, valid[2:]...),
 		"unknown op":     append([]byte{envelopeVersion, 200}, valid[2:]...),
 		"unknown flag":   append([]byte{envelopeVersion, 0, 0x80}, valid[3:]...),
 		"no seq":         {envelopeVersion, 0, 0},

@@ -135,7 +135,7 @@ func New(cfg Config) (*Hub, error) {
 		conns:    newConnLimits(cfg),
 	}
 	h.turns.seed = maphash.MakeSeed()
-	h.coal.every, h.coal.run = cfg.PresenceCoalesce, h.goTimer
+	h.coal.every, h.coal.run, h.coal.toRoom = cfg.PresenceCoalesce, h.goTimer, h.toRoom
 	if h.store == nil {
 		h.store = NewMemoryStore(MemoryOptions{})
 	}
@@ -627,6 +627,11 @@ func (h *Hub) deliver(ch adapter.Channel, p publication) {
 	case opReply:
 		h.queries.answer(p.Key, p.Frame)
 		return
+	case opLatest:
+		if f, ok := pushFrame(p.Frame); ok && ch.Kind == adapter.ChannelRoom && len(conns) > 0 {
+			h.coal.latest(ch.ID, p.Key, f)
+		}
+		return
 	case opDisconnect:
 		for _, c := range conns {
 			c.closeWith(StatusCode(p.Seq), string(p.Frame))
@@ -677,6 +682,16 @@ func (h *Hub) deliver(ch adapter.Channel, p publication) {
 			continue // a subscription hears its room, or its user, only
 		}
 		c.send(f, p.Droppable)
+	}
+}
+
+// toRoom writes f to the room's local connections (subscriptions of the
+// room included).
+func (h *Hub) toRoom(room string, f Frame) {
+	for _, c := range h.fan.roomConns(room) {
+		if c.sub == nil || c.sub.hears(adapter.ChannelRoom) {
+			c.send(f, false)
+		}
 	}
 }
 

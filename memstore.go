@@ -289,6 +289,27 @@ func (s *memoryStore) ListMembers(_ context.Context, roomID string) ([]Member, e
 	return slices.Clone(r.members), nil
 }
 
+var _ MemberPager = (*memoryStore)(nil)
+
+func (s *memoryStore) ListMembersAfter(_ context.Context, roomID, after string, limit int) ([]Member, bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, err := s.roomLocked(roomID)
+	if err != nil {
+		return nil, false, err
+	}
+	from := 0
+	if after != "" {
+		i := r.member(after)
+		if i < 0 {
+			return nil, false, ErrNotFound
+		}
+		from = i + 1
+	}
+	page, more := clip(r.members[from:], max(limit, 0))
+	return slices.Clone(page), more, nil
+}
+
 func (s *memoryStore) SaveMessage(_ context.Context, m Message) (Message, bool, error) {
 	key := streamOf(&m)
 	s.mu.RLock()

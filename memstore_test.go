@@ -17,6 +17,7 @@ func TestMemoryStore(t *testing.T) {
 	storetest.Run(t, func(*testing.T) realtime.Store {
 		return realtime.NewMemoryStore(realtime.MemoryOptions{})
 	})
+	storetest.RunMemberPages(t, func(*testing.T) realtime.Store { return realtime.NewMemoryStore(realtime.MemoryOptions{}) })
 	storetest.RunNotifications(t, func(*testing.T) realtime.Store {
 		return realtime.NewMemoryStore(realtime.MemoryOptions{})
 	})

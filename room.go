@@ -117,7 +117,11 @@ func (h *Hub) addMember(ctx context.Context, roomID string, user UserRef, role R
 	}
 	if created {
 		h.cancelExpiry(roomID)
-		h.publishMembership(ctx, roomID, "user-joined", user)
+		count := -1
+		if room, err := h.store.GetRoom(ctx, roomID); err == nil {
+			count = room.MemberCount
+		}
+		h.publishMembership(ctx, roomID, "user-joined", user, count)
 	}
 	return m, created, nil
 }
@@ -138,7 +142,7 @@ func (h *Hub) removeMember(ctx context.Context, roomID, userID, username, reason
 	if err := h.publish(ctx, adapter.User(userID), p); err != nil {
 		h.log.Warn("realtime: publish leave", "room", roomID, "err", err)
 	}
-	h.publishMembership(ctx, roomID, "user-left", UserRef{ID: userID, Username: username})
+	h.publishMembership(ctx, roomID, "user-left", UserRef{ID: userID, Username: username}, remaining)
 	if remaining == 0 {
 		h.scheduleExpiry(roomID)
 	}
@@ -158,16 +162,39 @@ func (h *Hub) deleteRoom(ctx context.Context, roomID string) error {
 	return nil
 }
 
-// publishMembership tells a room that a user joined or left it. In a large
-// room these events coalesce per user, like presence.
-func (h *Hub) publishMembership(ctx context.Context, roomID, event string, user UserRef) {
-	frame, err := encodePush(event, roomUser{RoomID: roomID, User: user})
+// publishMembership tells a room that a user joined or left it, leaving
+// count members (-1: unknown). A large room (Config.LargeRoom) is told its
+// new member count instead, which each node writes to its members at most
+// once per PresenceCoalesce. In a room that is not large, the events
+// coalesce per user above a few members, like presence.
+func (h *Hub) publishMembership(ctx context.Context, roomID, event string, user UserRef, count int) {
+	var p publication
+	var err error
+	if h.isLarge(count) {
+		p.Op, p.Key = opLatest, "member-count"
+		p.Frame, err = encodePush("member-count", memberCount{RoomID: roomID, MemberCount: count})
+	} else {
+		p.Key = "member:" + user.ID
+		p.Frame, err = encodePush(event, roomUser{RoomID: roomID, User: user})
+	}
 	if err != nil {
 		return
 	}
-	if err := h.publish(ctx, adapter.Room(roomID), publication{Frame: frame, Key: "member:" + user.ID}); err != nil {
+	if err := h.publish(ctx, adapter.Room(roomID), p); err != nil {
 		h.log.Warn("realtime: publish", "event", event, "room", roomID, "err", err)
 	}
+}
+
+// memberCount is the data of member-count.
+type memberCount struct {
+	RoomID      string `json:"roomId"`
+	MemberCount int    `json:"memberCount"`
+}
+
+// isLarge reports whether a room of count members is large
+// (Config.LargeRoom); a count of -1 (unknown) is not.
+func (h *Hub) isLarge(count int) bool {
+	return h.cfg.LargeRoom >= 0 && count > h.cfg.LargeRoom
 }
 
 // publishLogged publishes an event whose loss is not the caller's failure:
@@ -374,16 +401,50 @@ func (h *Hub) joined(ctx context.Context, u User, roomID string) (joinReply, err
 	if err != nil {
 		return joinReply{}, h.storeErr("get room", err)
 	}
-	members, err := h.store.ListMembers(ctx, roomID)
+	if err := h.mayListMembers(ctx, u, roomID); err != nil {
+		if e := (*Error)(nil); errors.As(err, &e) && e.Code == CodeForbidden {
+			err = Errorf(CodeForbidden, "no longer a member of this room")
+		}
+		return joinReply{}, err
+	}
+	limit := joinMembersLimit
+	if h.isLarge(room.MemberCount) {
+		// Each join of a large room would otherwise encode 500 members
+		// and look up their presence: the first page is enough.
+		limit = defaultMembersPage
+	}
+	members, more, err := h.membersAfter(ctx, roomID, "", limit)
 	if err != nil {
-		return joinReply{}, h.storeErr("list members", err)
+		return joinReply{}, err
 	}
-	if !mayListMembers(u, members) {
-		return joinReply{}, Errorf(CodeForbidden, "no longer a member of this room")
-	}
-	members, more := clip(members, joinMembersLimit)
 	return joinReply{Room: room, Members: nonNil(members), Presence: h.onlinePresence(ctx, roomID, members), MoreMembers: more}, nil
 }
+
+// membersAfter returns a page of a room's members in join order: at most
+// limit after the member after (empty: from the first), and whether more
+// follow. A Store that is a MemberPager reads just the page.
+func (h *Hub) membersAfter(ctx context.Context, roomID, after string, limit int) ([]Member, bool, error) {
+	if p, ok := h.storeRaw.(MemberPager); ok {
+		members, more, err := p.ListMembersAfter(ctx, roomID, after, limit)
+		if errors.Is(err, ErrNotFound) && after != "" {
+			if _, err := h.store.GetRoom(ctx, roomID); err != nil {
+				return nil, false, h.storeErr("get room", err)
+			}
+			return nil, false, errAfterNoMember
+		}
+		if err != nil {
+			return nil, false, h.storeErr("list members", err)
+		}
+		return members, more, nil
+	}
+	all, err := h.store.ListMembers(ctx, roomID)
+	if err != nil {
+		return nil, false, h.storeErr("list members", err)
+	}
+	return pageMembers(all, after, limit)
+}
+
+var errAfterNoMember = Errorf(CodeNotFound, "after names no member of this room")
 
 // clip returns the first n of s, and whether s had more.
 func clip[T any](s []T, n int) ([]T, bool) {
@@ -399,7 +460,7 @@ func pageMembers(members []Member, after string, limit int) ([]Member, bool, err
 	if after != "" {
 		i := slices.IndexFunc(members, func(m Member) bool { return m.UserID == after })
 		if i < 0 {
-			return nil, false, Errorf(CodeNotFound, "after names no member of this room")
+			return nil, false, errAfterNoMember
 		}
 		members = members[i+1:]
 	}
@@ -407,10 +468,25 @@ func pageMembers(members []Member, after string, limit int) ([]Member, bool, err
 	return page, more, nil
 }
 
-// mayListMembers reports whether u sees a room's member list: u is one of
-// members, or a hub admin.
-func mayListMembers(u User, members []Member) bool {
-	return u.HasRole("admin") || slices.ContainsFunc(members, func(m Member) bool { return m.UserID == u.ID })
+// mayListMembers returns nil when u sees a room's member list: u is a
+// member, or a hub admin.
+func (h *Hub) mayListMembers(ctx context.Context, u User, roomID string) error {
+	if u.HasRole("admin") {
+		if _, err := h.store.GetRoom(ctx, roomID); err != nil {
+			return h.storeErr("get room", err)
+		}
+		return nil
+	}
+	if _, err := h.store.GetMember(ctx, roomID, u.ID); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			if _, err := h.store.GetRoom(ctx, roomID); err != nil {
+				return h.storeErr("get room", err)
+			}
+			return Errorf(CodeForbidden, "only members may list this room's members")
+		}
+		return h.storeErr("get member", err)
+	}
+	return nil
 }
 
 type listMembersRequest struct {
@@ -442,15 +518,10 @@ func (h *Hub) handleListMembers(ctx context.Context, c *conn, data json.RawMessa
 	if err != nil {
 		return nil, err
 	}
-	u := c.currentUser()
-	members, err := h.store.ListMembers(ctx, req.RoomID)
-	if err != nil {
-		return nil, h.storeErr("list members", err)
+	if err := h.mayListMembers(ctx, c.currentUser(), req.RoomID); err != nil {
+		return nil, err
 	}
-	if !mayListMembers(u, members) {
-		return nil, Errorf(CodeForbidden, "only members may list this room's members")
-	}
-	members, more, err := pageMembers(members, req.After, limit)
+	members, more, err := h.membersAfter(ctx, req.RoomID, req.After, limit)
 	if err != nil {
 		return nil, err
 	}

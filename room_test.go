@@ -23,11 +23,22 @@ type joinAck struct {
 }
 
 // TestLargeRoomMembersPaged: the join-room ack of a room of 5,002 lists its
-// first 500 members with moreMembers, and list-members pages through every
-// one, in join order, each once; its bad requests get their codes.
+// first 500 members with moreMembers (the first 100 when the room is past
+// Config.LargeRoom), and list-members pages through every one, in join
+// order, each once; its bad requests get their codes.
 func TestLargeRoomMembersPaged(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		largeRoom int
+		listed    int
+	}{{"not large", -1, 500}, {"large", 0, 100}} {
+		t.Run(tc.name, func(t *testing.T) { testMembersPaged(t, tc.largeRoom, tc.listed) })
+	}
+}
+
+func testMembersPaged(t *testing.T, largeRoom, listed int) {
 	ctx := context.Background()
-	env := newTestHub(t, realtime.Config{MaxUsersPerRoom: 10000})
+	env := newTestHub(t, realtime.Config{MaxUsersPerRoom: 10000, LargeRoom: largeRoom})
 	alice := env.dial("alice")
 	small := alice.createRoom("small", nil)
 	raw := alice.emit("join-room", map[string]any{"roomId": small.ID})
@@ -49,8 +60,8 @@ func TestLargeRoomMembersPaged(t *testing.T) {
 	ack := testenv.DecodeInto[joinAck](t, bob.emit("join-room", map[string]any{"roomId": room.ID}))
 	require.Equal(t, len(want), ack.Room.MemberCount)
 	require.True(t, ack.MoreMembers)
-	require.Len(t, ack.Members, 500)
-	require.Equal(t, "alice", ack.Members[0].UserID)
+	require.Len(t, ack.Members, listed)
+	require.Equal(t, want[:listed], userIDs(ack.Members))
 	require.Len(t, ack.Presence, 1, "presence covers the members listed: only alice is online among them")
 
 	type page struct {

@@ -64,6 +64,19 @@ type MemberStore interface {
 	MemberRooms(ctx context.Context, userID string) ([]string, error)
 }
 
+// MemberPager is an optional capability of a MemberStore: one page of a
+// room's members without reading them all. The hub answers join-room and
+// list-members with it when the Store has it, so that a join costs the
+// same in a room of 20,000 as in a room of 20; without it, the hub reads
+// the whole list (ListMembers) for each. Both built-in stores have it.
+type MemberPager interface {
+	// ListMembersAfter returns, in join order as ListMembers, at most limit
+	// members of the room that joined after the member after (from the
+	// first when after is empty), and whether more follow. It returns
+	// ErrNotFound when the room does not exist or after is not a member.
+	ListMembersAfter(ctx context.Context, roomID, after string, limit int) (members []Member, more bool, err error)
+}
+
 // MessageStore stores messages.
 type MessageStore interface {
 	// SaveMessage stores m (ID and CreatedAt set by the hub) and assigns its

@@ -322,6 +322,50 @@ func (s *Store) ListMembers(ctx context.Context, roomID string) ([]realtime.Memb
 	return out, nil
 }
 
+var _ realtime.MemberPager = (*Store)(nil)
+
+// ListMembersAfter implements realtime.MemberPager.
+func (s *Store) ListMembersAfter(ctx context.Context, roomID, after string, limit int) ([]realtime.Member, bool, error) {
+	limit = max(limit, 0)
+	var rows *sql.Rows
+	var err error
+	if after == "" {
+		rows, err = s.db.QueryContext(ctx, `SELECT `+memberCols+` FROM room_members WHERE room_id = $1 ORDER BY pos LIMIT $2`, roomID, limit+1)
+	} else {
+		rows, err = s.db.QueryContext(ctx, `SELECT `+memberCols+` FROM room_members
+			WHERE room_id = $1 AND pos > (SELECT pos FROM room_members WHERE room_id = $1 AND user_id = $2)
+			ORDER BY pos LIMIT $3`, roomID, after, limit+1)
+	}
+	if err != nil {
+		return nil, false, wrap("list members", err)
+	}
+	defer rows.Close()
+	out := []realtime.Member{}
+	for rows.Next() {
+		m, err := scanMember(rows)
+		if err != nil {
+			return nil, false, wrap("list members", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, wrap("list members", err)
+	}
+	if len(out) == 0 {
+		// An empty page: the room may not exist, or after may be no member.
+		if _, err := s.getRoom(ctx, s.db, roomID); err != nil {
+			return nil, false, wrap("list members", err)
+		}
+		if after != "" {
+			if _, err := s.GetMember(ctx, roomID, after); err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	more := len(out) > limit
+	return out[:min(len(out), limit)], more, nil
+}
+
 // MemberRooms implements realtime.MemberStore.
 func (s *Store) MemberRooms(ctx context.Context, userID string) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT room_id FROM room_members WHERE user_id = $1`, userID)

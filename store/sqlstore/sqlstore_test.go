@@ -23,6 +23,7 @@ func TestStore(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
 		storetest.Run(t, func(t *testing.T) realtime.Store { return newTestStore(t, d) })
 		storetest.RunNotifications(t, func(t *testing.T) realtime.Store { return newTestStore(t, d) })
+		storetest.RunMemberPages(t, func(t *testing.T) realtime.Store { return newTestStore(t, d) })
 	})
 }
 

@@ -1599,6 +1599,71 @@ func testLastSeen(t *testing.T, s realtime.Store) {
 	require.Empty(t, got)
 }
 
+// RunMemberPages tests the realtime.MemberPager capability of a Store;
+// newStore returns a new, empty store, which must implement it.
+func RunMemberPages(t *testing.T, newStore func(t *testing.T) realtime.Store) {
+	t.Run("MemberPages", func(t *testing.T) { testMemberPages(t, newStore(t)) })
+}
+
+func testMemberPages(t *testing.T, s realtime.Store) {
+	p, ok := s.(realtime.MemberPager)
+	require.True(t, ok, "the store is no MemberPager")
+	ctx := t.Context()
+	room := createRoom(t, s, newRoom("alice"))
+	joinedAt := now()
+	want := []string{"alice"}
+	for i := range 12 {
+		u := fmt.Sprintf("u%02d", 11-i) // ids out of join order
+		m := newMember(room.ID, u, realtime.RoleMember)
+		m.JoinedAt = joinedAt
+		_, _, err := s.AddMember(ctx, m, realtime.Limits{})
+		require.NoError(t, err)
+		want = append(want, u)
+	}
+	_, err := s.RemoveMember(ctx, room.ID, "u05")
+	require.NoError(t, err)
+	want = slices.DeleteFunc(want, func(u string) bool { return u == "u05" })
+
+	// Pages of 5 from the first, each after the last of the one before,
+	// give every member once, in join order, as ListMembers does.
+	var got []string
+	after := ""
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 10, "paging does not end")
+		page, more, err := p.ListMembersAfter(ctx, room.ID, after, 5)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(page), 5)
+		got = append(got, userIDs(page)...)
+		if !more {
+			break
+		}
+		require.Len(t, page, 5, "a page with more after it is full")
+		after = page[len(page)-1].UserID
+	}
+	require.Equal(t, want, got)
+	all, err := s.ListMembers(ctx, room.ID)
+	require.NoError(t, err)
+	require.Equal(t, want, userIDs(all))
+
+	// The last member: an empty page, nothing more.
+	page, more, err := p.ListMembersAfter(ctx, room.ID, want[len(want)-1], 5)
+	require.NoError(t, err)
+	require.Empty(t, page)
+	require.False(t, more)
+	// An exact fit has nothing more.
+	page, more, err = p.ListMembersAfter(ctx, room.ID, "", len(want))
+	require.NoError(t, err)
+	require.Len(t, page, len(want))
+	require.False(t, more)
+	// A member who left, an unknown user, an unknown room: not found.
+	_, _, err = p.ListMembersAfter(ctx, room.ID, "u05", 5)
+	requireCode(t, realtime.ErrNotFound, err, "after a member who left")
+	_, _, err = p.ListMembersAfter(ctx, room.ID, "mallory", 5)
+	requireCode(t, realtime.ErrNotFound, err, "after no member")
+	_, _, err = p.ListMembersAfter(ctx, "no-such-room", "", 5)
+	requireCode(t, realtime.ErrNotFound, err, "an unknown room")
+}
+
 // RunNotifications tests the realtime.NotificationStore capability of a
 // Store; newStore returns a new, empty store for each subtest, which must
 // implement it.

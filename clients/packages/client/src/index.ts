@@ -44,6 +44,9 @@ export interface Events {
   'message-sent': { id: string; timestamp: string; seq: number; clientMsgId?: string };
   'user-joined': { roomId: string; user: UserRef };
   'user-left': { roomId: string; user: UserRef };
+  /** A large room's size changed; its members get no user-joined, user-left
+   * or presence-changed of each other (PROTOCOL.md, Large rooms). */
+  'member-count': { roomId: string; memberCount: number };
   'user-typing': { roomId: string; userId: string; username: string; isTyping: boolean };
   'presence-changed': Presence;
   'room-updated': { room: Room };
