@@ -123,15 +123,17 @@ export function MessageList({
     setAnnouncement(fresh.map((m) => `${m.sender.username}: ${m.content}`).join('. '));
   });
 
-  const onScroll = useCallback(() => {
+  // follow reads the scroll position; scrolling up near the top loads older messages.
+  const follow = useCallback((loadNearTop: boolean) => {
     const el = scroller.current;
     if (!el) return;
     atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR;
     const up = el.scrollTop < lastScrollTop.current;
     lastScrollTop.current = el.scrollTop;
     setScrollTop(el.scrollTop);
-    if (up && el.scrollTop < vh / 2 && hasMore && !loading) onLoadOlder?.();
+    if (loadNearTop && up && el.scrollTop < vh / 2 && hasMore && !loading) onLoadOlder?.();
   }, [hasMore, loading, onLoadOlder, vh]);
+  const onScroll = useCallback(() => follow(true), [follow]);
 
   const onKeyDown = useCallback((e: KeyboardEvent<HTMLDivElement>) => {
     const el = scroller.current;
@@ -144,8 +146,8 @@ export function MessageList({
     } else if (e.key === 'End') el.scrollTop = el.scrollHeight;
     else return;
     e.preventDefault();
-    onScroll();
-  }, [vh, hasMore, loading, onLoadOlder, onScroll]);
+    follow(false);
+  }, [vh, hasMore, loading, onLoadOlder, follow]);
 
   const measure = (key: string) => (el: HTMLElement | null) => {
     if (el) elements.current.set(key, el);
