@@ -9,14 +9,19 @@ import { userEvent } from '@testing-library/user-event';
 import { createElement as h } from 'react';
 import { ChatRoom, MessageList, NotificationCenter } from '../dist/index.js';
 
-const article = (text) => screen.getAllByRole('article').find((a) => a.textContent.includes(text));
-
-test('ChatRoom: labelled, operated with the keyboard, shows and announces the messages of others', async () => {
-  const user = userEvent.setup();
+/** alice's ChatRoom of a room bob created, rendered and joined. */
+async function chatRoom() {
   const alice = open(uniq('alice')), bob = open(uniq('bob'));
   const room = await sharedRoom(bob, [alice]);
   render(withClient(alice, h(ChatRoom, { roomId: room.id })));
   await screen.findByRole('heading', { name: room.name }, waitOpts);
+  return { user: userEvent.setup(), alice, bob, room };
+}
+
+const article = (text) => screen.getAllByRole('article').find((a) => a.textContent.includes(text));
+
+test('ChatRoom: labelled, operated with the keyboard, shows and announces the messages of others', async () => {
+  const { user, alice, bob, room } = await chatRoom();
   const feed = screen.getByRole('feed', { name: 'Messages' });
   const field = screen.getByLabelText('Message');
 
@@ -87,11 +92,7 @@ test('ChatRoom: labelled, operated with the keyboard, shows and announces the me
 });
 
 test('MessageInput shares a file through the hub\'s file handler', async () => {
-  const user = userEvent.setup();
-  const alice = open(uniq('alice')), bob = open(uniq('bob'));
-  const room = await sharedRoom(bob, [alice]);
-  render(withClient(alice, h(ChatRoom, { roomId: room.id })));
-  await screen.findByRole('heading', { name: room.name }, waitOpts);
+  const { user, alice, bob, room } = await chatRoom();
   assert.ok(screen.getByRole('button', { name: 'Attach' }));
   const shared = until(bob, 'new-message', (m) => m.type === 'file');
   const body = `notes of ${Date.now()}\n`;
