@@ -110,15 +110,16 @@ export function MessageList({
     if (changed) remeasured();
   });
 
-  // New messages of others, announced.
-  const lastKey = useRef<string | undefined>(undefined);
+  // New messages of others, announced: those that arrived live after the
+  // last message shown so far (not the history, which loads in pages).
+  const lastKey = useRef<string | null | undefined>(undefined); // undefined: before the first render; null: an empty list
   useEffect(() => {
     const prev = lastKey.current;
-    lastKey.current = keys[n - 1];
-    if (prev === undefined || prev === keys[n - 1]) return;
-    const from = keys.lastIndexOf(prev);
-    if (from < 0) return;
-    const fresh = messages.slice(from + 1).filter((m) => m.senderId !== currentUserId && m.status === 'sent' && !m.deletedAt);
+    lastKey.current = keys[n - 1] ?? null;
+    if (prev === undefined || prev === lastKey.current) return;
+    const from = prev === null ? -1 : keys.lastIndexOf(prev);
+    if (prev !== null && from < 0) return;
+    const fresh = messages.slice(from + 1).filter((m) => m.live && m.senderId !== currentUserId && !m.deletedAt);
     if (fresh.length === 0) return;
     setAnnouncement(fresh.map((m) => `${m.sender.username}: ${m.content}`).join('. '));
   });

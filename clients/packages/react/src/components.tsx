@@ -158,8 +158,18 @@ export function NotificationCenter({ onOpen, pageSize }: NotificationCenterProps
   const [open, setOpen] = useState(false);
   const panelId = useId();
   const button = useRef<HTMLButtonElement>(null);
+  // Escape closes the list wherever the focus is (a marked item's button goes away).
+  useEffect(() => {
+    if (!open) return;
+    const onKey = (e: globalThis.KeyboardEvent) => {
+      if (e.key !== 'Escape') return;
+      setOpen(false);
+      button.current?.focus();
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [open]);
   if (!n.supported) return null;
-  const close = () => { setOpen(false); button.current?.focus(); };
   return (
     <div className="rt-notifications">
       <button ref={button} type="button" className="rt-notifications-toggle" aria-expanded={open} aria-controls={panelId}
@@ -167,8 +177,7 @@ export function NotificationCenter({ onOpen, pageSize }: NotificationCenterProps
         Notifications{n.unread > 0 && <span className="rt-badge" aria-label={`${n.unread} unread`}> {n.unread}</span>}
       </button>
       {open && (
-        <section id={panelId} className="rt-notifications-panel" aria-label="Notifications"
-          onKeyDown={(e) => { if (e.key === 'Escape') close(); }}>
+        <section id={panelId} className="rt-notifications-panel" aria-label="Notifications">
           <div className="rt-notifications-head">
             <span aria-live="polite">{n.unread} unread</span>
             <button type="button" onClick={() => void n.markAllRead()} disabled={n.unread === 0}>Mark all as read</button>
@@ -181,7 +190,13 @@ export function NotificationCenter({ onOpen, pageSize }: NotificationCenterProps
                     <strong>{x.title}</strong>{x.body && <span className="rt-notification-body"> {x.body}</span>}
                   </button>
                   <time dateTime={x.createdAt}>{new Date(x.createdAt).toLocaleString()}</time>
-                  {!x.readAt && <button type="button" onClick={() => void n.markRead([x.id])} aria-label={`Mark "${x.title}" as read`}>Mark read</button>}
+                  {!x.readAt && (
+                    <button type="button" aria-label={`Mark "${x.title}" as read`} onClick={(e) => {
+                      // This button goes: the focus goes to the notification.
+                      e.currentTarget.closest('li')?.querySelector('button')?.focus();
+                      void n.markRead([x.id]);
+                    }}>Mark read</button>
+                  )}
                 </li>
               ))}
             </ul>

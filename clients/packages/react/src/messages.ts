@@ -8,6 +8,8 @@ import { useRoomContext, useRoomId } from './room.js';
  * not yet acknowledged ('sending') or refused ('failed'). */
 export interface ChatMessage extends Message {
   status: 'sending' | 'sent' | 'failed';
+  /** Arrived live (a push), not with a page of history. */
+  live?: boolean;
   /** Why a 'failed' message was refused. */
   error?: RealtimeError;
 }
@@ -33,7 +35,7 @@ export type FeedAction =
   | { type: 'loading' }
   | { type: 'error'; error: RealtimeError }
   | { type: 'page'; messages: Message[]; hasMore: boolean; replace: boolean }
-  | { type: 'upsert'; message: Message }
+  | { type: 'upsert'; message: Message; live?: boolean }
   | { type: 'pending'; message: ChatMessage }
   | { type: 'ack'; senderId: string; ack: Events['message-sent'] }
   | { type: 'failed'; key: string; error: RealtimeError }
@@ -69,13 +71,16 @@ export function feedReducer(state: FeedState, a: FeedAction): FeedState {
       return { ...state, loading: false, error: a.error };
     case 'page': {
       // A page is the truth about its messages; what is not stored yet stays.
-      let list = a.replace ? state.messages.filter((m) => m.status !== 'sent') : state.messages;
-      for (const m of a.messages) list = place(list, sent(m));
+      // Messages heard live stay (a page asked for before they came does
+      // not have them), and stay marked live.
+      const live = new Set(state.messages.filter((m) => m.live).map((m) => m.id));
+      let list = a.replace ? state.messages.filter((m) => m.status !== 'sent' || m.live) : state.messages;
+      for (const m of a.messages) list = place(list, live.has(m.id) ? { ...sent(m), live: true } : sent(m));
       const hasMore = a.replace || a.messages.length > 0 ? a.hasMore : state.hasMore;
       return { messages: list, hasMore, loading: false, error: null };
     }
     case 'upsert':
-      return { ...state, messages: place(state.messages, sent(a.message)) };
+      return { ...state, messages: place(state.messages, a.live ? { ...sent(a.message), live: true } : sent(a.message)) };
     case 'pending':
       return { ...state, messages: place(state.messages, a.message) };
     case 'ack': {
@@ -93,7 +98,8 @@ export function feedReducer(state: FeedState, a: FeedAction): FeedState {
   }
 }
 
-const initialFeed: FeedState = { messages: [], hasMore: false, loading: false, error: null };
+/** Loading: the first page is due. */
+const initialFeed: FeedState = { messages: [], hasMore: false, loading: true, error: null };
 
 export interface SendOptions {
   type?: string;
@@ -125,7 +131,7 @@ export interface MessagesOptions {
 /** Follows one feed of messages: applies pushes that match, and acks of
  * messages sent from here. */
 function useFeedEvents(client: Client | null, me: UserRef | null, dispatch: (a: FeedAction) => void, matches: (m: Message) => boolean, has: (id: string) => boolean) {
-  useClientEvent(client, 'new-message', (m) => { if (matches(m)) dispatch({ type: 'upsert', message: m }); });
+  useClientEvent(client, 'new-message', (m) => { if (matches(m)) dispatch({ type: 'upsert', message: m, live: true }); });
   useClientEvent(client, 'message-edited', (m) => { if (matches(m)) dispatch({ type: 'upsert', message: m }); });
   useClientEvent(client, 'message-deleted', (d) => { if (has(d.id)) dispatch({ type: 'deleted', id: d.id, deletedAt: d.deletedAt }); });
   useClientEvent(client, 'message-sent', (ack) => { if (me && ack.clientMsgId) dispatch({ type: 'ack', senderId: me.id, ack }); });

@@ -51,7 +51,7 @@ export function useNotifications({ pageSize = 20 }: NotificationsOptions = {}): 
   const [notifications, setNotifications] = useState<Notification[]>([]);
   const [unread, setUnread] = useState(0);
   const [hasMore, setHasMore] = useState(false);
-  const [loading, setLoading] = useState(false);
+  const [loading, setLoading] = useState(true);
   const [supported, setSupported] = useState(true);
   const [error, setError] = useState<RealtimeError | null>(null);
   const listRef = useRef(notifications);
@@ -59,15 +59,21 @@ export function useNotifications({ pageSize = 20 }: NotificationsOptions = {}): 
   const live = useRef(true);
   useEffect(() => { live.current = true; return () => { live.current = false; }; }, []);
 
+  // Pushes heard while the first page is asked for: the page may predate them.
+  const heard = useRef<Notification[] | null>(null);
+
   const load = useCallback(async (before?: string) => {
     if (!client) return;
     setLoading(true);
+    if (!before) heard.current = [];
     try {
       const page = await client.emit<Page>('get-notifications', before ? { before, limit: pageSize } : { limit: pageSize });
       if (!live.current) return;
-      setNotifications((list) => merge(before ? list : [], page.notifications));
+      const late = before ? [] : (heard.current ?? []).filter((n) => !page.notifications.some((p) => p.id === n.id));
+      if (!before) heard.current = null;
+      setNotifications((list) => merge(before ? list : [], [...page.notifications, ...late]));
       setHasMore(page.hasMore);
-      setUnread(page.unread);
+      if (!before) setUnread(page.unread + late.filter((n) => !n.readAt).length);
       setError(null);
     } catch (err) {
       if (!live.current) return;
@@ -85,6 +91,7 @@ export function useNotifications({ pageSize = 20 }: NotificationsOptions = {}): 
   useEffect(() => { if (unreadAtConnect != null) setUnread(unreadAtConnect); }, [unreadAtConnect]);
 
   useClientEvent(client, 'notification', (n) => {
+    heard.current?.push(n);
     if (listRef.current.some((x) => x.id === n.id)) return;
     setNotifications((list) => merge(list, [n]));
     if (!n.readAt) setUnread((u) => u + 1);

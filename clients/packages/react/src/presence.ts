@@ -43,6 +43,12 @@ export function usePresence(target?: string | { userIds: string[] }): PresenceHa
     return () => { live = false; };
   }, [client, ready, roomId, idsKey]);
 
+  // A user who joins the room may have been online for long: ask.
+  useClientEvent(client, 'user-joined', (e) => {
+    if (e.roomId !== roomId || !client) return;
+    client.emit<{ presence: Presence[] }>('get-presence', { userIds: [e.user.id] })
+      .then((r) => setPresence((p) => ({ ...p, ...byUser(r.presence) })), () => {});
+  });
   useClientEvent(client, 'presence-changed', (p) => {
     if (userIds && !userIds.includes(p.userId)) return;
     setPresence((all) => ({ ...all, [p.userId]: p }));

@@ -24,6 +24,12 @@ test('ChatRoom: labelled, operated with the keyboard, shows and announces the me
   const { user, alice, bob, room } = await chatRoom();
   const feed = screen.getByRole('feed', { name: 'Messages' });
   const field = screen.getByLabelText('Message');
+  const announcer = screen.getByTestId('rt-announcer');
+  assert.equal(announcer.getAttribute('aria-live'), 'polite');
+
+  // The first message of an empty room is announced.
+  await bob.send({ roomId: room.id, content: 'first from bob' });
+  await waitFor(() => assert.equal(announcer.textContent, `${bob.user.username}: first from bob`), waitOpts);
 
   // Typing tells bob; Enter sends; the message is shown once, stored.
   const typing = until(bob, 'user-typing', (e) => e.userId === alice.user.id && e.isTyping);
@@ -43,8 +49,7 @@ test('ChatRoom: labelled, operated with the keyboard, shows and announces the me
   await screen.findByText(`${bob.user.username} is typing…`, {}, waitOpts);
   await bob.send({ roomId: room.id, content: 'hi alice' });
   await waitFor(() => assert.ok(article('hi alice')), waitOpts);
-  await waitFor(() => assert.equal(screen.getByTestId('rt-announcer').textContent, `${bob.user.username}: hi alice`), waitOpts);
-  assert.equal(screen.getByTestId('rt-announcer').getAttribute('aria-live'), 'polite');
+  await waitFor(() => assert.equal(announcer.textContent, `${bob.user.username}: hi alice`), waitOpts);
   await waitFor(() => assert.equal(screen.queryByText(`${bob.user.username} is typing…`), null), waitOpts);
 
   // Members with their presence, by accessible name.
@@ -133,7 +138,7 @@ test('NotificationCenter: opened with the keyboard, a mention marked read, Escap
   assert.equal((await alice.emit('get-notifications', {})).unread, 0, 'stored as read');
 
   assert.equal(within(panel).getByRole('button', { name: 'Mark all as read' }).disabled, true, 'nothing left unread');
-  within(item).getByRole('button', { name: /see this/ }).focus();
+  assert.equal(document.activeElement, within(item).getByRole('button', { name: /see this/ }), 'the focus stays in the list');
   await user.keyboard('{Escape}');
   assert.equal(screen.queryByRole('region', { name: 'Notifications' }), null);
   assert.equal(document.activeElement, toggle, 'the focus goes back to the button');
@@ -178,6 +183,7 @@ test('ChatRoom pages a long history in a virtualised list', async () => {
   render(withClient(alice, h(ChatRoom, { roomId: room.id })));
   const feed = await screen.findByRole('feed', { name: 'Messages' }, waitOpts);
   await waitFor(() => assert.equal(feed.dataset.total, '50'), waitOpts);
+  assert.equal(screen.getByTestId('rt-announcer').textContent, '', 'the history is not announced');
   const more = screen.getByRole('button', { name: 'Load older messages' });
   await act(async () => { more.click(); });
   await waitFor(() => assert.equal(feed.dataset.total, '100'), waitOpts);
@@ -185,6 +191,9 @@ test('ChatRoom pages a long history in a virtualised list', async () => {
   await waitFor(() => assert.equal(feed.dataset.total, '130'), waitOpts);
   assert.equal(screen.queryByRole('button', { name: 'Load older messages' }), null, 'nothing older');
   assert.ok(screen.getAllByRole('article').length < 40, 'a window of the 130 is rendered');
+  assert.equal(screen.getByTestId('rt-announcer').textContent, '', 'older pages are not announced');
+  await bob.send({ roomId: room.id, content: 'live line' });
+  await waitFor(() => assert.equal(screen.getByTestId('rt-announcer').textContent, `${bob.user.username}: live line`), waitOpts);
 });
 
 test('the components leave no listener on the client after unmount', async () => {

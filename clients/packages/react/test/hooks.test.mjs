@@ -85,7 +85,7 @@ test('an optimistic send shows at once and becomes the stored message, once, onl
   const bobSaw = until(bob, 'new-message', (m) => m.content === 'after');
   await bob.send({ roomId: room.id, content: 'after' });
   await bobSaw;
-  await waitFor(() => assert.equal(result.current.messages.at(-1).content, 'after'), waitOpts);
+  await waitFor(() => assert.equal(result.current.messages.at(-1).content, 'after', JSON.stringify(result.current.messages)), waitOpts);
   const mine = result.current.messages.filter((m) => m.content === 'hello, optimistically');
   assert.equal(mine.length, 1, 'the ack and the push are one message');
   assert.equal(mine[0].status, 'sent');
@@ -163,6 +163,14 @@ test('usePresence sees another user come online and go offline', async () => {
   await waitFor(() => assert.equal(result.current.statusOf(carolName), 'busy'), waitOpts);
   carol.close(); // offline after the hub's presence grace (100 ms here)
   await waitFor(() => assert.equal(result.current.statusOf(carolName), 'offline'), waitOpts);
+
+  // Online for long, then joins the room: shown online.
+  const dave = open(uniq('dave'));
+  await isOpen(dave);
+  await sleep(200);
+  assert.equal(result.current.statusOf(dave.user.id), 'offline', 'not a member yet, not heard of');
+  await dave.join(room.id);
+  await waitFor(() => assert.equal(result.current.statusOf(dave.user.id), 'online'), waitOpts);
 });
 
 test('useTyping shows who types, sends this user\'s typing and its end', async () => {
@@ -251,4 +259,15 @@ test('the hooks leave no listener on the client after unmount', async () => {
   unmount();
   assert.equal(alice.listenerCount(), before, 'every listener removed');
   void CONTROL;
+});
+
+test('a history page asked for before a live message came keeps that message', async () => {
+  const { feedReducer } = await import('../dist/index.js');
+  const msg = (id, seq) => ({ id, seq, roomId: 'r', senderId: 'u', sender: { id: 'u', username: 'u' }, content: id, type: 'text', createdAt: '' });
+  let s = { messages: [], hasMore: false, loading: true, error: null };
+  s = feedReducer(s, { type: 'upsert', message: msg('live', 3), live: true });
+  s = feedReducer(s, { type: 'page', messages: [msg('a', 1), msg('b', 2)], hasMore: false, replace: true });
+  assert.deepEqual(s.messages.map((m) => [m.id, m.live === true]), [['a', false], ['b', false], ['live', true]]);
+  s = feedReducer(s, { type: 'page', messages: [msg('b', 2), msg('live', 3)], hasMore: true, replace: true });
+  assert.deepEqual(s.messages.map((m) => [m.id, m.live === true]), [['b', false], ['live', true]], 'once, still known as live');
 });
