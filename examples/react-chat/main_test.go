@@ -95,7 +95,7 @@ func TestBrowserReactChat(t *testing.T) {
 		chromium = "/usr/bin/chromium"
 	}
 	browser := testenv.NodeTests{Dir: ".", Need: []string{"node_modules/playwright-core", "dist/index.html", chromium},
-		Files: []string{"e2e/react-chat.test.mjs"}, Timeout: 4 * time.Minute}
+		Flags: []string{"--experimental-websocket"}, Files: []string{"e2e/react-chat.test.mjs"}, Timeout: 4 * time.Minute}
 	browser.Check(t)
 	shots := os.Getenv("SCREENSHOT_DIR")
 	if shots == "" {
@@ -113,6 +113,8 @@ func TestBrowserReactChat(t *testing.T) {
 	t.Setenv("JWT_SECRET", "")
 	t.Setenv("DEV_TOKEN_SECRET", "react-chat e2e secret, the same after a restart")
 	t.Setenv("PRESENCE_GRACE", "1s")
+	t.Setenv("MAX_MESSAGES_PER_MINUTE", "-1") // a long history is sent at once
+	t.Setenv("MAX_EVENTS_PER_SECOND", "-1")
 	s := &server{t: t, dist: "dist"}
 	s.start()
 	t.Cleanup(s.close)

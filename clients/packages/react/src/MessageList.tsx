@@ -83,10 +83,16 @@ export function MessageList({
 
   // Measure what was rendered; a change of height above the view moves the
   // scroll position by as much, so that what the reader sees stays put.
+  // Older messages loaded above (the first message is now at k > 0) move it
+  // by their height.
   const firstKey = useRef<string | undefined>(undefined);
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
+    const prevFirst = firstKey.current;
+    firstKey.current = keys[0];
+    const k = prevFirst !== undefined && prevFirst !== keys[0] ? Math.max(0, keys.indexOf(prevFirst)) : 0;
+    const base = offsets[k]!; // where the old list starts in the new one
     let changed = false, shift = 0;
     for (const [key, item] of elements.current) {
       const h = item.offsetHeight;
@@ -96,14 +102,10 @@ export function MessageList({
       heights.current.set(key, h);
       changed = true;
       const i = keys.indexOf(key);
-      if (i >= 0 && offsets[i + 1]! <= el.scrollTop) shift += h - old;
+      if (i >= k && offsets[i + 1]! - base <= el.scrollTop) shift += h - old;
     }
-    // Older messages loaded above: keep the first message seen where it was.
-    const prevFirst = firstKey.current;
-    firstKey.current = keys[0];
-    if (prevFirst !== undefined && prevFirst !== keys[0] && !atBottom.current) {
-      const k = keys.indexOf(prevFirst);
-      if (k > 0) shift += offsets[k]!;
+    if (k > 0 && !atBottom.current) {
+      for (let i = 0; i < k; i++) shift += heights.current.get(keys[i]!) ?? estimatedItemHeight;
     }
     if (atBottom.current) el.scrollTop = el.scrollHeight;
     else if (shift !== 0) el.scrollTop += shift;
