@@ -21,7 +21,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/internal/httpx"
 	"github.com/realtime-go/realtime/internal/testenv"
+	"github.com/realtime-go/realtime/store/diskblob"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -58,25 +60,66 @@ func (s *restartable) current() *realtime.Hub {
 	return s.hub
 }
 
+// buildClient type-checks and builds @realtime-go/client (the react
+// package's types come from its dist/).
+func buildClient(t *testing.T) {
+	t.Helper()
+	tsc(t, "packages/client/tsconfig.json")
+}
+
+var tscBin = filepath.Join("node_modules", ".bin", "tsc")
+
+// tsc runs the TypeScript compiler (strict) on a project.
+func tsc(t *testing.T, project string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, tscBin, "-p", project).CombinedOutput()
+	require.NoError(t, err, "tsc -p %s (strict) failed:\n%s", project, out)
+}
+
 // TestClientPackage type-checks and builds @realtime-go/client and runs
 // its tests against a real hub.
 func TestClientPackage(t *testing.T) {
-	tsc := filepath.Join("node_modules", ".bin", "tsc")
-	tests := testenv.NodeTests{Dir: filepath.Join("packages", "client"), Need: []string{filepath.Join("..", "..", tsc)},
+	tests := testenv.NodeTests{Dir: filepath.Join("packages", "client"), Need: []string{filepath.Join("..", "..", tscBin)},
 		Flags: []string{"--experimental-websocket"}, Files: []string{"test/"}}
 	tests.Check(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, tsc, "-p", "packages/client/tsconfig.json").CombinedOutput()
-	require.NoError(t, err, "tsc (strict) failed:\n%s", out)
+	buildClient(t)
+	tests.Env = serveHub(t)
+	tests.Run(t)
+}
 
+// TestReactPackage type-checks and builds @realtime-go/react and runs its
+// tests (React Testing Library in jsdom) against a real hub.
+func TestReactPackage(t *testing.T) {
+	tests := testenv.NodeTests{Dir: filepath.Join("packages", "react"),
+		Need:  []string{filepath.Join("..", "..", tscBin), filepath.Join("..", "..", "node_modules", "jsdom"), filepath.Join("..", "..", "node_modules", "@testing-library", "react")},
+		Flags: []string{"--experimental-websocket"}, Files: []string{"test/hooks.test.mjs", "test/components.test.mjs"}, Timeout: 3 * time.Minute}
+	tests.Check(t)
+	buildClient(t)
+	tsc(t, "packages/react/tsconfig.json")
+	tests.Env = serveHub(t)
+	tests.Run(t)
+}
+
+// serveHub serves a restartable hub at /ws, its file handler at /files/
+// and the tests' controls at /control/ until the test ends, and returns
+// the environment that tells the node tests where: HUB_URL, FILES_URL,
+// CONTROL_URL.
+func serveHub(t *testing.T) []string {
+	t.Helper()
 	j, err := realtime.NewJWT(realtime.JWTConfig{Secret: []byte(testenv.Secret)})
+	require.NoError(t, err)
+	blobs, err := diskblob.New(t.TempDir())
 	require.NoError(t, err)
 	s := &restartable{t: t, store: realtime.NewMemoryStore(realtime.MemoryOptions{}), jwt: j}
 	s.start()
 	t.Cleanup(func() { require.NoError(t, s.current().Close()) })
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) { s.current().ServeHTTP(w, r) })
+	mux.HandleFunc("/files/", func(w http.ResponseWriter, r *http.Request) {
+		http.StripPrefix("/files", s.current().FileHandler(blobs)).ServeHTTP(w, r)
+	})
 	mux.HandleFunc("GET /control/token", func(w http.ResponseWriter, r *http.Request) {
 		ttl := time.Hour
 		if v := r.URL.Query().Get("ttl"); v != "" {
@@ -90,6 +133,14 @@ func TestClientPackage(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, tok)
 	})
+	mux.HandleFunc("GET /control/whoami", func(w http.ResponseWriter, r *http.Request) {
+		u, _, err := j.Authenticate(r.Context(), httpx.Token(r))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		_, _ = io.WriteString(w, u.ID)
+	})
 	mux.HandleFunc("POST /control/restart", func(w http.ResponseWriter, r *http.Request) { s.start() })
 	mux.HandleFunc("POST /control/disconnect", func(w http.ResponseWriter, r *http.Request) {
 		code := realtime.StatusTooSlow
@@ -101,10 +152,8 @@ func TestClientPackage(t *testing.T) {
 		}
 	})
 	srv := httptest.NewServer(mux)
-	defer srv.Close()
-
-	tests.Env = []string{"HUB_URL=ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", "CONTROL_URL=" + srv.URL + "/control"}
-	tests.Run(t)
+	t.Cleanup(srv.Close)
+	return []string{"HUB_URL=ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", "FILES_URL=" + srv.URL + "/files/", "CONTROL_URL=" + srv.URL + "/control"}
 }
 
 // TestChatModuleIsCurrent builds @realtime-go/client afresh, as `npm run

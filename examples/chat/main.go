@@ -25,26 +25,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/realtime-go/realtime/examples/internal/chatapp"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	port := os.Getenv("WEBSOCKET_PORT")
-	if port == "" {
-		port = "8080"
-	}
-	if err := run(ctx, ":"+port, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "chat:", err)
-		os.Exit(1)
-	}
+	chatapp.Main("chat", func(ctx context.Context, addr string) error { return run(ctx, addr, nil) })
 }
 
 // run serves the example on addr until ctx ends; ready, when set, is called

@@ -9,11 +9,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
 	_ "modernc.org/sqlite"             // the "sqlite" driver
@@ -50,6 +53,21 @@ type Options struct {
 	DevSecret []byte
 	// Ready, when set, is called with the listening address.
 	Ready func(net.Addr)
+	// Web is the browser app served at /. Nil: the chat example's own UI.
+	Web fs.FS
+}
+
+// Main is the main function of a chat server command: serve runs on
+// ":"+WEBSOCKET_PORT (default 8080) until an interrupt or SIGTERM; an error
+// is printed after the command's name and exits with status 1.
+func Main(name string, serve func(ctx context.Context, addr string) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := serve(ctx, ":"+envOr("WEBSOCKET_PORT", "8080"))
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
 }
 
 // Run serves the chat on addr until ctx ends, then shuts down gracefully.
@@ -141,7 +159,10 @@ func Run(ctx context.Context, addr string, o Options) error {
 	}
 	mux.Handle("GET /socket.io/", sio)
 	mux.Handle("POST /socket.io/", sio)
-	mux.Handle("GET /", http.FileServerFS(web.Files))
+	if o.Web == nil {
+		o.Web = web.Files
+	}
+	mux.Handle("GET /", http.FileServerFS(o.Web))
 	if fileSharing {
 		files := http.StripPrefix("/files", hub.FileHandler(blobs))
 		mux.Handle("GET /files/", files)

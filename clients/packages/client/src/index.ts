@@ -130,6 +130,7 @@ export class Client {
    * the same clientMsgId, once connected. */
   #outbox: Outgoing[] = [];
   #flushing = false;
+  #user: UserRef | undefined;
 
   constructor(url: string, options: Options) {
     this.#url = url;
@@ -141,6 +142,14 @@ export class Client {
   /** The connection state. */
   get state(): State { return this.#state; }
 
+  /** The user the hub authenticated (from the last connected event);
+   * undefined before the first connection. */
+  get user(): UserRef | undefined { return this.#user; }
+
+  /** The token in use: the last one getToken returned, or options.token.
+   * HTTP endpoints beside the hub (file uploads) take it as a bearer token. */
+  get token(): string | undefined { return this.#token; }
+
   /** Listens to a push; returns what stops listening. */
   on<K extends keyof Events>(event: K, fn: (data: Events[K]) => void): () => void {
     let set = this.#listeners.get(event);
@@ -151,6 +160,14 @@ export class Client {
 
   off<K extends keyof Events>(event: K, fn: (data: Events[K]) => void): void {
     this.#listeners.get(event)?.delete(fn as Listener);
+  }
+
+  /** How many listeners event has, or all events together. */
+  listenerCount(event?: keyof Events): number {
+    if (event) return this.#listeners.get(event)?.size ?? 0;
+    let n = 0;
+    for (const set of this.#listeners.values()) n += set.size;
+    return n;
   }
 
   /** Listens to the next push of event only. */
@@ -302,6 +319,7 @@ export class Client {
   #onPush(event: string, data: unknown): void {
     switch (event) {
       case 'connected':
+        this.#user = (data as Events['connected']).user;
         this.#attempt = 0;
         this.#setState('open');
         this.#emitLocal('connected', data as Events['connected']);

@@ -192,3 +192,26 @@ test('terminal close codes stop the client', async () => {
   await assert.rejects(dave.emit('list-rooms'), (err) => err.code === 'unavailable');
   await assert.rejects(dave.send({ roomId: 'r', content: 'x' }), (err) => err.code === 'unavailable');
 });
+
+test('the connected user and the token in use are readable', async () => {
+  const erin = open('erin');
+  assert.equal(erin.user, undefined, 'nobody before the hub says so');
+  await isOpen(erin);
+  assert.deepEqual(erin.user, { id: 'erin', username: 'erin' });
+  const res = await fetch(`${CONTROL}/whoami`, { headers: { Authorization: `Bearer ${erin.token}` } });
+  assert.equal(await res.text(), 'erin', 'the token authenticates HTTP requests beside the hub');
+});
+
+test('listenerCount counts what on and once added and their unsubscribes removed', async () => {
+  const c = open('frank');
+  const base = c.listenerCount();
+  const offA = c.on('new-message', () => {});
+  const offB = c.on('state', () => {});
+  c.once('connected', () => {});
+  assert.equal(c.listenerCount('new-message'), 1);
+  assert.equal(c.listenerCount(), base + 3);
+  await isOpen(c); // the once listener has fired and gone
+  assert.equal(c.listenerCount(), base + 2);
+  offA(); offB();
+  assert.equal(c.listenerCount(), base);
+});

@@ -1,0 +1,7 @@
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import '@realtime-go/react/styles.css';
+import './app.css';
+import { App } from './App.js';
+
+createRoot(document.getElementById('root')!).render(<StrictMode><App /></StrictMode>);
