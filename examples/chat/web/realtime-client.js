@@ -39,6 +39,7 @@ export class Client {
      * the same clientMsgId, once connected. */
     #outbox = [];
     #flushing = false;
+    #user;
     constructor(url, options) {
         this.#url = url;
         this.#opts = options;
@@ -47,6 +48,12 @@ export class Client {
     }
     /** The connection state. */
     get state() { return this.#state; }
+    /** The user the hub authenticated (from the last connected event);
+     * undefined before the first connection. */
+    get user() { return this.#user; }
+    /** The token in use: the last one getToken returned, or options.token.
+     * HTTP endpoints beside the hub (file uploads) take it as a bearer token. */
+    get token() { return this.#token; }
     /** Listens to a push; returns what stops listening. */
     on(event, fn) {
         let set = this.#listeners.get(event);
@@ -57,6 +64,15 @@ export class Client {
     }
     off(event, fn) {
         this.#listeners.get(event)?.delete(fn);
+    }
+    /** How many listeners event has, or all events together. */
+    listenerCount(event) {
+        if (event)
+            return this.#listeners.get(event)?.size ?? 0;
+        let n = 0;
+        for (const set of this.#listeners.values())
+            n += set.size;
+        return n;
     }
     /** Listens to the next push of event only. */
     once(event, fn) {
@@ -217,6 +233,7 @@ export class Client {
     #onPush(event, data) {
         switch (event) {
             case 'connected':
+                this.#user = data.user;
                 this.#attempt = 0;
                 this.#setState('open');
                 this.#emitLocal('connected', data);
