@@ -110,6 +110,16 @@ type Config struct {
 	// MaxFrameBytes caps one client frame; a larger one closes the
 	// connection with 1009. Zero: 64 KiB.
 	MaxFrameBytes int64
+	// Compression negotiates permessage-deflate (RFC 7692) with native
+	// WebSocket clients that offer it, without context takeover: no
+	// compression window is kept between messages, so an idle connection
+	// costs no more. Messages of CompressionThreshold bytes or more are
+	// compressed, each for each connection: it trades CPU for bytes on the
+	// wire (BENCHMARKS.md has both). A client's compressed frame is limited
+	// by MaxFrameBytes once decompressed. Off by default.
+	Compression bool
+	// CompressionThreshold is the smallest message compressed. Zero: 512.
+	CompressionThreshold int
 	// SendQueueBytes caps the bytes queued for one connection; a
 	// connection whose queue overflows is closed with 4009, so that it never
 	// slows the others. Zero: 1 MiB.
@@ -190,30 +200,31 @@ type Config struct {
 }
 
 const (
-	defaultAuthTimeout        = 10 * time.Second
-	defaultTokenExpiryWarning = time.Minute
-	defaultMaxTokenBytes      = 8192
-	defaultConnsPerUser       = 100
-	defaultPendingConns       = 1000
-	defaultMaxRoomsPerUser    = 100
-	defaultMaxUsersPerRoom    = 1000
-	defaultLargeRoom          = 1000
-	defaultRoomExpiry         = 24 * time.Hour
-	defaultMaxMessageLength   = 2000
-	defaultMessagesPerMinute  = 60
-	defaultEventsPerSecond    = 50
-	defaultMaxFrameBytes      = 64 << 10
-	defaultSendQueueBytes     = 1 << 20
-	defaultWriteTimeout       = 10 * time.Second
-	defaultStoreTimeout       = 10 * time.Second
-	defaultPublishTimeout     = 10 * time.Second
-	defaultHeartbeatInterval  = 25 * time.Second
-	defaultPingTimeout        = 20 * time.Second
-	defaultTypingTimeout      = 3 * time.Second
-	defaultResumeLimit        = 1000
-	defaultOfflineTimeout     = 30 * time.Second
-	defaultPresenceGrace      = 5 * time.Second
-	defaultPresenceCoalesce   = 100 * time.Millisecond
+	defaultAuthTimeout          = 10 * time.Second
+	defaultTokenExpiryWarning   = time.Minute
+	defaultMaxTokenBytes        = 8192
+	defaultConnsPerUser         = 100
+	defaultPendingConns         = 1000
+	defaultMaxRoomsPerUser      = 100
+	defaultMaxUsersPerRoom      = 1000
+	defaultLargeRoom            = 1000
+	defaultCompressionThreshold = 512
+	defaultRoomExpiry           = 24 * time.Hour
+	defaultMaxMessageLength     = 2000
+	defaultMessagesPerMinute    = 60
+	defaultEventsPerSecond      = 50
+	defaultMaxFrameBytes        = 64 << 10
+	defaultSendQueueBytes       = 1 << 20
+	defaultWriteTimeout         = 10 * time.Second
+	defaultStoreTimeout         = 10 * time.Second
+	defaultPublishTimeout       = 10 * time.Second
+	defaultHeartbeatInterval    = 25 * time.Second
+	defaultPingTimeout          = 20 * time.Second
+	defaultTypingTimeout        = 3 * time.Second
+	defaultResumeLimit          = 1000
+	defaultOfflineTimeout       = 30 * time.Second
+	defaultPresenceGrace        = 5 * time.Second
+	defaultPresenceCoalesce     = 100 * time.Millisecond
 )
 
 // withDefaults returns a copy of c with zero fields set to their defaults, or
@@ -252,6 +263,7 @@ func (c Config) withDefaults() (Config, error) {
 	setInt(&c.MaxRoomsPerUser, defaultMaxRoomsPerUser)
 	setInt(&c.MaxUsersPerRoom, defaultMaxUsersPerRoom)
 	setInt(&c.LargeRoom, defaultLargeRoom)
+	setInt(&c.CompressionThreshold, defaultCompressionThreshold)
 	setInt(&c.MaxMessageLength, defaultMaxMessageLength)
 	setInt(&c.MaxMessagesPerMinute, defaultMessagesPerMinute)
 	setInt(&c.MaxEventsPerSecond, defaultEventsPerSecond)
@@ -288,6 +300,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"PresenceCoalesce", c.PresenceCoalesce < 0},
 		{"MaxTokenBytes", c.MaxTokenBytes < 0},
 		{"MaxUsersPerRoom", c.MaxUsersPerRoom < 0},
+		{"CompressionThreshold", c.CompressionThreshold < 0},
 		{"MaxMessageLength", c.MaxMessageLength < 0},
 		{"ResumeLimit", c.ResumeLimit < 0},
 		{"MaxConnectionsPerAddress", c.MaxConnectionsPerAddress < 0},
@@ -322,6 +335,7 @@ func (c Config) withDefaults() (Config, error) {
 //	PING_TIMEOUT, AUTH_TIMEOUT, WRITE_TIMEOUT, STORE_TIMEOUT,
 //	PUBLISH_TIMEOUT, TYPING_TIMEOUT, METRICS_INTERVAL (StatsLogInterval)  Go durations ("30s")
 //	MAX_FILE_SIZE, MAX_FRAME_BYTES, SEND_QUEUE_BYTES  bytes, or with a unit: "10MB" (B, KB, MB, GB; 1 KB = 1024 bytes)
+//	COMPRESSION              true or false; COMPRESSION_THRESHOLD bytes
 //
 // The seed's REDIS_* variables are read where an adapter is built:
 // redisadapter.ClientOptionsFromEnv.
@@ -353,7 +367,9 @@ func ConfigFromEnv() (Config, error) {
 		{"MAX_EVENTS_PER_SECOND", &c.MaxEventsPerSecond}, {"MAX_TOKEN_BYTES", &c.MaxTokenBytes},
 		{"RESUME_LIMIT", &c.ResumeLimit}, {"MAX_CONNECTIONS_PER_USER", &c.MaxConnectionsPerUser},
 		{"MAX_CONNECTIONS_PER_ADDRESS", &c.MaxConnectionsPerAddress}, {"MAX_PENDING_CONNECTIONS", &c.MaxPendingConnections},
+		{"COMPRESSION_THRESHOLD", &c.CompressionThreshold},
 	})
+	errs = fromEnv(errs, "a boolean", strconv.ParseBool, []envVar[bool]{{"COMPRESSION", &c.Compression}})
 	errs = fromEnv(errs, "a duration", time.ParseDuration, []envVar[time.Duration]{
 		{"ROOM_EXPIRY", &c.DefaultRoomExpiry}, {"OFFLINE_TIMEOUT", &c.OfflineTimeout},
 		{"PRESENCE_GRACE", &c.PresenceGrace}, {"HEARTBEAT_INTERVAL", &c.HeartbeatInterval},

@@ -172,10 +172,16 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeHTTPError(w, refused)
 		return
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	opts := &websocket.AcceptOptions{
 		Subprotocols:       []string{wire.Subprotocol},
 		InsecureSkipVerify: true, // the origin was checked above
-	})
+		CompressionMode:    websocket.CompressionDisabled,
+	}
+	if h.cfg.Compression {
+		opts.CompressionMode = websocket.CompressionNoContextTakeover
+		opts.CompressionThreshold = h.cfg.CompressionThreshold
+	}
+	ws, err := websocket.Accept(w, r, opts)
 	if err != nil {
 		// Accept has written the response.
 		h.conns.give(pre.slot)

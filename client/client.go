@@ -45,6 +45,10 @@ type DialOptions struct {
 	// HTTPClient makes the upgrade request. Nil: http.DefaultClient.
 	HTTPClient *http.Client
 
+	// Compression offers permessage-deflate, without context takeover; the
+	// hub uses it when its Config.Compression is on.
+	Compression bool
+
 	// NoReconnect turns automatic reconnection off: the client closes
 	// when its connection drops.
 	NoReconnect bool
@@ -156,10 +160,15 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 	if token != "" {
 		h.Set("Authorization", "Bearer "+token)
 	}
+	mode := websocket.CompressionDisabled
+	if c.opts.Compression {
+		mode = websocket.CompressionNoContextTakeover
+	}
 	ws, resp, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{
-		HTTPClient:   c.opts.HTTPClient,
-		HTTPHeader:   h,
-		Subprotocols: []string{wire.Subprotocol},
+		HTTPClient:      c.opts.HTTPClient,
+		HTTPHeader:      h,
+		Subprotocols:    []string{wire.Subprotocol},
+		CompressionMode: mode,
 	})
 	if err != nil {
 		if resp != nil {

@@ -111,10 +111,15 @@ func closeAll(conns []*wsConn) {
 
 // cpuMark is the CPU time the server (-1 without -pid) and the bench
 // itself had used at one moment.
-type cpuMark struct{ server, bench time.Duration }
+// cpuMark is a point of a run: the CPU time used so far, and the bytes
+// the bench's connections read off their sockets.
+type cpuMark struct {
+	server, bench time.Duration
+	wire          int64
+}
 
 func (b *bench) cpu() cpuMark {
-	m := cpuMark{server: -1, bench: -1}
+	m := cpuMark{server: -1, bench: -1, wire: wireRead.Load()}
 	if b.cfg.pid != 0 {
 		if d, err := processCPU(b.cfg.pid); err == nil {
 			m.server = d

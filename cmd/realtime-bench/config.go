@@ -17,6 +17,7 @@ type config struct {
 	pid      int    // the server's process id, for CPU and memory; 0: unknown
 	scenario string // fanout, rooms, idle or connect
 	mode     string // fanout only: window, burst or paced
+	compress bool   // offer permessage-deflate
 
 	members  int     // recipients per room (fanout, rooms, connect)
 	rooms    int     // rooms (rooms scenario)
@@ -98,6 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.connects, "connects", 2000, "connections to open, for the connect scenario")
 	fs.IntVar(&c.parallel, "parallel", 32, "connections opened at once")
 	fs.IntVar(&c.size, "size", 100, "payload bytes per message")
+	fs.BoolVar(&c.compress, "compress", false, "offer permessage-deflate (without context takeover) on every connection; the server decides")
 	fs.BoolVar(&c.plain, "plain", false, "pad payloads with plain 'x' characters, which JSON never escapes, instead of realistic text (quotes, a backslash, é, emoji)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of window, paced and connect runs")
 	fs.DurationVar(&c.setup, "setup-timeout", 3*time.Minute, "cap on connecting and joining before a run")

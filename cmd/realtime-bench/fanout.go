@@ -117,6 +117,9 @@ func (b *bench) measured(r *result, start time.Duration, sent, expected int64, c
 	if cpu0.server >= 0 && cpu1.server == cpu0.server && delivered >= 10000 {
 		r.addNote(fmt.Sprintf("the CPU time of -pid %d did not move: is it the server's process?", b.cfg.pid))
 	}
+	if delivered > 0 {
+		r.WireBytesPerOp = float64(cpu1.wire-cpu0.wire) / float64(delivered)
+	}
 	if frames := t.frames.Load(); frames > 0 {
 		r.BytesPerFrame = float64(t.bytes.Load()) / float64(frames)
 		r.EventsPerFrame = float64(t.objects.Load()) / float64(frames)

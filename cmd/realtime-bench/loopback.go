@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 )
 
@@ -58,7 +59,19 @@ func dialLoopback(ctx context.Context, network, addr string) (net.Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("%s: %w", addr, errNotLoopback)
 	}
-	return c, nil
+	return countedConn{c}, nil
+}
+
+// wireRead counts the bytes every connection of the bench read off its
+// socket: what crossed the wire, compressed or not.
+var wireRead atomic.Int64
+
+type countedConn struct{ net.Conn }
+
+func (c countedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	wireRead.Add(int64(n))
+	return n, err
 }
 
 // newLoopbackClient returns the HTTP client of every WebSocket handshake

@@ -40,6 +40,8 @@ import (
 	"os"
 	"os/signal"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 func main() {
@@ -60,6 +62,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.compress {
+		compression = websocket.CompressionNoContextTakeover
 	}
 	if cfg.table != "" {
 		return printTable(cfg.table, stdout)

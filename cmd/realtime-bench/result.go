@@ -39,6 +39,7 @@ type result struct {
 	CPUPerOpUs      float64 `json:"cpuPerOpUs"`      // server CPU per delivery (per connection, for connect)
 	BenchCPUPerOpUs float64 `json:"benchCpuPerOpUs"` // the bench's own CPU, likewise: it shares the machine
 	BytesPerFrame   float64 `json:"bytesPerFrame"`
+	WireBytesPerOp  float64 `json:"wireBytesPerOp"` // bytes read off the sockets per delivery, compressed or not
 	EventsPerFrame  float64 `json:"eventsPerFrame"`
 
 	Conns             int     `json:"conns,omitempty"`         // idle: connections held
@@ -95,8 +96,8 @@ func (r result) String() string {
 		fmt.Fprintf(&b, " %.0f connections/s (connect+auth+join), %d of %d made, p50 %.2f ms, p99 %.2f ms, max %.2f ms, server CPU %s µs/connection (bench %s)",
 			r.PerSec, r.Delivered, r.Sent, r.P50Ms, r.P99Ms, r.MaxMs, known(r.CPUPerOpUs, "%.1f"), known(r.BenchCPUPerOpUs, "%.1f"))
 	default:
-		fmt.Fprintf(&b, " %s delivered/s, loss %.2f%%, p50 %.2f ms, p99 %.2f ms, max %.2f ms, server CPU %s µs/delivery (bench %s), %.0f B/frame, %.1f events/frame",
-			si(r.PerSec), 100*r.Loss, r.P50Ms, r.P99Ms, r.MaxMs, known(r.CPUPerOpUs, "%.2f"), known(r.BenchCPUPerOpUs, "%.2f"), r.BytesPerFrame, r.EventsPerFrame)
+		fmt.Fprintf(&b, " %s delivered/s, loss %.2f%%, p50 %.2f ms, p99 %.2f ms, max %.2f ms, server CPU %s µs/delivery (bench %s), %.0f B/frame, %.1f events/frame, %.0f B/delivery on the wire",
+			si(r.PerSec), 100*r.Loss, r.P50Ms, r.P99Ms, r.MaxMs, known(r.CPUPerOpUs, "%.2f"), known(r.BenchCPUPerOpUs, "%.2f"), r.BytesPerFrame, r.EventsPerFrame, r.WireBytesPerOp)
 		fmt.Fprintf(&b, " (%.1f s after %.1f s of setup, %d sent, %d of %d delivered)", r.Seconds, r.SetupSeconds, r.Sent, r.Delivered, r.Expected)
 	}
 	fmt.Fprintf(&b, ", %d disconnects", r.Disconnects)

@@ -32,12 +32,17 @@ type wsConn struct {
 	buf *[]byte
 }
 
+// compression is what dialWS offers: -compress makes it
+// permessage-deflate without context takeover.
+var compression = websocket.CompressionDisabled
+
 // dialWS opens a WebSocket to a loopback URL.
 func dialWS(ctx context.Context, client *http.Client, url string, header http.Header, subprotocols ...string) (*wsConn, error) {
 	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{
-		HTTPClient:   client,
-		HTTPHeader:   header,
-		Subprotocols: subprotocols,
+		HTTPClient:      client,
+		HTTPHeader:      header,
+		Subprotocols:    subprotocols,
+		CompressionMode: compression,
 	})
 	if err != nil {
 		return nil, err

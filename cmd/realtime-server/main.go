@@ -55,6 +55,7 @@ type options struct {
 	redisURL   string
 	secret     string
 	queueBytes int64
+	compress   bool
 	pprof      bool
 	verbose    bool
 }
@@ -80,6 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.redisURL, "redis", "redis://127.0.0.1:6379/0", "Redis URL for -adapter redis")
 	fs.StringVar(&o.secret, "secret", defaultSecret, "HS256 secret that client tokens are verified with")
 	fs.Int64Var(&o.queueBytes, "queue-bytes", 0, "Config.SendQueueBytes (0: the library's default, 1 MiB)")
+	fs.BoolVar(&o.compress, "compression", false, "Config.Compression: permessage-deflate with clients that offer it")
 	fs.BoolVar(&o.pprof, "pprof", false, "serve net/http/pprof under /debug/pprof/, to profile a run")
 	fs.BoolVar(&o.verbose, "v", false, "log at info level (default: warnings and errors)")
 	if err := fs.Parse(args); err != nil {
@@ -135,6 +137,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		MaxMessagesPerMinute: -1,
 		MaxEventsPerSecond:   -1,
 		SendQueueBytes:       o.queueBytes,
+		Compression:          o.compress,
 	})
 	if err != nil {
 		return err
