@@ -231,7 +231,9 @@ func TestUpgradeFlushesPending(t *testing.T) {
 func TestPingPong(t *testing.T) {
 	for _, transport := range []string{"polling", "websocket"} {
 		t.Run(transport, func(t *testing.T) {
-			e := newEnv(t, realtime.Config{}, socketio.Options{PingInterval: 50 * time.Millisecond, PingTimeout: 100 * time.Millisecond})
+			// Pings every 50 ms; a pong may take a second, for a loaded
+			// machine under -race (100 ms failed there).
+			e := newEnv(t, realtime.Config{}, socketio.Options{PingInterval: 50 * time.Millisecond, PingTimeout: time.Second})
 			c := e.sio("alice", transport) // answers pings
 			pings := 0
 			deadline := time.After(5 * time.Second)
