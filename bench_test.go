@@ -409,8 +409,8 @@ func BenchmarkPresenceStorm5000(b *testing.B) {
 // BenchmarkPersistedMessages sends messages with acks over real loopback
 // sockets, every ack coming after the message is stored, and reports
 // msgs/s: from one connection that keeps 64 sends in flight ("1x64", one
-// room), and from 100 connections that wait for each ack ("100x1"), into
-// one room or a room each. The senders are members without a subscription,
+// room), and from 100 connections that wait for each ack ("100x1") or keep
+// 16 in flight ("100x16"), into one room or a room each. The senders are members without a subscription,
 // so the figure is the store's, not fan-out's. Stores: memory, SQLite (a
 // file), PostgreSQL.
 //
@@ -424,6 +424,8 @@ func BenchmarkPersistedMessages(b *testing.B) {
 		{"1x64", 1, 64, true},
 		{"100x1/one-room", 100, 1, true},
 		{"100x1/own-rooms", 100, 1, false},
+		{"100x16/one-room", 100, 16, true},
+		{"100x16/own-rooms", 100, 16, false},
 	}
 	for _, st := range []string{"memory", "sqlite", "postgres"} {
 		for _, sh := range shapes {
