@@ -20,6 +20,11 @@ import (
 // connection's messages to a stream in that order too, so its acks carry
 // increasing seqs.
 //
+// A Store that saves faster than a hand-over to another goroutine costs
+// (the memory store) is not worth a pipe: while the last save of the
+// connection took less than inlineSave and nothing is queued, the read
+// goroutine stores and answers a message itself.
+//
 // Any other event of the connection waits until the pipe is empty before
 // it runs (conn.handleFrame): a leave-room, an edit or a join applies after
 // the messages sent before it, as when each event waited for the last.
@@ -27,6 +32,10 @@ import (
 // maxPipelined is how many of a connection's messages may wait to be
 // stored; the read goroutine stops reading while that many wait.
 const maxPipelined = 256
+
+// inlineSave is the longest save after which the read goroutine still
+// stores the connection's next message itself.
+const inlineSave = 50 * time.Microsecond
 
 // maxRefillWait bounds how long the pipe waits for a pipelining client to
 // refill its window before it stores what is queued (see refill).
@@ -39,6 +48,7 @@ type sendPipe struct {
 	queue   []pendingSend
 	spare   []pendingSend
 	running bool      // a goroutine stores what is queued
+	slow    bool      // the last save took longer than inlineSave
 	waiters int       // goroutines waiting on changed
 	changed sync.Cond // signalled when the queue is taken or the pipe is idle
 	// want and filled: the pipe's goroutine waits (refill) until want
@@ -62,10 +72,16 @@ func (c *conn) refuse(ack uint64, event string, err error) {
 }
 
 // pipeSend queues s to be stored (or, with s.err, answered), waiting while
-// maxPipelined messages do. Only the read goroutine calls it.
+// maxPipelined messages do, or stores it at once when the pipe is idle and
+// saves are fast. Only the read goroutine calls it.
 func (c *conn) pipeSend(s pendingSend) {
 	p := &c.sends
 	p.mu.Lock()
+	if !p.running && !p.slow && s.err == nil { // idle: nothing is queued
+		p.mu.Unlock()
+		c.storeBatch([]pendingSend{s})
+		return
+	}
 	defer p.mu.Unlock()
 	for len(p.queue) >= maxPipelined {
 		p.wait()
@@ -173,26 +189,37 @@ func (c *conn) storeQueued() {
 	}()
 	for batch = c.sends.take(nil); len(batch) > 0; batch = c.sends.take(batch) {
 		start := time.Now()
-		h.storeAndPublishAll(c.ctx, batch, func(s pendingSend, saved Message, err error) {
-			if s.err != nil {
-				c.answer(s.ack, s.event, nil, s.err)
-				return
-			}
-			result, err := h.messageSent(c.ctx, c, s, saved, err)
-			c.answer(s.ack, "message", result, err)
-		})
+		c.storeBatch(batch)
 		// A group of several: the client pipelines. Give it a moment, a
 		// fraction of what the group took, to send the next group whole.
-		if wait := min(time.Since(start)/4, maxRefillWait); len(batch) > 1 && wait > 50*time.Microsecond {
+		if wait := min(time.Since(start)/4, maxRefillWait); len(batch) > 1 && wait > inlineSave {
 			c.sends.refill(c.ctx, len(batch), wait)
 		}
 	}
 }
 
+// storeBatch stores, publishes and answers batch, and notes whether the
+// save was slow.
+func (c *conn) storeBatch(batch []pendingSend) {
+	h := c.hub
+	d := h.storeAndPublishAll(c.ctx, batch, func(s pendingSend, saved Message, err error) {
+		if s.err != nil {
+			c.answer(s.ack, s.event, nil, s.err)
+			return
+		}
+		result, err := h.messageSent(c.ctx, c, s, saved, err)
+		c.answer(s.ack, "message", result, err)
+	})
+	c.sends.mu.Lock()
+	c.sends.slow = d > inlineSave
+	c.sends.mu.Unlock()
+}
+
 // storeAndPublishAll does for each of sends what storeAndPublish does for
 // one message, saving them all with one Store call, and hands each outcome
-// to sent, in order. A send refused already (s.err) is only handed on.
-func (h *Hub) storeAndPublishAll(ctx context.Context, sends []pendingSend, sent func(s pendingSend, saved Message, err error)) {
+// to sent, in order. A send refused already (s.err) is only handed on. It
+// returns how long the Store took.
+func (h *Hub) storeAndPublishAll(ctx context.Context, sends []pendingSend, sent func(s pendingSend, saved Message, err error)) (saving time.Duration) {
 	msgs := make([]Message, 0, len(sends))
 	keys := make([]streamKey, 0, len(sends))
 	turns := make([]uint64, 0, len(sends))
@@ -212,7 +239,9 @@ func (h *Hub) storeAndPublishAll(ctx context.Context, sends []pendingSend, sent 
 	}()
 	var results []SaveResult
 	if len(msgs) > 0 {
+		start := time.Now()
 		results = h.saveMessages(ctx, msgs)
+		saving = time.Since(start)
 	}
 	for _, s := range sends {
 		if s.err != nil {
@@ -227,6 +256,7 @@ func (h *Hub) storeAndPublishAll(ctx context.Context, sends []pendingSend, sent 
 		ended++
 		sent(s, saved, err)
 	}
+	return saving
 }
 
 // saveMessages saves msgs with one Store call when the Store is a
