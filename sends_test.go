@@ -25,6 +25,15 @@ import (
 // once; and the message sent after leaving is refused. On the memory,
 // SQLite and PostgreSQL stores.
 func TestPipelinedSends(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store realtime.Store) {
+		env := newTestHub(t, realtime.Config{Store: store, MaxMessagesPerMinute: -1, MaxEventsPerSecond: -1})
+		checkPipelinedSends(t, env, env, store, 1000)
+	})
+}
+
+// forEachStore runs fn as a subtest on a fresh memory, SQLite and
+// PostgreSQL store.
+func forEachStore(t *testing.T, fn func(t *testing.T, store realtime.Store)) {
 	stores := map[string]func(t *testing.T) realtime.Store{
 		"memory": func(*testing.T) realtime.Store {
 			return realtime.NewMemoryStore(realtime.MemoryOptions{HistorySize: 2000})
@@ -37,12 +46,50 @@ func TestPipelinedSends(t *testing.T) {
 		},
 	}
 	for name, open := range stores {
-		t.Run(name, func(t *testing.T) {
-			store := open(t)
-			env := newTestHub(t, realtime.Config{Store: store, MaxMessagesPerMinute: -1, MaxEventsPerSecond: -1})
-			checkPipelinedSends(t, env, env, store, 1000)
-		})
+		t.Run(name, func(t *testing.T) { fn(t, open(t)) })
 	}
+}
+
+// TestPipelinedSendsRetried: a connection pipelines 300 messages and drops
+// without reading an ack; a new connection sends them all again with the
+// same clientMsgIds. Its acks come in order with increasing seqs (those
+// stored before keep theirs), and history holds each message once, in the
+// order sent.
+func TestPipelinedSendsRetried(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store realtime.Store) {
+		const n = 300
+		env := newTestHub(t, realtime.Config{Store: store, MaxMessagesPerMinute: -1, MaxEventsPerSecond: -1})
+		room, err := env.hub.CreateRoom(context.Background(), realtime.User{ID: "alice"}, realtime.RoomOptions{Name: "retry"})
+		require.NoError(t, err)
+		send := func(r *testenv.Raw) {
+			for i := 1; i <= n; i++ {
+				r.Write(fmt.Sprintf(`{"event":"message","data":{"roomId":%q,"content":"m%d","clientMsgId":"c%d"},"ack":%d}`, room.ID, i, i, i))
+			}
+		}
+		first := env.raw("alice")
+		send(first)
+		first.WS.CloseNow()
+
+		again := env.raw("alice")
+		send(again)
+		var last uint64
+		for i := uint64(1); i <= n; i++ {
+			f := nextReply(t, again)
+			require.Equal(t, i, f.Ack, "acks out of order")
+			require.Nil(t, f.Error, "ack %d", i)
+			m := testenv.DecodeInto[realtime.Message](t, f.Data)
+			require.Greater(t, m.Seq, last, "ack %d", i)
+			last = m.Seq
+		}
+		hist, more, err := store.History(context.Background(), realtime.HistoryQuery{Stream: realtime.RoomStream(room.ID), Limit: 2 * n})
+		require.NoError(t, err)
+		require.False(t, more)
+		require.Equal(t, n, len(hist), "each message once")
+		for i, m := range hist {
+			require.Equal(t, fmt.Sprint("m", i+1), m.Content)
+			require.Equal(t, uint64(i+1), m.Seq)
+		}
+	})
 }
 
 // TestPipelinedSendsAcrossNodes: as TestPipelinedSends, the sender on one
