@@ -406,49 +406,67 @@ func BenchmarkPresenceStorm5000(b *testing.B) {
 	b.ReportMetric(float64(bytesIn.Load())/members, "bytes/member")
 }
 
-// BenchmarkPersistedMessages: 100 clients over real loopback sockets send
-// messages with acks, every ack coming after the message's row is
-// committed, into one room ("one-room") or a room each ("own-rooms"). The
-// senders are members without a subscription, so the figure is the store's,
-// not fan-out's. Reported as msgs/s.
+// BenchmarkPersistedMessages sends messages with acks over real loopback
+// sockets, every ack coming after the message is stored, and reports
+// msgs/s: from one connection that keeps 64 sends in flight ("1x64", one
+// room), and from 100 connections that wait for each ack ("100x1") or keep
+// 16 in flight ("100x16"), into one room or a room each. The senders are members without a subscription,
+// so the figure is the store's, not fan-out's. Stores: memory, SQLite (a
+// file), PostgreSQL.
+//
+//	go test -run '^$' -bench PersistedMessages -benchtime 20000x .
 func BenchmarkPersistedMessages(b *testing.B) {
-	for _, c := range []struct {
-		d      sqlstore.Dialect
-		shared bool
-	}{{sqlstore.SQLite, true}, {sqlstore.SQLite, false}, {sqlstore.Postgres, true}, {sqlstore.Postgres, false}} {
-		name := c.d.String() + "/own-rooms"
-		if c.shared {
-			name = c.d.String() + "/one-room"
+	shapes := []struct {
+		name             string
+		senders, flights int
+		shared           bool
+	}{
+		{"1x64", 1, 64, true},
+		{"100x1/one-room", 100, 1, true},
+		{"100x1/own-rooms", 100, 1, false},
+		{"100x16/one-room", 100, 16, true},
+		{"100x16/own-rooms", 100, 16, false},
+	}
+	for _, st := range []string{"memory", "sqlite", "postgres"} {
+		for _, sh := range shapes {
+			b.Run(st+"/"+sh.name, func(b *testing.B) {
+				persistBench(b, benchStore(b, st), sh.senders, sh.flights, sh.shared)
+			})
 		}
-		d := c.d
-		b.Run(name, func(b *testing.B) {
-			dsn := testenv.SQLiteDSN(filepath.Join(b.TempDir(), "bench.db"))
-			driver := "sqlite"
-			if d == sqlstore.Postgres {
-				dsn, driver = testenv.PostgresSchema(b, ""), "pgx"
-			}
-			db, err := sql.Open(driver, dsn)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			db.SetMaxOpenConns(40)
-			db.SetMaxIdleConns(40) // the default of 2 reconnects constantly
-			store, err := sqlstore.New(db, sqlstore.Options{Dialect: d})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer store.Close()
-			if err := store.Migrate(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			persistBench(b, store, c.shared)
-		})
 	}
 }
 
-func persistBench(b *testing.B, store realtime.Store, shared bool) {
-	const senders = 100
+// benchStore opens a fresh store of kind memory, sqlite or postgres, closed
+// when b ends.
+func benchStore(b *testing.B, kind string) realtime.Store {
+	if kind == "memory" {
+		return realtime.NewMemoryStore(realtime.MemoryOptions{})
+	}
+	d, driver, dsn := sqlstore.SQLite, "sqlite", testenv.SQLiteDSN(filepath.Join(b.TempDir(), "bench.db"))
+	if kind == "postgres" {
+		d, driver, dsn = sqlstore.Postgres, "pgx", testenv.PostgresSchema(b, "")
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(40)
+	db.SetMaxIdleConns(40) // the default of 2 reconnects constantly
+	store, err := sqlstore.New(db, sqlstore.Options{Dialect: d})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	if err := store.Migrate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return store
+}
+
+// persistBench has senders connections send b.N messages in all, each
+// keeping flights of them in flight, into one room (shared) or a room each.
+func persistBench(b *testing.B, store realtime.Store, senders, flights int, shared bool) {
 	auth, _ := realtime.NewJWT(realtime.JWTConfig{Secret: []byte(testSecret)})
 	hub, err := realtime.New(realtime.Config{
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Authenticator: auth, Store: store,
@@ -486,14 +504,16 @@ func persistBench(b *testing.B, store realtime.Store, shared bool) {
 	b.ResetTimer()
 	start := time.Now()
 	for i, c := range clients {
-		wg.Go(func() {
-			for next.Add(1) <= int64(b.N) {
-				if _, err := c.Emit(ctx, "message", map[string]string{"roomId": rooms[i], "content": "persist me"}); err != nil {
-					b.Error(err)
-					return
+		for range flights {
+			wg.Go(func() {
+				for next.Add(1) <= int64(b.N) {
+					if _, err := c.Emit(ctx, "message", map[string]string{"roomId": rooms[i], "content": "persist me"}); err != nil {
+						b.Error(err)
+						return
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 	wg.Wait()
 	b.StopTimer()

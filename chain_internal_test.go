@@ -73,7 +73,7 @@ func TestSendOrderSurvivesAPanickingSave(t *testing.T) {
 		send := func(content string) {
 			wg.Go(func() {
 				defer func() { _ = recover() }()
-				_, _ = h.sendMessage(context.Background(), User{ID: "alice"}, directMessage(content))
+				_, _ = h.storeAndPublish(context.Background(), directMessage(content))
 			})
 			synctest.Wait()
 		}
@@ -97,7 +97,7 @@ func TestSendsStopWaitingWhenCancelled(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		for range 4 {
-			wg.Go(func() { _, _ = h.sendMessage(ctx, User{ID: "alice"}, directMessage("x")) })
+			wg.Go(func() { _, _ = h.storeAndPublish(ctx, directMessage("x")) })
 			synctest.Wait()
 		}
 		start := time.Now()

@@ -83,6 +83,9 @@ type conn struct {
 	// that connects it sets it, release gives it back.
 	slot slot
 
+	// sends are the messages read and waiting to be stored (sends.go).
+	sends sendPipe
+
 	// Only the read goroutine touches these.
 	events  bucket
 	strikes []time.Time
@@ -100,6 +103,7 @@ func newConn(h *Hub, t Transport) *conn {
 		cancel: cancel,
 		rooms:  make(map[string]struct{}),
 	}
+	c.sends.changed.L = &c.sends.mu
 	c.transport, c.connectedAt = transportName(t), now()
 	if n := h.cfg.MaxEventsPerSecond; n > 0 {
 		c.events = newBucket(2*n, time.Second/time.Duration(n))
@@ -387,34 +391,53 @@ func (c *conn) isAuthed() bool {
 	return c.authed
 }
 
-// handleFrame decodes and answers one client frame.
+// handleFrame decodes and answers one client frame. Its answer comes after
+// those of the frames before it.
 func (c *conn) handleFrame(data []byte) {
 	f, err := wire.DecodeClient(data)
 	if err != nil {
-		c.reply(f.Ack, f.Event, nil, Errorf(CodeInvalid, "%s", err.Error()))
+		c.refuse(f.Ack, f.Event, Errorf(CodeInvalid, "%s", err.Error()))
 		return
 	}
 	if !c.allow(&c.events) {
 		c.hub.obs.RateLimited("events")
-		c.reply(f.Ack, f.Event, nil, ErrRateLimited)
+		c.refuse(f.Ack, f.Event, ErrRateLimited)
 		return
 	}
 	if f.Event != "auth" && !c.isAuthed() {
-		c.reply(f.Ack, f.Event, nil, ErrUnauthorized)
+		c.refuse(f.Ack, f.Event, ErrUnauthorized)
 		return
 	}
+	if f.Event == "message" {
+		// Stored with the messages read before and after it (sends.go).
+		c.hub.countEvent(f.Event)
+		s, err := c.hub.prepareMessage(c.ctx, c, f.Ack, f.Data)
+		if err != nil {
+			c.refuse(f.Ack, f.Event, err)
+			return
+		}
+		c.pipeSend(s)
+		return
+	}
+	c.awaitSends() // every other event applies after the messages before it
 	result, err := c.hub.handle(c, f.Event, f.Data)
+	c.answer(f.Ack, f.Event, result, err)
+}
+
+// answer answers a client event: its ack (or for a message sent without
+// one, message-sent), its error, or the close a hook asked for.
+func (c *conn) answer(ack uint64, event string, result any, err error) {
 	var ce *CloseError
 	if errors.As(err, &ce) {
 		c.closeWith(ce.Code, ce.Reason)
 		return
 	}
-	if err == nil && f.Event == "message" && f.Ack == 0 {
+	if err == nil && event == "message" && ack == 0 {
 		// The protocol's confirmation for a message sent without ack.
 		c.push("message-sent", result)
 		return
 	}
-	c.reply(f.Ack, f.Event, result, err)
+	c.reply(ack, event, result, err)
 }
 
 // allow takes a token from b and counts refusals: a connection refused more

@@ -38,7 +38,10 @@
 // New validates the Config (an invalid field is an error naming it) and
 // starts the Broker. Each connection has one goroutine that reads and
 // handles its events in order and one that writes; both end when the
-// connection closes. Shutdown refuses new upgrades with 503, closes every
+// connection closes. While a connection's messages wait for a slow Store
+// (SQL), a third stores them in groups, publishes and acks them in the order
+// sent, and ends when none wait; the connection's other events take effect
+// after the messages sent before them. Shutdown refuses new upgrades with 503, closes every
 // connection with 1001 after writing what was queued for it; Close does the
 // same at once, without waiting for anything but the hub's own goroutines.
 // Both may be called more than once. A hub closes only what it created: the
@@ -62,8 +65,8 @@
 //   - A write that takes longer than Config.WriteTimeout ends its
 //     connection. A hook that panics ends only the connection it was
 //     serving, with 1011; the panic is logged and the hub goes on.
-//   - An idle connection costs one goroutine; its writer runs only while it
-//     has something to send.
+//   - An idle connection costs one goroutine; its writer, and the
+//     goroutine that stores its messages, run only while they have work.
 //
 // # Security defaults
 //

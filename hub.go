@@ -34,6 +34,8 @@ import (
 //     repair, resume floors; roomSeq.mu.
 //   - turns (order.go): each stream's send turns, so that a node publishes
 //     in Store order; chainStripe.mu per stripe.
+//   - sends (sends.go, one per connection): the connection's messages
+//     waiting to be stored together; sendPipe.mu.
 //   - lanes (hub.go): per room subscription changes, per user presence
 //     changes, in order; one mutex per name, lanes.mu for the names.
 //   - here (presence.go): this node's users, their statuses and grace
@@ -67,13 +69,16 @@ import (
 //
 // Leaves, under which nothing else is taken: lanes.mu, queries.mu, connsMu, bgMu,
 // localUsers.mu, coalescer.mu, chainStripe.mu, connLimits.mu,
-// expiries.mu, conn.umu and conn.tmu.
+// expiries.mu, sendPipe.mu, conn.umu and conn.tmu.
 type Hub struct {
 	cfg   Config
 	log   *slog.Logger
 	store Store
 	// storeRaw is the Config's Store, under the Observer's timing.
 	storeRaw Store
+	// saver is the Store's BatchSaver, under the Observer's timing; nil
+	// when the Store has none.
+	saver BatchSaver
 	// broker carries publications between nodes; presence keeps the
 	// cluster's presence records (Config.Broker, Config.Presence).
 	broker   adapter.Broker
@@ -140,10 +145,14 @@ func New(cfg Config) (*Hub, error) {
 		h.store = NewMemoryStore(MemoryOptions{})
 	}
 	h.storeRaw = h.store
+	h.saver, _ = h.store.(BatchSaver)
 	h.obs = NopObserver{}
 	if cfg.Observer != nil {
 		h.obs, h.observed = cfg.Observer, true
 		h.store = observedStore{s: h.store, obs: cfg.Observer}
+		if h.saver != nil {
+			h.saver = observedSaver{s: h.saver, obs: cfg.Observer}
+		}
 	}
 	if h.broker == nil {
 		h.broker = &localBroker{}
@@ -252,6 +261,9 @@ func (h *Hub) run(c *conn) {
 		})
 	}()
 	err = c.readLoop(nil)
+	// The messages read before the end are stored and published, as the
+	// one being handled when the connection ended would have been.
+	c.awaitSends()
 }
 
 // guard runs a hook that no connection's frame is waiting for, logging a

@@ -366,6 +366,22 @@ func (s *memoryStore) SaveMessage(_ context.Context, m Message) (Message, bool, 
 	return m, false, nil
 }
 
+// SaveMessages implements BatchSaver. In memory a message costs no commit:
+// each is saved in turn.
+func (s *memoryStore) SaveMessages(ctx context.Context, msgs []Message) []SaveResult {
+	return saveEach(ctx, s, msgs)
+}
+
+// saveEach saves msgs one SaveMessage call at a time, in order: the
+// BatchSaver of a Store that has no better way.
+func saveEach(ctx context.Context, s MessageStore, msgs []Message) []SaveResult {
+	res := make([]SaveResult, len(msgs))
+	for i, m := range msgs {
+		res[i].Message, res[i].Duplicate, res[i].Err = s.SaveMessage(ctx, m)
+	}
+	return res
+}
+
 // clientKey is the key of m in memStream.byClient: its sender and
 // clientMsgId.
 func clientKey(m *Message) string { return m.SenderID + "\x00" + m.ClientMsgID }

@@ -113,22 +113,48 @@ func (h *Hub) validateMessage(req *messageRequest) error {
 	return nil
 }
 
+// handleMessage runs a message event to the end, for Hub.Do; a
+// connection's messages are pipelined instead (sends.go).
 func (h *Hub) handleMessage(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
+	s, err := h.prepareMessage(ctx, c, 0, data)
+	if err != nil {
+		return nil, err
+	}
+	saved, err := h.storeAndPublish(ctx, s.m)
+	return h.messageSent(ctx, c, s, saved, err)
+}
+
+// pendingSend is a message event checked and ready to be stored: the
+// message, its sender and the ack the client asked for.
+type pendingSend struct {
+	m   Message
+	u   User
+	ack uint64
+	// err refuses an event instead (named event), answered in its turn.
+	event string
+	err   error
+}
+
+// prepareMessage reads and checks a message event of c: validity, budget,
+// the sender's rights where something must run before the save (hook,
+// reply, attachment) and the OnMessage hook. What it returns needs only
+// to be stored and published.
+func (h *Hub) prepareMessage(ctx context.Context, c *conn, ack uint64, data json.RawMessage) (pendingSend, error) {
 	var req messageRequest
 	if !req.decodePlain(data) {
 		var full messageRequest // kept apart: decoding moves it to the heap
 		if err := decode(data, &full); err != nil {
-			return nil, err
+			return pendingSend{}, err
 		}
 		req = full
 	}
 	if err := h.validateMessage(&req); err != nil {
-		return nil, err
+		return pendingSend{}, err
 	}
 	u := c.currentUser()
 	if !h.budgets.allow(c, u.ID) {
 		h.obs.RateLimited("messages")
-		return nil, Errorf(CodeRateLimited, "more than %d messages a minute", h.cfg.MaxMessagesPerMinute)
+		return pendingSend{}, Errorf(CodeRateLimited, "more than %d messages a minute", h.cfg.MaxMessagesPerMinute)
 	}
 	m := Message{
 		ID:          newID("m"),
@@ -143,19 +169,31 @@ func (h *Hub) handleMessage(ctx context.Context, c *conn, data json.RawMessage) 
 		CreatedAt:   now(),
 		ClientMsgID: req.ClientMsgID,
 	}
-	saved, err := h.sendMessage(ctx, u, m)
+	m, err := h.checkSend(ctx, u, m)
+	if err != nil {
+		return pendingSend{}, err
+	}
+	return pendingSend{m: m, u: u, ack: ack}, nil
+}
+
+// messageSent turns the outcome of storing and publishing s into the
+// event's reply, and ends c's typing in the message's room.
+func (h *Hub) messageSent(ctx context.Context, c *conn, s pendingSend, saved Message, err error) (any, error) {
+	if errors.Is(err, ErrForbidden) && s.m.RoomID != "" {
+		return nil, h.senderRefused(ctx, s.u, s.m.RoomID)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if m.RoomID != "" && h.stopTyping(c, m.RoomID) {
-		h.publishTyping(ctx, c, u, m.RoomID, false)
+	if s.m.RoomID != "" && h.stopTyping(c, s.m.RoomID) {
+		h.publishTyping(ctx, c, s.u, s.m.RoomID, false)
 	}
 	return messageAck{ID: saved.ID, Timestamp: saved.CreatedAt, Seq: saved.Seq, ClientMsgID: saved.ClientMsgID}, nil
 }
 
-// sendMessage authorizes, stores and publishes a message from u. The
-// message is acked only once it is stored and handed to the adapter.
-func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, error) {
+// checkSend authorizes a message from u and runs the OnMessage hook on it,
+// before it is stored.
+func (h *Hub) checkSend(ctx context.Context, u User, m Message) (Message, error) {
 	switch {
 	case m.RoomID != "":
 		// The Store checks that the sender is a member who is not muted,
@@ -181,11 +219,7 @@ func (h *Hub) sendMessage(ctx context.Context, u User, m Message) (Message, erro
 	if err := h.checkAttachment(ctx, m); err != nil {
 		return Message{}, err
 	}
-	saved, err := h.storeAndPublish(ctx, m)
-	if errors.Is(err, ErrForbidden) && m.RoomID != "" {
-		return Message{}, h.senderRefused(ctx, u, m.RoomID)
-	}
-	return saved, err
+	return m, nil
 }
 
 // postMessage stores and publishes a message of the host (Hub.PostMessage).
@@ -231,8 +265,16 @@ func (h *Hub) storeAndPublish(ctx context.Context, m Message) (Message, error) {
 	cs := h.turns.stripe(key)
 	turn := cs.take(key)
 	defer cs.end(key, turn)
-	saved, dup, err := h.store.SaveMessage(ctx, m)
+	var r SaveResult
+	r.Message, r.Duplicate, r.Err = h.store.SaveMessage(ctx, m)
 	cs.await(ctx, key, turn)
+	return h.publishSaved(ctx, m, r)
+}
+
+// publishSaved publishes a message the Store saved (r) and returns it, or
+// the error that stopped it. The caller holds m's send turn.
+func (h *Hub) publishSaved(ctx context.Context, m Message, r SaveResult) (Message, error) {
+	saved, dup, err := r.Message, r.Duplicate, r.Err
 	if errors.Is(err, ErrForbidden) && m.RoomID != "" {
 		return Message{}, ErrForbidden
 	}

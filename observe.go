@@ -230,6 +230,25 @@ func (o observedStore) DeleteMessage(ctx context.Context, id string, at time.Tim
 	return o.s.DeleteMessage(ctx, id, at)
 }
 
+// observedSaver times the BatchSaver of the Store for the Observer, as
+// one call "SaveMessages" that failed when a message failed other than
+// with an outcome the protocol names.
+type observedSaver struct {
+	s   BatchSaver
+	obs Observer
+}
+
+func (o observedSaver) SaveMessages(ctx context.Context, msgs []Message) []SaveResult {
+	t := time.Now()
+	res := o.s.SaveMessages(ctx, msgs)
+	failed := false
+	for i := range res {
+		failed = failed || (res[i].Err != nil && !isProtocolOutcome(res[i].Err))
+	}
+	o.obs.StoreCall("SaveMessages", time.Since(t), failed)
+	return res
+}
+
 func (o observedStore) History(ctx context.Context, q HistoryQuery) (r []Message, ok bool, err error) {
 	defer o.time("History", time.Now(), &err)
 	return o.s.History(ctx, q)

@@ -9,13 +9,12 @@ import (
 )
 
 // handle runs one client event and returns its ack data. It runs on the
-// connection's read goroutine, so one connection's events are handled in
-// the order they were sent.
+// connection's read goroutine, once the messages read before the event are
+// stored (sends.go), so one connection's events are handled in the order
+// they were sent. A connection's messages come here only through Hub.Do.
 func (h *Hub) handle(c *conn, event string, data json.RawMessage) (any, error) {
 	ctx := c.ctx
-	if h.observed {
-		h.obs.EventReceived(eventLabel(event))
-	}
+	h.countEvent(event)
 	switch event {
 	case "auth":
 		return h.handleAuth(c, data)
@@ -61,6 +60,13 @@ func (h *Hub) handle(c *conn, event string, data json.RawMessage) (any, error) {
 		return h.handleMarkNotificationsRead(ctx, c, data)
 	}
 	return nil, Errorf(CodeInvalid, "unknown event %q", truncate(event, 64))
+}
+
+// countEvent tells the Observer of a client event.
+func (h *Hub) countEvent(event string) {
+	if h.observed {
+		h.obs.EventReceived(eventLabel(event))
+	}
 }
 
 type authRequest struct {

@@ -112,6 +112,32 @@ type MessageStore interface {
 	Thread(ctx context.Context, q ThreadQuery) (replies []Message, hasMore bool, err error)
 }
 
+// BatchSaver is a MessageStore that saves several messages in one step
+// (one transaction, one commit), an optional capability the hub finds by
+// type assertion. With it, the hub stores a connection's pipelined
+// messages, and the messages of all its connections that wait at the same
+// time, with one call each instead of one per message.
+type BatchSaver interface {
+	// SaveMessages saves each of msgs as SaveMessage would, in their order:
+	// results[i] is what SaveMessage would have returned for msgs[i]. The
+	// messages of one stream are numbered in the order of msgs (another
+	// caller's may come between them); a message whose sender already
+	// sent its clientMsgId to the stream, stored before or earlier in
+	// msgs, is a duplicate of that one. A message refused (ErrNotFound,
+	// ErrForbidden, ErrConflict, a failed save) fails alone: the others
+	// are saved. When ctx ends, the messages not saved yet fail with its
+	// error and may still be saved, as with SaveMessage.
+	SaveMessages(ctx context.Context, msgs []Message) (results []SaveResult)
+}
+
+// SaveResult is the outcome of one message of BatchSaver.SaveMessages:
+// what MessageStore.SaveMessage returns.
+type SaveResult struct {
+	Message   Message
+	Duplicate bool
+	Err       error
+}
+
 // ThreadQuery selects a page of a thread.
 type ThreadQuery struct {
 	ParentID string

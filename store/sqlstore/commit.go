@@ -38,21 +38,61 @@ func (s *Store) SaveMessage(ctx context.Context, m realtime.Message) (realtime.M
 	case <-ctx.Done():
 		return realtime.Message{}, false, ctx.Err()
 	}
-	var res saveRes
+	res := s.await(ctx, r)
+	return res.m, res.dup, res.err
+}
+
+// await returns the committer's reply to r, queued with ctx.
+func (s *Store) await(ctx context.Context, r *saveReq) saveRes {
 	select {
-	case res = <-r.res:
+	case res := <-r.res:
+		return res
 	case <-ctx.Done():
-		return realtime.Message{}, false, ctx.Err()
+		return saveRes{err: ctx.Err()}
 	case <-s.stopped:
 		// The committer replies before it stops, so a reply is there
 		// unless r came after its last look at the queue.
 		select {
-		case res = <-r.res:
+		case res := <-r.res:
+			return res
 		default:
-			return realtime.Message{}, false, ErrClosed
+			return saveRes{err: ErrClosed}
 		}
 	}
-	return res.m, res.dup, res.err
+}
+
+// SaveMessages implements realtime.BatchSaver: the messages are queued
+// for the committer in their order, so that it numbers them in that order,
+// and saved in as few transactions as the batch size allows, with the
+// calls that arrived at the same time. It returns once each has committed
+// or failed; if ctx ends first, those not answered yet fail with its error
+// and may still be saved.
+func (s *Store) SaveMessages(ctx context.Context, msgs []realtime.Message) []realtime.SaveResult {
+	out := make([]realtime.SaveResult, len(msgs))
+	reqs := make([]*saveReq, 0, len(msgs))
+	var failed error
+	for _, m := range msgs {
+		r := &saveReq{ctx: ctx, m: m, res: make(chan saveRes, 1)}
+		select {
+		case s.queue <- r:
+			reqs = append(reqs, r)
+			continue
+		case <-s.closing:
+			failed = ErrClosed
+		case <-ctx.Done():
+			failed = ctx.Err()
+		}
+		break
+	}
+	for i := range out {
+		if i >= len(reqs) {
+			out[i].Err = failed
+			continue
+		}
+		res := s.await(ctx, reqs[i])
+		out[i] = realtime.SaveResult{Message: res.m, Duplicate: res.dup, Err: res.err}
+	}
+	return out
 }
 
 // commitLoop is the committer: it takes what is queued, up to s.batch

@@ -59,7 +59,10 @@
 // Store in one transaction (at most Options.BatchSize messages), and each
 // call returns once that transaction has committed. Sequence numbers are
 // given in the order the calls reached the store; a message that fails (its
-// room is missing, its id is taken) fails alone.
+// room is missing, its id is taken) fails alone. SaveMessages
+// (realtime.BatchSaver) queues a whole group of messages in its order, so
+// that one caller, the hub storing a connection's pipelined sends, has
+// them committed together and numbered in that order.
 package sqlstore
 
 import (
@@ -129,7 +132,10 @@ type Store struct {
 	once    sync.Once
 }
 
-var _ realtime.Store = (*Store)(nil)
+var (
+	_ realtime.Store      = (*Store)(nil)
+	_ realtime.BatchSaver = (*Store)(nil)
+)
 
 // New returns a Store on db, which the caller keeps and closes after the
 // Store. It starts the goroutine that commits messages (see Group commit in

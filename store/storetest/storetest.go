@@ -76,6 +76,10 @@ func Run(t *testing.T, newStore func(t *testing.T) realtime.Store) {
 		{"Files", testFiles},
 		{"MemberRooms", testMemberRooms},
 		{"LastSeen", testLastSeen},
+		{"SaveMessagesOrder", testSaveMessagesOrder},
+		{"SaveMessagesDuplicates", testSaveMessagesDuplicates},
+		{"SaveMessagesFailAlone", testSaveMessagesFailAlone},
+		{"SaveMessagesConcurrent", testSaveMessagesConcurrent},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
@@ -177,6 +181,14 @@ func ids(ms []realtime.Message) []string {
 	out := make([]string, len(ms))
 	for i, m := range ms {
 		out[i] = m.ID
+	}
+	return out
+}
+
+func contents(ms []realtime.Message) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Content
 	}
 	return out
 }
@@ -1878,4 +1890,189 @@ func testNotificationsManyUsers(t *testing.T, s realtime.NotificationStore) {
 		require.NoError(t, err)
 		require.Equal(t, 1, n, u)
 	}
+}
+
+// saver returns s as a realtime.BatchSaver; a store without the
+// capability skips the subtest, saying so.
+func saver(t *testing.T, s realtime.Store) realtime.BatchSaver {
+	t.Helper()
+	b, ok := s.(realtime.BatchSaver)
+	if !ok {
+		t.Skip("the store is not a realtime.BatchSaver")
+	}
+	return b
+}
+
+// saveAll saves msgs with one SaveMessages call and requires each to be
+// new.
+func saveAll(t *testing.T, b realtime.BatchSaver, msgs ...realtime.Message) []realtime.Message {
+	t.Helper()
+	res := b.SaveMessages(t.Context(), msgs)
+	require.Len(t, res, len(msgs))
+	out := make([]realtime.Message, len(res))
+	for i, r := range res {
+		require.NoError(t, r.Err, "message %d", i)
+		require.False(t, r.Duplicate, "message %d", i)
+		out[i] = r.Message
+	}
+	return out
+}
+
+func testSaveMessagesOrder(t *testing.T, s realtime.Store) {
+	b := saver(t, s)
+	ctx := t.Context()
+	room, other := createRoom(t, s, newRoom("alice")), createRoom(t, s, newRoom("alice"))
+	save(t, s, newMessage(room.ID, "alice", "before"))
+
+	// Several streams in one call, interleaved.
+	msgs := []realtime.Message{
+		newMessage(room.ID, "alice", "r2"),
+		newMessage(other.ID, "alice", "o1"),
+		dm("alice", "bob", "d1"),
+		newMessage(room.ID, "alice", "r3"),
+		newMessage(other.ID, "alice", "o2"),
+		newMessage(room.ID, "alice", "r4"),
+	}
+	saved := saveAll(t, b, msgs...)
+	for i, want := range []uint64{2, 1, 1, 3, 2, 4} {
+		require.Equal(t, want, saved[i].Seq, "seq of %s: numbered in the call's order, after those stored", msgs[i].Content)
+		want := msgs[i]
+		want.Seq = saved[i].Seq
+		requireMessage(t, want, saved[i], "SaveMessages returns the message as stored")
+		got, err := s.GetMessage(ctx, msgs[i].ID)
+		require.NoError(t, err)
+		requireMessage(t, want, got, "GetMessage")
+	}
+	hist, _, err := s.History(ctx, realtime.HistoryQuery{Stream: realtime.RoomStream(room.ID), Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, []string{"before", "r2", "r3", "r4"}, contents(hist))
+	require.Equal(t, uint64(5), save(t, s, newMessage(room.ID, "alice", "after")).Seq, "SaveMessage goes on after the call")
+	require.Empty(t, b.SaveMessages(ctx, nil), "nothing to save")
+}
+
+func testSaveMessagesDuplicates(t *testing.T, s realtime.Store) {
+	b := saver(t, s)
+	ctx := t.Context()
+	room := createRoom(t, s, newRoom("alice"))
+	join(t, s, room.ID, "bob")
+	stored := save(t, s, withClientID(newMessage(room.ID, "alice", "stored"), "c1"))
+
+	msgs := []realtime.Message{
+		withClientID(newMessage(room.ID, "alice", "retry of stored"), "c1"), // duplicate of stored
+		withClientID(newMessage(room.ID, "alice", "new"), "c2"),
+		withClientID(newMessage(room.ID, "alice", "retry of new"), "c2"), // duplicate within the call
+		withClientID(newMessage(room.ID, "bob", "bob's"), "c2"),          // another sender
+		withClientID(dm("alice", "bob", "dm"), "c2"),                     // another stream
+		newMessage(room.ID, "alice", "no clientMsgId"),
+	}
+	res := b.SaveMessages(ctx, msgs)
+	require.Len(t, res, len(msgs))
+	for i, r := range res {
+		require.NoError(t, r.Err, "message %d", i)
+	}
+	require.True(t, res[0].Duplicate, "a retry of a stored message")
+	requireMessage(t, stored, res[0].Message, "a duplicate returns the original")
+	require.False(t, res[1].Duplicate)
+	require.Equal(t, uint64(2), res[1].Message.Seq, "no seq was spent on the duplicate")
+	require.True(t, res[2].Duplicate, "a retry within the call")
+	requireMessage(t, res[1].Message, res[2].Message, "a duplicate within the call returns its original")
+	require.False(t, res[3].Duplicate, "another sender")
+	require.Equal(t, uint64(3), res[3].Message.Seq)
+	require.False(t, res[4].Duplicate, "another stream")
+	require.Equal(t, uint64(1), res[4].Message.Seq)
+	require.False(t, res[5].Duplicate)
+	require.Equal(t, uint64(4), res[5].Message.Seq)
+	for _, i := range []int{0, 2} {
+		_, err := s.GetMessage(ctx, msgs[i].ID)
+		requireCode(t, realtime.ErrNotFound, err, "duplicate %d was stored", i)
+	}
+	hist, _, err := s.History(ctx, realtime.HistoryQuery{Stream: realtime.RoomStream(room.ID), Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, []string{"stored", "new", "bob's", "no clientMsgId"}, contents(hist))
+}
+
+func testSaveMessagesFailAlone(t *testing.T, s realtime.Store) {
+	b := saver(t, s)
+	ctx := t.Context()
+	room := createRoom(t, s, newRoom("alice"))
+	taken := save(t, s, newMessage(room.ID, "alice", "taken"))
+	reused := newMessage(room.ID, "alice", "reuses an id")
+	reused.ID = taken.ID
+
+	msgs := []realtime.Message{
+		newMessage(room.ID, "alice", "ok 1"),
+		newMessage("no-such-room", "alice", "nowhere"),
+		newMessage(room.ID, "mallory", "not a member"),
+		reused,
+		newMessage(room.ID, "alice", "ok 2"),
+	}
+	res := b.SaveMessages(ctx, msgs)
+	require.Len(t, res, len(msgs))
+	requireCode(t, realtime.ErrNotFound, res[1].Err, "a missing room")
+	requireCode(t, realtime.ErrForbidden, res[2].Err, "a sender who is not a member")
+	requireCode(t, realtime.ErrConflict, res[3].Err, "an id stored before")
+	for _, i := range []int{0, 4} {
+		require.NoError(t, res[i].Err, "message %d fails with the others", i)
+		require.False(t, res[i].Duplicate)
+	}
+	require.Equal(t, uint64(2), res[0].Message.Seq)
+	require.Equal(t, uint64(3), res[4].Message.Seq, "refused messages spent no seq")
+	for _, i := range []int{1, 2} {
+		_, err := s.GetMessage(ctx, msgs[i].ID)
+		requireCode(t, realtime.ErrNotFound, err, "refused message %d was stored", i)
+	}
+	got, err := s.GetMessage(ctx, taken.ID)
+	require.NoError(t, err)
+	require.Equal(t, "taken", got.Content, "the stored message is unchanged")
+}
+
+func testSaveMessagesConcurrent(t *testing.T, s realtime.Store) {
+	b := saver(t, s)
+	const callers, calls, each = 8, 5, 10
+	room := createRoom(t, s, newRoom("alice"))
+	var mu sync.Mutex
+	seen := map[uint64]string{}
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Go(func() {
+			for k := range calls {
+				msgs := make([]realtime.Message, each)
+				for i := range msgs {
+					msgs[i] = newMessage(room.ID, "alice", fmt.Sprint(c, "/", k, "/", i))
+				}
+				res := b.SaveMessages(t.Context(), msgs)
+				var last uint64
+				for i, r := range res {
+					if !assertNoError(t, r.Err) {
+						return
+					}
+					if r.Message.Seq <= last {
+						t.Errorf("caller %d: seq %d after %d within one call", c, r.Message.Seq, last)
+					}
+					last = r.Message.Seq
+					mu.Lock()
+					if prev, ok := seen[r.Message.Seq]; ok {
+						t.Errorf("seq %d given to %s and %s", r.Message.Seq, prev, msgs[i].Content)
+					}
+					seen[r.Message.Seq] = msgs[i].Content
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.Len(t, seen, callers*calls*each)
+	for seq := uint64(1); seq <= callers*calls*each; seq++ {
+		require.Contains(t, seen, seq, "no gap in the sequence")
+	}
+}
+
+// assertNoError reports err on t, from any goroutine, and whether there
+// was none.
+func assertNoError(t *testing.T, err error) bool {
+	if err != nil {
+		t.Errorf("SaveMessages: %v", err)
+		return false
+	}
+	return true
 }
