@@ -144,6 +144,10 @@ func (c *conn) sendReply(frame Frame) {
 // droppable frame (typing) is skipped instead, and is also skipped once the
 // queue is half full so that it never competes with messages.
 func (c *conn) send(frame Frame, droppable bool) {
+	if t, ok := c.t.(*subTransport); ok {
+		c.sendSub(t, frame, droppable)
+		return
+	}
 	limit := c.hub.cfg.SendQueueBytes
 	c.qmu.Lock()
 	if c.closing {
@@ -167,6 +171,24 @@ func (c *conn) send(frame Frame, droppable bool) {
 	c.queued += n
 	c.wakeWriterLocked()
 	c.qmu.Unlock()
+}
+
+// sendSub hands frame to a Subscription at once. Its transport never
+// blocks (an event that finds the buffer full ends the subscription), so a
+// writer goroutine, a queue and a write deadline would only cost: a room
+// of 1,000 subscribers would start 1,000 goroutines per event. Callers
+// already take turns as they would for the queue (under the room's order),
+// and the subscription's lock keeps the events in that order.
+func (c *conn) sendSub(t *subTransport, frame Frame, droppable bool) {
+	c.qmu.Lock()
+	closing := c.closing
+	c.qmu.Unlock()
+	if closing || c.ctx.Err() != nil {
+		return
+	}
+	if err := t.push(frame, droppable); err != nil {
+		c.cancel()
+	}
 }
 
 // wakeWriterLocked starts a writer unless one runs; c.qmu is held.

@@ -241,27 +241,39 @@ func (t *subTransport) Read(ctx context.Context) ([]byte, error) {
 }
 
 func (t *subTransport) Write(_ context.Context, frames []Frame) error {
+	for _, f := range frames {
+		if err := t.push(f, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// push hands one frame to the reader, without waiting: a push that finds
+// the buffer full ends the subscription, unless it is droppable (typing),
+// which is skipped. Other frames (connected) are not the reader's.
+func (t *subTransport) push(f Frame, droppable bool) error {
+	if f.Kind() != FramePush || f.Accepts() {
+		return nil // connected; a subscription makes no requests
+	}
 	s := t.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return errSubClosed
 	}
-	for _, f := range frames {
-		if f.Kind() != FramePush || f.Accepts() {
-			continue // connected; a subscription makes no requests
+	select {
+	case s.events <- RoomEvent{Event: f.Event(), Data: append(json.RawMessage(nil), f.Data()...)}:
+		return nil
+	default:
+		if droppable {
+			return nil
 		}
-		ev := RoomEvent{Event: f.Event(), Data: append(json.RawMessage(nil), f.Data()...)}
-		select {
-		case s.events <- ev:
-		default:
-			if s.err == nil {
-				s.err = ErrSubscriberTooSlow
-			}
-			return ErrSubscriberTooSlow
+		if s.err == nil {
+			s.err = ErrSubscriberTooSlow
 		}
+		return ErrSubscriberTooSlow
 	}
-	return nil
 }
 
 func (t *subTransport) Ping(context.Context) error { return nil }

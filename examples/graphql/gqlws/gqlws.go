@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -113,6 +114,7 @@ type conn struct {
 
 	wmu   sync.Mutex  // orders writes
 	stall *time.Timer // runs while a write waits: cancels the connection after writeTimeout
+	frame []byte      // the buffer next messages are encoded in, under wmu
 
 	mu     sync.Mutex
 	inited bool // connection_init received
@@ -131,16 +133,12 @@ func (c *conn) write(m message) {
 	c.writeRaw(b)
 }
 
-// nextFrame is the next message of operation id carrying resp. A result
-// with only data, as a subscription's events are, is written around the
-// data, which is valid JSON already: encoding the response would check
-// and copy it once more, for every subscriber of every event.
-func nextFrame(id string, resp *graphql.Response) ([]byte, error) {
-	idJSON, err := json.Marshal(id)
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, 0, len(idJSON)+len(resp.Data)+48)
+// appendNext appends the next message of the operation whose id is idJSON
+// (encoded) carrying resp. A result with only data, as a subscription's
+// events are, is written around the data, which is valid JSON already:
+// encoding the response would check and copy it once more, for every
+// subscriber of every event.
+func appendNext(b, idJSON []byte, resp *graphql.Response) ([]byte, error) {
 	b = append(b, `{"id":`...)
 	b = append(b, idJSON...)
 	b = append(b, `,"type":"next","payload":`...)
@@ -151,11 +149,28 @@ func nextFrame(id string, resp *graphql.Response) ([]byte, error) {
 	} else {
 		payload, err := json.Marshal(resp)
 		if err != nil {
-			return nil, err
+			return b, err
 		}
 		b = append(b, payload...)
 	}
 	return append(b, '}'), nil
+}
+
+// writeNext writes the next message of the operation whose id is idJSON,
+// encoded in the connection's buffer: the WebSocket copies it.
+func (c *conn) writeNext(idJSON []byte, resp *graphql.Response) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	b, err := appendNext(c.frame[:0], idJSON, resp)
+	if err != nil {
+		return err
+	}
+	c.frame = b
+	c.writeLocked(b)
+	if cap(c.frame) > 64<<10 {
+		c.frame = nil // a big result's buffer is let go
+	}
+	return nil
 }
 
 // writeTimeout bounds a write: a client that reads nothing for that long
@@ -166,6 +181,11 @@ const writeTimeout = 10 * time.Second
 func (c *conn) writeRaw(b []byte) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	c.writeLocked(b)
+}
+
+// writeLocked writes one encoded message; the caller holds c.wmu.
+func (c *conn) writeLocked(b []byte) {
 	c.stall.Reset(writeTimeout)
 	err := c.ws.Write(context.Background(), websocket.MessageText, b) // ends with c.ctx, see Do
 	c.stall.Stop()
@@ -321,7 +341,12 @@ func (c *conn) subscribe(m message) bool {
 // execute runs one operation: next for each result, then complete, or
 // error when the operation fails (for a subscription, also on the way).
 func (c *conn) execute(ctx context.Context, id string, params *graphql.RawParams) {
-	ctx = withErrors(ctx)
+	idJSON, err := json.Marshal(id)
+	if err != nil {
+		return
+	}
+	st := &Stream{c: c, idJSON: idJSON, idle: make(chan struct{}, 1)}
+	ctx = context.WithValue(withErrors(ctx), streamKey{}, st)
 	rc, errs := c.exec.CreateOperationContext(ctx, params)
 	if errs != nil {
 		c.sendErrors(id, errs)
@@ -330,20 +355,20 @@ func (c *conn) execute(ctx context.Context, id string, params *graphql.RawParams
 	ctx = graphql.WithOperationContext(ctx, rc)
 	responses, ctx := c.exec.DispatchOperation(ctx, rc)
 	subscription := rc.Operation != nil && rc.Operation.Operation == ast.Subscription
-	for first := true; ; first = false {
+	for {
 		resp := responses(ctx)
 		if resp == nil {
 			break
 		}
-		if first && subscription && len(resp.Errors) > 0 && (len(resp.Data) == 0 || string(resp.Data) == "null") {
+		if subscription && !st.wrote.Load() && len(resp.Errors) > 0 && (len(resp.Data) == 0 || string(resp.Data) == "null") {
 			c.sendErrors(id, resp.Errors) // refused at subscribe time
 			return
 		}
-		frame, err := nextFrame(id, resp)
+		err := c.writeNext(idJSON, resp)
+		st.written()
 		if err != nil {
 			break
 		}
-		c.writeRaw(frame)
 	}
 	if errs := errorsOf(ctx); len(errs) > 0 {
 		c.sendErrors(id, errs)
@@ -352,6 +377,61 @@ func (c *conn) execute(ctx context.Context, id string, params *graphql.RawParams
 	if c.ctx.Err() == nil && ctx.Err() == nil {
 		c.write(message{ID: id, Type: "complete"})
 	}
+}
+
+// Stream lets a subscription's resolver write an event's result itself,
+// without the executor, when it has it already: a result rendered once for
+// many subscribers (the GraphQL example's graph.sharedEvent) then costs a
+// subscriber one write. Results written so stay in order with those of the
+// executor: the resolver writes once none of its events waits there. They
+// skip the handler's response middleware (AroundResponses).
+type Stream struct {
+	c      *conn
+	idJSON []byte
+	queued atomic.Int64  // events handed to the executor, not written yet
+	idle   chan struct{} // signalled when queued drops to zero
+	wrote  atomic.Bool   // a result was written
+}
+
+type streamKey struct{}
+
+// StreamOf returns the Stream of the operation ctx belongs to, or nil when
+// it is not served by this transport.
+func StreamOf(ctx context.Context) *Stream {
+	st, _ := ctx.Value(streamKey{}).(*Stream)
+	return st
+}
+
+// Queue records that an event is handed to the executor: call it before
+// sending the event on the resolver's channel.
+func (st *Stream) Queue() { st.queued.Add(1) }
+
+// written records that the executor wrote one of the events.
+func (st *Stream) written() {
+	st.wrote.Store(true)
+	if st.queued.Add(-1) == 0 {
+		select {
+		case st.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// WriteData writes data, a result's "data" as JSON, as the operation's
+// next result, once the events handed to the executor are written. Call
+// it from the goroutine that sends the resolver's events. It returns
+// ctx's error if ctx ends first.
+func (st *Stream) WriteData(ctx context.Context, data []byte) error {
+	for st.queued.Load() > 0 {
+		select {
+		case <-st.idle:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := st.c.writeNext(st.idJSON, &graphql.Response{Data: data})
+	st.wrote.Store(true)
+	return err
 }
 
 func (c *conn) sendErrors(id string, errs gqlerror.List) {

@@ -74,10 +74,13 @@ func do[T any](ctx context.Context, r *Resolver, event string, data any) (T, err
 
 // pump turns the events named event of sub into a stream of values decoded
 // from their JSON, each with its shared event (see sharedEvent) in its
-// context. When sub ends with an error (removal from the room, too
-// slow...), the operation ends with it.
+// context. An event already rendered for this operation, by another
+// subscriber, is written at once over graphql-transport-ws
+// (gqlws.Stream), without the executor. When sub ends with an error
+// (removal from the room, too slow...), the operation ends with it.
 func pump[T any](ctx context.Context, r *Resolver, sub *realtime.Subscription, event string) <-chan graphql.Event[*T] {
 	out := make(chan graphql.Event[*T], 16)
+	stream, key := gqlws.StreamOf(ctx), operationKeyOf(ctx)
 	go func() {
 		defer close(out)
 		defer sub.Close()
@@ -96,6 +99,17 @@ func pump[T any](ctx context.Context, r *Resolver, sub *realtime.Subscription, e
 				shared, v := get[T](&r.events, ev.Data)
 				if v == nil {
 					continue
+				}
+				if stream != nil && shared != nil && key != "" {
+					if data, ok := shared.rendered(key); ok {
+						if stream.WriteData(ctx, data) != nil {
+							return
+						}
+						continue
+					}
+				}
+				if stream != nil {
+					stream.Queue()
 				}
 				select {
 				case out <- graphql.Event[*T]{Context: withSharedEvent(ctx, shared), Value: v}:

@@ -52,6 +52,14 @@ func (e *sharedEvent) render(key string, produce func() ([]byte, bool)) []byte {
 	return b
 }
 
+// rendered returns the event's rendering for the operation key, if made.
+func (e *sharedEvent) rendered(key string) ([]byte, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	b, ok := e.renders[key]
+	return b, ok
+}
+
 // sharedEvents holds the hub's latest events by their content: the name
 // and JSON data a subscriber receives identify an event, as two events
 // with the same bytes render the same.
@@ -155,6 +163,14 @@ func (s sharedSchema) ExecWithEventContext(ctx context.Context) graphql.Response
 			return bytes.Clone(buf.Bytes()), len(graphql.GetErrors(ctx)) == errs
 		})}
 	}
+}
+
+// operationKeyOf is the operationKey of ctx's operation, or "".
+func operationKeyOf(ctx context.Context) string {
+	if !graphql.HasOperationContext(ctx) {
+		return ""
+	}
+	return operationKey(graphql.GetOperationContext(ctx))
 }
 
 // operationKey identifies what an operation renders of an event: its
