@@ -640,23 +640,33 @@ func BenchmarkNotify10000(b *testing.B) {
 // from the first join to the last ack, and what a member that watches
 // from the start received per member that joined: frames, and bytes of
 // membership and presence events. One measurement whatever b.N: run it
-// with -benchtime 1x.
+// with -benchtime 1x. The room is large (Config.LargeRoom) past 1,000
+// members by default, or past 100 ("large-from-100"). A process here may
+// hold 20,000 files, fewer than the sockets of 20,000 members and their
+// hub: "20000" connects 5,000 members who join and adds 15,000 more as the
+// host does (Hub.AddMember), while the first 5,000 read.
 //
 //	go test -run '^$' -bench 'RoomFill' -benchtime 1x .
 func BenchmarkRoomFill(b *testing.B) {
-	for _, members := range []int{2000, 5000, 20000} {
-		b.Run(fmt.Sprint(members), func(b *testing.B) { benchRoomFill(b, members) })
+	for _, largeRoom := range []int{0, 100} {
+		for _, members := range []int{2000, 5000, 20000} {
+			name := fmt.Sprint(members)
+			if largeRoom != 0 {
+				name += fmt.Sprintf("/large-from-%d", largeRoom)
+			}
+			b.Run(name, func(b *testing.B) { benchRoomFill(b, members, min(members, 5000), largeRoom) })
+		}
 	}
 }
 
-func benchRoomFill(b *testing.B, members int) {
+func benchRoomFill(b *testing.B, members, connected, largeRoom int) {
 	auth, err := realtime.NewJWT(realtime.JWTConfig{Secret: []byte(testSecret)})
 	if err != nil {
 		b.Fatal(err)
 	}
 	hub, err := realtime.New(realtime.Config{
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Authenticator: auth,
-		MaxUsersPerRoom: members + 1, MaxEventsPerSecond: -1,
+		MaxUsersPerRoom: members + 1, MaxEventsPerSecond: -1, LargeRoom: largeRoom,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -716,7 +726,7 @@ func benchRoomFill(b *testing.B, members int) {
 	watcher := join("watcher", true)
 	defer watcher.CloseNow()
 
-	conns := make([]*websocket.Conn, members)
+	conns := make([]*websocket.Conn, connected)
 	defer func() {
 		for _, ws := range conns {
 			if ws != nil {
@@ -731,7 +741,12 @@ func benchRoomFill(b *testing.B, members int) {
 	for range 64 {
 		wg.Go(func() {
 			for i := int(next.Add(1)) - 1; i < members; i = int(next.Add(1)) - 1 {
-				conns[i] = join(fmt.Sprint("m", i), false)
+				if i < connected {
+					conns[i] = join(fmt.Sprint("m", i), false)
+				} else if _, err := hub.AddMember(ctx, room.ID, realtime.UserRef{ID: fmt.Sprint("m", i)}, ""); err != nil {
+					b.Error(err)
+					return
+				}
 			}
 		})
 	}
