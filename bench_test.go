@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,8 +86,40 @@ func BenchmarkCrossNodeFanout1000(b *testing.B) {
 			hubs = append(hubs, hub)
 			urls = append(urls, serveBench(b, hub))
 		}
-		fanoutBench(b, hubs, urls, nil, nil)
+		// Redis commands per message: counted by the server from the end
+		// of the setup to the last send (deliveries issue none).
+		stats := redis.NewClient(opts)
+		defer stats.Close()
+		var before, after int64
+		sent := 0
+		fanoutBench(b, hubs, urls,
+			func(ctx context.Context, _ *realtime.Hub, _ string) { before = redisCalls(ctx, b, stats) },
+			func(ctx context.Context, hub *realtime.Hub, roomID string) error {
+				err := sendTick(ctx, hub, roomID)
+				if sent++; sent == b.N {
+					after = redisCalls(ctx, b, stats)
+				}
+				return err
+			})
+		b.ReportMetric(float64(after-before)/float64(b.N), "redis-cmds/msg")
 	})
+}
+
+// redisCalls is the number of commands the Redis server has run.
+func redisCalls(ctx context.Context, b *testing.B, rdb *redis.Client) int64 {
+	info, err := rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n int64
+	for line := range strings.SplitSeq(info, "\n") {
+		if _, rest, ok := strings.Cut(line, "calls="); ok {
+			v, _, _ := strings.Cut(rest, ",")
+			c, _ := strconv.ParseInt(v, 10, 64)
+			n += c
+		}
+	}
+	return n
 }
 
 // BenchmarkStuckSubscriber runs the fan-out to 1,000 members without and
