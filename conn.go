@@ -144,8 +144,8 @@ func (c *conn) sendReply(frame Frame) {
 // droppable frame (typing) is skipped instead, and is also skipped once the
 // queue is half full so that it never competes with messages.
 func (c *conn) send(frame Frame, droppable bool) {
-	if t, ok := c.t.(*subTransport); ok {
-		c.sendSub(t, frame, droppable)
+	if c.sub != nil {
+		c.sendSub(frame, droppable)
 		return
 	}
 	limit := c.hub.cfg.SendQueueBytes
@@ -179,14 +179,14 @@ func (c *conn) send(frame Frame, droppable bool) {
 // of 1,000 subscribers would start 1,000 goroutines per event. Callers
 // already take turns as they would for the queue (under the room's order),
 // and the subscription's lock keeps the events in that order.
-func (c *conn) sendSub(t *subTransport, frame Frame, droppable bool) {
+func (c *conn) sendSub(frame Frame, droppable bool) {
 	c.qmu.Lock()
 	closing := c.closing
 	c.qmu.Unlock()
 	if closing || c.ctx.Err() != nil {
 		return
 	}
-	if err := t.push(frame, droppable); err != nil {
+	if err := c.sub.push(frame, droppable); err != nil {
 		c.cancel()
 	}
 }

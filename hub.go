@@ -74,11 +74,15 @@ type Hub struct {
 	cfg   Config
 	log   *slog.Logger
 	store Store
-	// storeRaw is the Config's Store, under the Observer's timing.
+	// storeRaw is the Config's Store, without the Observer's timing.
 	storeRaw Store
-	// saver is the Store's BatchSaver, under the Observer's timing; nil
-	// when the Store has none.
+	// saver and pager are the Store's BatchSaver and MemberPager, under
+	// the Observer's timing; nil when the Store has none.
 	saver BatchSaver
+	pager MemberPager
+	// largeRooms reports whether a room can be large: LargeRoom is below
+	// MaxUsersPerRoom, the cap of every room's MaxUsers.
+	largeRooms bool
 	// broker carries publications between nodes; presence keeps the
 	// cluster's presence records (Config.Broker, Config.Presence).
 	broker   adapter.Broker
@@ -146,12 +150,17 @@ func New(cfg Config) (*Hub, error) {
 	}
 	h.storeRaw = h.store
 	h.saver, _ = h.store.(BatchSaver)
+	h.pager, _ = h.store.(MemberPager)
+	h.largeRooms = cfg.LargeRoom >= 0 && cfg.LargeRoom < cfg.MaxUsersPerRoom
 	h.obs = NopObserver{}
 	if cfg.Observer != nil {
 		h.obs, h.observed = cfg.Observer, true
 		h.store = observedStore{s: h.store, obs: cfg.Observer}
 		if h.saver != nil {
 			h.saver = observedSaver{s: h.saver, obs: cfg.Observer}
+		}
+		if h.pager != nil {
+			h.pager = observedPager{s: h.pager, obs: cfg.Observer}
 		}
 	}
 	if h.broker == nil {
@@ -686,25 +695,27 @@ func (h *Hub) deliver(ch adapter.Channel, p publication) {
 		h.coal.hold(conns, p.Key+"\x00"+ch.String(), f)
 		return
 	}
+	sendAll(conns, ch.Kind, f, p.Except, p.Droppable)
+}
+
+// sendAll writes f to conns of a channel of kind, but to the connection
+// except; a subscription takes it only from the kind of channel it hears.
+func sendAll(conns []*conn, kind adapter.ChannelKind, f Frame, except string, droppable bool) {
 	for _, c := range conns {
-		if p.Except != "" && c.id == p.Except {
+		if except != "" && c.id == except {
 			continue
 		}
-		if c.sub != nil && !c.sub.hears(ch.Kind) {
+		if c.sub != nil && !c.sub.hears(kind) {
 			continue // a subscription hears its room, or its user, only
 		}
-		c.send(f, p.Droppable)
+		c.send(f, droppable)
 	}
 }
 
 // toRoom writes f to the room's local connections (subscriptions of the
 // room included).
 func (h *Hub) toRoom(room string, f Frame) {
-	for _, c := range h.fan.roomConns(room) {
-		if c.sub == nil || c.sub.hears(adapter.ChannelRoom) {
-			c.send(f, false)
-		}
-	}
+	sendAll(h.fan.roomConns(room), adapter.ChannelRoom, f, "", false)
 }
 
 // goTimer runs fn on a goroutine that Close waits for; after Close it does

@@ -512,20 +512,23 @@ func (h *Hub) handleGetHistory(ctx context.Context, c *conn, data json.RawMessag
 
 // requireMember checks that u may read a room: a member, or a hub admin.
 func (h *Hub) requireMember(ctx context.Context, u User, roomID string) error {
+	if !u.HasRole("admin") {
+		_, err := h.store.GetMember(ctx, roomID, u.ID)
+		if err == nil {
+			return nil // the room exists: it has this member
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return h.storeErr("get member", err)
+		}
+	}
+	// An admin, or no such member: is there such a room?
 	if _, err := h.store.GetRoom(ctx, roomID); err != nil {
 		return h.storeErr("get room", err)
 	}
 	if u.HasRole("admin") {
 		return nil
 	}
-	_, err := h.store.GetMember(ctx, roomID, u.ID)
-	if errors.Is(err, ErrNotFound) {
-		return Errorf(CodeForbidden, "only members may read this room")
-	}
-	if err != nil {
-		return h.storeErr("get member", err)
-	}
-	return nil
+	return Errorf(CodeForbidden, "only members may read this room")
 }
 
 // channels returns where the events of a stored message go: its room, both

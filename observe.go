@@ -233,6 +233,17 @@ func (o observedStore) DeleteMessage(ctx context.Context, id string, at time.Tim
 // observedSaver times the BatchSaver of the Store for the Observer, as
 // one call "SaveMessages" that failed when a message failed other than
 // with an outcome the protocol names.
+// observedPager times the MemberPager of the Store for the Observer.
+type observedPager struct {
+	s   MemberPager
+	obs Observer
+}
+
+func (o observedPager) ListMembersAfter(ctx context.Context, roomID, after string, limit int) (m []Member, more bool, err error) {
+	defer observedStore{obs: o.obs}.time("ListMembersAfter", time.Now(), &err)
+	return o.s.ListMembersAfter(ctx, roomID, after, limit)
+}
+
 type observedSaver struct {
 	s   BatchSaver
 	obs Observer

@@ -228,10 +228,8 @@ func (h *Hub) announce(ctx context.Context, p Presence) {
 		return
 	}
 	for _, room := range rooms {
-		if h.cfg.LargeRoom >= 0 {
-			if r, err := h.store.GetRoom(ctx, room); err == nil && h.isLarge(r.MemberCount) {
-				continue // its members page through presence with list-members
-			}
+		if _, large := h.roomIsLarge(ctx, room); large {
+			continue // its members page through presence with list-members
 		}
 		p.RoomID = room
 		frame, err := encodePush("presence-changed", p)

@@ -117,10 +117,7 @@ func (h *Hub) addMember(ctx context.Context, roomID string, user UserRef, role R
 	}
 	if created {
 		h.cancelExpiry(roomID)
-		count := -1
-		if room, err := h.store.GetRoom(ctx, roomID); err == nil {
-			count = room.MemberCount
-		}
+		count, _ := h.roomIsLarge(ctx, roomID)
 		h.publishMembership(ctx, roomID, "user-joined", user, count)
 	}
 	return m, created, nil
@@ -194,7 +191,21 @@ type memberCount struct {
 // isLarge reports whether a room of count members is large
 // (Config.LargeRoom); a count of -1 (unknown) is not.
 func (h *Hub) isLarge(count int) bool {
-	return h.cfg.LargeRoom >= 0 && count > h.cfg.LargeRoom
+	return h.largeRooms && count > h.cfg.LargeRoom
+}
+
+// roomIsLarge reads whether a room is large now. With LargeRoom at or
+// above MaxUsersPerRoom (the defaults) no room can be, and nothing is
+// read.
+func (h *Hub) roomIsLarge(ctx context.Context, roomID string) (count int, large bool) {
+	if !h.largeRooms {
+		return -1, false
+	}
+	room, err := h.store.GetRoom(ctx, roomID)
+	if err != nil {
+		return -1, false
+	}
+	return room.MemberCount, h.isLarge(room.MemberCount)
 }
 
 // publishLogged publishes an event whose loss is not the caller's failure:
@@ -401,7 +412,7 @@ func (h *Hub) joined(ctx context.Context, u User, roomID string) (joinReply, err
 	if err != nil {
 		return joinReply{}, h.storeErr("get room", err)
 	}
-	if err := h.mayListMembers(ctx, u, roomID); err != nil {
+	if err := h.requireMember(ctx, u, roomID); err != nil {
 		if e := (*Error)(nil); errors.As(err, &e) && e.Code == CodeForbidden {
 			err = Errorf(CodeForbidden, "no longer a member of this room")
 		}
@@ -424,8 +435,8 @@ func (h *Hub) joined(ctx context.Context, u User, roomID string) (joinReply, err
 // limit after the member after (empty: from the first), and whether more
 // follow. A Store that is a MemberPager reads just the page.
 func (h *Hub) membersAfter(ctx context.Context, roomID, after string, limit int) ([]Member, bool, error) {
-	if p, ok := h.storeRaw.(MemberPager); ok {
-		members, more, err := p.ListMembersAfter(ctx, roomID, after, limit)
+	if h.pager != nil {
+		members, more, err := h.pager.ListMembersAfter(ctx, roomID, after, limit)
 		if errors.Is(err, ErrNotFound) && after != "" {
 			if _, err := h.store.GetRoom(ctx, roomID); err != nil {
 				return nil, false, h.storeErr("get room", err)
@@ -468,27 +479,6 @@ func pageMembers(members []Member, after string, limit int) ([]Member, bool, err
 	return page, more, nil
 }
 
-// mayListMembers returns nil when u sees a room's member list: u is a
-// member, or a hub admin.
-func (h *Hub) mayListMembers(ctx context.Context, u User, roomID string) error {
-	if u.HasRole("admin") {
-		if _, err := h.store.GetRoom(ctx, roomID); err != nil {
-			return h.storeErr("get room", err)
-		}
-		return nil
-	}
-	if _, err := h.store.GetMember(ctx, roomID, u.ID); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			if _, err := h.store.GetRoom(ctx, roomID); err != nil {
-				return h.storeErr("get room", err)
-			}
-			return Errorf(CodeForbidden, "only members may list this room's members")
-		}
-		return h.storeErr("get member", err)
-	}
-	return nil
-}
-
 type listMembersRequest struct {
 	RoomID string `json:"roomId"`
 	After  string `json:"after"`
@@ -518,7 +508,7 @@ func (h *Hub) handleListMembers(ctx context.Context, c *conn, data json.RawMessa
 	if err != nil {
 		return nil, err
 	}
-	if err := h.mayListMembers(ctx, c.currentUser(), req.RoomID); err != nil {
+	if err := h.requireMember(ctx, c.currentUser(), req.RoomID); err != nil {
 		return nil, err
 	}
 	members, more, err := h.membersAfter(ctx, req.RoomID, req.After, limit)

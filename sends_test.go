@@ -200,9 +200,15 @@ func checkPipelinedSends(t *testing.T, from, to *testEnv, store realtime.Store, 
 
 // TestPipelinedSendsKeepBudgets: a connection that pipelines more messages
 // than its budget gets its acks in order, the ones over the budget refused
-// as rate limited.
+// as rate limited. On the SQL stores the saves are slow enough that the
+// refusals are queued behind stored messages in the connection's pipe; on
+// the memory store they are answered at once.
 func TestPipelinedSendsKeepBudgets(t *testing.T) {
-	env := newTestHub(t, realtime.Config{MaxMessagesPerMinute: 5, MaxEventsPerSecond: -1})
+	forEachStore(t, testPipelinedSendsKeepBudgets)
+}
+
+func testPipelinedSendsKeepBudgets(t *testing.T, store realtime.Store) {
+	env := newTestHub(t, realtime.Config{Store: store, MaxMessagesPerMinute: 5, MaxEventsPerSecond: -1})
 	room, err := env.hub.CreateRoom(context.Background(), realtime.User{ID: "alice"}, realtime.RoomOptions{Name: "budget"})
 	require.NoError(t, err)
 	alice := env.raw("alice")

@@ -242,7 +242,7 @@ func (t *subTransport) Read(ctx context.Context) ([]byte, error) {
 
 func (t *subTransport) Write(_ context.Context, frames []Frame) error {
 	for _, f := range frames {
-		if err := t.push(f, false); err != nil {
+		if err := t.s.push(f, false); err != nil {
 			return err
 		}
 	}
@@ -252,11 +252,10 @@ func (t *subTransport) Write(_ context.Context, frames []Frame) error {
 // push hands one frame to the reader, without waiting: a push that finds
 // the buffer full ends the subscription, unless it is droppable (typing),
 // which is skipped. Other frames (connected) are not the reader's.
-func (t *subTransport) push(f Frame, droppable bool) error {
+func (s *Subscription) push(f Frame, droppable bool) error {
 	if f.Kind() != FramePush || f.Accepts() {
 		return nil // connected; a subscription makes no requests
 	}
-	s := t.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

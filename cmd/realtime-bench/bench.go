@@ -109,10 +109,9 @@ func closeAll(conns []*wsConn) {
 	}
 }
 
-// cpuMark is the CPU time the server (-1 without -pid) and the bench
-// itself had used at one moment.
-// cpuMark is a point of a run: the CPU time used so far, and the bytes
-// the bench's connections read off their sockets.
+// cpuMark is a point of a run: the CPU time the server (-1 without -pid)
+// and the bench itself had used, and the bytes the bench's connections
+// had read off their sockets.
 type cpuMark struct {
 	server, bench time.Duration
 	wire          int64

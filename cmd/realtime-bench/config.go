@@ -99,7 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.connects, "connects", 2000, "connections to open, for the connect scenario")
 	fs.IntVar(&c.parallel, "parallel", 32, "connections opened at once")
 	fs.IntVar(&c.size, "size", 100, "payload bytes per message")
-	fs.BoolVar(&c.compress, "compress", false, "offer permessage-deflate (without context takeover) on every connection; the server decides")
+	fs.BoolVar(&c.compress, "compression", false, "offer permessage-deflate (without context takeover) on every connection; the server decides")
 	fs.BoolVar(&c.plain, "plain", false, "pad payloads with plain 'x' characters, which JSON never escapes, instead of realistic text (quotes, a backslash, é, emoji)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of window, paced and connect runs")
 	fs.DurationVar(&c.setup, "setup-timeout", 3*time.Minute, "cap on connecting and joining before a run")

@@ -32,7 +32,7 @@ type wsConn struct {
 	buf *[]byte
 }
 
-// compression is what dialWS offers: -compress makes it
+// compression is what dialWS offers: -compression makes it
 // permessage-deflate without context takeover.
 var compression = websocket.CompressionDisabled
 

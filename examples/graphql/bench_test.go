@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -33,7 +34,7 @@ func BenchmarkFanout1000(b *testing.B) {
 	base := start(b)
 	owner := token(b, "owner", time.Hour)
 	var created struct{ CreateRoom struct{ ID string } }
-	if err := jsonUnmarshal(post(b, base, owner, `mutation { createRoom(name: "bench") { id } }`, nil), &created); err != nil {
+	if err := json.Unmarshal(post(b, base, owner, `mutation { createRoom(name: "bench") { id } }`, nil), &created); err != nil {
 		b.Fatal(err)
 	}
 	room := created.CreateRoom.ID

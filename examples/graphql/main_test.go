@@ -362,12 +362,14 @@ func TestProtocolErrors(t *testing.T) {
 	require.Equal(t, websocket.StatusCode(4403), short.closeCode(), "the token expired")
 }
 
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
-// TestSubscribersShareRendering: subscribers of one operation get the same
-// bytes for an event, rendered once for them all; another selection, or
-// other variables, get their own rendering; every subscriber gets every
-// message, in order.
+// TestSubscribersShareRendering: what sharing must keep, over real
+// connections. Subscribers of one operation get the same bytes for an
+// event, whether their result came from the executor or straight from
+// their resolver (gqlws.Stream); another selection gets its own shape, and
+// other variables (dave's since: 0) their own rendering of the same
+// content; every subscriber gets every message, in order, while 200 come
+// close together. That a rendering is made once per operation is counted
+// in graph's TestSharedEventRendersOncePerOperation.
 func TestSubscribersShareRendering(t *testing.T) {
 	t.Setenv("MAX_MESSAGES_PER_MINUTE", "-1")
 	t.Setenv("MAX_EVENTS_PER_SECOND", "-1")

@@ -2,7 +2,6 @@ package gqlws
 
 import (
 	"bufio"
-	"errors"
 	"net"
 	"net/http"
 	"sync"
@@ -24,11 +23,7 @@ const corkLimit = 256 << 10
 type corking struct{ http.ResponseWriter }
 
 func (w corking) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	hj, ok := w.ResponseWriter.(http.Hijacker)
-	if !ok {
-		return nil, nil, errors.New("gqlws: the ResponseWriter cannot be hijacked")
-	}
-	nc, brw, err := hj.Hijack()
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack() // through middleware's wrappers
 	if err != nil {
 		return nil, nil, err
 	}

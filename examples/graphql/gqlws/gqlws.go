@@ -345,7 +345,7 @@ func (c *conn) execute(ctx context.Context, id string, params *graphql.RawParams
 	if err != nil {
 		return
 	}
-	st := &Stream{c: c, idJSON: idJSON, idle: make(chan struct{}, 1)}
+	st := &Stream{c: c, idJSON: idJSON}
 	ctx = context.WithValue(withErrors(ctx), streamKey{}, st)
 	rc, errs := c.exec.CreateOperationContext(ctx, params)
 	if errs != nil {
@@ -388,9 +388,11 @@ func (c *conn) execute(ctx context.Context, id string, params *graphql.RawParams
 type Stream struct {
 	c      *conn
 	idJSON []byte
-	queued atomic.Int64  // events handed to the executor, not written yet
-	idle   chan struct{} // signalled when queued drops to zero
-	wrote  atomic.Bool   // a result was written
+	wrote  atomic.Bool // a result was written
+
+	mu     sync.Mutex
+	queued int           // events handed to the executor, not written yet
+	idle   chan struct{} // closed when queued drops to zero: every waiter goes on
 }
 
 type streamKey struct{}
@@ -404,27 +406,43 @@ func StreamOf(ctx context.Context) *Stream {
 
 // Queue records that an event is handed to the executor: call it before
 // sending the event on the resolver's channel.
-func (st *Stream) Queue() { st.queued.Add(1) }
+func (st *Stream) Queue() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.queued == 0 {
+		st.idle = make(chan struct{})
+	}
+	st.queued++
+}
 
-// written records that the executor wrote one of the events.
+// written records that the executor wrote a result: one of the queued
+// events' (a query's or a mutation's was never queued).
 func (st *Stream) written() {
 	st.wrote.Store(true)
-	if st.queued.Add(-1) == 0 {
-		select {
-		case st.idle <- struct{}{}:
-		default:
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.queued > 0 {
+		if st.queued--; st.queued == 0 {
+			close(st.idle)
 		}
 	}
 }
 
 // WriteData writes data, a result's "data" as JSON, as the operation's
-// next result, once the events handed to the executor are written. Call
-// it from the goroutine that sends the resolver's events. It returns
-// ctx's error if ctx ends first.
+// next result, once the events handed to the executor are written. It
+// returns ctx's error if ctx ends first. Several goroutines may feed one
+// operation (a subscription to many rooms): each waits for the executor,
+// not for the others, whose events come from other rooms.
 func (st *Stream) WriteData(ctx context.Context, data []byte) error {
-	for st.queued.Load() > 0 {
+	for {
+		st.mu.Lock()
+		queued, idle := st.queued, st.idle
+		st.mu.Unlock()
+		if queued == 0 {
+			break
+		}
 		select {
-		case <-st.idle:
+		case <-idle:
 		case <-ctx.Done():
 			return ctx.Err()
 		}

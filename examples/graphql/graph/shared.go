@@ -142,8 +142,8 @@ func (s sharedSchema) ExecWithEventContext(ctx context.Context) graphql.Response
 		return s.executableSchema.ExecWithEventContext(ctx)
 	}
 	ec := newExecutionContext(opCtx, s.executableSchema, make(chan graphql.DeferredResult))
-	next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
 	key := operationKey(opCtx)
+	next := ec._Subscription(context.WithValue(ctx, operationKeyKey{}, key), opCtx.Operation.SelectionSet)
 	var buf bytes.Buffer
 	return func(ctx context.Context) (context.Context, *graphql.Response) {
 		eventCtx, data := next(ctx)
@@ -165,12 +165,13 @@ func (s sharedSchema) ExecWithEventContext(ctx context.Context) graphql.Response
 	}
 }
 
-// operationKeyOf is the operationKey of ctx's operation, or "".
+type operationKeyKey struct{}
+
+// operationKeyOf is the operationKey of ctx's subscription, which
+// ExecWithEventContext gives its resolver, or "".
 func operationKeyOf(ctx context.Context) string {
-	if !graphql.HasOperationContext(ctx) {
-		return ""
-	}
-	return operationKey(graphql.GetOperationContext(ctx))
+	key, _ := ctx.Value(operationKeyKey{}).(string)
+	return key
 }
 
 // operationKey identifies what an operation renders of an event: its

@@ -37,27 +37,6 @@ export function useClientEvent<K extends keyof Events>(client: Client | null, ev
   }, [client, event]);
 }
 
-/** Calls run whenever the client is open (now, and after every reconnect
- * when again is true, else only the first time), until unmount. */
-export function useWhenOpen(client: Client | null, run: () => void, deps: readonly unknown[], again = false): void {
-  const ref = useRef(run);
-  ref.current = run;
-  useEffect(() => {
-    if (!client) return;
-    if (client.state === 'open') {
-      ref.current();
-      if (!again) return;
-    }
-    const off = client.on('state', (s) => {
-      if (s !== 'open') return;
-      if (!again) off();
-      ref.current();
-    });
-    return off;
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [client, again, ...deps]);
-}
-
 /** A random id for clientMsgId. */
 export function randomId(): string {
   const bytes = new Uint8Array(12);
