@@ -449,8 +449,7 @@ func (c *conn) handleFrame(data []byte) {
 // answer answers a client event: its ack (or for a message sent without
 // one, message-sent), its error, or the close a hook asked for.
 func (c *conn) answer(ack uint64, event string, result any, err error) {
-	var ce *CloseError
-	if errors.As(err, &ce) {
+	if ce, ok := asCloseError(err); ok {
 		c.closeWith(ce.Code, ce.Reason)
 		return
 	}
@@ -460,6 +459,33 @@ func (c *conn) answer(ack uint64, event string, result any, err error) {
 		return
 	}
 	c.reply(ack, event, result, err)
+}
+
+// answerMessage answers a message event with its ack, as answer would,
+// without boxing a in an interface on the common path.
+func (c *conn) answerMessage(ack uint64, a messageAck, err error) {
+	if err == nil && ack != 0 {
+		if frame, ok := a.ackFrame(ack); ok {
+			c.sendReply(frame)
+			return
+		}
+	}
+	if err != nil {
+		c.answer(ack, "message", nil, err)
+		return
+	}
+	c.answer(ack, "message", a, nil)
+}
+
+// asCloseError returns the *CloseError in err's chain; err == nil costs
+// nothing (the target of errors.As lives on the heap).
+func asCloseError(err error) (*CloseError, bool) {
+	if err == nil {
+		return nil, false
+	}
+	var ce *CloseError
+	ok := errors.As(err, &ce)
+	return ce, ok
 }
 
 // allow takes a token from b and counts refusals: a connection refused more

@@ -14,8 +14,10 @@ func encodeMessagePush(event string, m *Message) ([]byte, error) {
 	if m.Metadata != nil || m.EditedAt != nil || m.DeletedAt != nil || !jsonTime(m.CreatedAt) {
 		return encodePushCopy(event, *m)
 	}
-	b := make([]byte, 0, 200+len(event)+len(m.ID)+len(m.RoomID)+len(m.RecipientID)+2*len(m.SenderID)+
-		len(m.Sender.Username)+len(m.Content)+len(m.ReplyToID)+len(m.ClientMsgID))
+	// Sized once: the names, punctuation and time take at most 250 bytes,
+	// and the content is often escaped (quotes, <, emoji are common).
+	b := make([]byte, 0, 250+len(event)+len(m.ID)+len(m.RoomID)+len(m.RecipientID)+2*len(m.SenderID)+
+		len(m.Sender.Username)+wire.QuotedLen(m.Content)+len(m.Type)+len(m.ReplyToID)+len(m.ClientMsgID))
 	b = append(b, `{"event":`...)
 	b = wire.AppendString(b, event)
 	b = append(b, `,"data":{"id":`...)

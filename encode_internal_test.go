@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -201,4 +202,41 @@ func BenchmarkDecodeMessageRequest(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestEscapedContentAllocatesAsPlain guards the fast path for what users
+// write: reading a message request and encoding its push allocate the
+// same with quotes, a backslash, <, é and emoji in the content as with
+// plain letters (one string per field read, one buffer per push).
+func TestEscapedContentAllocatesAsPlain(t *testing.T) {
+	const escaped = `a \"message\" with \\ back\/slash, <b> \u0026 é 😀 \ud83d\ude00 and a\nnew line`
+	plain := strings.Repeat("x", len(escaped))
+	request := func(content string) []byte {
+		return []byte(`{"roomId":"r_k3j5abcdefghijklmnopqrstuv","content":"` + content + `","clientMsgId":"c_0123456789"}`)
+	}
+	decodeAllocs := func(b []byte) float64 {
+		return testing.AllocsPerRun(200, func() {
+			var r messageRequest
+			if !r.decodePlain(b) {
+				t.Fatal("slow path")
+			}
+		})
+	}
+	require.Equal(t, 3.0, decodeAllocs(request(plain)), "one string per field")
+	require.Equal(t, 3.0, decodeAllocs(request(escaped)), "escaped content")
+
+	var r messageRequest
+	require.True(t, r.decodePlain(request(escaped)))
+	encodeAllocs := func(content string) float64 {
+		m := Message{ID: "m_1", Seq: 7, RoomID: "r_1", SenderID: "u_1", Sender: UserRef{ID: "u_1", Username: "ann"},
+			Content: content, Type: TypeText, CreatedAt: time.Date(2026, 12, 6, 12, 0, 0, 123456789, time.UTC), ClientMsgID: "c_1"}
+		return testing.AllocsPerRun(200, func() {
+			if _, err := encodeMessagePush("new-message", &m); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	require.Equal(t, 1.0, encodeAllocs(plain), "one buffer per push")
+	require.Equal(t, 1.0, encodeAllocs(r.Content), "escaped content")
+	require.Equal(t, 1.0, encodeAllocs(strings.Repeat("<&>", 40)), "content that escapes to six times its length")
 }

@@ -121,7 +121,11 @@ func (h *Hub) handleMessage(ctx context.Context, c *conn, data json.RawMessage) 
 		return nil, err
 	}
 	saved, err := h.storeAndPublish(ctx, s.m)
-	return h.messageSent(ctx, c, s, saved, err)
+	a, err := h.messageSent(ctx, c, s, saved, err)
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // pendingSend is a message event checked and ready to be stored: the
@@ -178,12 +182,12 @@ func (h *Hub) prepareMessage(ctx context.Context, c *conn, ack uint64, data json
 
 // messageSent turns the outcome of storing and publishing s into the
 // event's reply, and ends c's typing in the message's room.
-func (h *Hub) messageSent(ctx context.Context, c *conn, s pendingSend, saved Message, err error) (any, error) {
+func (h *Hub) messageSent(ctx context.Context, c *conn, s pendingSend, saved Message, err error) (messageAck, error) {
 	if errors.Is(err, ErrForbidden) && s.m.RoomID != "" {
-		return nil, h.senderRefused(ctx, s.u, s.m.RoomID)
+		return messageAck{}, h.senderRefused(ctx, s.u, s.m.RoomID)
 	}
 	if err != nil {
-		return nil, err
+		return messageAck{}, err
 	}
 	if s.m.RoomID != "" && h.stopTyping(c, s.m.RoomID) {
 		h.publishTyping(ctx, c, s.u, s.m.RoomID, false)
@@ -311,8 +315,8 @@ func (h *Hub) publishSaved(ctx context.Context, m Message, r SaveResult) (Messag
 		return Message{}, fmt.Errorf("message %s is stored: %w", saved.ID, err) // err is ErrUnavailable (publish)
 	}
 	if !dup {
-		h.notifyMentions(saved)
-		h.notifyAwayRecipient(saved)
+		h.notifyMentions(&saved)
+		h.notifyAwayRecipient(&saved)
 	}
 	return saved, nil
 }

@@ -313,10 +313,13 @@ func TestSlowConsumerClosed(t *testing.T) {
 	// The queue holds 4 MiB: far less than the 24 MB flood past what the
 	// kernel buffers for the stalled member, and room enough for bob, who
 	// reads, to fall 500 messages behind on a loaded machine without being
-	// closed himself (at 256 KiB he once was).
+	// closed himself (at 256 KiB he once was). The write stalled since the
+	// flood began must not time out before the test reads the close: the
+	// flood took 50 s under -race on a loaded machine, so WriteTimeout is
+	// far longer than that.
 	env := newTestHub(t, realtime.Config{
 		MaxMessagesPerMinute: -1, MaxEventsPerSecond: -1, MaxMessageLength: 8000,
-		SendQueueBytes: 4 << 20, WriteTimeout: time.Minute,
+		SendQueueBytes: 4 << 20, WriteTimeout: 5 * time.Minute,
 		OnDisconnect: func(_ context.Context, e realtime.DisconnectEvent) {
 			mu.Lock()
 			codes[e.User.ID] = e.Code

@@ -240,14 +240,19 @@ func containsFold(names []string, name string) bool {
 
 // notifyMentions notifies the members of m's room that m mentions by
 // username, except its sender, once per message.
-func (h *Hub) notifyMentions(m Message) {
+func (h *Hub) notifyMentions(m *Message) {
 	if m.RoomID == "" {
 		return
 	}
-	names := mentions(m.Content)
-	if len(names) == 0 || !h.autoOn(NotifyMention) {
-		return
+	if names := mentions(m.Content); len(names) > 0 && h.autoOn(NotifyMention) {
+		h.notifyMentioned(*m, names)
 	}
+}
+
+// notifyMentioned notifies, in the background, the members of m's room
+// that names mention. It is apart from notifyMentions so that the copy of m
+// its goroutine keeps is made only for a message that mentions someone.
+func (h *Hub) notifyMentioned(m Message, names []string) {
 	h.inBackground(func(ctx context.Context) {
 		members, err := h.store.ListMembers(ctx, m.RoomID)
 		if err != nil {
@@ -269,10 +274,17 @@ func (h *Hub) notifyMentions(m Message) {
 
 // notifyAwayRecipient notifies the recipient of a direct message who has
 // no live connection anywhere.
-func (h *Hub) notifyAwayRecipient(m Message) {
+func (h *Hub) notifyAwayRecipient(m *Message) {
 	if m.RecipientID == "" || m.RecipientID == m.SenderID || !h.autoOn(NotifyDirectMessage) {
 		return
 	}
+	h.notifyIfAway(*m)
+}
+
+// notifyIfAway notifies, in the background, m's recipient if no connection
+// of theirs is live; its goroutine keeps a copy of m, made only for direct
+// messages.
+func (h *Hub) notifyIfAway(m Message) {
 	h.inBackground(func(ctx context.Context) {
 		if p, err := h.Presence(ctx, m.RecipientID); err != nil || p.Status != StatusOffline {
 			return // online (invisible counts as online here): it got the message

@@ -55,7 +55,24 @@ type sendPipe struct {
 	// messages are queued, when filled is closed.
 	want   int
 	filled chan struct{}
+	// one and scratch are the buffers of whoever stores (the read
+	// goroutine while the pipe is idle, else the pipe's goroutine; never
+	// both), kept so that a message costs no slices of its own.
+	one     [1]pendingSend
+	scratch saveScratch
 }
+
+// saveScratch holds storeAndPublishAll's slices between calls.
+type saveScratch struct {
+	msgs  []Message
+	keys  []streamKey
+	turns []uint64
+}
+
+// maxKeptPipe bounds the capacity of a pipe's buffers kept between
+// groups, so that a connection that once pipelined a long burst does not
+// keep its memory when it goes quiet.
+const maxKeptPipe = 32
 
 // refuse answers an event with err once the messages before it are
 // answered, without waiting for them.
@@ -79,7 +96,9 @@ func (c *conn) pipeSend(s pendingSend) {
 	p.mu.Lock()
 	if !p.running && !p.slow && s.err == nil { // idle: nothing is queued
 		p.mu.Unlock()
-		c.storeBatch([]pendingSend{s})
+		p.one[0] = s
+		c.storeBatch(p.one[:])
+		p.one[0] = pendingSend{}
 		return
 	}
 	defer p.mu.Unlock()
@@ -154,20 +173,30 @@ func (p *sendPipe) wait() {
 }
 
 // take returns what is queued, or nothing and ends the pipe's goroutine.
+// done is the group the goroutine has just stored: its buffer becomes the
+// queue's, or, when the goroutine ends, the spare the next one starts with.
 func (p *sendPipe) take(done []pendingSend) []pendingSend {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	clear(done)
-	if p.spare == nil {
-		p.spare = done[:0]
-	}
-	batch := p.queue
-	p.queue, p.spare = p.spare, nil
-	if len(batch) == 0 {
-		p.running = false
+	if cap(done) > maxKeptPipe {
+		done = nil
 	}
 	if p.waiters > 0 {
 		p.changed.Broadcast()
+	}
+	if len(p.queue) == 0 {
+		p.running = false
+		if done != nil {
+			p.spare = done[:0]
+		}
+		return nil
+	}
+	batch := p.queue
+	if done != nil {
+		p.queue = done[:0]
+	} else {
+		p.queue, p.spare = p.spare, nil
 	}
 	return batch
 }
@@ -202,13 +231,13 @@ func (c *conn) storeQueued() {
 // save was slow.
 func (c *conn) storeBatch(batch []pendingSend) {
 	h := c.hub
-	d := h.storeAndPublishAll(c.ctx, batch, func(s pendingSend, saved Message, err error) {
+	d := h.storeAndPublishAll(c.ctx, batch, &c.sends.scratch, func(s pendingSend, saved Message, err error) {
 		if s.err != nil {
 			c.answer(s.ack, s.event, nil, s.err)
 			return
 		}
-		result, err := h.messageSent(c.ctx, c, s, saved, err)
-		c.answer(s.ack, "message", result, err)
+		a, err := h.messageSent(c.ctx, c, s, saved, err)
+		c.answerMessage(s.ack, a, err)
 	})
 	c.sends.mu.Lock()
 	c.sends.slow = d > inlineSave
@@ -218,11 +247,17 @@ func (c *conn) storeBatch(batch []pendingSend) {
 // storeAndPublishAll does for each of sends what storeAndPublish does for
 // one message, saving them all with one Store call, and hands each outcome
 // to sent, in order. A send refused already (s.err) is only handed on. It
-// returns how long the Store took.
-func (h *Hub) storeAndPublishAll(ctx context.Context, sends []pendingSend, sent func(s pendingSend, saved Message, err error)) (saving time.Duration) {
-	msgs := make([]Message, 0, len(sends))
-	keys := make([]streamKey, 0, len(sends))
-	turns := make([]uint64, 0, len(sends))
+// returns how long the Store took. Its slices come from scratch, which it
+// leaves cleared.
+func (h *Hub) storeAndPublishAll(ctx context.Context, sends []pendingSend, scratch *saveScratch, sent func(s pendingSend, saved Message, err error)) (saving time.Duration) {
+	msgs, keys, turns := scratch.msgs[:0], scratch.keys[:0], scratch.turns[:0]
+	defer func() {
+		clear(msgs)
+		clear(keys)
+		if cap(msgs) <= maxKeptPipe {
+			scratch.msgs, scratch.keys, scratch.turns = msgs[:0], keys[:0], turns[:0]
+		}
+	}()
 	for i := range sends {
 		if sends[i].err == nil {
 			msgs = append(msgs, sends[i].m)

@@ -126,7 +126,8 @@ type BatchSaver interface {
 	// msgs, is a duplicate of that one. A message refused (ErrNotFound,
 	// ErrForbidden, ErrConflict, a failed save) fails alone: the others
 	// are saved. When ctx ends, the messages not saved yet fail with its
-	// error and may still be saved, as with SaveMessage.
+	// error and may still be saved, as with SaveMessage. msgs belongs to
+	// the caller, who reuses it once SaveMessages returns: keep copies.
 	SaveMessages(ctx context.Context, msgs []Message) (results []SaveResult)
 }
 

@@ -53,6 +53,9 @@ var ErrUnsupportedFrame = errors.New("realtime: unsupported frame")
 // frames (PROTOCOL.md section 2).
 type wsTransport struct {
 	ws *websocket.Conn
+	// compact is set when the client speaks realtime.v2: message pushes
+	// lose their senderId as they are written (wire.AppendCompact).
+	compact bool
 	// hooked is set once the context of the reads aborts the connection
 	// when it ends: one hook for the connection's life, where
 	// coder/websocket would set one up for every frame. The hub always
@@ -114,7 +117,7 @@ func (t *wsTransport) Read(ctx context.Context) ([]byte, error) {
 // Abort, and coder/websocket would otherwise arm and disarm a cancellation
 // hook for every message.
 func (t *wsTransport) Write(_ context.Context, objs []Frame) error {
-	if len(objs) == 1 {
+	if len(objs) == 1 && !(t.compact && compactable(objs[0])) {
 		return t.ws.Write(context.Background(), websocket.MessageText, objs[0].native)
 	}
 	bp := frameBufs.Get()
@@ -130,7 +133,11 @@ func (t *wsTransport) Write(_ context.Context, objs []Frame) error {
 			if n > 0 {
 				buf = append(buf, '\n')
 			}
-			buf = append(buf, objs[n].native...)
+			if t.compact && compactable(objs[n]) {
+				buf = wire.AppendCompact(buf, objs[n].native)
+			} else {
+				buf = append(buf, objs[n].native...)
+			}
 			n++
 		}
 		objs = objs[n:]
@@ -139,6 +146,16 @@ func (t *wsTransport) Write(_ context.Context, objs []Frame) error {
 		}
 	}
 	return nil
+}
+
+// compactable reports whether f is a push that realtime.v2 writes without
+// its senderId: a message.
+func compactable(f Frame) bool {
+	switch f.Event() {
+	case "new-message", "message-edited":
+		return true
+	}
+	return false
 }
 
 func (t *wsTransport) Ping(ctx context.Context) error { return t.ws.Ping(ctx) }
@@ -173,7 +190,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts := &websocket.AcceptOptions{
-		Subprotocols:       []string{wire.Subprotocol},
+		// The first the client offers of ours, newest first; a client
+		// that offers none speaks realtime.v1.
+		Subprotocols:       []string{wire.SubprotocolV2, wire.Subprotocol},
 		InsecureSkipVerify: true, // the origin was checked above
 		CompressionMode:    websocket.CompressionDisabled,
 	}
@@ -189,7 +208,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(h.cfg.MaxFrameBytes)
-	c := h.open(&wsTransport{ws: ws}, r, token, pre)
+	c := h.open(&wsTransport{ws: ws, compact: ws.Subprotocol() == wire.SubprotocolV2}, r, token, pre)
 	if c == nil {
 		return
 	}

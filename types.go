@@ -117,6 +117,20 @@ type Message struct {
 	ClientMsgID string          `json:"clientMsgId,omitempty"`
 }
 
+// UnmarshalJSON decodes a message as encoding/json would, and takes
+// SenderID from sender.id when senderId is absent, as in the message
+// pushes of protocol realtime.v2 (PROTOCOL.md).
+func (m *Message) UnmarshalJSON(b []byte) error {
+	type plain Message // without this method
+	if err := json.Unmarshal(b, (*plain)(m)); err != nil {
+		return err
+	}
+	if m.SenderID == "" {
+		m.SenderID = m.Sender.ID
+	}
+	return nil
+}
+
 // streamKey names a message stream (Message.Stream) without building its
 // string for every message: a room by its id, any other stream by that
 // string. The memory store keys its streams by it, and the hub its send

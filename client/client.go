@@ -32,6 +32,16 @@ var ErrClosed = errors.New("client: closed")
 // the ack arrived: the event may or may not have been handled.
 var ErrDisconnected = errors.New("client: disconnected before the ack")
 
+// The protocol versions a Client can speak (PROTOCOL.md).
+const (
+	// ProtocolV1 is realtime.v1, the default.
+	ProtocolV1 = wire.Subprotocol
+	// ProtocolV2 is realtime.v2: message pushes (new-message,
+	// message-edited) carry no senderId, only sender.id. Decoding them
+	// into a realtime.Message sets SenderID from sender.id.
+	ProtocolV2 = wire.SubprotocolV2
+)
+
 // DialOptions configures Dial. The zero value connects without a token and
 // reconnects with backoff between 100ms and 5s.
 type DialOptions struct {
@@ -48,6 +58,10 @@ type DialOptions struct {
 	// Compression offers permessage-deflate, without context takeover; the
 	// hub uses it when its Config.Compression is on.
 	Compression bool
+	// Protocol is the protocol version to speak: ProtocolV1 (the default,
+	// also for "") or ProtocolV2; dialling a hub that does not know
+	// ProtocolV2 with it fails.
+	Protocol string
 
 	// NoReconnect turns automatic reconnection off: the client closes
 	// when its connection drops.
@@ -109,6 +123,13 @@ type reply struct {
 // has accepted the connection (its connected event). ctx bounds this first
 // connection only; later reconnects are bounded by Close.
 func Dial(ctx context.Context, url string, opts DialOptions) (*Client, error) {
+	switch opts.Protocol {
+	case "":
+		opts.Protocol = ProtocolV1
+	case ProtocolV1, ProtocolV2:
+	default:
+		return nil, fmt.Errorf("client: unknown protocol %q", opts.Protocol)
+	}
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = 100 * time.Millisecond
 	}
@@ -167,7 +188,7 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 	ws, resp, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{
 		HTTPClient:      c.opts.HTTPClient,
 		HTTPHeader:      h,
-		Subprotocols:    []string{wire.Subprotocol},
+		Subprotocols:    []string{c.opts.Protocol},
 		CompressionMode: mode,
 	})
 	if err != nil {
@@ -175,6 +196,10 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 			return nil, fmt.Errorf("client: dial: %s: %w", resp.Status, err)
 		}
 		return nil, fmt.Errorf("client: dial: %w", err)
+	}
+	if c.opts.Protocol == ProtocolV2 && ws.Subprotocol() != ProtocolV2 {
+		ws.Close(websocket.StatusProtocolError, "realtime.v2 expected")
+		return nil, fmt.Errorf("client: the hub does not speak %s", ProtocolV2)
 	}
 	ws.SetReadLimit(8 << 20)
 	s := &session{ws: ws}

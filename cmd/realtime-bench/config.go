@@ -18,6 +18,7 @@ type config struct {
 	scenario string // fanout, rooms, idle or connect
 	mode     string // fanout only: window, burst or paced
 	compress bool   // offer permessage-deflate
+	protocol string // the realtime server's subprotocol version
 
 	members  int     // recipients per room (fanout, rooms, connect)
 	rooms    int     // rooms (rooms scenario)
@@ -100,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.parallel, "parallel", 32, "connections opened at once")
 	fs.IntVar(&c.size, "size", 100, "payload bytes per message")
 	fs.BoolVar(&c.compress, "compression", false, "offer permessage-deflate (without context takeover) on every connection; the server decides")
+	fs.StringVar(&c.protocol, "protocol", "realtime.v2", "subprotocol to ask a realtime server for: realtime.v2 (message pushes without senderId, as @realtime-go/client asks) or realtime.v1")
 	fs.BoolVar(&c.plain, "plain", false, "pad payloads with plain 'x' characters, which JSON never escapes, instead of realistic text (quotes, a backslash, é, emoji)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of window, paced and connect runs")
 	fs.DurationVar(&c.setup, "setup-timeout", 3*time.Minute, "cap on connecting and joining before a run")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/realtime-go/realtime"
+	"github.com/realtime-go/realtime/internal/wire"
 )
 
 // proto is what the bench needs of a server's protocol. The scenarios are
@@ -38,7 +39,10 @@ func newProto(cfg config, client *http.Client) (proto, error) {
 	}
 	switch cfg.server {
 	case "realtime":
-		return &realtimeProto{url: cfg.url, client: client, tokens: tokens}, nil
+		if cfg.protocol != wire.Subprotocol && cfg.protocol != wire.SubprotocolV2 {
+			return nil, fmt.Errorf("-protocol %q: want %s or %s", cfg.protocol, wire.SubprotocolV2, wire.Subprotocol)
+		}
+		return &realtimeProto{url: cfg.url, client: client, tokens: tokens, subprotocol: cfg.protocol}, nil
 	case "centrifuge":
 		return &centrifugeProto{url: cfg.url, client: client, tokens: tokens}, nil
 	case "melody":

@@ -11,15 +11,16 @@ import (
 	"github.com/realtime-go/realtime/internal/wire"
 )
 
-// realtimeProto speaks realtime.v1 (PROTOCOL.md): a bearer token on the
+// realtimeProto speaks realtime.v2 or realtime.v1 (PROTOCOL.md, -protocol): a bearer token on the
 // upgrade, join-room to subscribe, and message events with ack to send.
 // Messages are room messages: the server validates, stores (in whatever
 // Store it runs) and sequences each one before fanning it out, which the
 // peers, whose publications are not persisted, do not do.
 type realtimeProto struct {
-	url    string
-	client *http.Client
-	tokens *tokens
+	url         string
+	client      *http.Client
+	tokens      *tokens
+	subprotocol string
 }
 
 func (p *realtimeProto) open(ctx context.Context, user, room string) (*wsConn, error) {
@@ -27,7 +28,7 @@ func (p *realtimeProto) open(ctx context.Context, user, room string) (*wsConn, e
 	if err != nil {
 		return nil, err
 	}
-	c, err := dialWS(ctx, p.client, p.url, http.Header{"Authorization": {"Bearer " + tok}}, wire.Subprotocol)
+	c, err := dialWS(ctx, p.client, p.url, http.Header{"Authorization": {"Bearer " + tok}}, p.subprotocol)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,9 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/json"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -188,33 +190,36 @@ func isHex4(b []byte) bool {
 // a lone UTF-16 surrogate becomes U+FFFD.
 func Unquote(val []byte) string {
 	s := val[1 : len(val)-1]
-	i := 0
-	for i < len(s) && s[i] != '\\' {
-		i++
-	}
-	if i == len(s) {
+	i := bytes.IndexByte(s, '\\')
+	if i < 0 {
 		return string(s)
 	}
-	out := make([]byte, i, len(s))
-	copy(out, s[:i])
+	// One allocation: the text is never longer than its quoted form, and
+	// the Builder's bytes become the string without a copy.
+	var out strings.Builder
+	out.Grow(len(s))
+	out.Write(s[:i])
 	for i < len(s) {
-		c := s[i]
-		if c != '\\' {
-			out = append(out, c)
-			i++
-			continue
+		if s[i] != '\\' {
+			j := bytes.IndexByte(s[i:], '\\')
+			if j < 0 {
+				out.Write(s[i:])
+				break
+			}
+			out.Write(s[i : i+j])
+			i += j
 		}
 		switch s[i+1] {
 		case 'b':
-			out = append(out, '\b')
+			out.WriteByte('\b')
 		case 'f':
-			out = append(out, '\f')
+			out.WriteByte('\f')
 		case 'n':
-			out = append(out, '\n')
+			out.WriteByte('\n')
 		case 'r':
-			out = append(out, '\r')
+			out.WriteByte('\r')
 		case 't':
-			out = append(out, '\t')
+			out.WriteByte('\t')
 		case 'u':
 			r := rune(hex4(s[i+2 : i+6]))
 			i += 6
@@ -230,14 +235,14 @@ func Unquote(val []byte) string {
 					r = utf8.RuneError
 				}
 			}
-			out = utf8.AppendRune(out, r)
+			out.WriteRune(r)
 			continue
 		default: // '"', '\\', '/'
-			out = append(out, s[i+1])
+			out.WriteByte(s[i+1])
 		}
 		i += 2
 	}
-	return string(out)
+	return out.String()
 }
 
 func hex4(b []byte) uint16 {

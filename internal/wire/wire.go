@@ -12,8 +12,14 @@ import (
 	"unicode/utf8"
 )
 
-// Subprotocol is the WebSocket subprotocol the hub offers.
+// Subprotocol is the WebSocket subprotocol of the protocol's first
+// version, which every client may ask for.
 const Subprotocol = "realtime.v1"
+
+// SubprotocolV2 is the protocol's second version: the same as the first
+// except that message pushes carry no senderId (it is sender.id); see
+// AppendCompact.
+const SubprotocolV2 = "realtime.v2"
 
 // MaxAck is the largest ack number accepted: the largest integer a
 // JavaScript number holds exactly.
@@ -221,28 +227,141 @@ func appendData(dst, data []byte) []byte {
 }
 
 // AppendString appends s as a JSON string, byte for byte as encoding/json
-// writes it: text with nothing to escape is copied without allocating, the
-// rest is left to encoding/json, which also escapes <, > and & (so frames
-// are safe to embed in HTML), U+2028 and U+2029, and replaces invalid UTF-8.
+// writes it: it escapes '"', '\\' and control characters, and also <, > and
+// & (so frames are safe to embed in HTML), U+2028 and U+2029, and replaces
+// each byte of invalid UTF-8 with U+FFFD. It allocates only to grow dst.
 func AppendString(dst []byte, s string) []byte {
-	if !needsEscape(s) {
-		dst = append(dst, '"')
-		dst = append(dst, s...)
-		return append(dst, '"')
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if !asciiEscape[c] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
 	}
-	b, _ := json.Marshal(s) // cannot fail for a string
-	return append(dst, b...)
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
 
-// needsEscape reports whether s has a byte encoding/json would not copy as
-// it is: a control character, '"', '\\', '<', '>', '&', or any non-ASCII.
-func needsEscape(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return true
+// QuotedLen returns the length of what AppendString appends for s, so that
+// an encoder can size its buffer once.
+func QuotedLen(s string) int {
+	n := len(s) + 2
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if asciiEscape[c] {
+				switch c {
+				case '"', '\\', '\b', '\f', '\n', '\r', '\t':
+					n++
+				default:
+					n += 5
+				}
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			n += 5 // \ufffd for one byte
+		case r == '\u2028' || r == '\u2029':
+			n += 3
+		}
+		i += size
+	}
+	return n
+}
+
+const hexDigits = "0123456789abcdef"
+
+// asciiEscape marks the ASCII bytes that encoding/json escapes (with
+// HTML escaping, its default): control characters, '"', '\\', '<', '>'
+// and '&'.
+var asciiEscape = func() (t [utf8.RuneSelf]bool) {
+	for c := range t {
+		t[c] = c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&'
+	}
+	return t
+}()
+
+// AppendCompact appends a message push (new-message, message-edited) as
+// realtime.v2 sends it: without the data's senderId member when it equals
+// sender.id, which carries the same id. Any other frame is appended as it
+// is. It reads what the hub's encoders write, where senderId is the first
+// member after id, seq, roomId and recipientId; no string can hold the
+// bytes it looks for, since a quote inside a string is escaped.
+func AppendCompact(dst, frame []byte) []byte {
+	const key, next = `,"senderId":`, `,"sender":{"id":`
+	i := bytes.Index(frame, []byte(key))
+	if i < 0 {
+		return append(dst, frame...)
+	}
+	start := i + len(key)
+	end, ok := stringEnd(frame, start)
+	if !ok {
+		return append(dst, frame...)
+	}
+	sender, ok := bytes.CutPrefix(frame[end:], []byte(next))
+	if !ok || !bytes.HasPrefix(sender, frame[start:end]) {
+		return append(dst, frame...)
+	}
+	dst = append(dst, frame[:i]...)
+	return append(dst, frame[end:]...)
+}
+
+// stringEnd returns the index just past the JSON string that begins at
+// b[i], or false when there is none.
+func stringEnd(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, false
+	}
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1, true
 		}
 	}
-	return false
+	return 0, false
 }
 
 // ServerFrame is one decoded server-to-client object.

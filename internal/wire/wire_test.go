@@ -138,15 +138,18 @@ func TestAppendString(t *testing.T) {
 }
 
 // FuzzAppendString checks that AppendString writes what encoding/json
-// writes for any string.
+// writes for any string, and QuotedLen its length.
 func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"", "join-room", "a b.c", `<a href="x">&`, "é\u2028\xff", "\x00\x1f\\"} {
+	for _, s := range []string{"", "join-room", "a b.c", `<a href="x">&`, "é\u2028\xff", "\x00\x1f\\", "\b\f\x7f\u2029", "\xed\xa0\x80 \xf0\x9f", `a "q" \ é 😀`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		want, _ := json.Marshal(s)
 		if got := AppendString(nil, s); string(got) != string(want) {
 			t.Fatalf("AppendString(%q) = %s, encoding/json writes %s", s, got, want)
+		}
+		if n := QuotedLen(s); n != len(want) {
+			t.Fatalf("QuotedLen(%q) = %d, AppendString writes %d bytes", s, n, len(want))
 		}
 	})
 }
@@ -163,4 +166,48 @@ func TestAppendFrame(t *testing.T) {
 	}
 	_, err := AppendFrame(nil, iotest.ErrReader(io.ErrUnexpectedEOF))
 	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+}
+
+// FuzzAppendCompact checks AppendCompact on message pushes made of any
+// strings, encoded in the order of the hub's Message: the result is the
+// same JSON without data.senderId when it equals data.sender.id, and the
+// frame unchanged otherwise. Any other bytes are appended unchanged or
+// lose only such a member, and never panic.
+func FuzzAppendCompact(f *testing.F) {
+	f.Add("m_1", "r_1", "", "u_1", "u_1", "ann", `a "q" \ é 😀`, uint64(7))
+	f.Add("m_1", "", "u_2", "u_1", "u_1", "a,\"senderId\":\"x\"", `,"senderId":"u_1","sender":{"id":"u_1"`, uint64(1))
+	f.Add("m_1", "r", "", "u_1", "u_12", "ann", "x", uint64(2))
+	f.Add("m_1", "r", "", `u\"1`, `u\"1`, "", "", uint64(0))
+	type ref struct {
+		ID       string `json:"id"`
+		Username string `json:"username"`
+	}
+	type msg struct {
+		ID          string `json:"id"`
+		Seq         uint64 `json:"seq"`
+		RoomID      string `json:"roomId,omitempty"`
+		RecipientID string `json:"recipientId,omitempty"`
+		SenderID    string `json:"senderId"`
+		Sender      ref    `json:"sender"`
+		Content     string `json:"content"`
+	}
+	f.Fuzz(func(t *testing.T, id, room, recipient, senderID, refID, username, content string, seq uint64) {
+		data, err := json.Marshal(msg{id, seq, room, recipient, senderID, ref{refID, username}, content})
+		require.NoError(t, err)
+		frame := AppendPush(nil, "new-message", data)
+		got := AppendCompact([]byte("x"), frame)
+		require.Equal(t, "x", string(got[:1]), "appends to dst")
+		got = got[1:]
+		var want, have map[string]any
+		require.NoError(t, json.Unmarshal(frame, &want))
+		require.NoError(t, json.Unmarshal(got, &have), "%s", got)
+		if string(AppendString(nil, senderID)) == string(AppendString(nil, refID)) {
+			delete(want["data"].(map[string]any), "senderId")
+			require.Less(t, len(got), len(frame))
+		} else {
+			require.Equal(t, string(frame), string(got))
+		}
+		require.Equal(t, want, have)
+		_ = AppendCompact(nil, []byte(content)) // any bytes: no panic
+	})
 }

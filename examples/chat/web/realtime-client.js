@@ -1,9 +1,17 @@
 // @realtime-go/client for the chat example, generated from clients/packages/client
 // by `npm run build:chat` in clients/: do not edit (go test ./clients/ checks it).
-// @realtime-go/client: a client of realtime hubs, protocol realtime.v1
-// (PROTOCOL.md of github.com/realtime-go/realtime), for browsers and Node
+// @realtime-go/client: a client of realtime hubs, protocol realtime.v2 or
+// realtime.v1 (PROTOCOL.md of github.com/realtime-go/realtime): it offers
+// both, and a message always has its senderId, for browsers and Node
 // (>= 20; Node 20 needs --experimental-websocket, or pass a WebSocket).
 // No runtime dependencies.
+/** Sets a message's senderId from sender.id when the push left it out
+ * (realtime.v2). */
+function withSenderId(m) {
+    if (m.senderId === undefined)
+        m.senderId = m.sender?.id ?? '';
+    return m;
+}
 /** An error reply of the hub, or a local failure (timeout, closed). */
 export class RealtimeError extends Error {
     code;
@@ -54,6 +62,9 @@ export class Client {
     /** The token in use: the last one getToken returned, or options.token.
      * HTTP endpoints beside the hub (file uploads) take it as a bearer token. */
     get token() { return this.#token; }
+    /** The protocol version the hub chose for the open connection
+     * ('realtime.v2' or 'realtime.v1'); '' when none is open. */
+    get protocol() { return this.#ws?.readyState === 1 ? this.#ws.protocol || 'realtime.v1' : ''; }
     /** Listens to a push; returns what stops listening. */
     on(event, fn) {
         let set = this.#listeners.get(event);
@@ -161,7 +172,9 @@ export class Client {
             throw new Error('@realtime-go/client: no WebSocket (Node 20 needs --experimental-websocket, or pass options.WebSocket)');
         const sep = this.#url.includes('?') ? '&' : '?';
         const url = this.#token ? `${this.#url}${sep}token=${encodeURIComponent(this.#token)}` : this.#url;
-        const ws = new Ctor(url, 'realtime.v1');
+        // realtime.v2 sends a message's sender id once, as sender.id; #onPush
+        // fills senderId in, so both read the same to the application.
+        const ws = new Ctor(url, ['realtime.v2', 'realtime.v1']);
         this.#ws = ws;
         ws.onmessage = (e) => {
             // A frame may batch several JSON objects, one per line.
@@ -239,8 +252,11 @@ export class Client {
                 this.#emitLocal('connected', data);
                 void this.#resume();
                 return;
+            case 'message-edited':
+                withSenderId(data);
+                break;
             case 'new-message': {
-                const m = data;
+                const m = withSenderId(data);
                 const room = m.roomId ? this.#rooms.get(m.roomId) : undefined;
                 if (room) {
                     if (m.seq <= room.lastSeq)

@@ -1,5 +1,6 @@
-// @realtime-go/client: a client of realtime hubs, protocol realtime.v1
-// (PROTOCOL.md of github.com/realtime-go/realtime), for browsers and Node
+// @realtime-go/client: a client of realtime hubs, protocol realtime.v2 or
+// realtime.v1 (PROTOCOL.md of github.com/realtime-go/realtime): it offers
+// both, and a message always has its senderId, for browsers and Node
 // (>= 20; Node 20 needs --experimental-websocket, or pass a WebSocket).
 // No runtime dependencies.
 
@@ -33,6 +34,13 @@ export interface JoinReply {
 export interface Notification {
   id: string; userId: string; type: string; title: string; body?: string; data?: Record<string, unknown>;
   roomId?: string; messageId?: string; createdAt: string; readAt?: string;
+}
+
+/** Sets a message's senderId from sender.id when the push left it out
+ * (realtime.v2). */
+function withSenderId(m: Message): Message {
+  if (m.senderId === undefined) m.senderId = m.sender?.id ?? '';
+  return m;
 }
 
 /** The pushes of the protocol (PROTOCOL.md section 4), and the client's own. */
@@ -150,6 +158,10 @@ export class Client {
    * HTTP endpoints beside the hub (file uploads) take it as a bearer token. */
   get token(): string | undefined { return this.#token; }
 
+  /** The protocol version the hub chose for the open connection
+   * ('realtime.v2' or 'realtime.v1'); '' when none is open. */
+  get protocol(): string { return this.#ws?.readyState === 1 ? this.#ws.protocol || 'realtime.v1' : ''; }
+
   /** Listens to a push; returns what stops listening. */
   on<K extends keyof Events>(event: K, fn: (data: Events[K]) => void): () => void {
     let set = this.#listeners.get(event);
@@ -256,7 +268,9 @@ export class Client {
     if (!Ctor) throw new Error('@realtime-go/client: no WebSocket (Node 20 needs --experimental-websocket, or pass options.WebSocket)');
     const sep = this.#url.includes('?') ? '&' : '?';
     const url = this.#token ? `${this.#url}${sep}token=${encodeURIComponent(this.#token)}` : this.#url;
-    const ws = new Ctor(url, 'realtime.v1');
+    // realtime.v2 sends a message's sender id once, as sender.id; #onPush
+    // fills senderId in, so both read the same to the application.
+    const ws = new Ctor(url, ['realtime.v2', 'realtime.v1']);
     this.#ws = ws;
     ws.onmessage = (e: MessageEvent) => {
       // A frame may batch several JSON objects, one per line.
@@ -325,8 +339,11 @@ export class Client {
         this.#emitLocal('connected', data as Events['connected']);
         void this.#resume();
         return;
+      case 'message-edited':
+        withSenderId(data as Message);
+        break;
       case 'new-message': {
-        const m = data as Message;
+        const m = withSenderId(data as Message);
         const room = m.roomId ? this.#rooms.get(m.roomId) : undefined;
         if (room) {
           if (m.seq <= room.lastSeq) return; // heard before (a resume overlaps)

@@ -70,6 +70,23 @@ test('acks, errors with their code, typed pushes and batched frames', async () =
   assert.deepEqual(got, sent);
 });
 
+test('realtime.v2 is chosen, and messages still have their senderId', async () => {
+  const alice = open('alice-v2');
+  const bob = open('bob-v2');
+  await isOpen(alice); await isOpen(bob);
+  assert.equal(bob.protocol, 'realtime.v2');
+  const { room } = await alice.emit('create-room', { name: 'v2' });
+  await bob.join(room.id);
+  const pushed = until(bob, 'new-message', (m) => m.roomId === room.id);
+  const { id } = await alice.send({ roomId: room.id, content: 'hi "v2"' });
+  const m = await pushed;
+  assert.equal(m.senderId, 'alice-v2');
+  assert.equal(m.sender.id, 'alice-v2');
+  const edited = until(bob, 'message-edited', (e) => e.id === id);
+  await alice.emit('edit-message', { messageId: id, content: 'edited' });
+  assert.equal((await edited).senderId, 'alice-v2');
+});
+
 test('reconnect after a server restart resumes every joined room, without duplicates', async () => {
   const alice = open('alice2');
   const bob = open('bob2');
