@@ -92,6 +92,92 @@ func TestPipelinedSendsRetried(t *testing.T) {
 	})
 }
 
+// TestPipelinedSendsManyConnections: 12 connections pipeline 60 messages
+// each, round by round, alternating between a room they share and a room
+// of their own, so that the SQL stores' committers save them side by side.
+// Each connection's acks come in the order sent, with increasing seqs in
+// each room; each room's history holds every acked message once, with the
+// seq of its ack, gap-free, and each sender's in the order sent.
+func TestPipelinedSendsManyConnections(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store realtime.Store) {
+		const conns, n = 12, 60
+		ctx := context.Background()
+		env := newTestHub(t, realtime.Config{Store: store, MaxMessagesPerMinute: -1, MaxEventsPerSecond: -1})
+		shared, err := env.hub.CreateRoom(ctx, realtime.User{ID: "u0"}, realtime.RoomOptions{Name: "shared"})
+		require.NoError(t, err)
+		own := make([]string, conns)
+		raws := make([]*testenv.Raw, conns)
+		for c := range conns {
+			u := realtime.User{ID: fmt.Sprint("u", c)}
+			if c > 0 {
+				_, err = env.hub.AddMember(ctx, shared.ID, realtime.UserRef{ID: u.ID}, "")
+				require.NoError(t, err)
+			}
+			room, err := env.hub.CreateRoom(ctx, u, realtime.RoomOptions{Name: u.ID})
+			require.NoError(t, err)
+			own[c] = room.ID
+			raws[c] = env.raw(u.ID)
+		}
+		roomOf := func(c, i int) string { // send i of connection c
+			if i%2 == 0 {
+				return shared.ID
+			}
+			return own[c]
+		}
+		for i := range n { // round by round: the connections' hubs store side by side
+			for c, r := range raws {
+				data := fmt.Sprintf(`{"roomId":%q,"content":"u%d m%d","clientMsgId":"u%d-%d"}`, roomOf(c, i), c, i, c, i)
+				r.Write(string(wire.AppendClient(nil, "message", []byte(data), uint64(i+1))))
+			}
+		}
+		type sent struct {
+			room    string
+			content string
+			seq     uint64
+		}
+		acked := map[string]sent{} // by message id
+		for c, r := range raws {
+			last := map[string]uint64{}
+			for i := range n {
+				f := nextReply(t, r)
+				require.Equal(t, uint64(i+1), f.Ack, "acks of u%d out of order", c)
+				require.Nil(t, f.Error, "ack %d of u%d", i+1, c)
+				a := testenv.DecodeInto[struct {
+					ID          string
+					Seq         uint64
+					ClientMsgID string
+				}](t, f.Data)
+				require.Equal(t, fmt.Sprintf("u%d-%d", c, i), a.ClientMsgID)
+				room := roomOf(c, i)
+				require.Greater(t, a.Seq, last[room], "seqs of u%d in room %s", c, room)
+				last[room] = a.Seq
+				acked[a.ID] = sent{room, fmt.Sprintf("u%d m%d", c, i), a.Seq}
+			}
+		}
+		require.Len(t, acked, conns*n, "a message id per send")
+		for _, room := range append([]string{shared.ID}, own...) {
+			hist, more, err := store.History(ctx, realtime.HistoryQuery{Stream: realtime.RoomStream(room), Limit: conns * n})
+			require.NoError(t, err)
+			require.False(t, more)
+			want := n / 2
+			if room == shared.ID {
+				want = conns * n / 2
+			}
+			require.Len(t, hist, want, "room %s holds each message once", room)
+			next := map[string]int{} // sender → index of its next send to the room
+			for i, m := range hist {
+				require.Equal(t, uint64(i+1), m.Seq, "seqs of room %s have no gap", room)
+				require.Equal(t, sent{room, m.Content, m.Seq}, acked[m.ID], "history has what was acked")
+				var c, k int
+				_, err := fmt.Sscanf(m.Content, "u%d m%d", &c, &k)
+				require.NoError(t, err)
+				require.GreaterOrEqual(t, k, next[m.SenderID], "u%d's messages in the order sent", c)
+				next[m.SenderID] = k + 1
+			}
+		}
+	})
+}
+
 // TestPipelinedSendsAcrossNodes: as TestPipelinedSends, the sender on one
 // node and the member on another, over Redis and one PostgreSQL.
 func TestPipelinedSendsAcrossNodes(t *testing.T) {

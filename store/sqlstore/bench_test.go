@@ -41,24 +41,38 @@ func BenchmarkSaveMessageConcurrent(b *testing.B) {
 }
 
 func benchSave(b *testing.B, s *sqlstore.Store, roomID string, senders int) {
-	var (
-		next   atomic.Int64
-		failed atomic.Value
-		wg     sync.WaitGroup
-	)
 	for g := range senders {
 		if _, _, err := s.AddMember(context.Background(), member(roomID, fmt.Sprintf("user%03d", g)), realtime.Limits{}); err != nil {
 			b.Fatal(err)
 		}
 	}
+	runSenders(b, senders, 1, func(g, _ int) error {
+		m := message(roomID, fmt.Sprintf("user%03d", g), "hello, this is a message of ordinary length")
+		m.ClientMsgID = m.ID
+		_, _, err := s.SaveMessage(context.Background(), m)
+		return err
+	})
+}
+
+// runSenders has senders goroutines call save(g, n) until b.N messages
+// are saved, each call saving n of them (at most per), and reports
+// messages per second.
+func runSenders(b *testing.B, senders, per int, save func(g, n int) error) {
+	var (
+		next   atomic.Int64
+		failed atomic.Value
+		wg     sync.WaitGroup
+	)
 	b.ResetTimer()
 	for g := range senders {
 		wg.Go(func() {
-			sender := fmt.Sprintf("user%03d", g)
-			for next.Add(1) <= int64(b.N) {
-				m := message(roomID, sender, "hello, this is a message of ordinary length")
-				m.ClientMsgID = m.ID
-				if _, _, err := s.SaveMessage(context.Background(), m); err != nil {
+			for {
+				end := next.Add(int64(per))
+				n := min(int64(per), int64(b.N)-(end-int64(per)))
+				if n <= 0 {
+					return
+				}
+				if err := save(g, int(n)); err != nil {
 					failed.Store(err)
 					return
 				}
@@ -142,5 +156,53 @@ func BenchmarkHistoryPage(b *testing.B) {
 				})
 			}
 		})
+	}
+}
+
+// BenchmarkSaveMessagesGroups measures persisted messages per second as
+// the hub's pipelined sends store them: 100 senders each save groups of 16
+// messages with SaveMessages, one group after another, into one room or a
+// room each, with 1 and with 4 committers. It is the store's share of the
+// root package's BenchmarkPersistedMessages/100x16, without sockets.
+//
+//	go test -run '^$' -bench SaveMessagesGroups -benchtime 40000x ./store/sqlstore
+func BenchmarkSaveMessagesGroups(b *testing.B) {
+	const senders, group = 100, 16
+	for _, d := range dialects {
+		for _, committers := range []int{1, 4} {
+			for _, shared := range []bool{true, false} {
+				name := fmt.Sprintf("%s/committers=%d/own-rooms", d, committers)
+				if shared {
+					name = fmt.Sprintf("%s/committers=%d/one-room", d, committers)
+				}
+				b.Run(name, func(b *testing.B) {
+					s := newStore(b, d, openDB(b, d, newDSN(b, d)), sqlstore.Options{Committers: committers})
+					rooms := make([]string, senders)
+					for g := range senders {
+						sender := fmt.Sprintf("user%03d", g)
+						if g == 0 || !shared {
+							rooms[g] = createRoom(b, s, sender).ID
+							continue
+						}
+						rooms[g] = rooms[0]
+						_, _, err := s.AddMember(context.Background(), member(rooms[g], sender), realtime.Limits{})
+						require.NoError(b, err)
+					}
+					runSenders(b, senders, group, func(g, n int) error {
+						msgs := make([]realtime.Message, n)
+						for i := range msgs {
+							msgs[i] = message(rooms[g], fmt.Sprintf("user%03d", g), "persist me")
+							msgs[i].ClientMsgID = msgs[i].ID
+						}
+						for _, r := range s.SaveMessages(context.Background(), msgs) {
+							if r.Err != nil {
+								return r.Err
+							}
+						}
+						return nil
+					})
+				})
+			}
+		}
 	}
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"maps"
 	"slices"
 	"strings"
@@ -15,7 +16,31 @@ import (
 type saveReq struct {
 	ctx context.Context
 	m   realtime.Message
+	c   *committer   // the committer of m's stream
 	res chan saveRes // buffered: the committer never waits for the caller
+}
+
+// A committer saves the messages of its share of the streams (see
+// committerOf), in the order they were queued, a batch at a time: one
+// goroutine, commitLoop, drains its queue. The Store's committers work at
+// the same time on their own streams, so that no two of them bump the same
+// stream's last_seq.
+type committer struct {
+	queue   chan *saveReq
+	stopped chan struct{} // closed when commitLoop has returned
+}
+
+// committerOf returns the committer of m's stream.
+func (s *Store) committerOf(m *realtime.Message) *committer {
+	if len(s.committers) == 1 {
+		return s.committers[0]
+	}
+	return s.committers[maphash.String(s.seed, m.Stream())%uint64(len(s.committers))]
+}
+
+// newReq returns the request to save m, for its committer.
+func (s *Store) newReq(ctx context.Context, m realtime.Message) *saveReq {
+	return &saveReq{ctx: ctx, m: m, c: s.committerOf(&m), res: make(chan saveRes, 1)}
 }
 
 type saveRes struct {
@@ -25,14 +50,14 @@ type saveRes struct {
 }
 
 // SaveMessage implements realtime.MessageStore. The message is saved by the
-// Store's committer goroutine together with the calls that arrived at the
+// committer of its stream together with the calls that arrived at the
 // same time, in one transaction; SaveMessage returns once it has committed.
 // If ctx ends first, SaveMessage returns ctx's error and the message may
 // still be saved.
 func (s *Store) SaveMessage(ctx context.Context, m realtime.Message) (realtime.Message, bool, error) {
-	r := &saveReq{ctx: ctx, m: m, res: make(chan saveRes, 1)}
+	r := s.newReq(ctx, m)
 	select {
-	case s.queue <- r:
+	case r.c.queue <- r:
 	case <-s.closing:
 		return realtime.Message{}, false, ErrClosed
 	case <-ctx.Done():
@@ -49,7 +74,7 @@ func (s *Store) await(ctx context.Context, r *saveReq) saveRes {
 		return res
 	case <-ctx.Done():
 		return saveRes{err: ctx.Err()}
-	case <-s.stopped:
+	case <-r.c.stopped:
 		// The committer replies before it stops, so a reply is there
 		// unless r came after its last look at the queue.
 		select {
@@ -62,8 +87,8 @@ func (s *Store) await(ctx context.Context, r *saveReq) saveRes {
 }
 
 // SaveMessages implements realtime.BatchSaver: the messages are queued
-// for the committer in their order, so that it numbers them in that order,
-// and saved in as few transactions as the batch size allows, with the
+// for their streams' committers in their order, so that each stream's are
+// numbered in that order, and saved in as few transactions as the batch size allows, with the
 // calls that arrived at the same time. It returns once each has committed
 // or failed; if ctx ends first, those not answered yet fail with its error
 // and may still be saved.
@@ -72,9 +97,9 @@ func (s *Store) SaveMessages(ctx context.Context, msgs []realtime.Message) []rea
 	reqs := make([]*saveReq, 0, len(msgs))
 	var failed error
 	for _, m := range msgs {
-		r := &saveReq{ctx: ctx, m: m, res: make(chan saveRes, 1)}
+		r := s.newReq(ctx, m)
 		select {
-		case s.queue <- r:
+		case r.c.queue <- r:
 			reqs = append(reqs, r)
 			continue
 		case <-s.closing:
@@ -95,30 +120,30 @@ func (s *Store) SaveMessages(ctx context.Context, msgs []realtime.Message) []rea
 	return out
 }
 
-// commitLoop is the committer: it takes what is queued, up to s.batch
+// commitLoop is c's goroutine: it takes what is queued, up to s.batch
 // requests, saves it in one transaction, and starts again.
-func (s *Store) commitLoop() {
-	defer close(s.stopped)
+func (s *Store) commitLoop(c *committer) {
+	defer close(c.stopped)
 	batch := make([]*saveReq, 0, s.batch)
 	for {
 		// Closing comes first, also when the queue is ready.
 		select {
 		case <-s.closing:
-			s.failQueued()
+			s.failQueued(c)
 			return
 		default:
 		}
 		select {
 		case <-s.closing:
-			s.failQueued()
+			s.failQueued(c)
 			return
-		case r := <-s.queue:
+		case r := <-c.queue:
 			batch = append(batch[:0], r)
 		}
 	fill:
 		for len(batch) < s.batch {
 			select {
-			case r := <-s.queue:
+			case r := <-c.queue:
 				batch = append(batch, r)
 			default:
 				break fill
@@ -129,11 +154,11 @@ func (s *Store) commitLoop() {
 	}
 }
 
-// failQueued replies ErrClosed to the requests in the queue.
-func (s *Store) failQueued() {
+// failQueued replies ErrClosed to the requests in c's queue.
+func (s *Store) failQueued(c *committer) {
 	for {
 		select {
-		case r := <-s.queue:
+		case r := <-c.queue:
 			r.res <- saveRes{err: ErrClosed}
 		default:
 			return

@@ -55,14 +55,16 @@
 //
 // # Group commit
 //
-// SaveMessage calls that arrive together are saved by one goroutine of the
+// SaveMessage calls that arrive together are saved by a goroutine of the
 // Store in one transaction (at most Options.BatchSize messages), and each
-// call returns once that transaction has committed. Sequence numbers are
-// given in the order the calls reached the store; a message that fails (its
-// room is missing, its id is taken) fails alone. SaveMessages
+// call returns once that transaction has committed. The Store has
+// Options.Committers such goroutines, each saving the messages of its share
+// of the streams, side by side. A stream's sequence numbers are given in
+// the order its messages reached the store; a message that fails (its room
+// is missing, its id is taken) fails alone. SaveMessages
 // (realtime.BatchSaver) queues a whole group of messages in its order, so
 // that one caller, the hub storing a connection's pipelined sends, has
-// them committed together and numbered in that order.
+// those of each stream committed together and numbered in that order.
 package sqlstore
 
 import (
@@ -71,6 +73,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -106,6 +109,17 @@ type Options struct {
 	// BatchSize is the most messages SaveMessage commits in one transaction.
 	// Zero: 256. One turns group commit off (a transaction per message).
 	BatchSize int
+	// Committers is how many goroutines of the Store save messages, each
+	// the messages of its share of the streams (rooms and DM pairs, by a
+	// hash of the stream), a batch at a time: on PostgreSQL their
+	// transactions run side by side, and a stream's messages are still
+	// numbered in the order they were queued. Each committer holds a
+	// connection of the pool while it saves. One stream's messages are
+	// saved by one committer, so a single busy room gains nothing from
+	// more. On SQLite the transactions still take turns, but the work
+	// around them overlaps. Zero: 4. One: a single committer, as before
+	// this option existed.
+	Committers int
 }
 
 // ErrClosed is returned by SaveMessage after Close.
@@ -124,12 +138,12 @@ type Store struct {
 	// would otherwise wait for each other in SQLite's busy handler.
 	wlock chan struct{}
 
-	queue   chan *saveReq
-	ctx     context.Context // canceled by Close: ends the committer's work
-	cancel  context.CancelFunc
-	closing chan struct{} // closed by Close
-	stopped chan struct{} // closed when the committer has returned
-	once    sync.Once
+	committers []*committer
+	seed       maphash.Seed    // of committerOf
+	ctx        context.Context // canceled by Close: ends the committers' work
+	cancel     context.CancelFunc
+	closing    chan struct{} // closed by Close
+	once       sync.Once
 }
 
 var (
@@ -138,7 +152,7 @@ var (
 )
 
 // New returns a Store on db, which the caller keeps and closes after the
-// Store. It starts the goroutine that commits messages (see Group commit in
+// Store. It starts the goroutines that commit messages (see Group commit in
 // the package documentation), which Close ends. New does not touch the
 // database: call Migrate before using the Store.
 func New(db *sql.DB, o Options) (*Store, error) {
@@ -154,19 +168,29 @@ func New(db *sql.DB, o Options) (*Store, error) {
 	case o.BatchSize == 0:
 		o.BatchSize = 256
 	}
+	switch {
+	case o.Committers < 0:
+		return nil, fmt.Errorf("sqlstore: Options.Committers: %d is negative", o.Committers)
+	case o.Committers == 0:
+		o.Committers = 4
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Store{
-		db:      db,
-		dialect: o.Dialect,
-		batch:   o.BatchSize,
-		wlock:   make(chan struct{}, 1),
-		queue:   make(chan *saveReq, o.BatchSize),
-		ctx:     ctx,
-		cancel:  cancel,
-		closing: make(chan struct{}),
-		stopped: make(chan struct{}),
+		db:         db,
+		dialect:    o.Dialect,
+		batch:      o.BatchSize,
+		wlock:      make(chan struct{}, 1),
+		committers: make([]*committer, o.Committers),
+		seed:       maphash.MakeSeed(),
+		ctx:        ctx,
+		cancel:     cancel,
+		closing:    make(chan struct{}),
 	}
-	go s.commitLoop()
+	for i := range s.committers {
+		c := &committer{queue: make(chan *saveReq, o.BatchSize), stopped: make(chan struct{})}
+		s.committers[i] = c
+		go s.commitLoop(c)
+	}
 	return s, nil
 }
 
@@ -174,7 +198,7 @@ func New(db *sql.DB, o Options) (*Store, error) {
 // Hub.Health).
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-// Close stops the Store's committer goroutine and waits for it to return.
+// Close stops the Store's committer goroutines and waits for them to return.
 // SaveMessage calls still waiting fail with ErrClosed or the error of their
 // aborted transaction, so close the Store after the hub has shut down. Close
 // does not close the *sql.DB given to New. It is idempotent.
@@ -183,7 +207,9 @@ func (s *Store) Close() error {
 		close(s.closing)
 		s.cancel()
 	})
-	<-s.stopped
+	for _, c := range s.committers {
+		<-c.stopped
+	}
 	return nil
 }
 
