@@ -7,6 +7,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	crand "crypto/rand"
 	"encoding/json"
@@ -580,12 +581,43 @@ func (c *Client) Send(ctx context.Context, event string, data any) error {
 }
 
 // encodeEvent encodes the data of event; a message without a clientMsgId
-// gets a random one.
+// gets a random one, added to the object's bytes without decoding it again
+// when the object is one wire.Plain reads.
 func encodeEvent(event string, data any) (json.RawMessage, error) {
 	body, err := encodeData(data)
 	if err != nil || event != "message" {
 		return body, err
 	}
+	obj := bytes.TrimSpace(body)
+	if len(obj) < 2 || obj[0] != '{' || obj[len(obj)-1] != '}' {
+		return body, nil // not an object: the hub answers invalid
+	}
+	p := wire.NewPlainEscapes(obj)
+	var id []byte // the last clientMsgId, as the hub reads it
+	for key, val, ok := p.Next(); ok; key, val, ok = p.Next() {
+		if string(key) == "clientMsgId" {
+			id = val
+		}
+	}
+	switch {
+	case p.Bad() || string(id) == "null" || string(id) == `""`:
+		return addClientMsgID(body) // rare: through a map
+	case id != nil:
+		return body, nil
+	}
+	out := make([]byte, 0, len(obj)+48)
+	out = append(out, obj[:len(obj)-1]...)
+	if len(bytes.TrimSpace(obj[1:len(obj)-1])) > 0 {
+		out = append(out, ',')
+	}
+	out = append(out, `"clientMsgId":`...)
+	out = wire.AppendString(out, newClientMsgID())
+	return append(out, '}'), nil
+}
+
+// addClientMsgID gives the message body a new clientMsgId unless it has
+// one, through a map: for objects wire.Plain does not read.
+func addClientMsgID(body []byte) (json.RawMessage, error) {
 	var fields map[string]json.RawMessage
 	if json.Unmarshal(body, &fields) != nil {
 		return body, nil // not an object: the hub answers invalid
@@ -593,10 +625,11 @@ func encodeEvent(event string, data any) (json.RawMessage, error) {
 	if id := fields["clientMsgId"]; len(id) > 0 && string(id) != "null" && string(id) != `""` {
 		return body, nil
 	}
-	key, _ := json.Marshal("c_" + crand.Text())
-	fields["clientMsgId"] = key
+	fields["clientMsgId"] = wire.AppendString(nil, newClientMsgID())
 	return json.Marshal(fields)
 }
+
+func newClientMsgID() string { return "c_" + crand.Text() }
 
 func encodeData(data any) ([]byte, error) {
 	switch d := data.(type) {
