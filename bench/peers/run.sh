@@ -20,6 +20,9 @@
 #   PIN       1: pin each server to CPU 1 and the bench to CPU 0 (taskset);
 #             default 0: server and bench share both cores
 #   WORK      where binaries, logs and results go (default: a new temp dir)
+#   WRITE     1: also write the table, the machine and the load into
+#             BENCHMARKS.md, between its results:begin and results:end
+#             marks (what `WRITE=1 bench/peers/run.sh` regenerates)
 #
 # Everything listens and connects on 127.0.0.1 only.
 set -euo pipefail
@@ -95,7 +98,8 @@ trap 'if [ -n "$server_pid" ]; then kill -KILL "$server_pid" 2>/dev/null || true
 
 say "== $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(go version)"
 say "== load before: $(uptime)"
-started=$(date +%s)
+started=$(date +%s) began=$(date -u '+%Y-%m-%d %H:%M')
+loads="before: $(uptime | sed 's/.*load average: //')"
 for rep in $(seq "$REPS"); do
   for entry in "${scenarios[@]}"; do
     scenario=${entry%%|*} flags=${entry#*|}
@@ -113,9 +117,47 @@ for rep in $(seq "$REPS"); do
     done
   done
   say "== rep $rep done after $(($(date +%s) - started)) s; load: $(uptime)"
+  loads="$loads; after rep $rep: $(uptime | sed 's/.*load average: //')"
 done
 
 echo
 echo "Medians of $REPS runs; store $STORE, adapter $ADAPTER; results in $results"
 echo
 "$WORK/realtime-bench" -table "$results"
+
+if [ "${WRITE:-0}" = 1 ]; then
+  block="$WORK/results.md"
+  commit=$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+  dirty=$(cd "$root" && git status --porcelain 2>/dev/null | grep -qv '^??' && echo ", with uncommitted changes" || true)
+  {
+    echo "<!-- results:begin: WRITE=1 bench/peers/run.sh writes this block -->"
+    echo
+    echo "Medians of $REPS runs each, with the lowest and highest in parentheses, measured"
+    echo "$began to $(date -u '+%H:%M') UTC at commit \`$commit\`$dirty by"
+    echo
+    echo '```sh'
+    echo "WRITE=1 REPS=$REPS DURATION=$DURATION STORE=$STORE ADAPTER=$ADAPTER PIN=$PIN${BENCH_FLAGS:+ BENCH_FLAGS='$BENCH_FLAGS'} bench/peers/run.sh"
+    echo '```'
+    echo
+    "$WORK/realtime-bench" -table "$results"
+    echo
+    echo "**The machine**: \`nproc\` $(nproc); CPU \"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')\";"
+    echo "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(uname -s); $(go version | cut -d' ' -f3-). Servers and load generator share"
+    echo "the cores$([ "$PIN" = 1 ] && echo " (pinned: servers on CPU 1, the load generator on CPU 0)")."
+    echo "**The load average** (1, 5, 15 minutes): $loads."
+    echo
+    echo "<!-- results:end -->"
+  } >"$block"
+  doc="$root/BENCHMARKS.md"
+  if ! grep -q '<!-- results:begin' "$doc" || ! grep -q '<!-- results:end -->' "$doc"; then
+    say "BENCHMARKS.md has no results:begin and results:end marks; the block is in $block"
+    exit 1
+  fi
+  awk -v block="$block" '
+    BEGIN { while ((getline line < block) > 0) text = text line "\n" }
+    /<!-- results:begin/ { printf "%s", text; skip = 1; next }
+    /<!-- results:end -->/ { skip = 0; next }
+    !skip' "$doc" >"$doc.new"
+  mv "$doc.new" "$doc"
+  say "== wrote the results into $doc"
+fi

@@ -183,10 +183,11 @@ func TestParseFlags(t *testing.T) {
 func TestTable(t *testing.T) {
 	var lines bytes.Buffer
 	for _, r := range []result{
-		{Server: "realtime", Scenario: "fanout/window", Params: "members=1000", PerSec: 900e3, CPUPerOpUs: 1.0, BenchCPUPerOpUs: 0.5},
-		{Server: "realtime", Scenario: "fanout/window", Params: "members=1000", PerSec: 1100e3, CPUPerOpUs: 0.8, BenchCPUPerOpUs: 0.7},
-		{Server: "realtime", Scenario: "fanout/window", Params: "members=1000", PerSec: 1000e3, CPUPerOpUs: 0.9, BenchCPUPerOpUs: 0.6},
-		{Server: "centrifuge", Scenario: "fanout/window", Params: "members=1000", PerSec: 500e3, CPUPerOpUs: 1.4, BenchCPUPerOpUs: -1},
+		{Server: "realtime", Scenario: "fanout/window", Params: "members=1000", Label: "rep=1", PerSec: 900e3, CPUPerOpUs: 1.0, BenchCPUPerOpUs: 0.5, WireBytesPerOp: 320},
+		{Server: "realtime", Scenario: "fanout/window", Params: "members=1000", Label: "rep=2", PerSec: 1100e3, CPUPerOpUs: 0.8, BenchCPUPerOpUs: 0.7, WireBytesPerOp: 322},
+		{Server: "realtime", Scenario: "fanout/window", Params: "members=1000", Label: "rep=3", PerSec: 1000e3, CPUPerOpUs: 0.9, BenchCPUPerOpUs: 0.6, WireBytesPerOp: 321},
+		{Server: "centrifuge", Scenario: "fanout/window", Params: "members=1000", Label: "rep=1", PerSec: 500e3, CPUPerOpUs: 1.4, BenchCPUPerOpUs: -1},
+		{Server: "centrifuge", Scenario: "fanout/window", Params: "members=1000", Label: "rep=2", PerSec: 400e3, CPUPerOpUs: 1.8, BenchCPUPerOpUs: -1},
 		{Server: "centrifuge", Scenario: "fanout/paced", Params: "rate=20/s", P50Ms: 8.3, P99Ms: 13.7},
 	} {
 		require.NoError(t, appendResult(&lines, r))
@@ -194,13 +195,14 @@ func TestTable(t *testing.T) {
 	lines.WriteString("a log line, skipped\n")
 	results, err := readResults(&lines)
 	require.NoError(t, err)
-	require.Len(t, results, 5)
+	require.Len(t, results, 6)
 
 	var out strings.Builder
 	writeTable(&out, results)
 	table := out.String()
 	assert.Contains(t, table, "| scenario | figure | realtime | centrifuge | realtime ÷ centrifuge |")
-	assert.Contains(t, table, "| 1.00M/s · 0.90 µs, bench 0.60 µs | 500k/s · 1.40 µs, bench ? µs (n=1) | 2.00x |", "medians, and the count where a server has fewer runs")
+	assert.Contains(t, table, "| 1.00M/s (900k–1.10M) · 0.90 µs, bench 0.60 µs · 321 B | 450k/s (400k–500k) · 1.60 µs, bench ? µs (n=2) | 2.22x (1.80–2.75) · CPU 0.56x |",
+		"medians with their spread, the count where a server has fewer runs, the ratios of the runs side by side and of CPU")
 	assert.Contains(t, table, "| – | 8.3 / 13.7 ms (n=1) |")
 
 	// A result written before the bench measured its own CPU.

@@ -93,7 +93,7 @@ func writeTable(w io.Writer, results []result) {
 			rs := runs[k][s]
 			cell := "–"
 			if len(rs) > 0 {
-				cell = formatCell(k.scenario, medianOf(rs))
+				cell = formatCell(k.scenario, medianOf(rs), spread(rs))
 				if len(rs) < most {
 					cell += fmt.Sprintf(" (n=%d)", len(rs))
 				}
@@ -118,25 +118,29 @@ func writeTable(w io.Writer, results []result) {
 func figureName(scenario string) string {
 	switch scenario {
 	case "fanout/window", "rooms":
-		return "deliveries/s · CPU per delivery: server, bench"
+		return "deliveries/s (spread) · CPU per delivery: server, bench · bytes per delivery"
 	case "fanout/burst":
 		return "lost · disconnected readers"
 	case "fanout/paced":
 		return "latency p50 / p99"
 	case "idle":
-		return "server heap+stacks per conn · goroutines per conn"
+		return "server heap+stacks per conn · resident per conn · goroutines per conn"
 	case "connect":
-		return "connect+auth+join per s · p99"
+		return "connect+auth+join per s (spread) · p99 · server CPU per connect"
 	}
 	return ""
 }
 
-// formatCell formats the medians m of one server's runs of a scenario.
-func formatCell(scenario string, m result) string {
+// formatCell formats the medians m of one server's runs of a scenario, and
+// the spread of its throughput.
+func formatCell(scenario string, m result, spread string) string {
 	var cell string
 	switch scenario {
 	case "fanout/window", "rooms":
-		cell = fmt.Sprintf("%s/s · %s µs, bench %s µs", si(m.PerSec), known(m.CPUPerOpUs, "%.2f"), known(m.BenchCPUPerOpUs, "%.2f"))
+		cell = fmt.Sprintf("%s/s%s · %s µs, bench %s µs", si(m.PerSec), spread, known(m.CPUPerOpUs, "%.2f"), known(m.BenchCPUPerOpUs, "%.2f"))
+		if m.WireBytesPerOp > 0 {
+			cell += fmt.Sprintf(" · %.0f B", m.WireBytesPerOp)
+		}
 		if m.Loss > 0 {
 			cell += fmt.Sprintf(" · %.1f%% lost", 100*m.Loss)
 		}
@@ -148,9 +152,9 @@ func formatCell(scenario string, m result) string {
 			cell += fmt.Sprintf(" · %.1f%% lost", 100*m.Loss)
 		}
 	case "idle":
-		cell = fmt.Sprintf("%s KB · %s", known(m.HeapPerConnKB, "%.1f"), known(m.GoroutinesPerConn, "%.2f"))
+		cell = fmt.Sprintf("%s KB · %s KB · %s", known(m.HeapPerConnKB, "%.1f"), known(m.RSSPerConnKB, "%.1f"), known(m.GoroutinesPerConn, "%.2f"))
 	case "connect":
-		cell = fmt.Sprintf("%s/s · %.1f ms", si(m.PerSec), m.P99Ms)
+		cell = fmt.Sprintf("%s/s%s · %.1f ms · %s µs", si(m.PerSec), spread, m.P99Ms, known(m.CPUPerOpUs, "%.0f"))
 	}
 	if m.Disconnects > 0 && scenario != "fanout/burst" {
 		cell += fmt.Sprintf(" · %d disc.", m.Disconnects)
@@ -158,7 +162,23 @@ func formatCell(scenario string, m result) string {
 	return cell
 }
 
-// formatRatio compares the throughput medians of realtime and centrifuge.
+// spread formats the lowest and highest throughput of rs, " (lo–hi)", or
+// "" for a single run.
+func spread(rs []result) string {
+	if len(rs) < 2 {
+		return ""
+	}
+	lo, hi := rs[0].PerSec, rs[0].PerSec
+	for _, r := range rs[1:] {
+		lo, hi = min(lo, r.PerSec), max(hi, r.PerSec)
+	}
+	return fmt.Sprintf(" (%s–%s)", si(lo), si(hi))
+}
+
+// formatRatio compares the throughput medians of realtime and centrifuge,
+// with the spread of the ratios of the runs made side by side (the same
+// label: run.sh's rep), and for deliveries the ratio of the medians of
+// server CPU per delivery.
 func formatRatio(scenario string, ours, theirs []result) string {
 	switch scenario {
 	case "fanout/window", "rooms", "connect":
@@ -168,11 +188,26 @@ func formatRatio(scenario string, ours, theirs []result) string {
 	if len(ours) == 0 || len(theirs) == 0 {
 		return ""
 	}
-	a, b := medianOf(ours).PerSec, medianOf(theirs).PerSec
-	if b <= 0 {
+	mo, mt := medianOf(ours), medianOf(theirs)
+	if mt.PerSec <= 0 {
 		return ""
 	}
-	return fmt.Sprintf("%.2fx", a/b)
+	out := fmt.Sprintf("%.2fx", mo.PerSec/mt.PerSec)
+	var pairs []float64
+	for _, o := range ours {
+		for _, t := range theirs {
+			if o.Label != "" && o.Label == t.Label && t.PerSec > 0 {
+				pairs = append(pairs, o.PerSec/t.PerSec)
+			}
+		}
+	}
+	if len(pairs) > 1 {
+		out += fmt.Sprintf(" (%.2f–%.2f)", slices.Min(pairs), slices.Max(pairs))
+	}
+	if scenario != "connect" && mo.CPUPerOpUs > 0 && mt.CPUPerOpUs > 0 {
+		out += fmt.Sprintf(" · CPU %.2fx", mo.CPUPerOpUs/mt.CPUPerOpUs)
+	}
+	return out
 }
 
 // medianOf returns a result whose every figure is the median of that figure
@@ -195,6 +230,8 @@ func medianOf(rs []result) result {
 	m.CPUPerOpUs = med(func(r result) float64 { return r.CPUPerOpUs })
 	m.BenchCPUPerOpUs = med(func(r result) float64 { return r.BenchCPUPerOpUs })
 	m.HeapPerConnKB = med(func(r result) float64 { return r.HeapPerConnKB })
+	m.RSSPerConnKB = med(func(r result) float64 { return r.RSSPerConnKB })
+	m.WireBytesPerOp = med(func(r result) float64 { return r.WireBytesPerOp })
 	m.GoroutinesPerConn = med(func(r result) float64 { return r.GoroutinesPerConn })
 	m.Disconnects = int(med(func(r result) float64 { return float64(r.Disconnects) }))
 	return m
