@@ -19,6 +19,8 @@
 #             of plain 'x' instead of the default realistic text)
 #   PIN       1: pin each server to CPU 1 and the bench to CPU 0 (taskset);
 #             default 0: server and bench share both cores
+#   PORT      the servers listen on 127.0.0.1:PORT, PORT+1 and PORT+2
+#             (default 8090)
 #   WORK      where binaries, logs and results go (default: a new temp dir)
 #   WRITE     1: also write the table, the machine and the load into
 #             BENCHMARKS.md, between its results:begin and results:end
@@ -36,6 +38,7 @@ ADAPTER=${ADAPTER:-local}
 SERVERS=${SERVERS:-realtime centrifuge melody}
 ONLY=${ONLY:-}
 PIN=${PIN:-0}
+PORT=${PORT:-8090}
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/realtime-bench.XXXXXX")}
 mkdir -p "$WORK/logs"
 results="$WORK/results.jsonl"
@@ -63,7 +66,7 @@ scenarios=(
 )
 
 port_of() {
-  case "$1" in realtime) echo 8090 ;; centrifuge) echo 8091 ;; melody) echo 8092 ;; esac
+  case "$1" in realtime) echo "$PORT" ;; centrifuge) echo $((PORT + 1)) ;; melody) echo $((PORT + 2)) ;; esac
 }
 
 # wait_port_free PORT: a stopped server's port must be free before the next
@@ -136,7 +139,7 @@ if [ "${WRITE:-0}" = 1 ]; then
     echo "$began to $(date -u '+%H:%M') UTC at commit \`$commit\`$dirty by"
     echo
     echo '```sh'
-    echo "WRITE=1 REPS=$REPS DURATION=$DURATION STORE=$STORE ADAPTER=$ADAPTER PIN=$PIN${BENCH_FLAGS:+ BENCH_FLAGS='$BENCH_FLAGS'} bench/peers/run.sh"
+    echo "WRITE=1 REPS=$REPS DURATION=$DURATION STORE=$STORE ADAPTER=$ADAPTER PIN=$PIN${ONLY:+ ONLY=$ONLY}${BENCH_FLAGS:+ BENCH_FLAGS='$BENCH_FLAGS'} SERVERS='$SERVERS' bench/peers/run.sh"
     echo '```'
     echo
     "$WORK/realtime-bench" -table "$results"
