@@ -2,7 +2,7 @@
 // notifications) to a Go service.
 //
 // A Hub is an http.Handler: mount it on the service's own mux and it upgrades
-// each request to a WebSocket speaking protocol realtime.v1 (PROTOCOL.md in
+// each request to a WebSocket speaking protocol realtime.v1 or realtime.v2 (PROTOCOL.md in
 // the repository is the wire contract). Clients authenticate, create and join
 // rooms, and send messages to a room, to one user on all of their
 // connections, or to everyone; the host application acts on the same rooms
