@@ -357,7 +357,7 @@ func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, s *Ses
 		return
 	}
 	s.startHeartbeat()
-	s.readWebSocket(ws)
+	s.readOn(ws)
 }
 
 // writePayload answers a poll with packets joined by the separator.

@@ -658,5 +658,15 @@ probe:
 	_ = raw.writeMessages(wctx, pending)
 	wcancel()
 	s.wmu.Unlock()
-	s.readWebSocket(ws)
+	s.readOn(ws)
+}
+
+// readOn reads the session's WebSocket on a goroutine of its own, which
+// Close waits for, so that the request's goroutine returns: net/http then
+// drops what it kept for the request (its write buffer, the stack that
+// parsing grew), which an idle session would otherwise hold for its life.
+func (s *Session) readOn(ws *websocket.Conn) {
+	if !s.srv.goTracked(func() { s.readWebSocket(ws) }) {
+		s.end("server shutting down", endAbort)
+	}
 }

@@ -24,6 +24,10 @@ type wsConn struct {
 	buf []byte // the batch being written; only writeMessages uses it
 }
 
+// libraryWriteBuffer is the size of the library's write buffer: a control
+// frame (at most 125 bytes of payload) and its header fit.
+const libraryWriteBuffer = 256
+
 // keepBatchBytes is the largest batch buffer kept between batches.
 const keepBatchBytes = 16 << 10
 
@@ -79,7 +83,10 @@ func appendMessage(dst []byte, f Frame) []byte {
 }
 
 // hijackWriter is the http.ResponseWriter given to websocket.Accept: its
-// Hijack hands the library a wsConn, with a write buffer over it.
+// Hijack hands the library a wsConn, with a write buffer over it. The
+// library writes only the handshake's answers and control frames through
+// that buffer (data messages go through wsConn.writeMessages), so it is
+// small: a session keeps it for its life.
 type hijackWriter struct {
 	http.ResponseWriter
 	conn *wsConn
@@ -91,7 +98,7 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.conn = &wsConn{Conn: nc}
-	return w.conn, bufio.NewReadWriter(brw.Reader, bufio.NewWriter(w.conn)), nil
+	return w.conn, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(w.conn, libraryWriteBuffer)), nil
 }
 
 func (w *hijackWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
