@@ -5,12 +5,14 @@ import (
 	"errors"
 	"net/http"
 	"runtime/debug"
+	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/realtime-go/realtime/internal/bufpool"
 	"github.com/realtime-go/realtime/internal/httpx"
 	"github.com/realtime-go/realtime/internal/wire"
+	"github.com/realtime-go/realtime/internal/wsraw"
 )
 
 // Transport carries the frames of one client connection for the Hub. The
@@ -53,6 +55,11 @@ var ErrUnsupportedFrame = errors.New("realtime: unsupported frame")
 // frames (PROTOCOL.md section 2).
 type wsTransport struct {
 	ws *websocket.Conn
+	// raw, on a hub without compression, is the network connection:
+	// Write frames the data messages itself and writes each with one
+	// system call (wsraw), where the library would take its write lock
+	// and write a large message with two. Nil: the library writes.
+	raw *wsraw.Conn
 	// compact is set when the client speaks realtime.v2: message pushes
 	// lose their senderId as they are written (wire.AppendCompact).
 	compact bool
@@ -117,7 +124,7 @@ func (t *wsTransport) Read(ctx context.Context) ([]byte, error) {
 // Abort, and coder/websocket would otherwise arm and disarm a cancellation
 // hook for every message.
 func (t *wsTransport) Write(_ context.Context, objs []Frame) error {
-	if len(objs) == 1 && !(t.compact && compactable(objs[0])) {
+	if t.raw == nil && len(objs) == 1 && !(t.compact && compactable(objs[0])) {
 		return t.ws.Write(context.Background(), websocket.MessageText, objs[0].native)
 	}
 	bp := frameBufs.Get()
@@ -126,8 +133,12 @@ func (t *wsTransport) Write(_ context.Context, objs []Frame) error {
 		*bp = buf
 		frameBufs.Put(bp)
 	}()
+	head := 0
+	if t.raw != nil {
+		head = wsraw.MaxHeader // the frame's header goes there
+	}
 	for len(objs) > 0 {
-		buf = buf[:0]
+		buf = append(buf[:0], reserved[:head]...)
 		n := 0
 		for n < len(objs) && (n == 0 || len(buf)+len(objs[n].native) < batchBytes) {
 			if n > 0 {
@@ -141,12 +152,22 @@ func (t *wsTransport) Write(_ context.Context, objs []Frame) error {
 			n++
 		}
 		objs = objs[n:]
-		if err := t.ws.Write(context.Background(), websocket.MessageText, buf); err != nil {
+		var err error
+		if t.raw != nil {
+			// No deadline: the hub's stuck timer aborts a write that hangs.
+			err = t.raw.WriteFrames(time.Time{}, wsraw.Frame(buf))
+		} else {
+			err = t.ws.Write(context.Background(), websocket.MessageText, buf)
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// reserved is the room a frame's header is written into (wsraw.Frame).
+var reserved [wsraw.MaxHeader]byte
 
 // compactable reports whether f is a push that realtime.v2 writes without
 // its senderId: a message.
@@ -200,7 +221,15 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		opts.CompressionMode = websocket.CompressionNoContextTakeover
 		opts.CompressionThreshold = h.cfg.CompressionThreshold
 	}
-	ws, err := websocket.Accept(w, r, opts)
+	// Without compression, data messages go out through wsraw, and the
+	// library keeps a small write buffer for its control frames. A
+	// compressing hub leaves every write to the library.
+	hw := &wsraw.Hijacker{ResponseWriter: w}
+	var rw http.ResponseWriter = hw
+	if h.cfg.Compression {
+		rw = w
+	}
+	ws, err := websocket.Accept(rw, r, opts)
 	if err != nil {
 		// Accept has written the response.
 		h.conns.give(pre.slot)
@@ -208,7 +237,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(h.cfg.MaxFrameBytes)
-	c := h.open(&wsTransport{ws: ws, compact: ws.Subprotocol() == wire.SubprotocolV2}, r, token, pre)
+	t := &wsTransport{ws: ws, compact: ws.Subprotocol() == wire.SubprotocolV2}
+	t.raw = hw.Conn // nil when compressing
+	c := h.open(t, r, token, pre)
 	if c == nil {
 		return
 	}

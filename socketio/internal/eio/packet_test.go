@@ -109,21 +109,3 @@ func FuzzDecodePayload(f *testing.F) {
 		require.Equal(t, first, again)
 	})
 }
-
-func TestAppendMessage(t *testing.T) {
-	for _, tc := range []struct {
-		n      int
-		binary bool
-		header []byte
-	}{
-		{0, false, []byte{0x81, 0}},
-		{125, false, []byte{0x81, 125}},
-		{126, true, []byte{0x82, 126, 0, 126}},
-		{65535, false, []byte{0x81, 126, 0xff, 0xff}},
-		{65536, false, []byte{0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0}},
-	} {
-		data := make([]byte, tc.n)
-		got := appendMessage([]byte("x"), Frame{Data: data, Binary: tc.binary})
-		require.Equal(t, append(append([]byte("x"), tc.header...), data...), got, "%d bytes", tc.n)
-	}
-}

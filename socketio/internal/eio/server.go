@@ -19,6 +19,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/realtime-go/realtime/internal/wsraw"
+
 	"github.com/realtime-go/realtime/internal/httpx"
 )
 
@@ -329,7 +331,7 @@ func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, s *Ses
 		}
 		return
 	}
-	hw := &hijackWriter{ResponseWriter: w}
+	hw := &wsraw.Hijacker{ResponseWriter: w}
 	ws, err := websocket.Accept(hw, r, accept)
 	if err != nil {
 		srv.log.Debug("eio: websocket refused", "remote", r.RemoteAddr, "err", err)
@@ -341,10 +343,10 @@ func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, s *Ses
 	}
 	ws.SetReadLimit(srv.opts.MaxPayload)
 	if s != nil {
-		s.upgrade(ws, hw.conn)
+		s.upgrade(ws, &wsConn{Conn: hw.Conn})
 		return
 	}
-	s, err = srv.newSession(r, ws, hw.conn, release)
+	s, err = srv.newSession(r, ws, &wsConn{Conn: hw.Conn}, release)
 	if err != nil {
 		_ = ws.Close(websocket.StatusGoingAway, "server shutting down")
 		return

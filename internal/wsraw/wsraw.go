@@ -1,0 +1,111 @@
+// Package wsraw writes the data messages of a server WebSocket itself,
+// under a library (coder/websocket) that still reads the connection and
+// writes its control frames: a message goes out with one system call,
+// framed here, without the library's write lock and buffer copy.
+//
+// The library is given a Hijacker as its http.ResponseWriter: its Hijack
+// hands the library a Conn, with a small write buffer, since the library
+// then writes only the handshake's answers and control frames (ping, pong,
+// close). The application writes whole frames with Conn.WriteFrames. Both
+// write through Conn.Write, whose lock keeps every frame whole. Only for
+// connections without compression: a compressed message must go through
+// the library.
+package wsraw
+
+import (
+	"bufio"
+	"encoding/binary"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Conn is the network connection under a WebSocket.
+type Conn struct {
+	net.Conn
+	mu sync.Mutex
+}
+
+// Write writes p whole; the library flushes each control frame in one
+// Write, which its buffer (LibraryWriteBuffer) holds.
+func (c *Conn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// WriteFrames writes b, whole WebSocket frames, with one system call; a
+// deadline that is not zero bounds the write.
+func (c *Conn) WriteFrames(deadline time.Time, b []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !deadline.IsZero() {
+		_ = c.Conn.SetWriteDeadline(deadline)
+		defer c.Conn.SetWriteDeadline(time.Time{})
+	}
+	_, err := c.Conn.Write(b)
+	return err
+}
+
+// LibraryWriteBuffer is the size of the library's write buffer: a control
+// frame (at most 125 bytes of payload) and its header fit.
+const LibraryWriteBuffer = 256
+
+// Hijacker is the http.ResponseWriter to give the library's Accept: after
+// it, Conn is the connection.
+type Hijacker struct {
+	http.ResponseWriter
+	Conn *Conn
+}
+
+// Hijack hijacks the underlying connection and wraps it in a Conn.
+func (w *Hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	w.Conn = &Conn{Conn: nc}
+	return w.Conn, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(w.Conn, LibraryWriteBuffer)), nil
+}
+
+// Unwrap returns the ResponseWriter under w, for http.ResponseController.
+func (w *Hijacker) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// MaxHeader is the longest header of a server frame.
+const MaxHeader = 10
+
+// AppendFrame appends data as one final, unmasked, uncompressed frame, as
+// RFC 6455, section 5.2, has a server frame a message: text, or binary.
+func AppendFrame(dst []byte, binary bool, data []byte) []byte {
+	dst = AppendHeader(dst, binary, len(data))
+	return append(dst, data...)
+}
+
+// AppendHeader appends the header of such a frame of n bytes.
+func AppendHeader(dst []byte, bin bool, n int) []byte {
+	op := byte(0x1) // text
+	if bin {
+		op = 0x2
+	}
+	dst = append(dst, 0x80|op)
+	switch {
+	case n <= 125:
+		return append(dst, byte(n))
+	case n <= 0xffff:
+		return append(dst, 126, byte(n>>8), byte(n))
+	}
+	dst = append(dst, 127)
+	return binary.BigEndian.AppendUint64(dst, uint64(n))
+}
+
+// Frame frames the payload that follows MaxHeader reserved bytes at the
+// start of buf as a text frame, and returns the frame: the header is
+// written just before the payload, so nothing is copied.
+func Frame(buf []byte) []byte {
+	var h [MaxHeader]byte
+	head := AppendHeader(h[:0], false, len(buf)-MaxHeader)
+	start := MaxHeader - len(head)
+	copy(buf[start:], head)
+	return buf[start:]
+}
