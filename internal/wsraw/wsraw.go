@@ -14,7 +14,9 @@ package wsraw
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -59,14 +61,30 @@ type Hijacker struct {
 	Conn *Conn
 }
 
-// Hijack hijacks the underlying connection and wraps it in a Conn.
+// ReadBuffer is the size of the library's read buffer, in place of the
+// 4 KiB net/http reads requests with: a client's frames are small, and a
+// connection keeps the buffer for its life.
+const ReadBuffer = 1 << 10
+
+// Hijack hijacks the underlying connection and wraps it in a Conn, with
+// buffers of its own: what the request's reader had buffered past the
+// request (a client may send its first frame at once) is in the new
+// reader's buffer, where the library looks for it.
 func (w *Hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
 	w.Conn = &Conn{Conn: nc}
-	return w.Conn, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(w.Conn, LibraryWriteBuffer)), nil
+	var br *bufio.Reader
+	if n := brw.Reader.Buffered(); n > 0 {
+		early, _ := brw.Reader.Peek(n)
+		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), w.Conn), max(ReadBuffer, n))
+		_, _ = br.Peek(n) // in the buffer: no read from the network
+	} else {
+		br = bufio.NewReaderSize(w.Conn, ReadBuffer)
+	}
+	return w.Conn, bufio.NewReadWriter(br, bufio.NewWriterSize(w.Conn, LibraryWriteBuffer)), nil
 }
 
 // Unwrap returns the ResponseWriter under w, for http.ResponseController.

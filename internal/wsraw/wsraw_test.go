@@ -1,8 +1,18 @@
 package wsraw
 
 import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 )
 
@@ -30,4 +40,75 @@ func TestAppendFrame(t *testing.T) {
 			require.Equal(t, got[1:], Frame(buf), "Frame of %d bytes", tc.n)
 		}
 	}
+}
+
+// TestHijackerKeepsEarlyBytes: a client that sends its first frame in the
+// same packet as the upgrade request has it read, although the request's
+// reader, which buffered it, is replaced; data messages written with
+// WriteFrames and the library's control frames reach the client whole.
+func TestHijackerKeepsEarlyBytes(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hw := &Hijacker{ResponseWriter: w}
+		ws, err := websocket.Accept(hw, r, nil)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer ws.CloseNow()
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		_, data, err := ws.Read(ctx)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		got <- string(data)
+		big := strings.Repeat("y", 70000)
+		buf := append(make([]byte, MaxHeader), big...)
+		if err := hw.Conn.WriteFrames(time.Time{}, Frame(buf)); err != nil {
+			t.Error(err)
+		}
+		ws.Close(websocket.StatusNormalClosure, "bye")
+	}))
+	defer srv.Close()
+
+	nc, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	require.NoError(t, err)
+	defer nc.Close()
+	require.NoError(t, nc.SetDeadline(time.Now().Add(10*time.Second)))
+	key := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef"))
+	req := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	payload := []byte("early frame")
+	mask := [4]byte{1, 2, 3, 4}
+	frame := []byte{0x81, 0x80 | byte(len(payload)), mask[0], mask[1], mask[2], mask[3]}
+	for i, c := range payload {
+		frame = append(frame, c^mask[i%4])
+	}
+	_, err = nc.Write(append([]byte(req), frame...)) // one write: one packet
+	require.NoError(t, err)
+	select {
+	case early := <-got:
+		require.Equal(t, "early frame", early)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the frame sent with the request was not read")
+	}
+
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+	head := make([]byte, 10)
+	_, err = io.ReadFull(br, head)
+	require.NoError(t, err)
+	require.Equal(t, []byte{0x81, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70}, head, "a text frame of 70,000 bytes")
+	body := make([]byte, 70000)
+	_, err = io.ReadFull(br, body)
+	require.NoError(t, err)
+	require.Equal(t, strings.Repeat("y", 70000), string(body))
+	close := make([]byte, 2)
+	_, err = io.ReadFull(br, close)
+	require.NoError(t, err)
+	require.Equal(t, byte(0x88), close[0], "then the library's close frame")
 }
