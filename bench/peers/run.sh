@@ -21,6 +21,9 @@
 #             default 0: server and bench share both cores
 #   PORT      the servers listen on 127.0.0.1:PORT, PORT+1 and PORT+2
 #             (default 8090)
+#   BASE      a git revision: also run the realtime-server built from it, as
+#             the column realtime@BASE, interleaved with the others (before
+#             and after a change, in one run)
 #   WORK      where binaries, logs and results go (default: a new temp dir)
 #   WRITE     1: also write the table, the machine and the load into
 #             BENCHMARKS.md, between its results:begin and results:end
@@ -49,6 +52,13 @@ say() { printf '%s\n' "$*" >&2; }
 say "== building into $WORK"
 (cd "$root" && go build -o "$WORK/" ./cmd/realtime-server ./cmd/realtime-bench)
 (cd "$here" && go build -o "$WORK/" ./cmd/centrifuge-server ./cmd/melody-server)
+if [ -n "${BASE:-}" ]; then
+  base_name="realtime@$(cd "$root" && git rev-parse --short "$BASE")"
+  mkdir -p "$WORK/base-src" "$WORK/base"
+  (cd "$root" && git archive "$BASE") | tar -x -C "$WORK/base-src"
+  (cd "$WORK/base-src" && go build -o "$WORK/base/" ./cmd/realtime-server)
+  SERVERS="$SERVERS $base_name"
+fi
 
 pin_server=() pin_bench=()
 if [ "$PIN" = 1 ]; then pin_server=(taskset -c 1) pin_bench=(taskset -c 0); fi
@@ -66,7 +76,7 @@ scenarios=(
 )
 
 port_of() {
-  case "$1" in realtime) echo "$PORT" ;; centrifuge) echo $((PORT + 1)) ;; melody) echo $((PORT + 2)) ;; esac
+  case "$1" in realtime) echo "$PORT" ;; centrifuge) echo $((PORT + 1)) ;; melody) echo $((PORT + 2)) ;; realtime@*) echo $((PORT + 3)) ;; esac
 }
 
 # wait_port_free PORT: a stopped server's port must be free before the next
@@ -88,6 +98,7 @@ start_server() { # start_server NAME SCENARIO LOG
   realtime) "${pin_server[@]}" "$WORK/realtime-server" -addr "127.0.0.1:$port" -store "$STORE" -adapter "$ADAPTER" >"$log" 2>&1 & ;;
   centrifuge) "${pin_server[@]}" "$WORK/centrifuge-server" -addr "127.0.0.1:$port" >"$log" 2>&1 & ;;
   melody) "${pin_server[@]}" "$WORK/melody-server" -addr "127.0.0.1:$port" >"$log" 2>&1 & ;;
+  realtime@*) "${pin_server[@]}" "$WORK/base/realtime-server" -addr "127.0.0.1:$port" -store "$STORE" -adapter "$ADAPTER" >"$log" 2>&1 & ;;
   esac
   server_pid=$!
 }
@@ -111,7 +122,7 @@ for rep in $(seq "$REPS"); do
       log="$WORK/logs/$rep-$scenario-$name"
       start_server "$name" "$scenario" "$log.server"
       # shellcheck disable=SC2086 # flags is a list of words
-      if ! "${pin_bench[@]}" "$WORK/realtime-bench" -server "$name" -url "ws://127.0.0.1:$(port_of "$name")$(
+      if ! "${pin_bench[@]}" "$WORK/realtime-bench" -server "${name%@*}" -name "$name" -url "ws://127.0.0.1:$(port_of "$name")$(
         case "$name" in centrifuge) echo /connection/websocket ;; *) echo /ws ;; esac
       )" -pid "$server_pid" -label "rep=$rep" -json "$results" $flags ${BENCH_FLAGS:-} 2>"$log.bench"; then
         say "-- $name $scenario (rep $rep) failed: $(tail -n 1 "$log.bench")"
@@ -139,7 +150,7 @@ if [ "${WRITE:-0}" = 1 ]; then
     echo "$began to $(date -u '+%H:%M') UTC at commit \`$commit\`$dirty by"
     echo
     echo '```sh'
-    echo "WRITE=1 REPS=$REPS DURATION=$DURATION STORE=$STORE ADAPTER=$ADAPTER PIN=$PIN${ONLY:+ ONLY=$ONLY}${BENCH_FLAGS:+ BENCH_FLAGS='$BENCH_FLAGS'} SERVERS='$SERVERS' bench/peers/run.sh"
+    echo "WRITE=1 REPS=$REPS DURATION=$DURATION STORE=$STORE ADAPTER=$ADAPTER PIN=$PIN${ONLY:+ ONLY=$ONLY}${BASE:+ BASE=$BASE}${BENCH_FLAGS:+ BENCH_FLAGS='$BENCH_FLAGS'} SERVERS='${SERVERS% realtime@*}' bench/peers/run.sh"
     echo '```'
     echo
     "$WORK/realtime-bench" -table "$results"

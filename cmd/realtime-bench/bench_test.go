@@ -205,6 +205,13 @@ func TestTable(t *testing.T) {
 		"medians with their spread, the count where a server has fewer runs, the ratios of the runs side by side and of CPU")
 	assert.Contains(t, table, "| – | 8.3 / 13.7 ms (n=1) |")
 
+	// With an earlier build of ours: a column, and the ratio to it.
+	results = append(results, result{Server: "realtime@abc123", Scenario: "fanout/window", Params: "members=1000", Label: "rep=1", PerSec: 800e3, CPUPerOpUs: 1.2})
+	out.Reset()
+	writeTable(&out, results)
+	assert.Contains(t, out.String(), "| realtime ÷ centrifuge | realtime ÷ realtime@abc123 |")
+	assert.Contains(t, out.String(), "| 800k/s · 1.20 µs, bench 0.00 µs (n=1) | 2.22x (1.80–2.75) · CPU 0.56x | 1.25x · CPU 0.75x |")
+
 	// A result written before the bench measured its own CPU.
 	results, err = readResults(strings.NewReader(`{"server":"realtime","scenario":"rooms","params":"rooms=200","perSec":400000,"cpuPerOpUs":2}` + "\n"))
 	require.NoError(t, err)

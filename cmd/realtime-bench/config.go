@@ -19,6 +19,7 @@ type config struct {
 	mode     string // fanout only: window, burst or paced
 	compress bool   // offer permessage-deflate
 	protocol string // the realtime server's subprotocol version
+	name     string // the server's name in results
 
 	members  int     // recipients per room (fanout, rooms, connect)
 	rooms    int     // rooms (rooms scenario)
@@ -86,6 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("realtime-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.server, "server", "realtime", "protocol of the server: realtime, centrifuge or melody")
+	fs.StringVar(&c.name, "name", "", "the server's name in results and tables (default: -server); run.sh names an earlier build of realtime-server realtime@<commit>")
 	fs.StringVar(&c.url, "url", "", "the server's WebSocket URL; loopback only (default: per -server, as run.sh starts them)")
 	fs.IntVar(&c.pid, "pid", 0, "the server's process id, to read its CPU time and memory from /proc")
 	fs.StringVar(&c.scenario, "scenario", "fanout", "fanout, rooms, idle or connect")

@@ -95,6 +95,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s %s: %w", cfg.server, res.Scenario, err)
 	}
 	res.Server, res.Label, res.When = cfg.server, cfg.label, time.Now().UTC().Truncate(time.Second)
+	if cfg.name != "" {
+		res.Server = cfg.name
+	}
 	if _, err := fmt.Fprintln(stdout, res); err != nil {
 		return err
 	}

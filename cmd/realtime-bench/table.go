@@ -69,14 +69,25 @@ func writeTable(w io.Writer, results []result) {
 		runs[k][r.Server] = append(runs[k][r.Server], r)
 	}
 	ratio := slices.Contains(servers, "realtime") && slices.Contains(servers, "centrifuge")
+	// An earlier build of ours (run.sh BASE=): realtime@<commit>.
+	base := ""
+	if i := slices.IndexFunc(servers, func(s string) bool { return strings.HasPrefix(s, "realtime@") }); i >= 0 && slices.Contains(servers, "realtime") {
+		base = servers[i]
+	}
 
 	fmt.Fprintf(w, "| scenario | figure | %s |", strings.Join(servers, " | "))
 	if ratio {
 		fmt.Fprint(w, " realtime ÷ centrifuge |")
 	}
+	if base != "" {
+		fmt.Fprintf(w, " realtime ÷ %s |", base)
+	}
 	fmt.Fprintln(w)
 	fmt.Fprint(w, "|---|---|", strings.Repeat("---|", len(servers)))
 	if ratio {
+		fmt.Fprint(w, "---|")
+	}
+	if base != "" {
 		fmt.Fprint(w, "---|")
 	}
 	fmt.Fprintln(w)
@@ -106,6 +117,9 @@ func writeTable(w io.Writer, results []result) {
 		}
 		if ratio {
 			fmt.Fprintf(w, " %s |", formatRatio(k.scenario, runs[k]["realtime"], runs[k]["centrifuge"]))
+		}
+		if base != "" {
+			fmt.Fprintf(w, " %s |", formatRatio(k.scenario, runs[k]["realtime"], runs[k][base]))
 		}
 		fmt.Fprintln(w)
 	}
