@@ -27,6 +27,9 @@ import (
 type Conn struct {
 	net.Conn
 	mu sync.Mutex
+	// held is the upgrade's response, when Hijacker.Hold kept it back:
+	// the first write sends it first.
+	held []byte
 }
 
 // Write writes p whole; the library flushes each control frame in one
@@ -34,7 +37,22 @@ type Conn struct {
 func (c *Conn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.held != nil {
+		if err := c.writeHeld(p); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
 	return c.Conn.Write(p)
+}
+
+// writeHeld writes the held response and p with one system call; c.mu is
+// held.
+func (c *Conn) writeHeld(p []byte) error {
+	b := append(c.held, p...)
+	c.held = nil
+	_, err := c.Conn.Write(b)
+	return err
 }
 
 // WriteFrames writes b, whole WebSocket frames, with one system call; a
@@ -45,6 +63,9 @@ func (c *Conn) WriteFrames(deadline time.Time, b []byte) error {
 	if !deadline.IsZero() {
 		_ = c.Conn.SetWriteDeadline(deadline)
 		defer c.Conn.SetWriteDeadline(time.Time{})
+	}
+	if c.held != nil {
+		return c.writeHeld(b)
 	}
 	_, err := c.Conn.Write(b)
 	return err
@@ -59,6 +80,21 @@ const LibraryWriteBuffer = 256
 type Hijacker struct {
 	http.ResponseWriter
 	Conn *Conn
+	// Hold keeps the 101 response back until the first write, which sends
+	// both with one system call: for a server whose first message follows
+	// the upgrade at once. Only Date, which a 1xx response may leave out
+	// (RFC 9110, section 6.6.1), is missing from what net/http would send.
+	Hold bool
+	held bool // the 101 was held
+}
+
+// WriteHeader holds the 101 response back when w.Hold is set.
+func (w *Hijacker) WriteHeader(code int) {
+	if w.Hold && code == http.StatusSwitchingProtocols {
+		w.held = true
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // ReadBuffer is the size of the library's read buffer, in place of the
@@ -76,6 +112,13 @@ func (w *Hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.Conn = &Conn{Conn: nc}
+	if w.held {
+		var head bytes.Buffer
+		head.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
+		_ = w.Header().Write(&head)
+		head.WriteString("\r\n")
+		w.Conn.held = head.Bytes()
+	}
 	var br *bufio.Reader
 	if n := brw.Reader.Buffered(); n > 0 {
 		early, _ := brw.Reader.Peek(n)

@@ -47,9 +47,17 @@ func TestAppendFrame(t *testing.T) {
 // reader, which buffered it, is replaced; data messages written with
 // WriteFrames and the library's control frames reach the client whole.
 func TestHijackerKeepsEarlyBytes(t *testing.T) {
+	for _, hold := range []bool{false, true} {
+		t.Run(map[bool]string{false: "101 at once", true: "101 held"}[hold], func(t *testing.T) { testHijacker(t, hold) })
+	}
+}
+
+// testHijacker is TestHijackerKeepsEarlyBytes with Hijacker.Hold as hold:
+// the 101 response comes first either way.
+func testHijacker(t *testing.T, hold bool) {
 	got := make(chan string, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hw := &Hijacker{ResponseWriter: w}
+		hw := &Hijacker{ResponseWriter: w, Hold: hold}
 		ws, err := websocket.Accept(hw, r, nil)
 		if err != nil {
 			got <- err.Error()
