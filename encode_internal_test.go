@@ -261,3 +261,28 @@ func TestJoinReplyMatchesEncodingJSON(t *testing.T) {
 		})
 	}
 }
+
+// FuzzDecodeJoinRequest checks that the fast path of a join-room request
+// reads what encoding/json reads, whenever it reads anything.
+func FuzzDecodeJoinRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"roomId":"r_1"}`, ` {"roomId":"r_1","since":"m_9"} `, `{"roomId":"a","roomId":"b"}`,
+		`{"roomId":null}`, `{"RoomId":"x"}`, `{"roomId":1}`, `{"roomId":"x",}`, `{"roomId":"x"} {}`,
+		`{"roomId":"r\u0031 \ud83d"}`, "{\"roomId\":\"\xff\"}", `{"roomId":"x","extra":true}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fast joinRequest
+		if !fast.decodePlain(b) {
+			return
+		}
+		var ref joinRequest
+		if err := json.Unmarshal(b, &ref); err != nil {
+			t.Fatalf("fast path read %q, which encoding/json refuses: %v", b, err)
+		}
+		if fast != ref {
+			t.Fatalf("fast path read %q as %+v; encoding/json: %+v", b, fast, ref)
+		}
+	})
+}
