@@ -1,8 +1,10 @@
 package realtime
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"runtime/debug"
 
@@ -181,7 +183,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		opts.CompressionMode = websocket.CompressionNoContextTakeover
 		opts.CompressionThreshold = h.cfg.CompressionThreshold
 	}
-	ws, err := websocket.Accept(w, r, opts)
+	var rw http.ResponseWriter = w
+	if h.cfg.OnConnect == nil && (token != "" || h.cfg.Authenticator == nil) {
+		// connected follows the upgrade without waiting for the client or
+		// a hook: the 101 response leaves with it, in one write.
+		rw = &heldUpgrade{ResponseWriter: w}
+	}
+	ws, err := websocket.Accept(rw, r, opts)
 	if err != nil {
 		// Accept has written the response.
 		h.conns.give(pre.slot)
@@ -251,4 +259,35 @@ func (h *Hub) open(t Transport, r *http.Request, token string, pre *admitted) (o
 		return nil
 	}
 	return c
+}
+
+// heldUpgrade is the ResponseWriter an upgrade is accepted through when the
+// connection's first frame (connected) follows at once: it holds the 101
+// response back and writes it, at hijacking, into the connection's write
+// buffer, which the first frame's write flushes. The client reads both
+// together and the server makes one system call where it made two. Only
+// Date, which a 1xx response may leave out (RFC 9110 section 6.6.1), is
+// missing from the headers net/http would have sent.
+type heldUpgrade struct {
+	http.ResponseWriter
+	switching bool // the 101 is held
+}
+
+func (w *heldUpgrade) WriteHeader(code int) {
+	if code == http.StatusSwitchingProtocols {
+		w.switching = true
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *heldUpgrade) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil || !w.switching {
+		return nc, brw, err
+	}
+	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
+	_ = w.Header().Write(brw)
+	_, _ = brw.WriteString("\r\n")
+	return nc, brw, nil
 }
