@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"encoding/json"
 	"strconv"
 	"time"
 
@@ -217,4 +218,29 @@ func (p *Presence) appendJSON(b []byte) []byte {
 		b = wire.AppendString(b, p.RoomID)
 	}
 	return append(b, '}')
+}
+
+// encode returns d as encoding/json encodes it, by hand when its time
+// allows.
+func (d connectedData) encode() ([]byte, error) {
+	if !jsonTime(d.ServerTime) {
+		return json.Marshal(d)
+	}
+	b := make([]byte, 0, 150+len(d.ConnectionID)+len(d.User.ID)+len(d.User.Username))
+	b = append(b, `{"connectionId":`...)
+	b = wire.AppendString(b, d.ConnectionID)
+	b = append(b, `,"user":{"id":`...)
+	b = wire.AppendString(b, d.User.ID)
+	b = append(b, `,"username":`...)
+	b = wire.AppendString(b, d.User.Username)
+	b = append(b, `},"heartbeatInterval":`...)
+	b = strconv.AppendInt(b, d.HeartbeatInterval, 10)
+	b = append(b, `,"serverTime":"`...)
+	b = d.ServerTime.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	if d.UnreadNotifications != nil {
+		b = append(b, `,"unreadNotifications":`...)
+		b = strconv.AppendInt(b, int64(*d.UnreadNotifications), 10)
+	}
+	return append(b, '}'), nil
 }

@@ -286,3 +286,23 @@ func FuzzDecodeJoinRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestConnectedMatchesEncodingJSON: the connected push's data, encoded by
+// hand, is what encoding/json writes, with every field set and without
+// the unread count.
+func TestConnectedMatchesEncodingJSON(t *testing.T) {
+	var full connectedData
+	testenv.Fill(t, &full)
+	at := time.Date(2026, 11, 26, 9, 30, 1, 120_000_000, time.UTC)
+	for _, d := range []connectedData{
+		full,
+		{ConnectionID: "c_1", User: UserRef{ID: "u\"1", Username: "Zoë <b>"}, HeartbeatInterval: 25000, ServerTime: at},
+		{ConnectionID: "c_2", ServerTime: at.In(time.FixedZone("x", 3600)), HeartbeatInterval: -1},
+		{ConnectionID: "c_3", ServerTime: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		want, wantErr := json.Marshal(d)
+		got, err := d.encode()
+		require.Equal(t, wantErr == nil, err == nil, "%v / %v", wantErr, err)
+		require.Equal(t, string(want), string(got))
+	}
+}
