@@ -795,3 +795,85 @@ func benchRoomFill(b *testing.B, members, connected, largeRoom int) {
 	b.ReportMetric(float64(frames.Load())/float64(members), "frames/member")
 	b.ReportMetric(float64(eventBytes.Load())/float64(members), "bytes/member")
 }
+
+// BenchmarkConnectJoin is what a new client costs: dial with a JWT on the
+// upgrade, read connected, join a public room of 10 and read the ack (the
+// room's members and presence), the rooms filling in turn as in
+// realtime-bench's connect scenario. Connections stay open, each read by a
+// goroutine of its own, so that the user-joined pushes of later joins are
+// written and read too. Client and hub share the process: allocs/op and
+// B/op count both.
+//
+//	go test -run '^$' -bench ConnectJoin -benchmem .
+func BenchmarkConnectJoin(b *testing.B) {
+	const members = 10
+	auth, err := realtime.NewJWT(realtime.JWTConfig{Secret: []byte(testSecret)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hub, err := realtime.New(realtime.Config{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Authenticator: auth,
+		MaxRoomsPerUser: -1, MaxEventsPerSecond: -1,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer hub.Close()
+	url := serveBench(b, hub)
+	ctx := context.Background()
+	rooms := make([][]byte, (b.N+members-1)/members)
+	tokens := make([]string, b.N)
+	for i := range rooms {
+		room, err := hub.CreateRoom(ctx, realtime.User{}, realtime.RoomOptions{Name: "r" + strconv.Itoa(i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rooms[i] = wire.AppendClient(nil, "join-room", []byte(`{"roomId":"`+room.ID+`"}`), 1)
+	}
+	for i := range tokens {
+		if tokens[i], err = auth.Sign(realtime.User{ID: "u" + strconv.Itoa(i)}, time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
+	conns := make([]*websocket.Conn, 0, b.N)
+	defer func() {
+		for _, ws := range conns {
+			ws.CloseNow()
+		}
+	}()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{
+			HTTPHeader:   http.Header{"Authorization": {"Bearer " + tokens[i]}},
+			Subprotocols: []string{wire.Subprotocol},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns = append(conns, ws)
+		ws.SetReadLimit(-1)
+		if _, _, err := ws.Read(ctx); err != nil { // connected
+			b.Fatal(err)
+		}
+		if err := ws.Write(ctx, websocket.MessageText, rooms[i/members]); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			_, data, err := ws.Read(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if bytes.HasPrefix(data, []byte(`{"ack":1,"data"`)) {
+				break
+			}
+		}
+		go func() { // until the connection is closed
+			for {
+				if _, _, err := ws.Read(context.Background()); err != nil {
+					return
+				}
+			}
+		}()
+	}
+}

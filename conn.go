@@ -524,7 +524,7 @@ func (c *conn) reply(ack uint64, event string, result any, err error) {
 	if ack == 0 {
 		return
 	}
-	if a, ok := result.(messageAck); ok {
+	if a, ok := result.(ackFramer); ok {
 		if frame, ok := a.ackFrame(ack); ok {
 			c.sendReply(frame)
 			return

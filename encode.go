@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"encoding/json"
 	"strconv"
 	"time"
 
@@ -90,4 +91,158 @@ func jsonTime(t time.Time) bool {
 	y := t.Year()
 	_, offset := t.Zone()
 	return y >= 0 && y <= 9999 && offset > -24*3600 && offset < 24*3600
+}
+
+// ackFramer is a reply that encodes itself as encoding/json would, byte
+// for byte, in the common case: ackFrame returns ok false when
+// encoding/json must encode it.
+type ackFramer interface {
+	ackFrame(ack uint64) (frame Frame, ok bool)
+}
+
+// ackFrame returns the reply {"ack":ack,"data":r}, which every join-room
+// sends with up to joinMembersLimit members and their presence.
+func (r joinReply) ackFrame(ack uint64) (frame Frame, ok bool) {
+	if !jsonTime(r.Room.CreatedAt) {
+		return Frame{}, false
+	}
+	size := 256 + len(r.Room.ID) + len(r.Room.Name) + len(r.Room.Description) + len(r.Room.CreatedByID)
+	for _, m := range r.Members {
+		if !jsonTime(m.JoinedAt) {
+			return Frame{}, false
+		}
+		size += 110 + len(m.UserID) + len(m.Username) + len(m.Role)
+	}
+	for _, p := range r.Presence {
+		if p.LastSeenAt != nil && !jsonTime(*p.LastSeenAt) {
+			return Frame{}, false
+		}
+		size += 110 + len(p.UserID) + len(p.Status) + len(p.CustomStatus) + len(p.RoomID)
+	}
+	b := wire.AppendAckHead(make([]byte, 0, size), ack)
+	start := len(b)
+	b = append(b, `{"room":`...)
+	b = r.Room.appendJSON(b)
+	b = append(b, `,"members":`...)
+	b = appendList(b, r.Members, (*Member).appendJSON)
+	b = append(b, `,"presence":`...)
+	b = appendList(b, r.Presence, (*Presence).appendJSON)
+	if r.MoreMembers {
+		b = append(b, `,"moreMembers":true`...)
+	}
+	b = append(b, `,"missed":`...)
+	b = strconv.AppendInt(b, int64(r.Missed), 10)
+	b = append(b, `,"recovered":`...)
+	b = strconv.AppendBool(b, r.Recovered)
+	b = append(b, "}}"...)
+	return frameOf(b, FrameReply, 0, start), true
+}
+
+// appendList appends list as encoding/json encodes a slice, each element
+// with appendOne.
+func appendList[T any](b []byte, list []T, appendOne func(*T, []byte) []byte) []byte {
+	if list == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendOne(&list[i], b)
+	}
+	return append(b, ']')
+}
+
+// appendJSON appends r as Room.MarshalJSON encodes it; r.CreatedAt must
+// pass jsonTime.
+func (r *Room) appendJSON(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = wire.AppendString(b, r.ID)
+	b = append(b, `,"name":`...)
+	b = wire.AppendString(b, r.Name)
+	if r.Description != "" {
+		b = append(b, `,"description":`...)
+		b = wire.AppendString(b, r.Description)
+	}
+	b = append(b, `,"maxUsers":`...)
+	b = strconv.AppendInt(b, int64(r.MaxUsers), 10)
+	b = append(b, `,"isPrivate":`...)
+	b = strconv.AppendBool(b, r.IsPrivate)
+	b = append(b, `,"createdById":`...)
+	b = wire.AppendString(b, r.CreatedByID)
+	b = append(b, `,"createdAt":"`...)
+	b = r.CreatedAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","memberCount":`...)
+	b = strconv.AppendInt(b, int64(r.MemberCount), 10)
+	b = append(b, `,"type":`...)
+	b = wire.AppendString(b, roomType(r.IsPrivate))
+	return append(b, '}')
+}
+
+// appendJSON appends m as encoding/json encodes it; m.JoinedAt must pass
+// jsonTime.
+func (m *Member) appendJSON(b []byte) []byte {
+	b = append(b, `{"userId":`...)
+	b = wire.AppendString(b, m.UserID)
+	b = append(b, `,"username":`...)
+	b = wire.AppendString(b, m.Username)
+	b = append(b, `,"role":`...)
+	b = wire.AppendString(b, string(m.Role))
+	b = append(b, `,"isMuted":`...)
+	b = strconv.AppendBool(b, m.IsMuted)
+	b = append(b, `,"joinedAt":"`...)
+	b = m.JoinedAt.AppendFormat(b, time.RFC3339Nano)
+	return append(b, `"}`...)
+}
+
+// appendJSON appends p as encoding/json encodes it; p.LastSeenAt, if set,
+// must pass jsonTime.
+func (p *Presence) appendJSON(b []byte) []byte {
+	b = append(b, `{"userId":`...)
+	b = wire.AppendString(b, p.UserID)
+	b = append(b, `,"status":`...)
+	b = wire.AppendString(b, string(p.Status))
+	if p.CustomStatus != "" {
+		b = append(b, `,"customStatus":`...)
+		b = wire.AppendString(b, p.CustomStatus)
+	}
+	b = append(b, `,"lastSeenAt":`...)
+	if p.LastSeenAt == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '"')
+		b = p.LastSeenAt.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	if p.RoomID != "" {
+		b = append(b, `,"roomId":`...)
+		b = wire.AppendString(b, p.RoomID)
+	}
+	return append(b, '}')
+}
+
+// encode returns d as encoding/json encodes it, by hand when its time
+// allows.
+func (d connectedData) encode() ([]byte, error) {
+	if !jsonTime(d.ServerTime) {
+		return json.Marshal(d)
+	}
+	b := make([]byte, 0, 150+len(d.ConnectionID)+len(d.User.ID)+len(d.User.Username))
+	b = append(b, `{"connectionId":`...)
+	b = wire.AppendString(b, d.ConnectionID)
+	b = append(b, `,"user":{"id":`...)
+	b = wire.AppendString(b, d.User.ID)
+	b = append(b, `,"username":`...)
+	b = wire.AppendString(b, d.User.Username)
+	b = append(b, `},"heartbeatInterval":`...)
+	b = strconv.AppendInt(b, d.HeartbeatInterval, 10)
+	b = append(b, `,"serverTime":"`...)
+	b = d.ServerTime.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	if d.UnreadNotifications != nil {
+		b = append(b, `,"unreadNotifications":`...)
+		b = strconv.AppendInt(b, int64(*d.UnreadNotifications), 10)
+	}
+	return append(b, '}'), nil
 }

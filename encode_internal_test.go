@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -239,4 +240,107 @@ func TestEscapedContentAllocatesAsPlain(t *testing.T) {
 	require.Equal(t, 1.0, encodeAllocs(plain), "one buffer per push")
 	require.Equal(t, 1.0, encodeAllocs(r.Content), "escaped content")
 	require.Equal(t, 1.0, encodeAllocs(strings.Repeat("<&>", 40)), "content that escapes to six times its length")
+}
+
+// requireSameJoinReply fails unless joinReply.ackFrame writes exactly what
+// encoding/json writes for r.
+func requireSameJoinReply(t *testing.T, r joinReply) {
+	t.Helper()
+	data, err := json.Marshal(r)
+	if err != nil {
+		if _, ok := r.ackFrame(3); ok {
+			t.Fatalf("encoding/json fails (%v), ackFrame encoded it", err)
+		}
+		return
+	}
+	want := wire.AppendAck(nil, 3, data)
+	got, ok := r.ackFrame(3)
+	if !ok || !bytes.Equal(got.Native(), want) {
+		t.Fatalf("ackFrame differs from encoding/json (%v):\n got %s\nwant %s", ok, got.Native(), want)
+	}
+	require.Equal(t, FrameReply, got.Kind())
+	require.Equal(t, uint64(3), got.Ack())
+}
+
+// TestJoinReplyMatchesEncodingJSON guards the encoder of the join-room
+// ack: with every field of the room, its members and their presence set,
+// and in the cases that leave fields out, it writes what encoding/json
+// writes.
+func TestJoinReplyMatchesEncodingJSON(t *testing.T) {
+	var full joinReply
+	testenv.Fill(t, &full.Room)
+	var m Member
+	testenv.Fill(t, &m)
+	var p Presence
+	testenv.Fill(t, &p)
+	full.Members, full.Presence = []Member{m, m}, []Presence{p, p}
+	full.MoreMembers, full.Missed, full.Recovered = true, 7, true
+	requireSameJoinReply(t, full)
+
+	at := time.Date(2026, 11, 26, 9, 30, 1, 120_000_000, time.UTC)
+	for name, edit := range map[string]func(r *joinReply){
+		"nothing else":  func(r *joinReply) { r.Members, r.Presence, r.MoreMembers, r.Recovered = nil, nil, false, false },
+		"empty lists":   func(r *joinReply) { r.Members, r.Presence = []Member{}, []Presence{} },
+		"public room":   func(r *joinReply) { r.Room.IsPrivate, r.Room.Description = false, "" },
+		"never seen":    func(r *joinReply) { r.Presence = []Presence{{UserID: "u", Status: StatusOffline}} },
+		"no room id":    func(r *joinReply) { r.Presence = []Presence{{UserID: "u", Status: StatusAway, LastSeenAt: &at}} },
+		"escapes":       func(r *joinReply) { r.Room.Name, r.Members[0].Username = "<a href=\"x\">&\u2028\xff", "Zoë \"z\"\n" },
+		"other zone":    func(r *joinReply) { r.Members[1].JoinedAt = at.In(time.FixedZone("x", -(5*3600 + 30*60))) },
+		"negative":      func(r *joinReply) { r.Room.MaxUsers, r.Room.MemberCount, r.Missed = -1, -2, -3 },
+		"year 10000":    func(r *joinReply) { r.Room.CreatedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) },
+		"zone past day": func(r *joinReply) { r.Members[0].JoinedAt = at.In(time.FixedZone("x", 25*3600)) },
+		"bad last seen": func(r *joinReply) { late := at.AddDate(9000, 0, 0); r.Presence[1].LastSeenAt = &late },
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := full
+			r.Members, r.Presence = slices.Clone(full.Members), slices.Clone(full.Presence)
+			edit(&r)
+			requireSameJoinReply(t, r)
+		})
+	}
+}
+
+// FuzzDecodeJoinRequest checks that the fast path of a join-room request
+// reads what encoding/json reads, whenever it reads anything.
+func FuzzDecodeJoinRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"roomId":"r_1"}`, ` {"roomId":"r_1","since":"m_9"} `, `{"roomId":"a","roomId":"b"}`,
+		`{"roomId":null}`, `{"RoomId":"x"}`, `{"roomId":1}`, `{"roomId":"x",}`, `{"roomId":"x"} {}`,
+		`{"roomId":"r\u0031 \ud83d"}`, "{\"roomId\":\"\xff\"}", `{"roomId":"x","extra":true}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fast joinRequest
+		if !fast.decodePlain(b) {
+			return
+		}
+		var ref joinRequest
+		if err := json.Unmarshal(b, &ref); err != nil {
+			t.Fatalf("fast path read %q, which encoding/json refuses: %v", b, err)
+		}
+		if fast != ref {
+			t.Fatalf("fast path read %q as %+v; encoding/json: %+v", b, fast, ref)
+		}
+	})
+}
+
+// TestConnectedMatchesEncodingJSON: the connected push's data, encoded by
+// hand, is what encoding/json writes, with every field set and without
+// the unread count.
+func TestConnectedMatchesEncodingJSON(t *testing.T) {
+	var full connectedData
+	testenv.Fill(t, &full)
+	at := time.Date(2026, 11, 26, 9, 30, 1, 120_000_000, time.UTC)
+	for _, d := range []connectedData{
+		full,
+		{ConnectionID: "c_1", User: UserRef{ID: "u\"1", Username: "Zoë <b>"}, HeartbeatInterval: 25000, ServerTime: at},
+		{ConnectionID: "c_2", ServerTime: at.In(time.FixedZone("x", 3600)), HeartbeatInterval: -1},
+		{ConnectionID: "c_3", ServerTime: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		want, wantErr := json.Marshal(d)
+		got, err := d.encode()
+		require.Equal(t, wantErr == nil, err == nil, "%v / %v", wantErr, err)
+		require.Equal(t, string(want), string(got))
+	}
 }

@@ -13,11 +13,14 @@ import (
 //
 // Lock: fanout.mu guards the maps and conn.rooms. It is never held during
 // I/O or hook calls; under it a caller may queue a frame for a connection
-// (conn.qmu), and nothing else. The sets themselves are copy-on-write, so
-// that delivery reads a room's connections without any lock.
+// (conn.qmu), and nothing else. The users' and rooms' sets are
+// copy-on-write, so that delivery reads a room's connections without any
+// lock; every connection is in all, a map, so that a connect or disconnect
+// costs the same however many connections there are (a copy-on-write set
+// of them all copied every one of them each time).
 type fanout struct {
 	mu    sync.RWMutex
-	all   connSet
+	all   map[*conn]struct{}
 	users map[string]*connSet
 	rooms map[string]*localRoom
 }
@@ -31,7 +34,7 @@ type localRoom struct {
 }
 
 func newFanout() *fanout {
-	return &fanout{users: make(map[string]*connSet), rooms: make(map[string]*localRoom)}
+	return &fanout{all: make(map[*conn]struct{}), users: make(map[string]*connSet), rooms: make(map[string]*localRoom)}
 }
 
 // add registers c as a connection of user, unless closing is set, and runs
@@ -45,7 +48,7 @@ func (f *fanout) add(c *conn, user string, closing *atomic.Bool, first func()) b
 	if closing.Load() {
 		return false
 	}
-	f.all.add(c)
+	f.all[c] = struct{}{}
 	set := f.users[user]
 	if set == nil {
 		set = &connSet{}
@@ -61,7 +64,7 @@ func (f *fanout) add(c *conn, user string, closing *atomic.Bool, first func()) b
 func (f *fanout) remove(c *conn, user string) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.all.remove(c)
+	delete(f.all, c)
 	if set := f.users[user]; set != nil {
 		set.remove(c)
 		if set.len() == 0 {
@@ -160,7 +163,15 @@ func (f *fanout) userConns(id string) []*conn {
 }
 
 // allConns returns every registered connection.
-func (f *fanout) allConns() []*conn { return f.all.load() }
+func (f *fanout) allConns() []*conn {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make([]*conn, 0, len(f.all))
+	for c := range f.all {
+		out = append(out, c)
+	}
+	return out
+}
 
 // served returns the rooms this node serves, each with its id.
 func (f *fanout) served() map[string]*localRoom {
@@ -197,7 +208,7 @@ func (f *fanout) subscribed(c *conn, room string) bool {
 func (f *fanout) stats() Stats {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return Stats{Connections: f.all.len(), Users: len(f.users), Rooms: len(f.rooms)}
+	return Stats{Connections: len(f.all), Users: len(f.users), Rooms: len(f.rooms)}
 }
 
 // connSet is a copy-on-write set of connections: readers load it without a

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -405,7 +404,10 @@ func (h *Hub) register(c *conn) error {
 	u := c.currentUser()
 	var unread *int
 	if ns := h.notes(); ns != nil && c.sub == nil {
-		ctx, cancel := context.WithTimeout(c.ctx, h.cfg.StoreTimeout)
+		ctx, cancel := c.ctx, context.CancelFunc(func() {})
+		if _, local := ns.(*memoryStore); !local { // which never waits
+			ctx, cancel = context.WithTimeout(c.ctx, h.cfg.StoreTimeout)
+		}
 		if n, err := ns.UnreadNotifications(ctx, u.ID); err == nil {
 			unread = &n
 		} else {
@@ -413,13 +415,13 @@ func (h *Hub) register(c *conn) error {
 		}
 		cancel()
 	}
-	data, err := json.Marshal(connectedData{
+	data, err := connectedData{
 		ConnectionID:        c.id,
 		User:                u.ref(),
 		HeartbeatInterval:   h.cfg.HeartbeatInterval.Milliseconds(),
 		ServerTime:          now(),
 		UnreadNotifications: unread,
-	})
+	}.encode()
 	if err != nil {
 		return err
 	}

@@ -75,7 +75,10 @@ type JWTConfig struct {
 // the user's roles, and "exp", which is required, the expiry Authenticate
 // returns. A JWT is safe for concurrent use.
 type JWT struct {
-	parser   *jwt.Parser
+	parser *jwt.Parser
+	// fast verifies tokens with Secret without the library's generic
+	// parsing; nil without Secret.
+	fast     *jwtHMAC
 	key      any // Secret or PublicKey; nil with keyFunc
 	keyFunc  func(ctx context.Context, kid string) (any, error)
 	secret   []byte
@@ -168,6 +171,9 @@ func NewJWT(cfg JWTConfig) (*JWT, error) {
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
 	}
 	j.parser = jwt.NewParser(opts...)
+	if j.secret != nil {
+		j.fast = newJWTHMAC(j.secret, j.methods, jwt.NewValidator(opts...))
+	}
 	return j, nil
 }
 
@@ -181,6 +187,16 @@ func (j *JWT) Authenticate(ctx context.Context, token string) (User, time.Time, 
 	case len(token) > maxJWTBytes:
 		return User{}, time.Time{}, jwtUnauthorized("token too large")
 	}
+	if j.fast != nil {
+		if u, exp, ok := j.fast.authenticate(token); ok {
+			return u, exp, nil
+		}
+	}
+	return j.parse(ctx, token)
+}
+
+// parse verifies token with the JWT library.
+func (j *JWT) parse(ctx context.Context, token string) (User, time.Time, error) {
 	var (
 		c      jwtClaims
 		keyErr error

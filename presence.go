@@ -83,7 +83,16 @@ func seen(r adapter.PresenceRecord, ok bool) Presence {
 		return Presence{Status: StatusOffline}
 	}
 	t := now()
-	return Presence{Status: Status(r.Status), CustomStatus: r.CustomStatus, LastSeenAt: &t}
+	return seenAt(r, &t)
+}
+
+// seenAt is seen of a record that decides, with now at *at: the presences
+// of one list share it.
+func seenAt(r adapter.PresenceRecord, at *time.Time) Presence {
+	if Status(r.Status) == StatusInvisible {
+		return Presence{Status: StatusOffline}
+	}
+	return Presence{Status: Status(r.Status), CustomStatus: r.CustomStatus, LastSeenAt: at}
 }
 
 func samePresence(a, b Presence) bool {
@@ -450,13 +459,22 @@ func (h *Hub) onlinePresence(ctx context.Context, roomID string, members []Membe
 		h.log.Warn("realtime: presence lookup", "room", roomID, "err", err)
 		return []Presence{}
 	}
-	byUser := make(map[string][]adapter.PresenceRecord)
+	// Each user's deciding record, as merge picks it (the first of the
+	// latest), without a list of records per user.
+	deciding := make(map[string]adapter.PresenceRecord, len(recs))
 	for _, r := range recs {
-		byUser[r.UserID] = append(byUser[r.UserID], r)
+		if d, ok := deciding[r.UserID]; !ok || r.StatusAt.Compare(d.StatusAt) > 0 {
+			deciding[r.UserID] = r
+		}
 	}
-	out := []Presence{}
+	out := make([]Presence, 0, len(deciding))
+	at := now()
 	for _, id := range ids {
-		if p := seen(merge(byUser[id])); p.Status != StatusOffline {
+		r, ok := deciding[id]
+		if !ok {
+			continue
+		}
+		if p := seenAt(r, &at); p.Status != StatusOffline {
 			p.UserID, p.RoomID = id, roomID
 			out = append(out, p)
 		}

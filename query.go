@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sync"
 	"time"
 
@@ -148,5 +149,8 @@ func (h *Hub) localConnections() []ConnectionInfo {
 			Rooms: h.fan.roomsOf(c),
 		})
 	}
+	// In the order they connected, as they were listed when the node kept
+	// its connections in that order.
+	slices.SortStableFunc(out, func(a, b ConnectionInfo) int { return a.ConnectedAt.Compare(b.ConnectedAt) })
 	return out
 }

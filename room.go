@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/realtime-go/realtime/adapter"
+	"github.com/realtime-go/realtime/internal/wire"
 )
 
 // RoomOptions describes a room to create.
@@ -322,6 +323,33 @@ type joinRequest struct {
 	Since  string `json:"since"`
 }
 
+// decodePlain reads a plain join-room request (see wire.Plain) as
+// encoding/json would, without reflection. It reports false, leaving r
+// partly set, for anything else, which decode must read.
+func (r *joinRequest) decodePlain(data []byte) bool {
+	p := wire.NewPlainEscapes(data)
+	for key, val, ok := p.Next(); ok; key, val, ok = p.Next() {
+		var field *string
+		switch string(key) {
+		case "roomId":
+			field = &r.RoomID
+		case "since":
+			field = &r.Since
+		default:
+			return false
+		}
+		switch val[0] {
+		case '"':
+			*field = wire.Unquote(val)
+		case 'n':
+			// null leaves a string as it is, as in encoding/json.
+		default:
+			return false
+		}
+	}
+	return !p.Bad()
+}
+
 type joinReply struct {
 	Room        Room       `json:"room"`
 	Members     []Member   `json:"members"`
@@ -362,8 +390,12 @@ func (h *Hub) membership(ctx context.Context, u User, roomID string) (Room, *Mem
 
 func (h *Hub) handleJoinRoom(ctx context.Context, c *conn, data json.RawMessage) (any, error) {
 	var req joinRequest
-	if err := decode(data, &req); err != nil {
-		return nil, err
+	if !req.decodePlain(data) {
+		var full joinRequest // kept apart: decoding moves it to the heap
+		if err := decode(data, &full); err != nil {
+			return nil, err
+		}
+		req = full
 	}
 	if err := required("roomId", req.RoomID); err != nil {
 		return nil, err

@@ -1,9 +1,15 @@
 package realtime_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -135,4 +141,40 @@ func TestThirdTransport(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("ServeTransport did not return after the transport ended")
 	}
+}
+
+// TestUpgradeLeavesWithConnected: with a token on the upgrade, the 101
+// response and the connected frame reach the client in one piece (one
+// write, where there were two); a client that authenticates with an auth
+// event gets the 101 at once, before it has said anything.
+func TestUpgradeLeavesWithConnected(t *testing.T) {
+	env := newTestHub(t, realtime.Config{})
+	upgrade := func(header string) (*http.Response, *bufio.Reader) {
+		c, err := net.Dial("tcp", strings.TrimPrefix(env.url, "ws://"))
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		_, err = fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"+
+			"Sec-WebSocket-Protocol: realtime.v1\r\n%s\r\n", header)
+		require.NoError(t, err)
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+		require.Equal(t, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", resp.Header.Get("Sec-WebSocket-Accept"))
+		require.Equal(t, "realtime.v1", resp.Header.Get("Sec-WebSocket-Protocol"))
+		require.Equal(t, "websocket", resp.Header.Get("Upgrade"))
+		return resp, br
+	}
+
+	_, br := upgrade("Authorization: Bearer " + env.token("ann") + "\r\n")
+	require.Positive(t, br.Buffered(), "connected came apart from the 101")
+	frame := make([]byte, br.Buffered())
+	_, err := io.ReadFull(br, frame)
+	require.NoError(t, err)
+	require.Contains(t, string(frame), `{"event":"connected"`)
+
+	_, br = upgrade("") // no token: the client speaks first
+	require.Zero(t, br.Buffered())
 }

@@ -113,11 +113,7 @@ func (w *Hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	w.Conn = &Conn{Conn: nc}
 	if w.held {
-		var head bytes.Buffer
-		head.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
-		_ = w.Header().Write(&head)
-		head.WriteString("\r\n")
-		w.Conn.held = head.Bytes()
+		w.Conn.held = UpgradeResponse(w.Header())
 	}
 	var br *bufio.Reader
 	if n := brw.Reader.Buffered(); n > 0 {
@@ -132,6 +128,16 @@ func (w *Hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // Unwrap returns the ResponseWriter under w, for http.ResponseController.
 func (w *Hijacker) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// UpgradeResponse returns the 101 response with header h, as a held
+// upgrade writes it itself.
+func UpgradeResponse(h http.Header) []byte {
+	var b bytes.Buffer
+	b.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
+	_ = h.Write(&b)
+	b.WriteString("\r\n")
+	return b.Bytes()
+}
 
 // MaxHeader is the longest header of a server frame.
 const MaxHeader = 10
