@@ -142,7 +142,8 @@ echo
 if [ "${WRITE:-0}" = 1 ]; then
   block="$WORK/results.md"
   commit=$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-  dirty=$(cd "$root" && git status --porcelain 2>/dev/null | grep -qv '^??' && echo ", with uncommitted changes" || true)
+  # BENCHMARKS.md itself does not count: writing it is the point.
+  dirty=$(cd "$root" && git status --porcelain -- . ':!BENCHMARKS.md' 2>/dev/null | grep -qv '^??' && echo ", with uncommitted changes" || true)
   {
     echo "<!-- results:begin: WRITE=1 bench/peers/run.sh writes this block -->"
     echo
