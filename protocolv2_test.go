@@ -16,20 +16,27 @@ import (
 	"github.com/realtime-go/realtime/internal/wire"
 )
 
+// bothVersions returns a hub where alice has created a room that bob, on
+// realtime.v1, and carol, on realtime.v2, have joined.
+func bothVersions(t *testing.T) (env *testEnv, alice *tclient, room realtime.Room, v1, v2 *tclient) {
+	env = newTestHub(t, realtime.Config{})
+	alice = env.dial("alice")
+	room = alice.createRoom("both", nil)
+	v1 = env.dial("bob")
+	v2 = env.dialWith(client.DialOptions{Token: env.token("carol"), Protocol: client.ProtocolV2})
+	for _, c := range []*tclient{v1, v2} {
+		c.emit("join-room", map[string]any{"roomId": room.ID})
+	}
+	return env, alice, room, v1, v2
+}
+
 // TestProtocolV2: a client that asks for realtime.v2 gets it, and its
 // message pushes (new-message, message-edited) carry the sender's id once,
 // as sender.id, while a realtime.v1 client in the same room still gets
 // senderId; everything else is the same bytes. Decoding a v2 push into a
 // realtime.Message sets SenderID.
 func TestProtocolV2(t *testing.T) {
-	env := newTestHub(t, realtime.Config{})
-	alice := env.dial("alice")
-	room := alice.createRoom("v2", nil)
-	v1 := env.dial("bob")
-	v2 := env.dialWith(client.DialOptions{Token: env.token("carol"), Protocol: client.ProtocolV2})
-	for _, c := range []*tclient{v1, v2} {
-		c.emit("join-room", map[string]any{"roomId": room.ID})
-	}
+	env, alice, room, v1, v2 := bothVersions(t)
 
 	content := `a "quoted" word, a back\slash, <b>, é and 😀, and ,"senderId":"alice" inside`
 	ack := alice.emit("message", map[string]any{"roomId": room.ID, "content": content, "clientMsgId": "c1"})
@@ -73,6 +80,17 @@ func TestProtocolV2(t *testing.T) {
 	require.Equal(t, "", m.SenderID)
 	require.Equal(t, "Server", m.Sender.Username)
 	require.Contains(t, string(v1.next("new-message")), `"senderId":""`)
+}
+
+// TestProtocolV2HostEvents: a push the host names new-message itself
+// (SendToRoom takes any name) reaches realtime.v2 clients as it reaches
+// realtime.v1 ones unless its data is laid out as a Message: a nested
+// senderId is never cut.
+func TestProtocolV2HostEvents(t *testing.T) {
+	env, _, room, v1, v2 := bothVersions(t)
+	data := json.RawMessage(`{"quote":{"id":"q","senderId":"x","sender":{"id":"x"}},"senderId":"y","sender":{"id":"z"}}`)
+	require.NoError(t, env.hub.SendToRoom(context.Background(), room.ID, "new-message", data))
+	require.Equal(t, string(v1.next("new-message")), string(v2.next("new-message")))
 }
 
 // TestProtocolNegotiation: the hub picks realtime.v2 only when the client

@@ -232,7 +232,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// compressing hub leaves every write to the library.
 	hw := &wsraw.Hijacker{ResponseWriter: w, Hold: hold}
 	var rw http.ResponseWriter = hw
-	if h.cfg.Compression {
+	switch {
+	case !wsraw.CanHijack(w):
+		rw = w // the library refuses it with 501
+	case h.cfg.Compression:
 		rw = w
 		if hold {
 			rw = &heldUpgrade{ResponseWriter: w}

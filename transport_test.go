@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -177,4 +178,31 @@ func TestUpgradeLeavesWithConnected(t *testing.T) {
 
 	_, br = upgrade("") // no token: the client speaks first
 	require.Zero(t, br.Buffered())
+}
+
+// noHijack is a middleware's ResponseWriter that cannot be hijacked.
+type noHijack struct{ http.ResponseWriter }
+
+// TestUpgradeThroughWriterWithoutHijack: mounted behind a ResponseWriter
+// that cannot be hijacked, the hub refuses the upgrade cleanly (501, no
+// 101 first) and counts no connection.
+func TestUpgradeThroughWriterWithoutHijack(t *testing.T) {
+	hub, err := realtime.New(realtime.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	t.Cleanup(func() { hub.Close() })
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hub.ServeHTTP(noHijack{w}, r)
+	}))
+	t.Cleanup(srv.Close)
+	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+	require.NoError(t, err)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotImplemented, resp.StatusCode)
+	require.Equal(t, 0, hub.Stats().Connections)
 }

@@ -324,16 +324,17 @@ var asciiEscape = func() (t [utf8.RuneSelf]bool) {
 
 // AppendCompact appends a message push (new-message, message-edited) as
 // realtime.v2 sends it: without the data's senderId member when it equals
-// sender.id, which carries the same id. Any other frame is appended as it
-// is. It reads what the hub's encoders write, where senderId is the first
-// member after id, seq, roomId and recipientId; no string can hold the
-// bytes it looks for, since a quote inside a string is escaped.
+// sender.id, which carries the same id. It cuts only a frame laid out as
+// the hub encodes a Message, {"event":…,"data":{"id":…,"seq":…[,"roomId":…]
+// [,"recipientId":…],"senderId":…,"sender":{"id":…: never a member of a
+// nested object, nor of data the host shaped otherwise. Any other frame is
+// appended as it is.
 func AppendCompact(dst, frame []byte) []byte {
-	const key, next = `,"senderId":`, `,"sender":{"id":`
-	i := bytes.Index(frame, []byte(key))
-	if i < 0 {
+	i, ok := senderIDAt(frame)
+	if !ok {
 		return append(dst, frame...)
 	}
+	const key, next = `,"senderId":`, `,"sender":{"id":`
 	start := i + len(key)
 	end, ok := stringEnd(frame, start)
 	if !ok {
@@ -345,6 +346,53 @@ func AppendCompact(dst, frame []byte) []byte {
 	}
 	dst = append(dst, frame[:i]...)
 	return append(dst, frame[end:]...)
+}
+
+// senderIDAt returns where the top-level ,"senderId": of a message push
+// begins, following the members the hub writes before it.
+func senderIDAt(b []byte) (int, bool) {
+	i, ok := skipPrefix(b, 0, `{"event":`)
+	if ok {
+		i, ok = stringEnd(b, i)
+	}
+	if ok {
+		i, ok = skipPrefix(b, i, `,"data":{"id":`)
+	}
+	if ok {
+		i, ok = stringEnd(b, i)
+	}
+	if ok {
+		i, ok = skipPrefix(b, i, `,"seq":`)
+	}
+	if !ok {
+		return 0, false
+	}
+	digits := i
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
+	}
+	if i == digits {
+		return 0, false
+	}
+	for _, optional := range []string{`,"roomId":`, `,"recipientId":`} {
+		if j, ok := skipPrefix(b, i, optional); ok {
+			if i, ok = stringEnd(b, j); !ok {
+				return 0, false
+			}
+		}
+	}
+	if _, ok := skipPrefix(b, i, `,"senderId":`); !ok {
+		return 0, false
+	}
+	return i, true
+}
+
+// skipPrefix returns the index past p when b has p at i.
+func skipPrefix(b []byte, i int, p string) (int, bool) {
+	if len(b)-i < len(p) || string(b[i:i+len(p)]) != p {
+		return 0, false
+	}
+	return i + len(p), true
 }
 
 // stringEnd returns the index just past the JSON string that begins at

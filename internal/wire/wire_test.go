@@ -211,3 +211,20 @@ func FuzzAppendCompact(f *testing.F) {
 		_ = AppendCompact(nil, []byte(content)) // any bytes: no panic
 	})
 }
+
+// TestAppendCompactOnlyTopLevel: a push the host shaped itself under a
+// message's name keeps a senderId that is not the data's own, nested or
+// after other members.
+func TestAppendCompactOnlyTopLevel(t *testing.T) {
+	for _, data := range []string{
+		`{"quote":{"id":"q","senderId":"x","sender":{"id":"x"}},"senderId":"y","sender":{"id":"z"}}`,
+		`{"id":"m","seq":1,"quote":{"senderId":"x","sender":{"id":"x"}}}`,
+		`{"id":"m","seq":1,"other":"a","senderId":"x","sender":{"id":"x"}}`,
+		`{"id":"m","seq":"1","senderId":"x","sender":{"id":"x"}}`,
+	} {
+		frame := AppendPush(nil, "new-message", []byte(data))
+		require.Equal(t, string(frame), string(AppendCompact(nil, frame)), data)
+	}
+	frame := AppendPush(nil, "new-message", []byte(`{"id":"m","seq":1,"recipientId":"u2","senderId":"x","sender":{"id":"x","username":"X"}}`))
+	require.Equal(t, `{"event":"new-message","data":{"id":"m","seq":1,"recipientId":"u2","sender":{"id":"x","username":"X"}}}`, string(AppendCompact(nil, frame)))
+}

@@ -30,6 +30,9 @@ type Conn struct {
 	// held is the upgrade's response, when Hijacker.Hold kept it back:
 	// the first write sends it first.
 	held []byte
+	// closeSent is set once the library has written a close frame: no
+	// data may follow it (RFC 6455, section 5.5.1).
+	closeSent bool
 }
 
 // Write writes p whole; the library flushes each control frame in one
@@ -37,6 +40,9 @@ type Conn struct {
 func (c *Conn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if isCloseFrame(p) {
+		c.closeSent = true
+	}
 	if c.held != nil {
 		if err := c.writeHeld(p); err != nil {
 			return 0, err
@@ -44,6 +50,14 @@ func (c *Conn) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return c.Conn.Write(p)
+}
+
+// isCloseFrame reports whether p is exactly one close frame as a server
+// writes it: final, unmasked, its payload (at most 125 bytes) whole. The
+// library flushes a control frame alone; a chunk of a larger message
+// cannot pass for one.
+func isCloseFrame(p []byte) bool {
+	return len(p) >= 2 && p[0] == 0x88 && int(p[1]) == len(p)-2
 }
 
 // writeHeld writes the held response and p with one system call; c.mu is
@@ -56,10 +70,14 @@ func (c *Conn) writeHeld(p []byte) error {
 }
 
 // WriteFrames writes b, whole WebSocket frames, with one system call; a
-// deadline that is not zero bounds the write.
+// deadline that is not zero bounds the write. After the library's close
+// frame it writes nothing and returns net.ErrClosed.
 func (c *Conn) WriteFrames(deadline time.Time, b []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closeSent {
+		return net.ErrClosed
+	}
 	if !deadline.IsZero() {
 		_ = c.Conn.SetWriteDeadline(deadline)
 		defer c.Conn.SetWriteDeadline(time.Time{})
@@ -124,6 +142,22 @@ func (w *Hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		br = bufio.NewReaderSize(w.Conn, ReadBuffer)
 	}
 	return w.Conn, bufio.NewReadWriter(br, bufio.NewWriterSize(w.Conn, LibraryWriteBuffer)), nil
+}
+
+// CanHijack reports whether w, or a ResponseWriter it wraps (Unwrap), can
+// be hijacked: a Hijacker over one that cannot would turn the library's
+// clean refusal (501) into a failed hijack after the 101.
+func CanHijack(w http.ResponseWriter) bool {
+	for {
+		switch u := w.(type) {
+		case http.Hijacker:
+			return true
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = u.Unwrap()
+		default:
+			return false
+		}
+	}
 }
 
 // Unwrap returns the ResponseWriter under w, for http.ResponseController.

@@ -120,3 +120,37 @@ func testHijacker(t *testing.T, hold bool) {
 	require.NoError(t, err)
 	require.Equal(t, byte(0x88), close[0], "then the library's close frame")
 }
+
+// TestNoDataAfterClose: once the library has written a close frame, the
+// connection takes no data frame.
+func TestNoDataAfterClose(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	go func() { _, _ = io.Copy(io.Discard, b) }()
+	c := &Conn{Conn: a}
+	require.NoError(t, c.WriteFrames(time.Time{}, AppendFrame(nil, false, []byte("before"))))
+	_, err := c.Write([]byte{0x8a, 0}) // a pong: data may follow
+	require.NoError(t, err)
+	require.NoError(t, c.WriteFrames(time.Time{}, AppendFrame(nil, false, []byte("between"))))
+	_, err = c.Write([]byte{0x88, 0x88, 'x'}) // text that starts as a close frame would
+	require.NoError(t, err)
+	require.NoError(t, c.WriteFrames(time.Time{}, AppendFrame(nil, false, []byte("still"))))
+	_, err = c.Write([]byte{0x88, 2, 0x03, 0xe8}) // close 1000
+	require.NoError(t, err)
+	require.ErrorIs(t, c.WriteFrames(time.Time{}, AppendFrame(nil, false, []byte("after"))), net.ErrClosed)
+}
+
+type plainWriter struct{ http.ResponseWriter }
+
+type wrapper struct{ http.ResponseWriter }
+
+func (w wrapper) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func TestCanHijack(t *testing.T) {
+	rec := httptest.NewRecorder() // not a Hijacker
+	require.False(t, CanHijack(rec))
+	require.False(t, CanHijack(wrapper{plainWriter{rec}}))
+	require.True(t, CanHijack(&Hijacker{ResponseWriter: rec}))
+	require.True(t, CanHijack(wrapper{&Hijacker{ResponseWriter: rec}}))
+}

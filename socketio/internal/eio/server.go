@@ -332,7 +332,11 @@ func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, s *Ses
 		return
 	}
 	hw := &wsraw.Hijacker{ResponseWriter: w}
-	ws, err := websocket.Accept(hw, r, accept)
+	var rw http.ResponseWriter = hw
+	if !wsraw.CanHijack(w) {
+		rw = w // the library refuses it with 501
+	}
+	ws, err := websocket.Accept(rw, r, accept)
 	if err != nil {
 		srv.log.Debug("eio: websocket refused", "remote", r.RemoteAddr, "err", err)
 		if s != nil {
