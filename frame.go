@@ -32,8 +32,10 @@ const (
 type Frame struct {
 	native []byte
 	// meta packs the kind (bits 0-1), whether the frame accepts the
-	// connection (bit 2), where a push's name ends in native (bits 3-18)
-	// and where the data begins (bits 32-63).
+	// connection (bit 2), where a push's name ends in native (bits 3-18),
+	// where a message push's senderId begins when realtime.v2 leaves it
+	// out (bits 19-31, 0 when it keeps everything) and where the data
+	// begins (bits 32-63).
 	meta uint64
 }
 
@@ -41,8 +43,38 @@ const (
 	metaAccept  = 1 << 2
 	metaNameBit = 3
 	maxNameEnd  = 1<<16 - 1
+	metaCutBit  = 19
+	maxCut      = 1<<13 - 1
 	metaDataBit = 32
 )
+
+// withSenderIDCut notes in f where realtime.v2 cuts a message push
+// (wire.SenderIDCut): found once for the frame, not for every recipient.
+func (f Frame) withSenderIDCut() Frame {
+	switch f.Event() {
+	case "new-message", "message-edited":
+	default:
+		return f
+	}
+	if start, _, ok := wire.SenderIDCut(f.native); ok && start <= maxCut {
+		f.meta |= uint64(start) << metaCutBit
+	}
+	return f
+}
+
+// cut is where withSenderIDCut found the senderId to leave out; 0: none.
+func (f Frame) cut() int { return int(f.meta >> metaCutBit & maxCut) }
+
+// appendCompact appends f's native encoding as realtime.v2 sends it.
+func (f Frame) appendCompact(dst []byte) []byte {
+	start := f.cut()
+	if start == 0 {
+		return append(dst, f.native...)
+	}
+	end, _ := wire.SenderIDEnd(f.native, start)
+	dst = append(dst, f.native[:start]...)
+	return append(dst, f.native[end:]...)
+}
 
 func (f Frame) nameEnd() int   { return int(f.meta >> metaNameBit & maxNameEnd) }
 func (f Frame) dataStart() int { return int(f.meta >> metaDataBit) }
@@ -128,10 +160,11 @@ func frameOf(native []byte, kind FrameKind, nameEnd, dataStart int) Frame {
 var pushHead = []byte(`{"event":"`)
 
 // pushFrame returns the Frame of a push encoded as wire.AppendPush encodes
-// it, {"event":"name","data":...}; ok is false for anything else (a
+// it, {"event":"name","data":...}; ok is false for what cannot be one (a
 // publication from a node that encodes otherwise, or a name of 64 KiB or
 // more). It finds the name and the data without a JSON decoder and
-// without allocating: once per publication, not per recipient.
+// without allocating, trusting the nodes to encode as the hub does (it
+// does not validate the data): once per publication, not per recipient.
 func pushFrame(native []byte) (f Frame, ok bool) {
 	rest, ok := bytes.CutPrefix(native, pushHead)
 	if !ok {
@@ -161,7 +194,7 @@ func pushFrame(native []byte) (f Frame, ok bool) {
 	if !ok || len(rest) < 2 || rest[len(rest)-1] != '}' {
 		return Frame{}, false
 	}
-	return frameOf(native, FramePush, nameEnd, len(native)-len(rest)), true
+	return frameOf(native, FramePush, nameEnd, len(native)-len(rest)).withSenderIDCut(), true
 }
 
 // NewPushFrame returns the Frame of a push of event with data, a JSON
@@ -185,7 +218,7 @@ func newPush(event string, data []byte) Frame {
 	if nameEnd > maxNameEnd {
 		panic("realtime: an event name of 64 KiB or more")
 	}
-	return frameOf(b, FramePush, nameEnd, start)
+	return frameOf(b, FramePush, nameEnd, start).withSenderIDCut()
 }
 
 // newReply encodes the successful reply to event ack with data, already

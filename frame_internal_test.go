@@ -62,6 +62,8 @@ func FuzzPushFrame(f *testing.F) {
 	f.Add([]byte(`{"event":"&\b0","data":0}`))
 	f.Add([]byte("{\"event\":\"0\xff\",\"data\":0}"))
 	f.Add([]byte(`{"event":"","data": ""}`))
+	f.Add([]byte(`{"event":"new-message","data":{"id":"m","seq":1,"roomId":"r","senderId":"u","sender":{"id":"u"}}}`))
+	f.Add([]byte(`{"event":"message-edited","data":{"id":"m","seq":1,"senderId":"u","sender":{"id":"v"}}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fr, ok := pushFrame(b)
 		if !ok {
@@ -70,9 +72,18 @@ func FuzzPushFrame(f *testing.F) {
 		if !bytes.Equal(fr.Native(), b) {
 			t.Fatalf("native %q, input %q", fr.Native(), b)
 		}
+		// realtime.v2's cut, found once for the frame, is wire's for a
+		// message push and none for any other.
+		v2 := b
+		if e := fr.Event(); e == "new-message" || e == "message-edited" {
+			v2 = wire.AppendCompact(nil, b)
+		}
+		if got := fr.appendCompact(nil); !bytes.Equal(got, v2) {
+			t.Fatalf("realtime.v2 writes %q, want %q", got, v2)
+		}
 		var want wire.ServerFrame
-		if json.Unmarshal(b, &want) != nil {
-			return // not JSON: a node of this hub never publishes it
+		if json.Unmarshal(b, &want) != nil || !bytes.Equal(wire.AppendPush(nil, want.Event, want.Data), b) {
+			return // not a push as the hub encodes it: a node never publishes it
 		}
 		if fr.Event() != want.Event || !bytes.Equal(bytes.TrimSpace(fr.Data()), want.Data) { // the same value
 			t.Fatalf("event %q data %q; encoding/json reads event %q data %q", fr.Event(), fr.Data(), want.Event, want.Data)

@@ -63,7 +63,8 @@ type wsTransport struct {
 	// and write a large message with two. Nil: the library writes.
 	raw *wsraw.Conn
 	// compact is set when the client speaks realtime.v2: message pushes
-	// lose their senderId as they are written (wire.AppendCompact).
+	// lose their senderId as they are written, where the Frame says
+	// (Frame.appendCompact).
 	compact bool
 	// hooked is set once the context of the reads aborts the connection
 	// when it ends: one hook for the connection's life, where
@@ -126,7 +127,7 @@ func (t *wsTransport) Read(ctx context.Context) ([]byte, error) {
 // Abort, and coder/websocket would otherwise arm and disarm a cancellation
 // hook for every message.
 func (t *wsTransport) Write(_ context.Context, objs []Frame) error {
-	if t.raw == nil && len(objs) == 1 && !(t.compact && compactable(objs[0])) {
+	if t.raw == nil && len(objs) == 1 && !(t.compact && objs[0].cut() != 0) {
 		return t.ws.Write(context.Background(), websocket.MessageText, objs[0].native)
 	}
 	bp := frameBufs.Get()
@@ -146,8 +147,8 @@ func (t *wsTransport) Write(_ context.Context, objs []Frame) error {
 			if n > 0 {
 				buf = append(buf, '\n')
 			}
-			if t.compact && compactable(objs[n]) {
-				buf = wire.AppendCompact(buf, objs[n].native)
+			if t.compact {
+				buf = objs[n].appendCompact(buf)
 			} else {
 				buf = append(buf, objs[n].native...)
 			}
@@ -170,16 +171,6 @@ func (t *wsTransport) Write(_ context.Context, objs []Frame) error {
 
 // reserved is the room a frame's header is written into (wsraw.Frame).
 var reserved [wsraw.MaxHeader]byte
-
-// compactable reports whether f is a push that realtime.v2 writes without
-// its senderId: a message.
-func compactable(f Frame) bool {
-	switch f.Event() {
-	case "new-message", "message-edited":
-		return true
-	}
-	return false
-}
 
 func (t *wsTransport) Ping(ctx context.Context) error { return t.ws.Ping(ctx) }
 

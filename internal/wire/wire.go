@@ -18,7 +18,7 @@ const Subprotocol = "realtime.v1"
 
 // SubprotocolV2 is the protocol's second version: the same as the first
 // except that message pushes carry no senderId (it is sender.id); see
-// AppendCompact.
+// SenderIDCut.
 const SubprotocolV2 = "realtime.v2"
 
 // MaxAck is the largest ack number accepted: the largest integer a
@@ -322,29 +322,45 @@ var asciiEscape = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
-// AppendCompact appends a message push (new-message, message-edited) as
-// realtime.v2 sends it: without the data's senderId member when it equals
-// sender.id, which carries the same id. It cuts only a frame laid out as
-// the hub encodes a Message, {"event":…,"data":{"id":…,"seq":…[,"roomId":…]
-// [,"recipientId":…],"senderId":…,"sender":{"id":…: never a member of a
-// nested object, nor of data the host shaped otherwise. Any other frame is
-// appended as it is.
+// SenderIDCut returns the bytes [start, end) of frame, a message push
+// (new-message, message-edited), that realtime.v2 leaves out: the data's
+// senderId member, when it equals sender.id, which carries the same id.
+// It finds them only in a frame laid out as the hub encodes a Message,
+// {"event":…,"data":{"id":…,"seq":…[,"roomId":…][,"recipientId":…],
+// "senderId":…,"sender":{"id":…: never in a nested object, nor in data the
+// host shaped otherwise. ok is false when there is nothing to cut.
+func SenderIDCut(frame []byte) (start, end int, ok bool) {
+	start, ok = senderIDAt(frame)
+	if !ok {
+		return 0, 0, false
+	}
+	end, ok = SenderIDEnd(frame, start)
+	if !ok {
+		return 0, 0, false
+	}
+	sender, ok := bytes.CutPrefix(frame[end:], []byte(`,"sender":{"id":`))
+	if !ok || !bytes.HasPrefix(sender, frame[start+len(senderIDKey):end]) {
+		return 0, 0, false
+	}
+	return start, end, true
+}
+
+// SenderIDEnd returns the end of the senderId member that begins at
+// start: what SenderIDCut returns as end, found again from start alone.
+func SenderIDEnd(frame []byte, start int) (int, bool) {
+	return stringEnd(frame, start+len(senderIDKey))
+}
+
+const senderIDKey = `,"senderId":`
+
+// AppendCompact appends frame as realtime.v2 sends it: without what
+// SenderIDCut finds, or unchanged.
 func AppendCompact(dst, frame []byte) []byte {
-	i, ok := senderIDAt(frame)
+	start, end, ok := SenderIDCut(frame)
 	if !ok {
 		return append(dst, frame...)
 	}
-	const key, next = `,"senderId":`, `,"sender":{"id":`
-	start := i + len(key)
-	end, ok := stringEnd(frame, start)
-	if !ok {
-		return append(dst, frame...)
-	}
-	sender, ok := bytes.CutPrefix(frame[end:], []byte(next))
-	if !ok || !bytes.HasPrefix(sender, frame[start:end]) {
-		return append(dst, frame...)
-	}
-	dst = append(dst, frame[:i]...)
+	dst = append(dst, frame[:start]...)
 	return append(dst, frame[end:]...)
 }
 
@@ -381,7 +397,7 @@ func senderIDAt(b []byte) (int, bool) {
 			}
 		}
 	}
-	if _, ok := skipPrefix(b, i, `,"senderId":`); !ok {
+	if _, ok := skipPrefix(b, i, senderIDKey); !ok {
 		return 0, false
 	}
 	return i, true
