@@ -1,10 +1,8 @@
 package realtime
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -221,16 +219,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Without compression, data messages go out through wsraw, and the
 	// library keeps a small write buffer for its control frames. A
 	// compressing hub leaves every write to the library.
-	hw := &wsraw.Hijacker{ResponseWriter: w, Hold: hold}
-	var rw http.ResponseWriter = hw
-	switch {
-	case !wsraw.CanHijack(w):
+	var rw http.ResponseWriter = &wsraw.Hijacker{ResponseWriter: w, Hold: hold, LibraryWrites: h.cfg.Compression}
+	if !wsraw.CanHijack(w) {
 		rw = w // the library refuses it with 501
-	case h.cfg.Compression:
-		rw = w
-		if hold {
-			rw = &heldUpgrade{ResponseWriter: w}
-		}
 	}
 	ws, err := websocket.Accept(rw, r, opts)
 	if err != nil {
@@ -241,7 +232,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(h.cfg.MaxFrameBytes)
 	t := &wsTransport{ws: ws, compact: ws.Subprotocol() == wire.SubprotocolV2}
-	t.raw = hw.Conn // nil when compressing
+	if hw, ok := rw.(*wsraw.Hijacker); ok {
+		t.raw = hw.Conn // nil when the library writes
+	}
 	c := h.open(t, r, token, pre)
 	if c == nil {
 		return
@@ -304,34 +297,4 @@ func (h *Hub) open(t Transport, r *http.Request, token string, pre *admitted) (o
 		return nil
 	}
 	return c
-}
-
-// heldUpgrade is the ResponseWriter an upgrade of a compressing hub is
-// accepted through when the connection's first frame (connected) follows
-// at once (without compression, wsraw.Hijacker.Hold does this): it holds
-// the 101 response back and writes it, at hijacking, into the
-// connection's write buffer, which the first frame's write flushes. The client reads both
-// together and the server makes one system call where it made two. Only
-// Date, which a 1xx response may leave out (RFC 9110 section 6.6.1), is
-// missing from the headers net/http would have sent.
-type heldUpgrade struct {
-	http.ResponseWriter
-	switching bool // the 101 is held
-}
-
-func (w *heldUpgrade) WriteHeader(code int) {
-	if code == http.StatusSwitchingProtocols {
-		w.switching = true
-		return
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *heldUpgrade) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err != nil || !w.switching {
-		return nc, brw, err
-	}
-	_, _ = brw.Write(wsraw.UpgradeResponse(w.Header()))
-	return nc, brw, nil
 }

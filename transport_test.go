@@ -149,7 +149,13 @@ func TestThirdTransport(t *testing.T) {
 // write, where there were two); a client that authenticates with an auth
 // event gets the 101 at once, before it has said anything.
 func TestUpgradeLeavesWithConnected(t *testing.T) {
-	env := newTestHub(t, realtime.Config{})
+	for _, compression := range []bool{false, true} { // the hub writing its frames, and the library
+		t.Run(fmt.Sprintf("compression=%v", compression), func(t *testing.T) { testUpgradeLeavesWithConnected(t, compression) })
+	}
+}
+
+func testUpgradeLeavesWithConnected(t *testing.T, compression bool) {
+	env := newTestHub(t, realtime.Config{Compression: compression})
 	upgrade := func(header string) (*http.Response, *bufio.Reader) {
 		c, err := net.Dial("tcp", strings.TrimPrefix(env.url, "ws://"))
 		require.NoError(t, err)

@@ -98,6 +98,11 @@ const LibraryWriteBuffer = 256
 type Hijacker struct {
 	http.ResponseWriter
 	Conn *Conn
+	// LibraryWrites leaves every write to the library (a compressed
+	// message must go through it): the hijacked connection and net/http's
+	// buffers are handed on as they are, Conn stays nil, and a held 101
+	// goes into the library's write buffer, which its first write flushes.
+	LibraryWrites bool
 	// Hold keeps the 101 response back until the first write, which sends
 	// both with one system call: for a server whose first message follows
 	// the upgrade at once. Only Date, which a 1xx response may leave out
@@ -128,6 +133,12 @@ func (w *Hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
+	}
+	if w.LibraryWrites {
+		if w.held {
+			_, _ = brw.Write(UpgradeResponse(w.Header()))
+		}
+		return nc, brw, nil
 	}
 	w.Conn = &Conn{Conn: nc}
 	if w.held {
