@@ -34,36 +34,11 @@ type messageRequest struct {
 // reflection. It reports false, leaving r partly set, for anything else,
 // which decode must read.
 func (r *messageRequest) decodePlain(data []byte) bool {
-	p := wire.NewPlainEscapes(data)
-	for key, val, ok := p.Next(); ok; key, val, ok = p.Next() {
-		var field *string
-		switch string(key) {
-		case "roomId":
-			field = &r.RoomID
-		case "recipientId":
-			field = &r.RecipientID
-		case "content":
-			field = &r.Content
-		case "type":
-			field = (*string)(&r.Type)
-		case "replyToId":
-			field = &r.ReplyToID
-		case "clientMsgId":
-			field = &r.ClientMsgID
-		default:
-			return false
-		}
-		switch val[0] {
-		case '"':
-			*field = wire.Unquote(val)
-		case 'n':
-			// null leaves a string as it is, as in encoding/json.
-		default:
-			return false
-		}
-	}
-	return !p.Bad()
+	return wire.DecodeStrings(data, messageRequestKeys,
+		[]*string{&r.RoomID, &r.RecipientID, &r.Content, (*string)(&r.Type), &r.ReplyToID, &r.ClientMsgID})
 }
+
+var messageRequestKeys = []string{"roomId", "recipientId", "content", "type", "replyToId", "clientMsgId"}
 
 // messageAck is the ack data of a message, and the message-sent push.
 type messageAck struct {

@@ -327,28 +327,10 @@ type joinRequest struct {
 // encoding/json would, without reflection. It reports false, leaving r
 // partly set, for anything else, which decode must read.
 func (r *joinRequest) decodePlain(data []byte) bool {
-	p := wire.NewPlainEscapes(data)
-	for key, val, ok := p.Next(); ok; key, val, ok = p.Next() {
-		var field *string
-		switch string(key) {
-		case "roomId":
-			field = &r.RoomID
-		case "since":
-			field = &r.Since
-		default:
-			return false
-		}
-		switch val[0] {
-		case '"':
-			*field = wire.Unquote(val)
-		case 'n':
-			// null leaves a string as it is, as in encoding/json.
-		default:
-			return false
-		}
-	}
-	return !p.Bad()
+	return wire.DecodeStrings(data, joinRequestKeys, []*string{&r.RoomID, &r.Since})
 }
+
+var joinRequestKeys = []string{"roomId", "since"}
 
 type joinReply struct {
 	Room        Room       `json:"room"`

@@ -185,6 +185,34 @@ func isHex4(b []byte) bool {
 	return true
 }
 
+// DecodeStrings reads data, an object whose members are all strings (or
+// null), as encoding/json reads it into string fields, without
+// reflection: the value of keys[i] goes to *fields[i]. It reports false,
+// having set some fields perhaps, for another key, a value that is not a
+// string or null, and anything Plain does not read: the caller must
+// decode data with encoding/json instead.
+func DecodeStrings(data []byte, keys []string, fields []*string) bool {
+	p := NewPlainEscapes(data)
+	for key, val, ok := p.Next(); ok; key, val, ok = p.Next() {
+		i := 0
+		for i < len(keys) && keys[i] != string(key) {
+			i++
+		}
+		if i == len(keys) {
+			return false
+		}
+		switch val[0] {
+		case '"':
+			*fields[i] = Unquote(val)
+		case 'n':
+			// null leaves a string as it is, as in encoding/json.
+		default:
+			return false
+		}
+	}
+	return !p.Bad()
+}
+
 // Unquote returns the text of a string value that Plain returned (quotes
 // included), its escape sequences decoded as encoding/json decodes them:
 // a lone UTF-16 surrogate becomes U+FFFD.
