@@ -11,7 +11,7 @@ export {
   type ChatMessage, type SharedFile, type MessagesHandle, type MessagesOptions, type SendOptions, type ThreadHandle, type FeedState, type FeedAction,
 } from './messages.js';
 export { usePresence, useTyping, type PresenceHandle, type Status, type TypingHandle, type TypingOptions, type Typist } from './presence.js';
-export { useNotifications, type NotificationsHandle, type NotificationsOptions } from './notifications.js';
+export { useNotifications, mergeNotifications, markNotificationsRead, type NotificationsHandle, type NotificationsOptions } from './notifications.js';
 export { MessageList, type MessageListProps } from './MessageList.js';
 export {
   ChatRoom, MessageInput, UserList, PresenceIndicator, NotificationCenter, TypingIndicator, ThreadPanel,

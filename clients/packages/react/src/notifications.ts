@@ -27,19 +27,25 @@ export interface NotificationsOptions {
 
 type Page = { notifications: Notification[]; hasMore: boolean; unread: number };
 
-function merge(list: Notification[], add: Notification[]): Notification[] {
+/** A notification's time in ms. createdAt is RFC 3339 with its trailing
+ * zeros trimmed ("…:05.1Z", "…:05.12Z"), so its text does not sort by time. */
+const at = (n: Notification): number => Date.parse(n.createdAt);
+
+/** list with add merged in by id, newest first (by time, then by id). */
+export function mergeNotifications(list: Notification[], add: Notification[]): Notification[] {
   const byId = new Map(list.map((n) => [n.id, n]));
   for (const n of add) byId.set(n.id, n);
-  return [...byId.values()].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
+  return [...byId.values()].sort((a, b) => at(b) - at(a) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
 }
 
-/** Marks list read: the ids named, and every one at or before upTo. */
-function markLocal(list: Notification[], ids: string[] | undefined, upTo: string | undefined, at: string): Notification[] {
+/** list with the ids named, and every one at or before upTo, marked read at
+ * the time given. */
+export function markNotificationsRead(list: Notification[], ids: string[] | undefined, upTo: string | undefined, readAt: string): Notification[] {
   const cut = upTo ? list.find((n) => n.id === upTo) : undefined;
   return list.map((n) => {
     if (n.readAt) return n;
-    const hit = ids?.includes(n.id) || (cut != null && (n.createdAt < cut.createdAt || n.id === cut.id));
-    return hit ? { ...n, readAt: at } : n;
+    const hit = ids?.includes(n.id) || (cut != null && (at(n) < at(cut) || n.id === cut.id));
+    return hit ? { ...n, readAt } : n;
   });
 }
 
@@ -71,7 +77,7 @@ export function useNotifications({ pageSize = 20 }: NotificationsOptions = {}): 
       if (!live.current) return;
       const late = before ? [] : (heard.current ?? []).filter((n) => !page.notifications.some((p) => p.id === n.id));
       if (!before) heard.current = null;
-      setNotifications((list) => merge(before ? list : [], [...page.notifications, ...late]));
+      setNotifications((list) => mergeNotifications(before ? list : [], [...page.notifications, ...late]));
       setHasMore(page.hasMore);
       if (!before) setUnread(page.unread + late.filter((n) => !n.readAt).length);
       setError(null);
@@ -93,11 +99,11 @@ export function useNotifications({ pageSize = 20 }: NotificationsOptions = {}): 
   useClientEvent(client, 'notification', (n) => {
     heard.current?.push(n);
     if (listRef.current.some((x) => x.id === n.id)) return;
-    setNotifications((list) => merge(list, [n]));
+    setNotifications((list) => mergeNotifications(list, [n]));
     if (!n.readAt) setUnread((u) => u + 1);
   });
   useClientEvent(client, 'notifications-read', (r) => {
-    setNotifications((list) => markLocal(list, r.ids, r.upTo, new Date().toISOString()));
+    setNotifications((list) => markNotificationsRead(list, r.ids, r.upTo, new Date().toISOString()));
     setUnread(r.unread);
   });
 
@@ -110,7 +116,7 @@ export function useNotifications({ pageSize = 20 }: NotificationsOptions = {}): 
     if (!client) return;
     const r = await client.emit<{ unread: number }>('mark-notifications-read', data);
     if (!live.current) return;
-    setNotifications((list) => markLocal(list, data.ids, data.upTo, new Date().toISOString()));
+    setNotifications((list) => markNotificationsRead(list, data.ids, data.upTo, new Date().toISOString()));
     setUnread(r.unread);
   }, [client]);
 

@@ -271,3 +271,13 @@ test('a history page asked for before a live message came keeps that message', a
   s = feedReducer(s, { type: 'page', messages: [msg('b', 2), msg('live', 3)], hasMore: true, replace: true });
   assert.deepEqual(s.messages.map((m) => [m.id, m.live === true]), [['b', false], ['live', true]], 'once, still known as live');
 });
+
+test('notifications sort by time, not by the text of a timestamp whose trailing zeros are trimmed', async () => {
+  const { mergeNotifications, markNotificationsRead } = await import('../dist/index.js');
+  const note = (id, createdAt) => ({ id, userId: 'u', type: 'mention', title: id, createdAt });
+  // .1Z is 100 ms, .12Z 120 ms, 05Z whole: as text ".1Z" > ".12Z" and "05Z" > "05.5Z".
+  const list = mergeNotifications([note('whole', '2026-12-06T14:45:05Z')], [note('n100', '2026-12-06T14:45:05.1Z'), note('n120', '2026-12-06T14:45:05.12Z')]);
+  assert.deepEqual(list.map((n) => n.id), ['n120', 'n100', 'whole']);
+  const marked = markNotificationsRead(list, undefined, 'n100', '2026-12-06T14:46:00Z');
+  assert.deepEqual(marked.map((n) => [n.id, n.readAt != null]), [['n120', false], ['n100', true], ['whole', true]]);
+});
