@@ -28,6 +28,13 @@ type conn struct {
 	ctx    context.Context // ends when the connection is done
 	cancel context.CancelFunc
 
+	// wake, over a parker, serves the connection again on a new goroutine
+	// (parker.ReadOrPark); parkHooked is set once the end of ctx aborts
+	// the transport, which then wakes a parked connection. The goroutine
+	// reading the connection owns parkHooked.
+	wake       func()
+	parkHooked bool
+
 	// umu guards user and authed, which auth refreshes may change while
 	// other goroutines read them.
 	umu    sync.Mutex
@@ -104,6 +111,9 @@ func newConn(h *Hub, t Transport) *conn {
 		rooms:  make(map[string]struct{}),
 	}
 	c.sends.changed.L = &c.sends.mu
+	if _, ok := t.(parker); ok {
+		c.wake = func() { go h.serve(c) }
+	}
 	c.transport, c.connectedAt = transportName(t), now()
 	if n := h.cfg.MaxEventsPerSecond; n > 0 {
 		c.events = newBucket(2*n, time.Second/time.Duration(n))
@@ -386,10 +396,25 @@ func (c *conn) stop() {
 
 // readLoop reads and handles frames until the connection ends, or until
 // stop (when not nil) reports true after a frame; it returns the error that
-// ended the connection, nil when stop did.
+// ended the connection, nil when stop did. Over a parker, without stop, it
+// returns errParked when the connection parked.
 func (c *conn) readLoop(stop func() bool) error {
+	p, _ := c.t.(parker)
 	for {
-		data, err := c.t.Read(c.ctx)
+		var data []byte
+		var err error
+		if p != nil && stop == nil {
+			if !c.parkHooked {
+				c.parkHooked = true
+				context.AfterFunc(c.ctx, c.t.Abort)
+			}
+			var parked bool
+			if data, parked, err = p.ReadOrPark(c.wake); parked {
+				return errParked
+			}
+		} else {
+			data, err = c.t.Read(c.ctx)
+		}
 		if errors.Is(err, ErrUnsupportedFrame) {
 			if c.allow(&c.events) {
 				c.reply(0, "", nil, Errorf(CodeInvalid, "binary frames are not supported"))

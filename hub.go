@@ -250,13 +250,20 @@ func (h *Hub) connect(c *conn, r *http.Request, token string, pre *admitted) boo
 }
 
 // run reads and handles a registered connection's frames until it ends,
-// then releases it. A panic while handling a frame (in a hook, say) ends
-// this connection with 1011 and is logged; the hub goes on.
-func (h *Hub) run(c *conn) {
+// then releases it; or, over a parker, until it has nothing to read, when
+// it returns true and touches c no more: the transport's wake serves it
+// again. A panic while handling a frame (in a hook, say) ends this
+// connection with 1011 and is logged; the hub goes on.
+func (h *Hub) run(c *conn) (parked bool) {
 	u := c.currentUser()
 	var err error
 	defer func() {
-		if p := recover(); p != nil {
+		p := recover()
+		if p == nil && parked {
+			return
+		}
+		parked = false
+		if p != nil {
 			h.log.Error("realtime: panic while serving a connection", "conn", c.id, "panic", p, "stack", string(debug.Stack()))
 			c.closeWith(StatusInternal, "internal error")
 			<-c.ctx.Done() // the writer has sent the close
@@ -269,9 +276,13 @@ func (h *Hub) run(c *conn) {
 		})
 	}()
 	err = c.readLoop(nil)
+	if err == errParked {
+		return true
+	}
 	// The messages read before the end are stored and published, as the
 	// one being handled when the connection ended would have been.
 	c.awaitSends()
+	return false
 }
 
 // guard runs a hook that no connection's frame is waiting for, logging a

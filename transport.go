@@ -47,6 +47,28 @@ type Transport interface {
 	Abort()
 }
 
+// parker is a Transport whose frames a goroutine of its own hands over
+// (the Socket.IO bridge's: the Engine.IO session reads its socket). Rather
+// than keep a goroutine waiting in Read for every idle connection, the hub
+// parks such a connection and lets the transport wake it: an idle
+// Socket.IO connection then costs the session's goroutine alone.
+// ServeTransport returns once the connection parks; Served says when the
+// hub is done with the transport, where ServeTransport would have returned.
+type parker interface {
+	Transport
+	// ReadOrPark returns what Read would when Read would not block;
+	// otherwise it keeps wake and returns parked: wake is then called
+	// once, as soon as Read would not block (a frame came, or the
+	// transport ended, Abort and Close included), from whichever
+	// goroutine made it so.
+	ReadOrPark(wake func()) (frame []byte, parked bool, err error)
+	// Served is called once, when the hub is done with the transport.
+	Served()
+}
+
+// errParked ends a read loop whose connection parked.
+var errParked = errors.New("realtime: parked")
+
 // ErrUnsupportedFrame is returned by Transport.Read for a frame the protocol
 // has no meaning for, such as a binary WebSocket message.
 var ErrUnsupportedFrame = errors.New("realtime: unsupported frame")
@@ -258,11 +280,30 @@ func (h *Hub) ServeTransport(t Transport, r *http.Request, token string) {
 	pre, refused := h.admitRequest(r.Context(), token, "")
 	if refused != nil {
 		_ = t.Close(StatusRateLimited, refused.Message)
+		if p, ok := t.(parker); ok {
+			p.Served()
+		}
 		return
 	}
 	if c := h.open(t, r, token, pre); c != nil {
-		defer h.connsWG.Done()
-		h.run(c)
+		h.serve(c)
+		return
+	}
+	if p, ok := t.(parker); ok {
+		p.Served()
+	}
+}
+
+// serve runs a connection open returned until it ends, then stops counting
+// it (h.connsWG) and, for a parker, says that it was served; or until it
+// parks, when the transport's wake serves it again.
+func (h *Hub) serve(c *conn) {
+	if h.run(c) {
+		return
+	}
+	h.connsWG.Done()
+	if p, ok := c.t.(parker); ok {
+		p.Served()
 	}
 }
 

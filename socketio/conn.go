@@ -25,6 +25,11 @@ const closeWait = 5 * time.Second
 // frames; Write turns the Hub's pushes and replies into Socket.IO events
 // and acks. The Hub calls Read from one goroutine and Write, Close and
 // Abort from another; the session's reader delivers events through in.
+//
+// The session's reader is a goroutine of its own already, so the Hub need
+// keep none waiting for an idle connection: once connected it reads with
+// ReadOrPark, and a parked connection is woken by the next event or by the
+// end (see the Hub's parker).
 type conn struct {
 	sock *sio.Socket
 	log  *slog.Logger
@@ -33,6 +38,10 @@ type conn struct {
 	done chan struct{} // closed when the connection ends, either side
 	once sync.Once
 	why  error // why done was closed; set before
+
+	pmu    sync.Mutex
+	parked func() // the Hub's wake while it waits for in or done; guarded by pmu
+	served func() // called once when the Hub is done with the connection
 
 	// accepted says whether the client's CONNECT was answered: by connect
 	// when the Hub needs no token, else by Write with the connected push.
@@ -46,19 +55,60 @@ type conn struct {
 
 var _ realtime.Transport = (*conn)(nil)
 
-func newConn(sock *sio.Socket, log *slog.Logger) *conn {
-	c := &conn{sock: sock, log: log, in: make(chan []byte, 8), done: make(chan struct{})}
+func newConn(sock *sio.Socket, log *slog.Logger, served func()) *conn {
+	c := &conn{sock: sock, log: log, in: make(chan []byte, 8), done: make(chan struct{}), served: served}
 	sock.Handle(c.onEvent, c.onDisconnect)
 	return c
 }
 
-// end closes done once, recording why.
+// end closes done once, recording why, and wakes a parked Hub.
 func (c *conn) end(why error) {
 	c.once.Do(func() {
 		c.why = why
 		close(c.done)
 	})
+	c.unpark()
 }
+
+// unpark calls the Hub's wake if it waits. Called after what it waits for
+// (a frame in in, done closed) happened, it cannot miss ReadOrPark: that
+// looks for both and keeps the wake under pmu.
+func (c *conn) unpark() {
+	c.pmu.Lock()
+	wake := c.parked
+	c.parked = nil
+	c.pmu.Unlock()
+	if wake != nil {
+		wake()
+	}
+}
+
+// ReadOrPark returns the next native frame, or the end, when one is there;
+// otherwise it keeps wake for unpark and reports parked.
+func (c *conn) ReadOrPark(wake func()) ([]byte, bool, error) {
+	for {
+		select {
+		case f := <-c.in:
+			return f, false, nil
+		default:
+		}
+		select {
+		case <-c.done:
+			return nil, false, c.why
+		default:
+		}
+		c.pmu.Lock()
+		if len(c.in) == 0 {
+			c.parked = wake
+			c.pmu.Unlock()
+			return nil, true, nil
+		}
+		c.pmu.Unlock()
+	}
+}
+
+// Served tells the Server that the Hub is done with the connection.
+func (c *conn) Served() { c.served() }
 
 // accept answers the client's CONNECT, once.
 func (c *conn) accept(ctx context.Context) error {
@@ -98,6 +148,7 @@ func (c *conn) onEvent(e sio.Event) {
 	frame := wire.AppendClient(make([]byte, 0, len(e.Name)+len(data)+40), e.Name, data, uint64(e.ID+1))
 	select {
 	case c.in <- frame:
+		c.unpark()
 	case <-c.done:
 	}
 }

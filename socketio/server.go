@@ -227,7 +227,7 @@ func (s *Server) connect(sock *sio.Socket, auth json.RawMessage) {
 	if token == "" {
 		token = httpx.Token(sock.Request())
 	}
-	c := newConn(sock, s.log)
+	c := newConn(sock, s.log, s.conns.Done)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -247,10 +247,9 @@ func (s *Server) connect(sock *sio.Socket, auth json.RawMessage) {
 			return
 		}
 	}
-	go func() {
-		defer s.conns.Done()
-		s.hub.ServeTransport(c, sock.Request(), token)
-	}()
+	// The connection counts in s.conns until the Hub says it was served:
+	// ServeTransport returns earlier, once the connection is idle.
+	go s.hub.ServeTransport(c, sock.Request(), token)
 }
 
 // authToken returns the token of a CONNECT payload {"token": "..."}.
