@@ -62,6 +62,30 @@ func (a *localPresence) Presence(_ context.Context, userIDs []string) ([]adapter
 	return out, nil
 }
 
+// online is Hub.onlinePresence on one node: a user has one record here, so
+// none need merging, and a join's ack (up to 500 members in a room below
+// LargeRoom) costs no list of records and no map of them.
+func (a *localPresence) online(roomID string, members []Member) []Presence {
+	at := now()
+	var out []Presence
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, m := range members {
+		r, ok := a.records[m.UserID]
+		if !ok {
+			continue
+		}
+		if p := seenAt(r, &at); p.Status != StatusOffline {
+			p.UserID, p.RoomID = m.UserID, roomID
+			out = append(out, p)
+		}
+	}
+	if out == nil {
+		return []Presence{}
+	}
+	return out
+}
+
 // Heartbeat has nothing to expire: the only node is the one calling.
 func (a *localPresence) Heartbeat(context.Context, string, time.Duration) ([]adapter.PresenceRecord, error) {
 	return nil, nil

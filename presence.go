@@ -450,6 +450,9 @@ func (h *Hub) requireSharedRoom(ctx context.Context, u User, userIDs []string) e
 
 // onlinePresence lists the members of a room that others see online.
 func (h *Hub) onlinePresence(ctx context.Context, roomID string, members []Member) []Presence {
+	if lp, ok := h.presence.(*localPresence); ok {
+		return lp.online(roomID, members)
+	}
 	ids := make([]string, len(members))
 	for i, m := range members {
 		ids[i] = m.UserID
