@@ -40,8 +40,11 @@
 // New validates Options once; the Server is then safe for concurrent
 // use. An Engine.IO session has one reader (its WebSocket's, or the
 // long-polling request in flight) and one timer for pings; its Socket.IO
-// connection to "/" is a Hub connection, with the Hub's reader and writer
-// goroutines. Packets of one connection are handled in order. A client
+// connection to "/" is a Hub connection. The session's reader hands its
+// events to the Hub, whose goroutine runs only while there are events to
+// handle (an idle connection costs the session's goroutine alone), and a
+// writer goroutine runs while there is something to send. Packets of one
+// connection are handled in order. A client
 // that does not read is dropped as a native one is: behind at most
 // MaxPayload bytes waiting for its next long-polling GET (or a full TCP
 // window), the Hub's writer waits until Config.WriteTimeout, its send
