@@ -72,7 +72,7 @@ func (c *conn) end(why error) {
 
 // unpark calls the Hub's wake if it waits. Called after what it waits for
 // (a frame in in, done closed) happened, it cannot miss ReadOrPark: that
-// looks for both and keeps the wake under pmu.
+// looks for both under pmu before it keeps the wake.
 func (c *conn) unpark() {
 	c.pmu.Lock()
 	wake := c.parked
@@ -99,6 +99,16 @@ func (c *conn) ReadOrPark(wake func()) ([]byte, bool, error) {
 		}
 		c.pmu.Lock()
 		if len(c.in) == 0 {
+			// end closes done before its unpark takes pmu: done is
+			// looked at again under pmu, or an end that came since the
+			// look above would find nothing to wake, and nothing ever
+			// would (TestParkSeesEnd).
+			select {
+			case <-c.done:
+				c.pmu.Unlock()
+				return nil, false, c.why
+			default:
+			}
 			c.parked = wake
 			c.pmu.Unlock()
 			return nil, true, nil

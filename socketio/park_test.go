@@ -104,3 +104,67 @@ func waitEnded(t *testing.T, ended <-chan realtime.DisconnectEvent) realtime.Dis
 	}
 	return realtime.DisconnectEvent{}
 }
+
+// TestParkedPanicAndHubClose: a panic in a hook on a woken connection ends
+// it with 1011, one while connecting refuses it; and Hub.Close and
+// Hub.Shutdown end parked connections (OnDisconnect for each), after which
+// the Server shuts down without waiting for any.
+func TestParkedPanicAndHubClose(t *testing.T) {
+	for _, mode := range []string{"close", "shutdown"} {
+		t.Run(mode, func(t *testing.T) {
+			ended := make(chan realtime.DisconnectEvent, 16)
+			e := newEnv(t, realtime.Config{
+				MaxEventsPerSecond: -1,
+				OnConnect: func(_ context.Context, ev realtime.ConnectEvent) error {
+					if ev.User.ID == "boom" {
+						panic("connect boom")
+					}
+					return nil
+				},
+				AuthorizeJoin: func(_ context.Context, ev realtime.JoinEvent) error {
+					if ev.User.ID == "pan" {
+						panic("join boom")
+					}
+					return nil
+				},
+				OnDisconnect: func(_ context.Context, ev realtime.DisconnectEvent) { ended <- ev },
+			}, socketio.Options{})
+			owner := e.sio("own", "websocket")
+			room := testenv.DecodeInto[struct{ Room realtime.Room }](t, owner.emit("create-room", map[string]any{"name": "r"})).Room
+			for _, transport := range []string{"websocket", "polling"} {
+				p := e.sio("pan", transport)
+				p.emitNoAck("join-room", map[string]string{"roomId": room.ID})
+				ev := waitEnded(t, ended)
+				require.Equal(t, "pan", ev.User.ID)
+				require.Equal(t, realtime.StatusInternal, ev.Code)
+				_, refused := e.trySIO(dialOpts{transport: transport, auth: json.RawMessage(`{"token":"` + e.token("boom") + `"}`)})
+				require.NotNil(t, refused)
+			}
+			e.sio("wes", "websocket")
+			e.sio("pat", "polling")
+			eventually(t, func() bool { return hubReaders() == 0 }, "all parked")
+			if mode == "close" {
+				closed := make(chan error)
+				go func() { closed <- e.hub.Close() }()
+				select {
+				case err := <-closed:
+					require.NoError(t, err)
+				case <-time.After(10 * time.Second):
+					t.Fatal("Hub.Close waits for parked connections")
+				}
+			} else {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				require.NoError(t, e.hub.Shutdown(ctx))
+			}
+			got := map[string]bool{}
+			for range 3 {
+				got[waitEnded(t, ended).User.ID] = true
+			}
+			require.Equal(t, map[string]bool{"own": true, "wes": true, "pat": true}, got)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			require.NoError(t, e.srv.Shutdown(ctx))
+		})
+	}
+}
