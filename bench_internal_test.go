@@ -185,5 +185,9 @@ func TestMessagePathAllocations(t *testing.T) {
 	// The store's maps grow now and then: an average moves by one.
 	require.InDelta(t, small, large, 1, "allocations grow with the room")
 	require.InDelta(t, small, withEscapes, 1, "escaped content allocates more than plain text")
-	require.LessOrEqual(t, small, 9.0, "allocations per message (one more under -race)")
+	bound := 8.0 // 7, and the store's maps now and then
+	if raceEnabled {
+		bound = 12 // the race detector's sync.Pool drops a quarter of what it is given
+	}
+	require.LessOrEqual(t, small, bound, "allocations per message")
 }

@@ -369,13 +369,18 @@ func (s *memoryStore) SaveMessage(_ context.Context, m Message) (Message, bool, 
 // SaveMessages implements BatchSaver. In memory a message costs no commit:
 // each is saved in turn.
 func (s *memoryStore) SaveMessages(ctx context.Context, msgs []Message) []SaveResult {
-	return saveEach(ctx, s, msgs)
+	return saveEach(ctx, s, msgs, nil)
 }
 
-// saveEach saves msgs one SaveMessage call at a time, in order: the
-// BatchSaver of a Store that has no better way.
-func saveEach(ctx context.Context, s MessageStore, msgs []Message) []SaveResult {
-	res := make([]SaveResult, len(msgs))
+// saveMessagesInto is SaveMessages appending to res (intoSaver).
+func (s *memoryStore) saveMessagesInto(ctx context.Context, msgs []Message, res []SaveResult) []SaveResult {
+	return saveEach(ctx, s, msgs, res)
+}
+
+// saveEach saves msgs one SaveMessage call at a time, in order, appending
+// the results to res: the BatchSaver of a Store that has no better way.
+func saveEach(ctx context.Context, s MessageStore, msgs []Message, res []SaveResult) []SaveResult {
+	res = slices.Grow(res[:0], len(msgs))[:len(msgs)]
 	for i, m := range msgs {
 		res[i].Message, res[i].Duplicate, res[i].Err = s.SaveMessage(ctx, m)
 	}

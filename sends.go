@@ -55,18 +55,30 @@ type sendPipe struct {
 	// messages are queued, when filled is closed.
 	want   int
 	filled chan struct{}
-	// one and scratch are the buffers of whoever stores (the read
-	// goroutine while the pipe is idle, else the pipe's goroutine; never
-	// both), kept so that a message costs no slices of its own.
-	one     [1]pendingSend
-	scratch saveScratch
+	// one is the batch of a message stored alone, by whoever stores (the
+	// read goroutine while the pipe is idle, else the pipe's goroutine;
+	// never both), kept so that such a message costs no slice of its own.
+	one [1]pendingSend
 }
 
-// saveScratch holds storeAndPublishAll's slices between calls.
+// saveScratch holds storeAndPublishAll's slices between calls. They are
+// lent (saveScratches), not kept per connection: a connection that once
+// sent a group does not keep its slices while idle, and a new one does not
+// grow its own.
 type saveScratch struct {
-	msgs  []Message
-	keys  []streamKey
-	turns []uint64
+	msgs    []Message
+	keys    []streamKey
+	turns   []uint64
+	results []SaveResult
+}
+
+var saveScratches = sync.Pool{New: func() any { return new(saveScratch) }}
+
+// intoSaver is a BatchSaver that can write its results into a slice of
+// the caller's: the memory store, which would otherwise allocate one for
+// every group.
+type intoSaver interface {
+	saveMessagesInto(ctx context.Context, msgs []Message, res []SaveResult) []SaveResult
 }
 
 // maxKeptPipe bounds the capacity of a pipe's buffers kept between
@@ -231,7 +243,7 @@ func (c *conn) storeQueued() {
 // save was slow.
 func (c *conn) storeBatch(batch []pendingSend) {
 	h := c.hub
-	d := h.storeAndPublishAll(c.ctx, batch, &c.sends.scratch, func(s pendingSend, saved Message, err error) {
+	d := h.storeAndPublishAll(c.ctx, batch, func(s pendingSend, saved Message, err error) {
 		if s.err != nil {
 			c.answer(s.ack, s.event, nil, s.err)
 			return
@@ -247,15 +259,21 @@ func (c *conn) storeBatch(batch []pendingSend) {
 // storeAndPublishAll does for each of sends what storeAndPublish does for
 // one message, saving them all with one Store call, and hands each outcome
 // to sent, in order. A send refused already (s.err) is only handed on. It
-// returns how long the Store took. Its slices come from scratch, which it
-// leaves cleared.
-func (h *Hub) storeAndPublishAll(ctx context.Context, sends []pendingSend, scratch *saveScratch, sent func(s pendingSend, saved Message, err error)) (saving time.Duration) {
+// returns how long the Store took. Its slices are lent (saveScratches).
+func (h *Hub) storeAndPublishAll(ctx context.Context, sends []pendingSend, sent func(s pendingSend, saved Message, err error)) (saving time.Duration) {
+	scratch := saveScratches.Get().(*saveScratch)
 	msgs, keys, turns := scratch.msgs[:0], scratch.keys[:0], scratch.turns[:0]
+	var results []SaveResult
 	defer func() {
 		clear(msgs)
 		clear(keys)
-		if cap(msgs) <= maxKeptPipe {
+		clear(results)
+		if cap(msgs) <= maxKeptPipe && cap(results) <= maxKeptPipe {
 			scratch.msgs, scratch.keys, scratch.turns = msgs[:0], keys[:0], turns[:0]
+			if results != nil {
+				scratch.results = results[:0]
+			}
+			saveScratches.Put(scratch)
 		}
 	}()
 	for i := range sends {
@@ -272,10 +290,9 @@ func (h *Hub) storeAndPublishAll(ctx context.Context, sends []pendingSend, scrat
 			h.turns.stripe(keys[j]).end(keys[j], turns[j])
 		}
 	}()
-	var results []SaveResult
 	if len(msgs) > 0 {
 		start := time.Now()
-		results = h.saveMessages(ctx, msgs)
+		results = h.saveMessages(ctx, msgs, scratch.results[:0])
 		saving = time.Since(start)
 	}
 	for _, s := range sends {
@@ -296,9 +313,12 @@ func (h *Hub) storeAndPublishAll(ctx context.Context, sends []pendingSend, scrat
 
 // saveMessages saves msgs with one Store call when the Store is a
 // BatchSaver, else with one call each, in order.
-func (h *Hub) saveMessages(ctx context.Context, msgs []Message) []SaveResult {
+func (h *Hub) saveMessages(ctx context.Context, msgs []Message, into []SaveResult) []SaveResult {
+	if s, ok := h.saver.(intoSaver); ok {
+		return s.saveMessagesInto(ctx, msgs, into)
+	}
 	if h.saver != nil {
 		return h.saver.SaveMessages(ctx, msgs)
 	}
-	return saveEach(ctx, h.store, msgs)
+	return saveEach(ctx, h.store, msgs, into)
 }
