@@ -3,19 +3,27 @@ package realtime
 import (
 	"context"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
+
+	"github.com/realtime-go/realtime/internal/wire"
 )
 
 // TestIdleConnectionHoldsNoQueue: once its writer has sent everything, a
-// connection holds no send queue: the arrays go back to frameQueues, for
-// the next connection that sends, instead of staying with an idle one.
+// connection holds no send queue, and once its messages are stored, no
+// queue of messages to store: the arrays go back to frameQueues and
+// pendingArrays, for the next connection that sends, instead of staying
+// with an idle one.
 func TestIdleConnectionHoldsNoQueue(t *testing.T) {
-	h := quietHub(t, Config{})
+	// A slow first save sets the pipe going: the messages after it are
+	// stored in groups, by the pipe's goroutine, from its queue.
+	st := &gatedStore{Store: NewMemoryStore(MemoryOptions{}), release: make(chan struct{})}
+	h := quietHub(t, Config{Store: st, MaxEventsPerSecond: -1, MaxMessagesPerMinute: -1})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -45,4 +53,27 @@ func TestIdleConnectionHoldsNoQueue(t *testing.T) {
 		defer c.qmu.Unlock()
 		return !c.writing && c.queue == nil && c.spare == nil
 	}, 5*time.Second, 5*time.Millisecond, "the idle connection still holds its queue")
+
+	// Messages sent without waiting for their acks, after a slow one.
+	room, err := h.CreateRoom(ctx, c.currentUser(), RoomOptions{Name: "pipe"})
+	require.NoError(t, err)
+	slow := wire.AppendClient(nil, "message", []byte(`{"roomId":"`+room.ID+`","content":"slow"}`), 1000)
+	require.NoError(t, ws.Write(ctx, websocket.MessageText, slow))
+	time.Sleep(time.Millisecond)
+	close(st.release)
+	const sends = 20 // a group the old pipe kept (it dropped arrays past 32)
+	for i := range sends {
+		frame := wire.AppendClient(nil, "message", []byte(`{"roomId":"`+room.ID+`","content":"m`+strconv.Itoa(i)+`"}`), uint64(i+1))
+		require.NoError(t, ws.Write(ctx, websocket.MessageText, frame))
+	}
+	for acks := 0; acks < sends+1; {
+		_, data, err := ws.Read(ctx)
+		require.NoError(t, err)
+		acks += strings.Count(string(data), `"ack":`)
+	}
+	require.Eventually(t, func() bool {
+		c.sends.mu.Lock()
+		defer c.sends.mu.Unlock()
+		return !c.sends.running && c.sends.queue == nil
+	}, 5*time.Second, 5*time.Millisecond, "the idle connection still holds its queue of messages to store")
 }

@@ -46,7 +46,6 @@ const maxRefillWait = 2 * time.Millisecond
 type sendPipe struct {
 	mu      sync.Mutex
 	queue   []pendingSend
-	spare   []pendingSend
 	running bool      // a goroutine stores what is queued
 	slow    bool      // the last save took longer than inlineSave
 	waiters int       // goroutines waiting on changed
@@ -59,6 +58,49 @@ type sendPipe struct {
 	// read goroutine while the pipe is idle, else the pipe's goroutine;
 	// never both), kept so that such a message costs no slice of its own.
 	one [1]pendingSend
+	// boxes are empty sendArrays kept for lending queue's arrays
+	// (pendingArrays) without allocating; guarded by mu.
+	boxes  [2]*sendArray
+	nboxes int
+}
+
+// pendingArrays lends pipes the arrays of their queue while they run: an idle pipe holds none (a pendingSend is some 400 bytes, and a
+// connection that once sent a group used to keep two arrays of up to 32),
+// and a new one does not grow its own.
+var pendingArrays sync.Pool
+
+// sendArray is pendingArrays' box of an array.
+type sendArray struct{ s []pendingSend }
+
+// getArray returns an empty array of the pool's, or a new one; p.mu is held.
+func (p *sendPipe) getArray() []pendingSend {
+	b, ok := pendingArrays.Get().(*sendArray)
+	if !ok {
+		return make([]pendingSend, 0, 8)
+	}
+	a := b.s
+	b.s = nil
+	if p.nboxes < len(p.boxes) {
+		p.boxes[p.nboxes] = b
+		p.nboxes++
+	}
+	return a
+}
+
+// putArray lends a, whose sends are cleared; p.mu is held.
+func (p *sendPipe) putArray(a []pendingSend) {
+	if cap(a) == 0 || cap(a) > maxKeptPipe {
+		return
+	}
+	var b *sendArray
+	if p.nboxes > 0 {
+		p.nboxes--
+		b, p.boxes[p.nboxes] = p.boxes[p.nboxes], nil
+	} else {
+		b = new(sendArray)
+	}
+	b.s = a[:0]
+	pendingArrays.Put(b)
 }
 
 // saveScratch holds storeAndPublishAll's slices between calls. They are
@@ -81,9 +123,9 @@ type intoSaver interface {
 	saveMessagesInto(ctx context.Context, msgs []Message, res []SaveResult) []SaveResult
 }
 
-// maxKeptPipe bounds the capacity of a pipe's buffers kept between
-// groups, so that a connection that once pipelined a long burst does not
-// keep its memory when it goes quiet.
+// maxKeptPipe bounds the capacity of the arrays lent for groups of
+// messages (pendingArrays, saveScratches): one that a long burst grew is
+// left to the collector.
 const maxKeptPipe = 32
 
 // refuse answers an event with err once the messages before it are
@@ -116,6 +158,9 @@ func (c *conn) pipeSend(s pendingSend) {
 	defer p.mu.Unlock()
 	for len(p.queue) >= maxPipelined {
 		p.wait()
+	}
+	if p.queue == nil {
+		p.queue = p.getArray()
 	}
 	p.queue = append(p.queue, s)
 	if p.want > 0 && len(p.queue) >= p.want {
@@ -185,8 +230,9 @@ func (p *sendPipe) wait() {
 }
 
 // take returns what is queued, or nothing and ends the pipe's goroutine.
-// done is the group the goroutine has just stored: its buffer becomes the
-// queue's, or, when the goroutine ends, the spare the next one starts with.
+// done is the group the goroutine has just stored: its array becomes the
+// queue's, or, when the goroutine ends, goes back to pendingArrays with the
+// queue's.
 func (p *sendPipe) take(done []pendingSend) []pendingSend {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -199,16 +245,15 @@ func (p *sendPipe) take(done []pendingSend) []pendingSend {
 	}
 	if len(p.queue) == 0 {
 		p.running = false
-		if done != nil {
-			p.spare = done[:0]
-		}
+		p.putArray(done)
+		p.putArray(p.queue)
+		p.queue = nil
 		return nil
 	}
 	batch := p.queue
+	p.queue = nil // pipeSend takes an array from pendingArrays
 	if done != nil {
 		p.queue = done[:0]
-	} else {
-		p.queue, p.spare = p.spare, nil
 	}
 	return batch
 }
