@@ -46,8 +46,7 @@ type conn struct {
 	qmu         sync.Mutex
 	queue       []Frame
 	spare       []Frame
-	boxes       [2]*frameArray // empty, kept for lending queue arrays (putQueue)
-	nboxes      int
+	boxes       boxes[Frame] // for frameQueues
 	queued      int64
 	closing     bool
 	closeCode   StatusCode
@@ -146,7 +145,7 @@ func (c *conn) sendReply(frame Frame) {
 		return
 	}
 	if c.queue == nil {
-		c.queue = c.getQueue()
+		c.queue = frameQueues.get(&c.boxes)
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += frame.size()
@@ -183,7 +182,7 @@ func (c *conn) send(frame Frame, droppable bool) {
 		return
 	}
 	if c.queue == nil {
-		c.queue = c.getQueue()
+		c.queue = frameQueues.get(&c.boxes)
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += n
@@ -192,50 +191,11 @@ func (c *conn) send(frame Frame, droppable bool) {
 }
 
 // frameQueues lends connections the arrays of their send queue and its
-// spare: a connection whose writer is idle holds none, and one that starts
-// sending takes one that has grown already, where it used to grow its own
-// from one frame to a hundred (a quarter of what the hub allocated in the
-// rooms benchmark, which opens 2,000 connections a run). It holds
-// *frameArray boxes, which connections keep while empty (conn.boxes), so
-// that lending an array allocates nothing.
-var frameQueues sync.Pool
-
-// frameArray is frameQueues' box of an array.
-type frameArray struct{ f []Frame }
-
-// maxPooledQueue bounds the arrays frameQueues keeps (32 KiB of Frames).
-const maxPooledQueue = 1024
-
-// getQueue returns an empty send queue; c.qmu is held.
-func (c *conn) getQueue() []Frame {
-	b, ok := frameQueues.Get().(*frameArray)
-	if !ok {
-		return make([]Frame, 0, 16)
-	}
-	q := b.f
-	b.f = nil
-	if c.nboxes < len(c.boxes) {
-		c.boxes[c.nboxes] = b
-		c.nboxes++
-	}
-	return q
-}
-
-// putQueue lends q's array, whose frames are cleared; c.qmu is held.
-func (c *conn) putQueue(q []Frame) {
-	if cap(q) == 0 || cap(q) > maxPooledQueue {
-		return
-	}
-	var b *frameArray
-	if c.nboxes > 0 {
-		c.nboxes--
-		b, c.boxes[c.nboxes] = c.boxes[c.nboxes], nil
-	} else {
-		b = new(frameArray)
-	}
-	b.f = q[:0]
-	frameQueues.Put(b)
-}
+// spare (a lender): a new connection used to grow its own from one frame to
+// a hundred, a quarter of what the hub allocated in the rooms benchmark,
+// which opens 2,000 connections a run. Arrays past 32 KiB of Frames are
+// left to the collector.
+var frameQueues = lender[Frame]{initial: 16, max: 1024}
 
 // sendSub hands frame to a Subscription at once. Its transport never
 // blocks (an event that finds the buffer full ends the subscription), so a
@@ -314,8 +274,8 @@ func (c *conn) take() (batch []Frame, closing, ok bool) {
 	defer c.qmu.Unlock()
 	if len(c.queue) == 0 && !c.closing {
 		c.writing = false
-		c.putQueue(c.queue)
-		c.putQueue(c.spare)
+		frameQueues.put(&c.boxes, c.queue)
+		frameQueues.put(&c.boxes, c.spare)
 		c.queue, c.spare = nil, nil
 		return nil, false, false
 	}
@@ -356,7 +316,7 @@ func (c *conn) writeLoop() {
 		if c.spare == nil {
 			c.spare = batch[:0]
 		} else {
-			c.putQueue(batch)
+			frameQueues.put(&c.boxes, batch)
 		}
 		c.qmu.Unlock()
 		if err != nil {

@@ -57,51 +57,14 @@ type sendPipe struct {
 	// one is the batch of a message stored alone, by whoever stores (the
 	// read goroutine while the pipe is idle, else the pipe's goroutine;
 	// never both), kept so that such a message costs no slice of its own.
-	one [1]pendingSend
-	// boxes are empty sendArrays kept for lending queue's arrays
-	// (pendingArrays) without allocating; guarded by mu.
-	boxes  [2]*sendArray
-	nboxes int
+	one   [1]pendingSend
+	boxes boxes[pendingSend] // for pendingArrays; guarded by mu
 }
 
-// pendingArrays lends pipes the arrays of their queue while they run: an idle pipe holds none (a pendingSend is some 400 bytes, and a
-// connection that once sent a group used to keep two arrays of up to 32),
-// and a new one does not grow its own.
-var pendingArrays sync.Pool
-
-// sendArray is pendingArrays' box of an array.
-type sendArray struct{ s []pendingSend }
-
-// getArray returns an empty array of the pool's, or a new one; p.mu is held.
-func (p *sendPipe) getArray() []pendingSend {
-	b, ok := pendingArrays.Get().(*sendArray)
-	if !ok {
-		return make([]pendingSend, 0, 8)
-	}
-	a := b.s
-	b.s = nil
-	if p.nboxes < len(p.boxes) {
-		p.boxes[p.nboxes] = b
-		p.nboxes++
-	}
-	return a
-}
-
-// putArray lends a, whose sends are cleared; p.mu is held.
-func (p *sendPipe) putArray(a []pendingSend) {
-	if cap(a) == 0 || cap(a) > maxKeptPipe {
-		return
-	}
-	var b *sendArray
-	if p.nboxes > 0 {
-		p.nboxes--
-		b, p.boxes[p.nboxes] = p.boxes[p.nboxes], nil
-	} else {
-		b = new(sendArray)
-	}
-	b.s = a[:0]
-	pendingArrays.Put(b)
-}
+// pendingArrays lends pipes the arrays of their queue while they run (a
+// lender): an idle pipe holds none, where a connection that had pipelined
+// kept two arrays of up to 32 sends of some 400 bytes.
+var pendingArrays = lender[pendingSend]{initial: 8, max: maxKeptPipe}
 
 // saveScratch holds storeAndPublishAll's slices between calls. They are
 // lent (saveScratches), not kept per connection: a connection that once
@@ -160,7 +123,7 @@ func (c *conn) pipeSend(s pendingSend) {
 		p.wait()
 	}
 	if p.queue == nil {
-		p.queue = p.getArray()
+		p.queue = pendingArrays.get(&p.boxes)
 	}
 	p.queue = append(p.queue, s)
 	if p.want > 0 && len(p.queue) >= p.want {
@@ -245,8 +208,8 @@ func (p *sendPipe) take(done []pendingSend) []pendingSend {
 	}
 	if len(p.queue) == 0 {
 		p.running = false
-		p.putArray(done)
-		p.putArray(p.queue)
+		pendingArrays.put(&p.boxes, done)
+		pendingArrays.put(&p.boxes, p.queue)
 		p.queue = nil
 		return nil
 	}
