@@ -272,15 +272,22 @@ func (h *Hub) storeAndPublishAll(ctx context.Context, sends []pendingSend, sent 
 	scratch := saveScratches.Get().(*saveScratch)
 	msgs, keys, turns := scratch.msgs[:0], scratch.keys[:0], scratch.turns[:0]
 	var results []SaveResult
+	saved, ours := false, false // the save returned; into the lent array
 	defer func() {
 		clear(msgs)
 		clear(keys)
-		clear(results)
-		if cap(msgs) <= maxKeptPipe && cap(results) <= maxKeptPipe {
+		switch {
+		case saved && ours:
+			clear(results)
+			scratch.results = results[:0]
+		case !saved:
+			// The save panicked, maybe after writing into the lent
+			// array (TestPanickingSaveLeavesNoResults).
+			clear(scratch.results[:cap(scratch.results)])
+		}
+		// A BatchSaver's own results slice is never lent: it is its own.
+		if cap(msgs) <= maxKeptPipe && cap(scratch.results) <= maxKeptPipe {
 			scratch.msgs, scratch.keys, scratch.turns = msgs[:0], keys[:0], turns[:0]
-			if results != nil {
-				scratch.results = results[:0]
-			}
 			saveScratches.Put(scratch)
 		}
 	}()
@@ -300,9 +307,10 @@ func (h *Hub) storeAndPublishAll(ctx context.Context, sends []pendingSend, sent 
 	}()
 	if len(msgs) > 0 {
 		start := time.Now()
-		results = h.saveMessages(ctx, msgs, scratch.results[:0])
+		results, ours = h.saveMessages(ctx, msgs, scratch.results[:0])
 		saving = time.Since(start)
 	}
+	saved = true
 	for _, s := range sends {
 		if s.err != nil {
 			sent(s, Message{}, s.err)
@@ -320,13 +328,14 @@ func (h *Hub) storeAndPublishAll(ctx context.Context, sends []pendingSend, sent 
 }
 
 // saveMessages saves msgs with one Store call when the Store is a
-// BatchSaver, else with one call each, in order.
-func (h *Hub) saveMessages(ctx context.Context, msgs []Message, into []SaveResult) []SaveResult {
+// BatchSaver, else with one call each, in order. The results are written
+// into into's array (ours) unless a BatchSaver returned a slice of its own.
+func (h *Hub) saveMessages(ctx context.Context, msgs []Message, into []SaveResult) (results []SaveResult, ours bool) {
 	if s, ok := h.saver.(intoSaver); ok {
-		return s.saveMessagesInto(ctx, msgs, into)
+		return s.saveMessagesInto(ctx, msgs, into), true
 	}
 	if h.saver != nil {
-		return h.saver.SaveMessages(ctx, msgs)
+		return h.saver.SaveMessages(ctx, msgs), false
 	}
-	return saveEach(ctx, h.store, msgs, into)
+	return saveEach(ctx, h.store, msgs, into), true
 }
