@@ -313,11 +313,7 @@ func (c *conn) writeLoop() {
 		}
 		clear(batch)
 		c.qmu.Lock()
-		if c.spare == nil {
-			c.spare = batch[:0]
-		} else {
-			frameQueues.put(&c.boxes, batch)
-		}
+		c.spare = batch[:0] // take left none
 		c.qmu.Unlock()
 		if err != nil {
 			c.cancel()

@@ -47,9 +47,8 @@ func encodeMessagePush(event string, m *Message) ([]byte, error) {
 		b = append(b, `,"replyToId":`...)
 		b = wire.AppendString(b, m.ReplyToID)
 	}
-	b = append(b, `,"createdAt":"`...)
-	b = m.CreatedAt.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, '"')
+	b = append(b, `,"createdAt":`...)
+	b = appendTime(b, m.CreatedAt)
 	if m.ClientMsgID != "" {
 		b = append(b, `,"clientMsgId":`...)
 		b = wire.AppendString(b, m.ClientMsgID)
@@ -73,9 +72,9 @@ func (a messageAck) ackFrame(ack uint64) (frame Frame, ok bool) {
 	start := len(b)
 	b = append(b, `{"id":`...)
 	b = wire.AppendString(b, a.ID)
-	b = append(b, `,"timestamp":"`...)
-	b = a.Timestamp.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","seq":`...)
+	b = append(b, `,"timestamp":`...)
+	b = appendTime(b, a.Timestamp)
+	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, a.Seq, 10)
 	if a.ClientMsgID != "" {
 		b = append(b, `,"clientMsgId":`...)
@@ -138,6 +137,14 @@ func (r joinReply) ackFrame(ack uint64) (frame Frame, ok bool) {
 	return frameOf(b, FrameReply, 0, start), true
 }
 
+// appendTime appends t quoted, as encoding/json encodes a time that
+// passes jsonTime.
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
 // appendList appends list as encoding/json encodes a slice, each element
 // with appendOne.
 func appendList[T any](b []byte, list []T, appendOne func(*T, []byte) []byte) []byte {
@@ -171,9 +178,9 @@ func (r *Room) appendJSON(b []byte) []byte {
 	b = strconv.AppendBool(b, r.IsPrivate)
 	b = append(b, `,"createdById":`...)
 	b = wire.AppendString(b, r.CreatedByID)
-	b = append(b, `,"createdAt":"`...)
-	b = r.CreatedAt.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","memberCount":`...)
+	b = append(b, `,"createdAt":`...)
+	b = appendTime(b, r.CreatedAt)
+	b = append(b, `,"memberCount":`...)
 	b = strconv.AppendInt(b, int64(r.MemberCount), 10)
 	b = append(b, `,"type":`...)
 	b = wire.AppendString(b, roomType(r.IsPrivate))
@@ -191,9 +198,9 @@ func (m *Member) appendJSON(b []byte) []byte {
 	b = wire.AppendString(b, string(m.Role))
 	b = append(b, `,"isMuted":`...)
 	b = strconv.AppendBool(b, m.IsMuted)
-	b = append(b, `,"joinedAt":"`...)
-	b = m.JoinedAt.AppendFormat(b, time.RFC3339Nano)
-	return append(b, `"}`...)
+	b = append(b, `,"joinedAt":`...)
+	b = appendTime(b, m.JoinedAt)
+	return append(b, '}')
 }
 
 // appendJSON appends p as encoding/json encodes it; p.LastSeenAt, if set,
@@ -211,9 +218,7 @@ func (p *Presence) appendJSON(b []byte) []byte {
 	if p.LastSeenAt == nil {
 		b = append(b, "null"...)
 	} else {
-		b = append(b, '"')
-		b = p.LastSeenAt.AppendFormat(b, time.RFC3339Nano)
-		b = append(b, '"')
+		b = appendTime(b, *p.LastSeenAt)
 	}
 	if p.RoomID != "" {
 		b = append(b, `,"roomId":`...)
@@ -237,9 +242,8 @@ func (d connectedData) encode() ([]byte, error) {
 	b = wire.AppendString(b, d.User.Username)
 	b = append(b, `},"heartbeatInterval":`...)
 	b = strconv.AppendInt(b, d.HeartbeatInterval, 10)
-	b = append(b, `,"serverTime":"`...)
-	b = d.ServerTime.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, '"')
+	b = append(b, `,"serverTime":`...)
+	b = appendTime(b, d.ServerTime)
 	if d.UnreadNotifications != nil {
 		b = append(b, `,"unreadNotifications":`...)
 		b = strconv.AppendInt(b, int64(*d.UnreadNotifications), 10)

@@ -51,7 +51,9 @@ const (
 // withSenderIDCut notes in f where realtime.v2 cuts a message push
 // (wire.SenderIDCut): found once for the frame, not for every recipient.
 func (f Frame) withSenderIDCut() Frame {
-	switch f.Event() {
+	// The name as the hub encodes it: no copy, nor a decode of a name
+	// the host chose.
+	switch string(f.native[len(pushHead):f.nameEnd()]) {
 	case "new-message", "message-edited":
 	default:
 		return f

@@ -200,9 +200,6 @@ func (p *sendPipe) take(done []pendingSend) []pendingSend {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	clear(done)
-	if cap(done) > maxKeptPipe {
-		done = nil
-	}
 	if p.waiters > 0 {
 		p.changed.Broadcast()
 	}
@@ -214,10 +211,7 @@ func (p *sendPipe) take(done []pendingSend) []pendingSend {
 		return nil
 	}
 	batch := p.queue
-	p.queue = nil // pipeSend takes an array from pendingArrays
-	if done != nil {
-		p.queue = done[:0]
-	}
+	p.queue = done[:0] // nil: pipeSend takes one from pendingArrays
 	return batch
 }
 
@@ -272,15 +266,15 @@ func (h *Hub) storeAndPublishAll(ctx context.Context, sends []pendingSend, sent 
 	scratch := saveScratches.Get().(*saveScratch)
 	msgs, keys, turns := scratch.msgs[:0], scratch.keys[:0], scratch.turns[:0]
 	var results []SaveResult
-	saved, ours := false, false // the save returned; into the lent array
+	returned, ours := false, false // the save returned; into the lent array
 	defer func() {
 		clear(msgs)
 		clear(keys)
 		switch {
-		case saved && ours:
+		case returned && ours:
 			clear(results)
 			scratch.results = results[:0]
-		case !saved:
+		case !returned:
 			// The save panicked, maybe after writing into the lent
 			// array (TestPanickingSaveLeavesNoResults).
 			clear(scratch.results[:cap(scratch.results)])
@@ -310,7 +304,7 @@ func (h *Hub) storeAndPublishAll(ctx context.Context, sends []pendingSend, sent 
 		results, ours = h.saveMessages(ctx, msgs, scratch.results[:0])
 		saving = time.Since(start)
 	}
-	saved = true
+	returned = true
 	for _, s := range sends {
 		if s.err != nil {
 			sent(s, Message{}, s.err)
