@@ -670,14 +670,18 @@ func BenchmarkNotify10000(b *testing.B) {
 // BenchmarkRoomFill: members (each a user of its own, each on its own
 // connection) join one public room, 64 joins at a time, while every
 // member that joined reads everything it is sent. It reports the seconds
-// from the first join to the last ack, and what a member that watches
-// from the start received per member that joined: frames, and bytes of
-// membership and presence events. One measurement whatever b.N: run it
-// with -benchtime 1x. The room is large (Config.LargeRoom) past 1,000
-// members by default, or past 100 ("large-from-100"). A process here may
-// hold 20,000 files, fewer than the sockets of 20,000 members and their
-// hub: "20000" connects 5,000 members who join and adds 15,000 more as the
-// host does (Hub.AddMember), while the first 5,000 read.
+// from the first dial to the last ack ("s-to-fill": each member dials,
+// then joins), and what a member that watches from the start received per
+// member that joined: frames, and bytes of membership and presence events.
+// The "joins" runs dial every member first and report the seconds from the
+// first join to the last ack ("s-to-join"): a room that fills with users
+// already connected, such as a live event's. One measurement whatever
+// b.N: run it with -benchtime 1x. The room is large (Config.LargeRoom)
+// past 1,000 members by default, or past 100 ("large-from-100"). A
+// process here may hold 20,000 files, fewer than the sockets of 20,000
+// members and their hub: "20000" connects 5,000 members who join and adds
+// 15,000 more as the host does (Hub.AddMember), while the first 5,000
+// read.
 //
 //	go test -run '^$' -bench 'RoomFill' -benchtime 1x .
 func BenchmarkRoomFill(b *testing.B) {
@@ -687,12 +691,19 @@ func BenchmarkRoomFill(b *testing.B) {
 			if largeRoom != 0 {
 				name += fmt.Sprintf("/large-from-%d", largeRoom)
 			}
-			b.Run(name, func(b *testing.B) { benchRoomFill(b, members, min(members, 5000), largeRoom) })
+			b.Run(name, func(b *testing.B) { benchRoomFill(b, members, min(members, 5000), largeRoom, false) })
 		}
+		name := "5000/joins"
+		if largeRoom != 0 {
+			name = fmt.Sprintf("5000/large-from-%d/joins", largeRoom)
+		}
+		b.Run(name, func(b *testing.B) {
+			benchRoomFill(b, 5000, 5000, largeRoom, true)
+		})
 	}
 }
 
-func benchRoomFill(b *testing.B, members, connected, largeRoom int) {
+func benchRoomFill(b *testing.B, members, connected, largeRoom int, dialFirst bool) {
 	auth, err := realtime.NewJWT(realtime.JWTConfig{Secret: []byte(testSecret)})
 	if err != nil {
 		b.Fatal(err)
@@ -713,12 +724,12 @@ func benchRoomFill(b *testing.B, members, connected, largeRoom int) {
 		b.Fatal(err)
 	}
 	joinFrame := wire.AppendClient(nil, "join-room", []byte(`{"roomId":"`+room.ID+`"}`), 1)
-	// join dials as user, joins the room and returns once the ack came;
-	// then everything the connection receives is read and counted. Each
-	// connection has contexts of its own: 5,000 readers sharing one
-	// would contend for it, and measure that.
+	// dial connects as user and reads connected; join joins the room and
+	// returns once the ack came, then everything the connection receives
+	// is read and counted. Each connection has contexts of its own: 5,000
+	// readers sharing one would contend for it, and measure that.
 	var frames, eventBytes atomic.Int64
-	join := func(user string, count bool) *websocket.Conn {
+	dial := func(user string) *websocket.Conn {
 		token, err := auth.Sign(realtime.User{ID: user}, time.Hour)
 		if err != nil {
 			b.Fatal(err)
@@ -730,6 +741,14 @@ func benchRoomFill(b *testing.B, members, connected, largeRoom int) {
 			b.Fatal(err)
 		}
 		ws.SetReadLimit(-1)
+		if _, data, err := ws.Read(ctx); err != nil || !bytes.Contains(data, []byte(`"connected"`)) {
+			b.Fatalf("read %s, %v; want connected", data, err)
+		}
+		return ws
+	}
+	join := func(ws *websocket.Conn, count bool) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
 		if err := ws.Write(ctx, websocket.MessageText, joinFrame); err != nil {
 			b.Fatal(err)
 		}
@@ -754,10 +773,10 @@ func benchRoomFill(b *testing.B, members, connected, largeRoom int) {
 				}
 			}
 		}()
-		return ws
 	}
-	watcher := join("watcher", true)
+	watcher := dial("watcher")
 	defer watcher.CloseNow()
+	join(watcher, true)
 
 	conns := make([]*websocket.Conn, connected)
 	defer func() {
@@ -767,23 +786,38 @@ func benchRoomFill(b *testing.B, members, connected, largeRoom int) {
 			}
 		}
 	}()
+	// in64 runs fn(i) for i in [0, n), 64 at a time.
+	in64 := func(n int, fn func(i int) error) {
+		var wg sync.WaitGroup
+		next := atomic.Int64{}
+		for range 64 {
+			wg.Go(func() {
+				for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+					if err := fn(i); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if dialFirst {
+		in64(connected, func(i int) error { conns[i] = dial(fmt.Sprint("m", i)); return nil })
+	}
 	b.ResetTimer()
 	start := time.Now()
-	var wg sync.WaitGroup
-	next := atomic.Int64{}
-	for range 64 {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < members; i = int(next.Add(1)) - 1 {
-				if i < connected {
-					conns[i] = join(fmt.Sprint("m", i), false)
-				} else if _, err := hub.AddMember(ctx, room.ID, realtime.UserRef{ID: fmt.Sprint("m", i)}, ""); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	in64(members, func(i int) error {
+		if i >= connected {
+			_, err := hub.AddMember(ctx, room.ID, realtime.UserRef{ID: fmt.Sprint("m", i)}, "")
+			return err
+		}
+		if !dialFirst {
+			conns[i] = dial(fmt.Sprint("m", i))
+		}
+		join(conns[i], false)
+		return nil
+	})
 	filled := time.Since(start)
 	b.StopTimer()
 	time.Sleep(time.Second) // what is coalesced reaches the watcher
@@ -791,7 +825,11 @@ func benchRoomFill(b *testing.B, members, connected, largeRoom int) {
 	if err != nil || got.MemberCount != members+1 {
 		b.Fatalf("the room has %d members (%v), want %d", got.MemberCount, err, members+1)
 	}
-	b.ReportMetric(filled.Seconds(), "s-to-fill")
+	if dialFirst {
+		b.ReportMetric(filled.Seconds(), "s-to-join")
+	} else {
+		b.ReportMetric(filled.Seconds(), "s-to-fill")
+	}
 	b.ReportMetric(float64(frames.Load())/float64(members), "frames/member")
 	b.ReportMetric(float64(eventBytes.Load())/float64(members), "bytes/member")
 }

@@ -18,13 +18,20 @@ const coalesceAbove = 16
 type coalescer struct {
 	every time.Duration
 	run   func(func()) // runs a flush in the background (Hub.goTimer)
-	// toRoom writes a frame to a room's local connections (Hub.toRoom).
-	toRoom func(room string, f Frame)
+	// toRoom writes a frame to a room's local connections (Hub.toRoom)
+	// and returns how many it wrote to.
+	toRoom func(room string, f Frame) int
+	// budget is how many connections a room's state may be written to in
+	// one window (Config.LargeRoom): a room with more waits as many windows
+	// as it has budgets of connections before its next state goes, so that
+	// a room of any size costs a node at most budget frames a window.
+	budget int
 
 	mu        sync.Mutex
 	scheduled bool
-	conns     map[*conn]struct{} // holding frames
-	rooms     map[roomKey]Frame  // the latest state of rooms (opLatest)
+	conns     map[*conn]struct{}   // holding frames
+	rooms     map[roomKey]Frame    // the latest state of rooms (opLatest)
+	quiet     map[string]time.Time // rooms whose next state waits until then
 }
 
 // roomKey names one state of one room.
@@ -59,11 +66,16 @@ func (co *coalescer) hold(conns []*conn, key string, frame Frame) {
 func (co *coalescer) latest(room, key string, frame Frame) {
 	co.mu.Lock()
 	defer co.mu.Unlock()
+	co.latestLocked(roomKey{room, key}, frame)
+}
+
+// latestLocked is latest with co.mu held.
+func (co *coalescer) latestLocked(k roomKey, frame Frame) {
 	co.schedule()
 	if co.rooms == nil {
 		co.rooms = make(map[roomKey]Frame)
 	}
-	co.rooms[roomKey{room, key}] = frame
+	co.rooms[k] = frame
 }
 
 // schedule makes sure a flush comes. The caller holds co.mu.
@@ -74,16 +86,37 @@ func (co *coalescer) schedule() {
 	}
 }
 
-// flush queues the held frames of every connection, one batch each.
+// flush queues the held frames of every connection, one batch each, and
+// writes the latest states of rooms that are not waiting.
 func (co *coalescer) flush() {
+	now := time.Now()
 	co.mu.Lock()
 	conns, rooms := co.conns, co.rooms
 	co.conns, co.rooms, co.scheduled = nil, nil, false
+	for room, until := range co.quiet {
+		if !now.Before(until) {
+			delete(co.quiet, room)
+		}
+	}
+	for k, f := range rooms {
+		if _, wait := co.quiet[k.room]; wait { // for a later flush
+			delete(rooms, k)
+			co.latestLocked(k, f)
+		}
+	}
 	co.mu.Unlock()
 	for c := range conns {
 		c.release()
 	}
 	for k, f := range rooms {
-		co.toRoom(k.room, f)
+		n := co.toRoom(k.room, f)
+		if co.budget > 0 && n > co.budget {
+			co.mu.Lock()
+			if co.quiet == nil {
+				co.quiet = make(map[string]time.Time)
+			}
+			co.quiet[k.room] = now.Add(co.every * time.Duration(n-1) / time.Duration(co.budget))
+			co.mu.Unlock()
+		}
 	}
 }

@@ -153,8 +153,10 @@ type Config struct {
 	// members are not sent each other's joins, leaves and presence changes
 	// (which would cost the square of the room's size in frames as it
 	// fills) but member-count, the room's size, at most once per
-	// PresenceCoalesce; they page through the members and their presence
-	// with list-members. Zero: 1000 (the default MaxUsersPerRoom, so that
+	// PresenceCoalesce, or once per PresenceCoalesce × (its members on
+	// this node ÷ LargeRoom) when more, so that a room of any size costs a
+	// node at most LargeRoom frames a window; they page through the
+	// members and their presence with list-members. Zero: 1000 (the default MaxUsersPerRoom, so that
 	// only rooms allowed to grow past it are large); negative: no room is.
 	LargeRoom int
 	// PresenceCoalesce is the window within which a connection receives

@@ -144,6 +144,7 @@ func New(cfg Config) (*Hub, error) {
 	}
 	h.turns.seed = maphash.MakeSeed()
 	h.coal.every, h.coal.run, h.coal.toRoom = cfg.PresenceCoalesce, h.goTimer, h.toRoom
+	h.coal.budget = max(cfg.LargeRoom, coalesceAbove)
 	if h.store == nil {
 		h.store = NewMemoryStore(MemoryOptions{})
 	}
@@ -726,9 +727,11 @@ func sendAll(conns []*conn, kind adapter.ChannelKind, f Frame, except string, dr
 }
 
 // toRoom writes f to the room's local connections (subscriptions of the
-// room included).
-func (h *Hub) toRoom(room string, f Frame) {
-	sendAll(h.fan.roomConns(room), adapter.ChannelRoom, f, "", false)
+// room included) and returns how many there are.
+func (h *Hub) toRoom(room string, f Frame) int {
+	conns := h.fan.roomConns(room)
+	sendAll(conns, adapter.ChannelRoom, f, "", false)
+	return len(conns)
 }
 
 // goTimer runs fn on a goroutine that Close waits for; after Close it does

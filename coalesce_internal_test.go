@@ -1,0 +1,68 @@
+package realtime
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestLatestWaitsInBigRooms: a room state (member-count) goes to a room of
+// at most budget connections at every flush, while a room with more waits
+// one window per budget of connections before its next state, and then
+// sends the latest one: a room of any size costs a node at most budget
+// frames a window, and no last state is lost.
+func TestLatestWaitsInBigRooms(t *testing.T) {
+	size := map[string]int{"small": 10, "big": 100}
+	var mu sync.Mutex
+	var wrote []string
+	co := &coalescer{
+		every:  20 * time.Millisecond,
+		budget: 10,
+		run:    func(func()) {}, // the test flushes
+		toRoom: func(room string, f Frame) int {
+			mu.Lock()
+			defer mu.Unlock()
+			wrote = append(wrote, room+" "+string(f.Data()))
+			return size[room]
+		},
+	}
+	count := func(n int) Frame {
+		f, ok := pushFrame(fmt.Appendf(nil, `{"event":"member-count","data":%d}`, n))
+		require.True(t, ok)
+		return f
+	}
+	took := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		w := wrote
+		wrote = nil
+		return w
+	}
+
+	co.latest("small", "member-count", count(1))
+	co.latest("big", "member-count", count(1))
+	start := time.Now()
+	co.flush()
+	require.ElementsMatch(t, []string{"small 1", "big 1"}, took())
+
+	// The big room reached 100 connections: it waits 20ms × 99/10, about
+	// 200ms, keeping only its latest state; the small room does not wait.
+	co.latest("small", "member-count", count(2))
+	co.latest("big", "member-count", count(2))
+	co.latest("big", "member-count", count(3))
+	co.flush()
+	require.Equal(t, []string{"small 2"}, took())
+	co.flush()
+	require.Empty(t, took())
+
+	time.Sleep(200*time.Millisecond - time.Since(start) + 5*time.Millisecond)
+	co.flush()
+	require.Equal(t, []string{"big 3"}, took(), "the latest state, once the wait is over")
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	require.Contains(t, co.quiet, "big", "and it waits again")
+	require.Empty(t, co.rooms)
+}
