@@ -19,7 +19,7 @@ func TestLatestWaitsInBigRooms(t *testing.T) {
 	var mu sync.Mutex
 	var wrote []string
 	co := &coalescer{
-		every:  20 * time.Millisecond,
+		every:  100 * time.Millisecond,
 		budget: 10,
 		run:    func(func()) {}, // the test flushes
 		toRoom: func(room string, f Frame) int {
@@ -44,12 +44,12 @@ func TestLatestWaitsInBigRooms(t *testing.T) {
 
 	co.latest("small", "member-count", count(1))
 	co.latest("big", "member-count", count(1))
-	start := time.Now()
 	co.flush()
+	flushed := time.Now() // the wait began before
 	require.ElementsMatch(t, []string{"small 1", "big 1"}, took())
 
-	// The big room reached 100 connections: it waits 20ms × 99/10, about
-	// 200ms, keeping only its latest state; the small room does not wait.
+	// The big room reached 100 connections: it waits 100ms × 99/10, 990ms,
+	// keeping only its latest state; the small room does not wait.
 	co.latest("small", "member-count", count(2))
 	co.latest("big", "member-count", count(2))
 	co.latest("big", "member-count", count(3))
@@ -58,7 +58,7 @@ func TestLatestWaitsInBigRooms(t *testing.T) {
 	co.flush()
 	require.Empty(t, took())
 
-	time.Sleep(200*time.Millisecond - time.Since(start) + 5*time.Millisecond)
+	time.Sleep(990*time.Millisecond - time.Since(flushed) + 10*time.Millisecond)
 	co.flush()
 	require.Equal(t, []string{"big 3"}, took(), "the latest state, once the wait is over")
 	co.mu.Lock()
