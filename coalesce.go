@@ -66,16 +66,11 @@ func (co *coalescer) hold(conns []*conn, key string, frame Frame) {
 func (co *coalescer) latest(room, key string, frame Frame) {
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	co.latestLocked(roomKey{room, key}, frame)
-}
-
-// latestLocked is latest with co.mu held.
-func (co *coalescer) latestLocked(k roomKey, frame Frame) {
 	co.schedule()
 	if co.rooms == nil {
 		co.rooms = make(map[roomKey]Frame)
 	}
-	co.rooms[k] = frame
+	co.rooms[roomKey{room, key}] = frame
 }
 
 // schedule makes sure a flush comes. The caller holds co.mu.
@@ -87,12 +82,14 @@ func (co *coalescer) schedule() {
 }
 
 // flush queues the held frames of every connection, one batch each, and
-// writes the latest states of rooms that are not waiting.
+// writes the latest states of rooms that are not waiting. One flush runs
+// at a time: scheduled stays set until it ends, so that a later flush
+// cannot write a room's newer state before this one writes an older one.
 func (co *coalescer) flush() {
 	now := time.Now()
 	co.mu.Lock()
 	conns, rooms := co.conns, co.rooms
-	co.conns, co.rooms, co.scheduled = nil, nil, false
+	co.conns, co.rooms = nil, nil
 	for room, until := range co.quiet {
 		if !now.Before(until) {
 			delete(co.quiet, room)
@@ -101,10 +98,21 @@ func (co *coalescer) flush() {
 	for k, f := range rooms {
 		if _, wait := co.quiet[k.room]; wait { // for a later flush
 			delete(rooms, k)
-			co.latestLocked(k, f)
+			if co.rooms == nil {
+				co.rooms = make(map[roomKey]Frame)
+			}
+			co.rooms[k] = f
 		}
 	}
 	co.mu.Unlock()
+	defer func() { // also on a panic: later changes still flush
+		co.mu.Lock()
+		defer co.mu.Unlock()
+		co.scheduled = false
+		if len(co.conns) > 0 || len(co.rooms) > 0 {
+			co.schedule()
+		}
+	}()
 	for c := range conns {
 		c.release()
 	}

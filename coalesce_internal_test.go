@@ -66,3 +66,48 @@ func TestLatestWaitsInBigRooms(t *testing.T) {
 	require.Contains(t, co.quiet, "big", "and it waits again")
 	require.Empty(t, co.rooms)
 }
+
+// TestOneFlushAtATime: a state that comes while a flush is still writing
+// an older one waits for that flush to end, so that members never end
+// with the older state last.
+func TestOneFlushAtATime(t *testing.T) {
+	var mu sync.Mutex
+	var wrote []string
+	writing, release := make(chan struct{}), make(chan struct{})
+	co := &coalescer{
+		every:  10 * time.Millisecond,
+		budget: 10,
+		run:    func(fn func()) { go fn() },
+		toRoom: func(room string, f Frame) int {
+			if string(f.Data()) == "1" {
+				close(writing)
+				<-release // a slow write: thousands of connections
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			wrote = append(wrote, string(f.Data()))
+			return 5
+		},
+	}
+	count := func(n int) Frame {
+		f, ok := pushFrame(fmt.Appendf(nil, `{"event":"member-count","data":%d}`, n))
+		require.True(t, ok)
+		return f
+	}
+	co.latest("r", "member-count", count(1))
+	<-writing
+	co.latest("r", "member-count", count(2))
+	time.Sleep(100 * time.Millisecond) // ten windows: a second flush would have begun
+	mu.Lock()
+	require.Empty(t, wrote, "no flush writes while another is writing")
+	mu.Unlock()
+	close(release)
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(wrote) == 2
+	}, 5*time.Second, 5*time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []string{"1", "2"}, wrote, "the latest state is written last")
+}
