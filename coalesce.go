@@ -25,6 +25,7 @@ type coalescer struct {
 	// one window (Config.LargeRoom): a room with more waits as many windows
 	// as it has budgets of connections before its next state goes, so that
 	// a room of any size costs a node at most budget frames a window.
+	// 0: no room waits.
 	budget int
 
 	mu        sync.Mutex

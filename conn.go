@@ -144,12 +144,7 @@ func (c *conn) sendReply(frame Frame) {
 		c.send(frame, false) // overflows: closes with 4009
 		return
 	}
-	if c.queue == nil {
-		c.queue = frameQueues.get(&c.boxes)
-	}
-	c.queue = append(c.queue, frame)
-	c.queued += frame.size()
-	c.wakeWriterLocked()
+	c.enqueueLocked(frame, frame.size())
 	c.qmu.Unlock()
 }
 
@@ -181,13 +176,16 @@ func (c *conn) send(frame Frame, droppable bool) {
 		c.qmu.Unlock()
 		return
 	}
-	if c.queue == nil {
-		c.queue = frameQueues.get(&c.boxes)
-	}
-	c.queue = append(c.queue, frame)
+	c.enqueueLocked(frame, n)
+	c.qmu.Unlock()
+}
+
+// enqueueLocked appends frame, of size n, to the send queue and wakes the
+// writer. The caller holds c.qmu.
+func (c *conn) enqueueLocked(frame Frame, n int64) {
+	c.queue = frameQueues.append(&c.boxes, c.queue, frame)
 	c.queued += n
 	c.wakeWriterLocked()
-	c.qmu.Unlock()
 }
 
 // frameQueues lends connections the arrays of their send queue and its

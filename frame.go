@@ -53,7 +53,7 @@ const (
 func (f Frame) withSenderIDCut() Frame {
 	// The name as the hub encodes it: no copy, nor a decode of a name
 	// the host chose.
-	switch string(f.native[len(pushHead):f.nameEnd()]) {
+	switch string(f.rawName()) {
 	case "new-message", "message-edited":
 	default:
 		return f
@@ -78,8 +78,9 @@ func (f Frame) appendCompact(dst []byte) []byte {
 	return append(dst, f.native[end:]...)
 }
 
-func (f Frame) nameEnd() int   { return int(f.meta >> metaNameBit & maxNameEnd) }
-func (f Frame) dataStart() int { return int(f.meta >> metaDataBit) }
+func (f Frame) nameEnd() int    { return int(f.meta >> metaNameBit & maxNameEnd) }
+func (f Frame) rawName() []byte { return f.native[len(pushHead):f.nameEnd()] } // a push's, as encoded
+func (f Frame) dataStart() int  { return int(f.meta >> metaDataBit) }
 
 // Kind says whether f is a push, a reply or a failed reply.
 func (f Frame) Kind() FrameKind { return FrameKind(f.meta & 3) }
@@ -90,7 +91,7 @@ func (f Frame) Event() string {
 	if f.Kind() != FramePush {
 		return ""
 	}
-	raw := f.native[len(pushHead):f.nameEnd()]
+	raw := f.rawName()
 	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
 		return eventName(raw)
 	}

@@ -40,6 +40,14 @@ func (l *lender[T]) get(k *boxes[T]) []T {
 	return a
 }
 
+// append appends v to a, taking an array from the lender when a has none.
+func (l *lender[T]) append(k *boxes[T], a []T, v T) []T {
+	if a == nil {
+		a = l.get(k)
+	}
+	return append(a, v)
+}
+
 // put lends a, whose elements must be cleared, in a box of k's.
 func (l *lender[T]) put(k *boxes[T], a []T) {
 	if cap(a) == 0 || cap(a) > l.max {

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,9 +21,9 @@ import (
 // pendingArrays, for the next connection that sends, instead of staying
 // with an idle one.
 func TestIdleConnectionHoldsNoQueue(t *testing.T) {
-	// A slow first save sets the pipe going: the messages after it are
-	// stored in groups, by the pipe's goroutine, from its queue.
-	st := &gatedStore{Store: NewMemoryStore(MemoryOptions{}), release: make(chan struct{})}
+	st := &twoGates{gatedStore: gatedStore{Store: NewMemoryStore(MemoryOptions{}), release: make(chan struct{})},
+		entered: make(chan struct{}), release2: make(chan struct{})}
+	defer st.open() // before the hub closes, whatever failed
 	h := quietHub(t, Config{Store: st, MaxEventsPerSecond: -1, MaxMessagesPerMinute: -1})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -54,19 +55,31 @@ func TestIdleConnectionHoldsNoQueue(t *testing.T) {
 		return !c.writing && c.queue == nil && c.spare == nil
 	}, 5*time.Second, 5*time.Millisecond, "the idle connection still holds its queue")
 
-	// Messages sent without waiting for their acks, after a slow one.
+	// Messages sent without waiting for their acks. The slow first save
+	// (on the read goroutine) sets the pipe going; the second slow one
+	// holds the pipe's goroutine while the rest wait in its queue.
 	room, err := h.CreateRoom(ctx, c.currentUser(), RoomOptions{Name: "pipe"})
 	require.NoError(t, err)
-	slow := wire.AppendClient(nil, "message", []byte(`{"roomId":"`+room.ID+`","content":"slow"}`), 1000)
-	require.NoError(t, ws.Write(ctx, websocket.MessageText, slow))
-	time.Sleep(time.Millisecond)
-	close(st.release)
-	const sends = 20 // a group the old pipe kept (it dropped arrays past 32)
-	for i := range sends {
-		frame := wire.AppendClient(nil, "message", []byte(`{"roomId":"`+room.ID+`","content":"m`+strconv.Itoa(i)+`"}`), uint64(i+1))
+	send := func(content string, ack uint64) {
+		frame := wire.AppendClient(nil, "message", []byte(`{"roomId":"`+room.ID+`","content":"`+content+`"}`), ack)
 		require.NoError(t, ws.Write(ctx, websocket.MessageText, frame))
 	}
-	for acks := 0; acks < sends+1; {
+	send("slow", 1000)
+	time.Sleep(time.Millisecond)
+	close(st.release)
+	send("slow2", 1001)
+	<-st.entered
+	const sends = 20 // a group the old pipe kept (it dropped arrays past 32)
+	for i := range sends {
+		send("m"+strconv.Itoa(i), uint64(i+1))
+	}
+	require.Eventually(t, func() bool {
+		c.sends.mu.Lock()
+		defer c.sends.mu.Unlock()
+		return c.sends.running && len(c.sends.queue) == sends
+	}, 5*time.Second, time.Millisecond, "the sends wait in the pipe's queue")
+	st.open()
+	for acks := 0; acks < sends+2; {
 		_, data, err := ws.Read(ctx)
 		require.NoError(t, err)
 		acks += strings.Count(string(data), `"ack":`)
@@ -76,4 +89,34 @@ func TestIdleConnectionHoldsNoQueue(t *testing.T) {
 		defer c.sends.mu.Unlock()
 		return !c.sends.running && c.sends.queue == nil
 	}, 5*time.Second, 5*time.Millisecond, "the idle connection still holds its queue of messages to store")
+}
+
+// twoGates is a gatedStore whose message "slow2" closes entered, then
+// waits for release2.
+type twoGates struct {
+	gatedStore
+	entered, release2 chan struct{}
+	once              sync.Once
+}
+
+// open releases both gates, once.
+func (s *twoGates) open() {
+	s.once.Do(func() {
+		select {
+		case <-s.release:
+		default:
+			close(s.release)
+		}
+		close(s.release2)
+	})
+}
+
+func (s *twoGates) SaveMessage(ctx context.Context, m Message) (Message, bool, error) {
+	if m.Content == "slow2" {
+		saved, dup, err := s.Store.SaveMessage(ctx, m)
+		close(s.entered)
+		<-s.release2
+		return saved, dup, err
+	}
+	return s.gatedStore.SaveMessage(ctx, m)
 }

@@ -122,10 +122,7 @@ func (c *conn) pipeSend(s pendingSend) {
 	for len(p.queue) >= maxPipelined {
 		p.wait()
 	}
-	if p.queue == nil {
-		p.queue = pendingArrays.get(&p.boxes)
-	}
-	p.queue = append(p.queue, s)
+	p.queue = pendingArrays.append(&p.boxes, p.queue, s)
 	if p.want > 0 && len(p.queue) >= p.want {
 		p.fill()
 	}

@@ -280,18 +280,14 @@ func (h *Hub) ServeTransport(t Transport, r *http.Request, token string) {
 	pre, refused := h.admitRequest(r.Context(), token, "")
 	if refused != nil {
 		_ = t.Close(StatusRateLimited, refused.Message)
-		if p, ok := t.(parker); ok {
-			p.Served()
-		}
+		served(t)
 		return
 	}
 	if c := h.open(t, r, token, pre); c != nil {
 		h.serve(c)
 		return
 	}
-	if p, ok := t.(parker); ok {
-		p.Served()
-	}
+	served(t)
 }
 
 // serve runs a connection open returned until it ends, then stops counting
@@ -302,7 +298,12 @@ func (h *Hub) serve(c *conn) {
 		return
 	}
 	h.connsWG.Done()
-	if p, ok := c.t.(parker); ok {
+	served(c.t)
+}
+
+// served tells a parker that the hub is done with it.
+func served(t Transport) {
+	if p, ok := t.(parker); ok {
 		p.Served()
 	}
 }
