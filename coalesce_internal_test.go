@@ -1,12 +1,18 @@
 package realtime
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
+
+	"github.com/realtime-go/realtime/internal/wire"
 )
 
 // TestLatestWaitsInBigRooms: a room state (member-count) goes to a room of
@@ -110,4 +116,50 @@ func TestOneFlushAtATime(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Equal(t, []string{"1", "2"}, wrote, "the latest state is written last")
+}
+
+// TestMemberCountEndsCurrent: the publications of concurrent joins may
+// arrive in another order than their counts were taken (on one node, or
+// from several); the member-count members get last is the room's count
+// now, not the count of the publication that arrived last.
+func TestMemberCountEndsCurrent(t *testing.T) {
+	h := quietHub(t, Config{LargeRoom: 2, PresenceCoalesce: 20 * time.Millisecond, MaxEventsPerSecond: -1})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, c := dialOnly(ctx, t, h, "wendy")
+	room, err := h.CreateRoom(ctx, c.currentUser(), RoomOptions{Name: "big"})
+	require.NoError(t, err)
+	require.NoError(t, ws.Write(ctx, websocket.MessageText, wire.AppendClient(nil, "join-room", []byte(`{"roomId":"`+room.ID+`"}`), 1)))
+	for joined := false; !joined; { // the room's events reach the watcher from here
+		_, data, err := ws.Read(ctx)
+		require.NoError(t, err)
+		joined = strings.Contains(string(data), `"ack":1`)
+	}
+	// nextCount returns the next member-count the watcher gets.
+	nextCount := func() int {
+		for {
+			_, data, err := ws.Read(ctx)
+			require.NoError(t, err)
+			for line := range strings.SplitSeq(string(data), "\n") {
+				var push struct {
+					Event string
+					Data  memberCount
+				}
+				if json.Unmarshal([]byte(line), &push) == nil && push.Event == "member-count" {
+					require.Equal(t, room.ID, push.Data.RoomID)
+					return push.Data.MemberCount
+				}
+			}
+		}
+	}
+	for i := range 4 {
+		_, err := h.AddMember(ctx, room.ID, UserRef{ID: fmt.Sprint("u", i)}, "")
+		require.NoError(t, err)
+	}
+	for nextCount() != 5 {
+	}
+	// A join's publication that took its count (3) before the last joins
+	// and arrives after them.
+	h.publishMembership(ctx, room.ID, "user-joined", UserRef{ID: "u1"}, 3)
+	require.Equal(t, 5, nextCount(), "the count now, not the late publication's")
 }

@@ -143,7 +143,7 @@ func New(cfg Config) (*Hub, error) {
 		conns:    newConnLimits(cfg),
 	}
 	h.turns.seed = maphash.MakeSeed()
-	h.coal.every, h.coal.run, h.coal.toRoom = cfg.PresenceCoalesce, h.goTimer, h.toRoom
+	h.coal.every, h.coal.run, h.coal.toRoom = cfg.PresenceCoalesce, h.goTimer, h.writeLatest
 	h.coal.budget = max(cfg.LargeRoom, coalesceAbove)
 	if h.store == nil {
 		h.store = NewMemoryStore(MemoryOptions{})

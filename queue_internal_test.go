@@ -25,20 +25,9 @@ func TestIdleConnectionHoldsNoQueue(t *testing.T) {
 		entered: make(chan struct{}), release2: make(chan struct{})}
 	defer st.open() // before the hub closes, whatever failed
 	h := quietHub(t, Config{Store: st, MaxEventsPerSecond: -1, MaxMessagesPerMinute: -1})
-	srv := httptest.NewServer(h)
-	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/?username=quinn", nil)
-	require.NoError(t, err)
-	defer ws.CloseNow()
-	ws.SetReadLimit(-1)
-	_, data, err := ws.Read(ctx) // connected
-	require.NoError(t, err)
-	require.Contains(t, string(data), `"connected"`)
-	conns := h.fan.allConns()
-	require.Len(t, conns, 1)
-	c := conns[0]
+	ws, c := dialOnly(ctx, t, h, "quinn")
 
 	const pushes = 200 // several batches, which grow the queue
 	for i := range pushes {
@@ -89,6 +78,24 @@ func TestIdleConnectionHoldsNoQueue(t *testing.T) {
 		defer c.sends.mu.Unlock()
 		return !c.sends.running && c.sends.queue == nil
 	}, 5*time.Second, 5*time.Millisecond, "the idle connection still holds its queue of messages to store")
+}
+
+// dialOnly serves h, connects its only client, as user name, reads its
+// connected and returns its socket and the hub's side of it.
+func dialOnly(ctx context.Context, t *testing.T, h *Hub, name string) (*websocket.Conn, *conn) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/?username="+name, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { ws.CloseNow() })
+	ws.SetReadLimit(-1)
+	_, data, err := ws.Read(ctx)
+	require.NoError(t, err)
+	require.Contains(t, string(data), `"connected"`)
+	conns := h.fan.allConns()
+	require.Len(t, conns, 1)
+	return ws, conns[0]
 }
 
 // twoGates is a gatedStore whose message "slow2" closes entered, then

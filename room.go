@@ -183,6 +183,28 @@ func (h *Hub) publishMembership(ctx context.Context, roomID, event string, user 
 	}
 }
 
+// writeLatest writes a room's latest state, as the coalescer flushes it,
+// to the room's local connections, and returns how many there are. A
+// member-count is read again from the Store: publications of concurrent
+// joins and leaves, on this node or others, may arrive in another order
+// than their counts were taken, and the last to arrive must not leave
+// members with an older count. The one published is written when the read
+// fails.
+func (h *Hub) writeLatest(roomID string, f Frame) int {
+	if string(f.rawName()) == "member-count" {
+		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.StoreTimeout)
+		room, err := h.store.GetRoom(ctx, roomID)
+		cancel()
+		if err == nil {
+			b, err := encodePush("member-count", memberCount{RoomID: roomID, MemberCount: room.MemberCount})
+			if fresh, ok := pushFrame(b); err == nil && ok {
+				f = fresh
+			}
+		}
+	}
+	return h.toRoom(roomID, f)
+}
+
 // memberCount is the data of member-count.
 type memberCount struct {
 	RoomID      string `json:"roomId"`
