@@ -2,11 +2,13 @@ package realtime
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/realtime-go/realtime/adapter"
@@ -107,5 +109,94 @@ func TestSendsStopWaitingWhenCancelled(t *testing.T) {
 		// sender's); after the cancel every queued send publishes at once,
 		// so all are done within one such deadline, not four.
 		require.LessOrEqual(t, time.Since(start), 10*time.Second)
+	})
+}
+
+// lateSave is the memory store, except that the message "first" waits for
+// release before the store numbers it.
+type lateSave struct {
+	Store
+	release chan struct{}
+}
+
+func (s *lateSave) SaveMessage(ctx context.Context, m Message) (Message, bool, error) {
+	if m.Content == "first" {
+		<-s.release
+	}
+	return s.Store.SaveMessage(ctx, m)
+}
+
+// holdAdapter is an in-process broker that holds the room publication of
+// seq hold until release closes: a publisher that stalls.
+type holdAdapter struct {
+	localBroker
+	localPresence
+	hold    uint64
+	release chan struct{}
+}
+
+func (a *holdAdapter) Publish(ctx context.Context, ch adapter.Channel, payload []byte) error {
+	if p, err := decodeEnvelope(payload); err == nil && ch.Kind == adapter.ChannelRoom && p.Seq == a.hold {
+		<-a.release
+	}
+	return a.localBroker.Publish(ctx, ch, payload)
+}
+
+// TestTurnOrderIsNotSeqOrder: sends take their turns before the Store
+// numbers them, so the message of an earlier turn may be numbered after
+// later ones and be published first, long before them. The room's
+// subscribers still get every message, in seq order, even when the Store
+// has dropped the earlier ones from its history meanwhile: the repair of
+// the gap waits for this node's sends that had their turn.
+func TestTurnOrderIsNotSeqOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := &lateSave{Store: NewMemoryStore(MemoryOptions{HistorySize: 3}), release: make(chan struct{})}
+		ad := &holdAdapter{hold: 1, release: make(chan struct{})}
+		h := quietHub(t, Config{Broker: ad, Store: st})
+		ctx := context.Background()
+		owner := User{ID: "olga", Username: "olga"}
+		room, err := h.CreateRoom(ctx, owner, RoomOptions{Name: "turns"})
+		require.NoError(t, err)
+		sub, err := h.Subscribe(ctx, owner, room.ID, SubscribeOptions{})
+		require.NoError(t, err)
+		defer sub.Close()
+
+		var wg sync.WaitGroup
+		post := func(content string) {
+			wg.Go(func() {
+				_, err := h.PostMessage(ctx, PostOptions{RoomID: room.ID, Content: content})
+				assert.NoError(t, err)
+			})
+			synctest.Wait()
+		}
+		post("first") // the first turn, numbered last (7)
+		want := []string{"second", "m3", "m4", "m5", "m6", "m7"}
+		for _, content := range want {
+			post(content) // seqs 1 to 6; the store keeps 4 to 6 only
+		}
+		close(st.release)
+		// 7 is published and held by the subscriber's node for the gap
+		// before it; 1's publication stalls behind a slow broker, for far
+		// longer than a repair used to wait before it skipped the gap (some
+		// 200 ms) but within the repair's bound (StoreTimeout, 10 s).
+		time.Sleep(5 * time.Second)
+		close(ad.release)
+		wg.Wait()
+
+		want = append(want, "first")
+		var got []string
+		for len(got) < len(want) {
+			select {
+			case ev := <-sub.Events():
+				if ev.Event == "new-message" {
+					var m Message
+					require.NoError(t, json.Unmarshal(ev.Data, &m))
+					got = append(got, m.Content)
+				}
+			case <-time.After(time.Minute):
+				require.Equal(t, want, got, "messages missing")
+			}
+		}
+		require.Equal(t, want, got)
 	})
 }

@@ -37,7 +37,8 @@ type roomSeq struct {
 	last       uint64        // seq of the last message delivered here
 	held       []publication // early arrivals, while repairing or baselining
 	repairing  bool
-	baselining bool // the first subscriber reads the baseline: hold arrivals
+	repairs    uint64 // repairs started: the number of the latest
+	baselining bool   // the first subscriber reads the baseline: hold arrivals
 	// floors holds, for connections that resumed, the last seq their
 	// replay sent them: live messages up to it are not sent to them again.
 	floors map[*conn]uint64
@@ -67,13 +68,12 @@ func (h *Hub) deliverInOrder(room string, p publication) {
 		// than when the repair looks again.
 		rs.last = p.Seq
 		h.sendRoom(room, rs, p.Seq, p.Frame)
-		rs.drain(h, room, false)
+		rs.drain(h, room, 0)
 		return
 	case rs.repairing || p.Seq != rs.last+1:
 		rs.held = append(rs.held, p)
 		if !rs.repairing {
-			rs.repairing = true
-			h.goTimer(func() { h.repair(room, rs) })
+			rs.startRepair(h, room)
 		}
 		return
 	}
@@ -148,11 +148,10 @@ func (rs *roomSeq) setBaseline(h *Hub, room string, b baselineRead) {
 // the Store fill the gap before any that cannot be delivered yet. The
 // caller holds rs.mu.
 func (rs *roomSeq) deliverHeld(h *Hub, room string) {
-	if len(rs.held) == 0 || rs.drain(h, room, false) || rs.repairing {
+	if len(rs.held) == 0 || rs.drain(h, room, 0) || rs.repairing {
 		return
 	}
-	rs.repairing = true
-	h.goTimer(func() { h.repair(room, rs) })
+	rs.startRepair(h, room)
 }
 
 // missedMessages are the messages a resuming connection missed, read from
@@ -224,79 +223,131 @@ func (m *missedMessages) readMore(ctx context.Context, h *Hub, room string) {
 	}
 }
 
-// repair fills the gap before the held messages from the Store, then
-// delivers them. A message the Store does not have after a few tries is
-// given up on, so that the room does not stall.
-func (h *Hub) repair(room string, rs *roomSeq) {
-	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.StoreTimeout)
-	defer cancel()
+// startRepair starts a repair of rs, which supersedes any still running.
+// The caller holds rs.mu.
+func (rs *roomSeq) startRepair(h *Hub, room string) {
+	rs.repairing = true
+	rs.repairs++
+	run := rs.repairs
+	h.goTimer(func() { h.repair(room, rs, run) })
+}
+
+// repair fills the gaps before the held messages, then delivers them. A
+// message that neither this node's sends nor the Store bring after a few
+// tries is given up on, so that the room does not stall. It returns as
+// soon as another repair (run) supersedes it: only the latest may skip a
+// gap.
+func (h *Hub) repair(room string, rs *roomSeq, run uint64) {
+	// step delivers what it can with rs.mu held, skipping what is missing
+	// before held messages up to seq forceTo, and reports whether the
+	// repair is over: nothing is held any more, or it was superseded.
+	step := func(forceTo uint64, fill func()) bool {
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		if rs.repairs != run {
+			return true
+		}
+		if fill != nil {
+			fill()
+		}
+		return rs.drain(h, room, forceTo)
+	}
 	// A message that is merely late (published out of order by concurrent
-	// sends) usually arrives within moments: give it that before asking the
-	// Store.
+	// sends) usually arrives within moments: give it that first.
 	rs.mu.Lock()
 	late := len(rs.held) > 0 // a resync holds nothing and goes to the Store
 	rs.mu.Unlock()
 	if late {
 		select {
-		case <-ctx.Done():
+		case <-h.ctx.Done():
 		case <-time.After(20 * time.Millisecond):
 		}
-		rs.mu.Lock()
-		done := rs.drain(h, room, false)
-		rs.mu.Unlock()
-		if done {
+		if step(0, nil) {
 			return
 		}
 	}
+	key := streamKey{room: room}
+	cs := h.turns.stripe(key)
 	for attempt := 1; ; attempt++ {
+		// The Store numbers a room's messages as it saves them, which is
+		// not always the order this node's sends took their turns in:
+		// under load, a message whose turn came later may be numbered
+		// first and published long before an earlier one. The messages
+		// missing before those held now were saved before these were
+		// published, so by sends that have their turn by now: wait for
+		// them to publish (a Store that keeps little history may have
+		// dropped them already). Only then is a gap before these skipped.
+		rs.mu.Lock()
+		upTo := rs.heldLast()
+		rs.mu.Unlock()
+		if upTo > 0 {
+			ctx, cancel := context.WithTimeout(h.ctx, h.cfg.StoreTimeout)
+			cs.awaitMark(ctx, key, cs.mark(key))
+			cancel()
+			if step(0, nil) {
+				return
+			}
+		}
 		rs.mu.Lock()
 		from := rs.last
 		rs.mu.Unlock()
+		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.StoreTimeout)
 		msgs, _, err := h.store.History(ctx, HistoryQuery{Stream: RoomStream(room), AfterSeq: from, Limit: h.cfg.ResumeLimit})
-		if err != nil {
+		cancel()
+		if err != nil && h.ctx.Err() == nil {
 			h.log.Warn("realtime: repair a gap", "room", room, "err", err)
 		}
-		rs.mu.Lock()
-		filled := false
-		for _, m := range msgs {
-			if m.Seq != rs.last+1 {
-				continue
-			}
-			filled = true
-			if frame, err := encodeMessagePush("new-message", &m); err == nil {
-				h.sendRoom(room, rs, m.Seq, frame)
-			}
-			rs.last = m.Seq
+		forceTo := uint64(0)
+		if attempt >= 3 || h.ctx.Err() != nil {
+			forceTo = upTo
 		}
-		done := rs.drain(h, room, attempt >= 3)
-		rs.mu.Unlock()
+		filled := false
+		done := step(forceTo, func() {
+			for _, m := range msgs {
+				if m.Seq != rs.last+1 {
+					continue
+				}
+				filled = true
+				if frame, err := encodeMessagePush("new-message", &m); err == nil {
+					h.sendRoom(room, rs, m.Seq, frame)
+				}
+				rs.last = m.Seq
+			}
+		})
 		if filled {
 			h.obs.GapRepaired()
 		}
-		if done {
+		if done || h.ctx.Err() != nil {
 			return
 		}
 		select {
-		case <-ctx.Done():
-			rs.mu.Lock()
-			rs.drain(h, room, true)
-			rs.mu.Unlock()
+		case <-h.ctx.Done():
 			return
-		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+		case <-time.After(time.Duration(min(attempt, 3)) * 50 * time.Millisecond):
 		}
 	}
 }
 
+// heldLast returns the highest seq held, or 0. The caller holds rs.mu.
+func (rs *roomSeq) heldLast() uint64 {
+	var last uint64
+	for _, p := range rs.held {
+		last = max(last, p.Seq)
+	}
+	return last
+}
+
 // drain delivers the held messages that follow rs.last, dropping those
-// heard before; with force it skips over what is still missing. It reports
-// whether nothing is held any more, and ends the repair then.
-func (rs *roomSeq) drain(h *Hub, room string, force bool) bool {
+// heard before; it skips over what is still missing before those up to
+// seq forceTo. It reports whether nothing is held any more, and ends the
+// repair then.
+func (rs *roomSeq) drain(h *Hub, room string, forceTo uint64) bool {
 	slices.SortFunc(rs.held, func(a, b publication) int { return cmp.Compare(a.Seq, b.Seq) })
 	kept := rs.held[:0]
 	for _, p := range rs.held {
 		switch {
 		case p.Seq <= rs.last:
-		case p.Seq == rs.last+1 || force:
+		case p.Seq == rs.last+1 || p.Seq <= forceTo:
 			if p.Seq != rs.last+1 {
 				h.log.Warn("realtime: messages lost before this one", "room", room, "from", rs.last+1, "to", p.Seq-1)
 			}
@@ -322,8 +373,7 @@ func (h *Hub) resync() {
 		rs := &lr.seq
 		rs.mu.Lock()
 		if !rs.repairing && rs.known {
-			rs.repairing = true
-			h.goTimer(func() { h.repair(room, rs) })
+			rs.startRepair(h, room)
 		}
 		rs.mu.Unlock()
 	}
@@ -337,12 +387,15 @@ type chainStripe struct {
 	ended   sync.Cond // signalled when a turn ends and someone waits
 	waiting int
 	turns   map[streamKey]turns
+	runs    uint64 // runs of turns begun: the last one's number
 }
 
-// turns are a stream's: every turn before next has ended, and so have
+// turns are a stream's, in the current run (from the first turn taken
+// while none was in flight): every turn before next has ended, and so have
 // those in early, which ended out of order (a send that gave up waiting,
 // or panicked) and wait for the ones before them.
 type turns struct {
+	run         uint64
 	taken, next uint64
 	early       []uint64
 }
@@ -355,7 +408,11 @@ func (cs *chainStripe) take(stream streamKey) uint64 {
 		cs.turns = make(map[streamKey]turns)
 		cs.ended.L = &cs.mu
 	}
-	t := cs.turns[stream]
+	t, ok := cs.turns[stream]
+	if !ok {
+		cs.runs++
+		t.run = cs.runs
+	}
 	turn := t.taken
 	t.taken++
 	cs.turns[stream] = t
@@ -365,9 +422,37 @@ func (cs *chainStripe) take(stream streamKey) uint64 {
 // await returns once every turn of stream before turn has ended, or ctx
 // has.
 func (cs *chainStripe) await(ctx context.Context, stream streamKey, turn uint64) {
+	cs.wait(ctx, func() bool { return cs.turns[stream].next >= turn })
+}
+
+// turnsMark is where a stream's turns stood (chainStripe.mark).
+type turnsMark struct {
+	run, taken uint64
+}
+
+// mark returns where stream's turns stand now, for awaitMark.
+func (cs *chainStripe) mark(stream streamKey) turnsMark {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if cs.turns[stream].next >= turn {
+	t := cs.turns[stream]
+	return turnsMark{run: t.run, taken: t.taken}
+}
+
+// awaitMark returns once every turn of stream taken before m has ended, or
+// ctx has.
+func (cs *chainStripe) awaitMark(ctx context.Context, stream streamKey, m turnsMark) {
+	cs.wait(ctx, func() bool {
+		t, ok := cs.turns[stream]
+		return !ok || t.run != m.run || t.next >= m.taken
+	})
+}
+
+// wait returns once passed, called with cs.mu held, reports true, or ctx
+// has ended.
+func (cs *chainStripe) wait(ctx context.Context, passed func() bool) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if passed() {
 		return
 	}
 	stop := context.AfterFunc(ctx, func() {
@@ -376,7 +461,7 @@ func (cs *chainStripe) await(ctx context.Context, stream streamKey, turn uint64)
 		cs.ended.Broadcast()
 	})
 	defer stop()
-	for cs.turns[stream].next < turn && ctx.Err() == nil {
+	for !passed() && ctx.Err() == nil {
 		cs.waiting++
 		cs.ended.Wait()
 		cs.waiting--
