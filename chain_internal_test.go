@@ -127,19 +127,110 @@ func (s *lateSave) SaveMessage(ctx context.Context, m Message) (Message, bool, e
 }
 
 // holdAdapter is an in-process broker that holds the room publication of
-// seq hold until release closes: a publisher that stalls.
+// seq hold until release closes (a publisher that stalls), and loses that
+// of seq drop (a link that blinked).
 type holdAdapter struct {
 	localBroker
 	localPresence
-	hold    uint64
-	release chan struct{}
+	hold, drop uint64
+	release    chan struct{}
 }
 
 func (a *holdAdapter) Publish(ctx context.Context, ch adapter.Channel, payload []byte) error {
-	if p, err := decodeEnvelope(payload); err == nil && ch.Kind == adapter.ChannelRoom && p.Seq == a.hold {
-		<-a.release
+	if p, err := decodeEnvelope(payload); err == nil && ch.Kind == adapter.ChannelRoom && p.Seq > 0 {
+		switch p.Seq {
+		case a.hold:
+			<-a.release
+		case a.drop:
+			return nil
+		}
 	}
 	return a.localBroker.Publish(ctx, ch, payload)
+}
+
+// forgetful is the memory store, except that its history has none of a
+// room's messages, or, with hang set, never answers; and that the message
+// "stuck" waits for release before it is saved.
+type forgetful struct {
+	Store
+	hang    bool
+	release chan struct{}
+}
+
+func (s *forgetful) History(ctx context.Context, q HistoryQuery) ([]Message, bool, error) {
+	if q.AfterSeq == 0 {
+		return s.Store.History(ctx, q) // a baseline, not a repair
+	}
+	if s.hang {
+		<-ctx.Done()
+		return nil, false, ctx.Err()
+	}
+	return nil, false, nil
+}
+
+func (s *forgetful) SaveMessage(ctx context.Context, m Message) (Message, bool, error) {
+	if m.Content == "stuck" {
+		<-s.release
+	}
+	return s.Store.SaveMessage(ctx, m)
+}
+
+// TestLostMessageIsSkippedInTime: a message the broker lost and the
+// Store cannot give back is skipped, and the ones after it delivered,
+// after a few tries, or at the latest after StoreTimeout when the Store
+// does not answer; a send that took its turn after the gap was seen is
+// not waited for, as it cannot fill it.
+func TestLostMessageIsSkippedInTime(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		hang   bool
+		within time.Duration
+	}{
+		{"store answers", false, time.Second},
+		{"store hangs", true, defaultStoreTimeout + time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				st := &forgetful{Store: NewMemoryStore(MemoryOptions{}), hang: tc.hang, release: make(chan struct{})}
+				h := quietHub(t, Config{Broker: &holdAdapter{drop: 2}, Store: st})
+				ctx := context.Background()
+				owner := User{ID: "olga", Username: "olga"}
+				room, err := h.CreateRoom(ctx, owner, RoomOptions{Name: "gap"})
+				require.NoError(t, err)
+				sub, err := h.Subscribe(ctx, owner, room.ID, SubscribeOptions{})
+				require.NoError(t, err)
+				defer sub.Close()
+				next := func() string {
+					for ev := range sub.Events() {
+						if ev.Event == "new-message" {
+							var m Message
+							require.NoError(t, json.Unmarshal(ev.Data, &m))
+							return m.Content
+						}
+					}
+					t.Fatal("the subscription ended")
+					return ""
+				}
+				post := func(content string) {
+					_, err := h.PostMessage(ctx, PostOptions{RoomID: room.ID, Content: content})
+					require.NoError(t, err)
+				}
+				post("one")
+				require.Equal(t, "one", next())
+				post("two") // lost
+				start := time.Now()
+				post("three") // held for the gap
+				var wg sync.WaitGroup
+				wg.Go(func() { post("stuck") }) // a turn taken after the gap was seen
+				synctest.Wait()
+				require.Equal(t, "three", next())
+				require.LessOrEqual(t, time.Since(start), tc.within)
+				close(st.release)
+				wg.Wait()
+				require.Equal(t, "stuck", next())
+			})
+		})
+	}
 }
 
 // TestTurnOrderIsNotSeqOrder: sends take their turns before the Store

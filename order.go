@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -223,21 +224,41 @@ func (m *missedMessages) readMore(ctx context.Context, h *Hub, room string) {
 	}
 }
 
+// repairMark is where a repair stands: the highest seq held, and this
+// node's send turns of the room when it was held.
+type repairMark struct {
+	upTo  uint64
+	turns turnsMark
+}
+
 // startRepair starts a repair of rs, which supersedes any still running.
 // The caller holds rs.mu.
 func (rs *roomSeq) startRepair(h *Hub, room string) {
 	rs.repairing = true
 	rs.repairs++
 	run := rs.repairs
-	h.goTimer(func() { h.repair(room, rs, run) })
+	key := streamKey{room: room}
+	m := repairMark{upTo: rs.heldLast(), turns: h.turns.stripe(key).mark(key)}
+	h.goTimer(func() { h.repair(room, rs, run, m) })
 }
 
 // repair fills the gaps before the held messages, then delivers them. A
 // message that neither this node's sends nor the Store bring after a few
-// tries is given up on, so that the room does not stall. It returns as
-// soon as another repair (run) supersedes it: only the latest may skip a
-// gap.
-func (h *Hub) repair(room string, rs *roomSeq, run uint64) {
+// tries, or within StoreTimeout, is given up on, so that the room does not
+// stall. It returns as soon as another repair (run) supersedes it: only
+// the latest may skip a gap.
+//
+// The Store numbers a room's messages as it saves them, which is not
+// always the order this node's sends took their turns in: under load, a
+// message whose turn came later may be numbered first and published long
+// before an earlier one. A message missing before a held one was saved
+// before that one was published, so by a send that had its turn by the
+// time it was held (m): the repair waits for those sends to publish
+// before it asks the Store, which may have dropped their messages from a
+// short history already, and before it skips a gap.
+func (h *Hub) repair(room string, rs *roomSeq, run uint64, m repairMark) {
+	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.StoreTimeout)
+	defer cancel()
 	// step delivers what it can with rs.mu held, skipping what is missing
 	// before held messages up to seq forceTo, and reports whether the
 	// repair is over: nothing is held any more, or it was superseded.
@@ -253,13 +274,11 @@ func (h *Hub) repair(room string, rs *roomSeq, run uint64) {
 		return rs.drain(h, room, forceTo)
 	}
 	// A message that is merely late (published out of order by concurrent
-	// sends) usually arrives within moments: give it that first.
-	rs.mu.Lock()
-	late := len(rs.held) > 0 // a resync holds nothing and goes to the Store
-	rs.mu.Unlock()
-	if late {
+	// sends) usually arrives within moments: give it that first. A resync
+	// holds nothing, and goes to the Store.
+	if m.upTo > 0 {
 		select {
-		case <-h.ctx.Done():
+		case <-ctx.Done():
 		case <-time.After(20 * time.Millisecond):
 		}
 		if step(0, nil) {
@@ -268,63 +287,59 @@ func (h *Hub) repair(room string, rs *roomSeq, run uint64) {
 	}
 	key := streamKey{room: room}
 	cs := h.turns.stripe(key)
-	for attempt := 1; ; attempt++ {
-		// The Store numbers a room's messages as it saves them, which is
-		// not always the order this node's sends took their turns in:
-		// under load, a message whose turn came later may be numbered
-		// first and published long before an earlier one. The messages
-		// missing before those held now were saved before these were
-		// published, so by sends that have their turn by now: wait for
-		// them to publish (a Store that keeps little history may have
-		// dropped them already). Only then is a gap before these skipped.
+	for attempt := 1; ctx.Err() == nil; attempt++ {
 		rs.mu.Lock()
 		upTo := rs.heldLast()
 		rs.mu.Unlock()
+		if upTo > m.upTo { // held since: their gaps may be of later turns
+			m = repairMark{upTo: upTo, turns: cs.mark(key)}
+		}
 		if upTo > 0 {
-			ctx, cancel := context.WithTimeout(h.ctx, h.cfg.StoreTimeout)
-			cs.awaitMark(ctx, key, cs.mark(key))
-			cancel()
+			cs.awaitMark(ctx, key, m.turns)
 			if step(0, nil) {
 				return
+			}
+			if ctx.Err() != nil {
+				break
 			}
 		}
 		rs.mu.Lock()
 		from := rs.last
 		rs.mu.Unlock()
-		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.StoreTimeout)
 		msgs, _, err := h.store.History(ctx, HistoryQuery{Stream: RoomStream(room), AfterSeq: from, Limit: h.cfg.ResumeLimit})
-		cancel()
-		if err != nil && h.ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil {
 			h.log.Warn("realtime: repair a gap", "room", room, "err", err)
 		}
 		forceTo := uint64(0)
-		if attempt >= 3 || h.ctx.Err() != nil {
-			forceTo = upTo
+		if attempt >= 3 {
+			forceTo = m.upTo
 		}
 		filled := false
 		done := step(forceTo, func() {
-			for _, m := range msgs {
-				if m.Seq != rs.last+1 {
+			for i := range msgs {
+				if msgs[i].Seq != rs.last+1 {
 					continue
 				}
 				filled = true
-				if frame, err := encodeMessagePush("new-message", &m); err == nil {
-					h.sendRoom(room, rs, m.Seq, frame)
+				if frame, err := encodeMessagePush("new-message", &msgs[i]); err == nil {
+					h.sendRoom(room, rs, msgs[i].Seq, frame)
 				}
-				rs.last = m.Seq
+				rs.last = msgs[i].Seq
 			}
 		})
 		if filled {
 			h.obs.GapRepaired()
 		}
-		if done || h.ctx.Err() != nil {
+		if done {
 			return
 		}
 		select {
-		case <-h.ctx.Done():
-			return
+		case <-ctx.Done():
 		case <-time.After(time.Duration(min(attempt, 3)) * 50 * time.Millisecond):
 		}
+	}
+	if h.ctx.Err() == nil { // out of time: deliver what is held (not when closing)
+		step(math.MaxUint64, nil)
 	}
 }
 
