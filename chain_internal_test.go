@@ -193,26 +193,9 @@ func TestLostMessageIsSkippedInTime(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				st := &forgetful{Store: NewMemoryStore(MemoryOptions{}), hang: tc.hang, release: make(chan struct{})}
 				h := quietHub(t, Config{Broker: &holdAdapter{drop: 2}, Store: st})
-				ctx := context.Background()
-				owner := User{ID: "olga", Username: "olga"}
-				room, err := h.CreateRoom(ctx, owner, RoomOptions{Name: "gap"})
-				require.NoError(t, err)
-				sub, err := h.Subscribe(ctx, owner, room.ID, SubscribeOptions{})
-				require.NoError(t, err)
-				defer sub.Close()
-				next := func() string {
-					for ev := range sub.Events() {
-						if ev.Event == "new-message" {
-							var m Message
-							require.NoError(t, json.Unmarshal(ev.Data, &m))
-							return m.Content
-						}
-					}
-					t.Fatal("the subscription ended")
-					return ""
-				}
+				room, next := watchRoom(t, h)
 				post := func(content string) {
-					_, err := h.PostMessage(ctx, PostOptions{RoomID: room.ID, Content: content})
+					_, err := h.PostMessage(context.Background(), PostOptions{RoomID: room, Content: content})
 					require.NoError(t, err)
 				}
 				post("one")
@@ -233,6 +216,35 @@ func TestLostMessageIsSkippedInTime(t *testing.T) {
 	}
 }
 
+// watchRoom creates a room and subscribes its owner to it; next returns
+// the content of the next message the subscription receives, or fails the
+// test after a minute (in a synctest bubble, of its fake time).
+func watchRoom(t *testing.T, h *Hub) (roomID string, next func() string) {
+	t.Helper()
+	owner := User{ID: "olga", Username: "olga"}
+	room, err := h.CreateRoom(context.Background(), owner, RoomOptions{Name: "watched"})
+	require.NoError(t, err)
+	sub, err := h.Subscribe(context.Background(), owner, room.ID, SubscribeOptions{})
+	require.NoError(t, err)
+	t.Cleanup(sub.Close)
+	return room.ID, func() string {
+		timeout := time.After(time.Minute)
+		for {
+			select {
+			case ev, ok := <-sub.Events():
+				require.True(t, ok, "the subscription ended")
+				if ev.Event == "new-message" {
+					var m Message
+					require.NoError(t, json.Unmarshal(ev.Data, &m))
+					return m.Content
+				}
+			case <-timeout:
+				t.Fatal("no message within a minute")
+			}
+		}
+	}
+}
+
 // TestTurnOrderIsNotSeqOrder: sends take their turns before the Store
 // numbers them, so the message of an earlier turn may be numbered after
 // later ones and be published first, long before them. The room's
@@ -244,18 +256,11 @@ func TestTurnOrderIsNotSeqOrder(t *testing.T) {
 		st := &lateSave{Store: NewMemoryStore(MemoryOptions{HistorySize: 3}), release: make(chan struct{})}
 		ad := &holdAdapter{hold: 1, release: make(chan struct{})}
 		h := quietHub(t, Config{Broker: ad, Store: st})
-		ctx := context.Background()
-		owner := User{ID: "olga", Username: "olga"}
-		room, err := h.CreateRoom(ctx, owner, RoomOptions{Name: "turns"})
-		require.NoError(t, err)
-		sub, err := h.Subscribe(ctx, owner, room.ID, SubscribeOptions{})
-		require.NoError(t, err)
-		defer sub.Close()
-
+		room, next := watchRoom(t, h)
 		var wg sync.WaitGroup
 		post := func(content string) {
 			wg.Go(func() {
-				_, err := h.PostMessage(ctx, PostOptions{RoomID: room.ID, Content: content})
+				_, err := h.PostMessage(context.Background(), PostOptions{RoomID: room, Content: content})
 				assert.NoError(t, err)
 			})
 			synctest.Wait()
@@ -276,17 +281,8 @@ func TestTurnOrderIsNotSeqOrder(t *testing.T) {
 
 		want = append(want, "first")
 		var got []string
-		for len(got) < len(want) {
-			select {
-			case ev := <-sub.Events():
-				if ev.Event == "new-message" {
-					var m Message
-					require.NoError(t, json.Unmarshal(ev.Data, &m))
-					got = append(got, m.Content)
-				}
-			case <-time.After(time.Minute):
-				require.Equal(t, want, got, "messages missing")
-			}
+		for range want {
+			got = append(got, next())
 		}
 		require.Equal(t, want, got)
 	})
