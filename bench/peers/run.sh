@@ -3,7 +3,7 @@
 # module, runs every scenario against realtime, centrifuge and melody,
 # interleaved (realtime, centrifuge, melody for each scenario, the whole
 # list REPS times), each run against a fresh server process of its own, and
-# prints one markdown table of the medians. About 8 minutes on 2 cores.
+# prints one markdown table of the medians. About 12 minutes on 2 cores.
 #
 #   bench/peers/run.sh                 # from the repository root, or anywhere
 #   REPS=1 DURATION=3s bench/peers/run.sh     # a quick look
@@ -69,6 +69,7 @@ scenarios=(
   "window-1000|-scenario fanout -mode window -members 1000 -window 64 -duration $DURATION"
   "window-5000|-scenario fanout -mode window -members 5000 -window 64 -duration $DURATION"
   "rooms|-scenario rooms -rooms 200 -members 10 -count 20"
+  "rooms-sustained|-scenario rooms -rooms 200 -members 10 -count 100"
   "burst|-scenario fanout -mode burst -members 1000 -burst 2000"
   "paced|-scenario fanout -mode paced -members 1000 -rate 20 -duration $DURATION"
   "idle|-scenario idle -conns 10000"
