@@ -287,3 +287,45 @@ func TestTurnOrderIsNotSeqOrder(t *testing.T) {
 		require.Equal(t, want, got)
 	})
 }
+
+// TestTurnsMark: a mark waits for the turns taken before it, not for those
+// taken after it; a mark from a run of turns that ended (every turn ended,
+// and the counters started again) waits for nothing of the next run.
+func TestTurnsMark(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var cs chainStripe
+		key := streamKey{room: "r"}
+		passed := func(m turnsMark) bool {
+			done := make(chan struct{})
+			go func() {
+				cs.awaitMark(t.Context(), key, m)
+				close(done)
+			}()
+			synctest.Wait()
+			select {
+			case <-done:
+				return true
+			default:
+				return false
+			}
+		}
+		require.True(t, passed(cs.mark(key)), "no turns: nothing to wait for")
+
+		first, second := cs.take(key), cs.take(key)
+		m := cs.mark(key)
+		later := cs.take(key)
+		require.False(t, passed(m), "two turns before the mark are in flight")
+		cs.end(key, second) // out of order: the first still holds it back
+		require.False(t, passed(m))
+		cs.end(key, first)
+		require.True(t, passed(m), "the turns before the mark ended; a later one is in flight")
+
+		cs.end(key, later) // the run ends
+		again := cs.take(key)
+		require.Zero(t, again, "a new run counts from zero")
+		stale := turnsMark{run: m.run, taken: 5}
+		require.True(t, passed(stale), "a mark of an ended run waits for nothing")
+		require.False(t, passed(cs.mark(key)), "the new run's turn is in flight")
+		cs.end(key, again)
+	})
+}
