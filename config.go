@@ -127,8 +127,10 @@ type Config struct {
 	// WriteTimeout bounds one write to a connection. Zero: 10s.
 	WriteTimeout time.Duration
 	// StoreTimeout bounds each read the hub makes of the Store outside a
-	// client's request, and those of a join's resume and sequencing.
-	// Zero: 10s.
+	// client's request, and those of a join's resume and sequencing; and
+	// how long a room waits, on a node that heard a later message first,
+	// for a missing one (from the node's own sends, or read back from the
+	// Store) before it delivers the later ones without it. Zero: 10s.
 	StoreTimeout time.Duration
 	// PublishTimeout bounds how long a stored message waits for a remote
 	// Broker to take its publication (during an outage, say); the sender
