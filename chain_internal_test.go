@@ -112,15 +112,16 @@ func TestSendsStopWaitingWhenCancelled(t *testing.T) {
 	})
 }
 
-// lateSave is the memory store, except that the message "first" waits for
-// release before the store numbers it.
+// lateSave is a Store whose message late waits for release before it is
+// numbered.
 type lateSave struct {
 	Store
+	late    string
 	release chan struct{}
 }
 
 func (s *lateSave) SaveMessage(ctx context.Context, m Message) (Message, bool, error) {
-	if m.Content == "first" {
+	if m.Content == s.late {
 		<-s.release
 	}
 	return s.Store.SaveMessage(ctx, m)
@@ -148,13 +149,11 @@ func (a *holdAdapter) Publish(ctx context.Context, ch adapter.Channel, payload [
 	return a.localBroker.Publish(ctx, ch, payload)
 }
 
-// forgetful is the memory store, except that its history has none of a
-// room's messages, or, with hang set, never answers; and that the message
-// "stuck" waits for release before it is saved.
+// forgetful is a lateSave whose history has none of a room's messages,
+// or, with hang set, never answers.
 type forgetful struct {
-	Store
-	hang    bool
-	release chan struct{}
+	lateSave
+	hang bool
 }
 
 func (s *forgetful) History(ctx context.Context, q HistoryQuery) ([]Message, bool, error) {
@@ -166,13 +165,6 @@ func (s *forgetful) History(ctx context.Context, q HistoryQuery) ([]Message, boo
 		return nil, false, ctx.Err()
 	}
 	return nil, false, nil
-}
-
-func (s *forgetful) SaveMessage(ctx context.Context, m Message) (Message, bool, error) {
-	if m.Content == "stuck" {
-		<-s.release
-	}
-	return s.Store.SaveMessage(ctx, m)
 }
 
 // TestLostMessageIsSkippedInTime: a message the broker lost and the
@@ -191,7 +183,7 @@ func TestLostMessageIsSkippedInTime(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				st := &forgetful{Store: NewMemoryStore(MemoryOptions{}), hang: tc.hang, release: make(chan struct{})}
+				st := &forgetful{lateSave: lateSave{Store: NewMemoryStore(MemoryOptions{}), late: "stuck", release: make(chan struct{})}, hang: tc.hang}
 				h := quietHub(t, Config{Broker: &holdAdapter{drop: 2}, Store: st})
 				room, next := watchRoom(t, h)
 				post := func(content string) {
@@ -253,7 +245,7 @@ func watchRoom(t *testing.T, h *Hub) (roomID string, next func() string) {
 // the gap waits for this node's sends that had their turn.
 func TestTurnOrderIsNotSeqOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		st := &lateSave{Store: NewMemoryStore(MemoryOptions{HistorySize: 3}), release: make(chan struct{})}
+		st := &lateSave{Store: NewMemoryStore(MemoryOptions{HistorySize: 3}), late: "first", release: make(chan struct{})}
 		ad := &holdAdapter{hold: 1, release: make(chan struct{})}
 		h := quietHub(t, Config{Broker: ad, Store: st})
 		room, next := watchRoom(t, h)

@@ -68,10 +68,16 @@ func (co *coalescer) latest(room, key string, frame Frame) {
 	co.mu.Lock()
 	defer co.mu.Unlock()
 	co.schedule()
+	co.keep(roomKey{room, key}, frame)
+}
+
+// keep keeps frame as the state k for the next flush. The caller holds
+// co.mu.
+func (co *coalescer) keep(k roomKey, frame Frame) {
 	if co.rooms == nil {
 		co.rooms = make(map[roomKey]Frame)
 	}
-	co.rooms[roomKey{room, key}] = frame
+	co.rooms[k] = frame
 }
 
 // schedule makes sure a flush comes. The caller holds co.mu.
@@ -99,10 +105,7 @@ func (co *coalescer) flush() {
 	for k, f := range rooms {
 		if _, wait := co.quiet[k.room]; wait { // for a later flush
 			delete(rooms, k)
-			if co.rooms == nil {
-				co.rooms = make(map[roomKey]Frame)
-			}
-			co.rooms[k] = f
+			co.keep(k, f)
 		}
 	}
 	co.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
@@ -15,107 +16,99 @@ import (
 	"github.com/realtime-go/realtime/internal/wire"
 )
 
+// countFrame is a member-count push whose data is n.
+func countFrame(t *testing.T, n int) Frame {
+	t.Helper()
+	f, ok := pushFrame(fmt.Appendf(nil, `{"event":"member-count","data":%d}`, n))
+	require.True(t, ok)
+	return f
+}
+
 // TestLatestWaitsInBigRooms: a room state (member-count) goes to a room of
 // at most budget connections at every flush, while a room with more waits
 // one window per budget of connections before its next state, and then
 // sends the latest one: a room of any size costs a node at most budget
-// frames a window, and no last state is lost.
+// frames a window, and no last state is lost. In a bubble, whose clock
+// the waits are measured on exactly.
 func TestLatestWaitsInBigRooms(t *testing.T) {
-	size := map[string]int{"small": 10, "big": 100}
-	var mu sync.Mutex
-	var wrote []string
-	co := &coalescer{
-		every:  100 * time.Millisecond,
-		budget: 10,
-		run:    func(func()) {}, // the test flushes
-		toRoom: func(room string, f Frame) int {
-			mu.Lock()
-			defer mu.Unlock()
-			wrote = append(wrote, room+" "+string(f.Data()))
-			return size[room]
-		},
-	}
-	count := func(n int) Frame {
-		f, ok := pushFrame(fmt.Appendf(nil, `{"event":"member-count","data":%d}`, n))
-		require.True(t, ok)
-		return f
-	}
-	took := func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		w := wrote
-		wrote = nil
-		return w
-	}
+	synctest.Test(t, func(t *testing.T) {
+		size := map[string]int{"small": 10, "big": 100}
+		var wrote []string
+		co := &coalescer{
+			every:  100 * time.Millisecond,
+			budget: 10,
+			run:    func(func()) {}, // the test flushes
+			toRoom: func(room string, f Frame) int {
+				wrote = append(wrote, room+" "+string(f.Data()))
+				return size[room]
+			},
+		}
+		took := func() []string {
+			w := wrote
+			wrote = nil
+			return w
+		}
 
-	co.latest("small", "member-count", count(1))
-	co.latest("big", "member-count", count(1))
-	co.flush()
-	flushed := time.Now() // the wait began before
-	require.ElementsMatch(t, []string{"small 1", "big 1"}, took())
+		co.latest("small", "member-count", countFrame(t, 1))
+		co.latest("big", "member-count", countFrame(t, 1))
+		co.flush()
+		require.ElementsMatch(t, []string{"small 1", "big 1"}, took())
 
-	// The big room reached 100 connections: it waits 100ms × 99/10, 990ms,
-	// keeping only its latest state; the small room does not wait.
-	co.latest("small", "member-count", count(2))
-	co.latest("big", "member-count", count(2))
-	co.latest("big", "member-count", count(3))
-	co.flush()
-	require.Equal(t, []string{"small 2"}, took())
-	co.flush()
-	require.Empty(t, took())
+		// The big room reached 100 connections: it waits 100ms × 99/10,
+		// 990ms, keeping only its latest state; the small room does not.
+		co.latest("small", "member-count", countFrame(t, 2))
+		co.latest("big", "member-count", countFrame(t, 2))
+		co.latest("big", "member-count", countFrame(t, 3))
+		co.flush()
+		require.Equal(t, []string{"small 2"}, took())
+		time.Sleep(989 * time.Millisecond)
+		co.flush()
+		require.Empty(t, took(), "still waiting")
 
-	time.Sleep(990*time.Millisecond - time.Since(flushed) + 10*time.Millisecond)
-	co.flush()
-	require.Equal(t, []string{"big 3"}, took(), "the latest state, once the wait is over")
-	co.mu.Lock()
-	defer co.mu.Unlock()
-	require.Contains(t, co.quiet, "big", "and it waits again")
-	require.Empty(t, co.rooms)
+		time.Sleep(time.Millisecond)
+		co.flush()
+		require.Equal(t, []string{"big 3"}, took(), "the latest state, once the wait is over")
+		require.Contains(t, co.quiet, "big", "and it waits again")
+		require.Empty(t, co.rooms)
+	})
 }
 
 // TestOneFlushAtATime: a state that comes while a flush is still writing
 // an older one waits for that flush to end, so that members never end
 // with the older state last.
 func TestOneFlushAtATime(t *testing.T) {
-	var mu sync.Mutex
-	var wrote []string
-	writing, release := make(chan struct{}), make(chan struct{})
-	co := &coalescer{
-		every:  10 * time.Millisecond,
-		budget: 10,
-		run:    func(fn func()) { go fn() },
-		toRoom: func(room string, f Frame) int {
-			if string(f.Data()) == "1" {
-				close(writing)
-				<-release // a slow write: thousands of connections
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			wrote = append(wrote, string(f.Data()))
-			return 5
-		},
-	}
-	count := func(n int) Frame {
-		f, ok := pushFrame(fmt.Appendf(nil, `{"event":"member-count","data":%d}`, n))
-		require.True(t, ok)
-		return f
-	}
-	co.latest("r", "member-count", count(1))
-	<-writing
-	co.latest("r", "member-count", count(2))
-	time.Sleep(100 * time.Millisecond) // ten windows: a second flush would have begun
-	mu.Lock()
-	require.Empty(t, wrote, "no flush writes while another is writing")
-	mu.Unlock()
-	close(release)
-	require.Eventually(t, func() bool {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var wrote []string
+		writing, release := make(chan struct{}), make(chan struct{})
+		co := &coalescer{
+			every:  10 * time.Millisecond,
+			budget: 10,
+			run:    func(fn func()) { go fn() },
+			toRoom: func(room string, f Frame) int {
+				if string(f.Data()) == "1" {
+					close(writing)
+					<-release // a slow write: thousands of connections
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				wrote = append(wrote, string(f.Data()))
+				return 5
+			},
+		}
+		co.latest("r", "member-count", countFrame(t, 1))
+		<-writing
+		co.latest("r", "member-count", countFrame(t, 2))
+		time.Sleep(100 * time.Millisecond) // ten windows: a second flush would have begun
+		mu.Lock()
+		require.Empty(t, wrote, "no flush writes while another is writing")
+		mu.Unlock()
+		close(release)
+		time.Sleep(100 * time.Millisecond)
 		mu.Lock()
 		defer mu.Unlock()
-		return len(wrote) == 2
-	}, 5*time.Second, 5*time.Millisecond)
-	mu.Lock()
-	defer mu.Unlock()
-	require.Equal(t, []string{"1", "2"}, wrote, "the latest state is written last")
+		require.Equal(t, []string{"1", "2"}, wrote, "the latest state is written last")
+	})
 }
 
 // TestMemberCountEndsCurrent: the publications of concurrent joins may

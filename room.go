@@ -170,7 +170,7 @@ func (h *Hub) publishMembership(ctx context.Context, roomID, event string, user 
 	var err error
 	if h.isLarge(count) {
 		p.Op, p.Key = opLatest, "member-count"
-		p.Frame, err = encodePush("member-count", memberCount{RoomID: roomID, MemberCount: count})
+		p.Frame, err = encodeMemberCount(roomID, count)
 	} else {
 		p.Key = "member:" + user.ID
 		p.Frame, err = encodePush(event, roomUser{RoomID: roomID, User: user})
@@ -195,14 +195,21 @@ func (h *Hub) writeLatest(roomID string, f Frame) int {
 		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.StoreTimeout)
 		room, err := h.store.GetRoom(ctx, roomID)
 		cancel()
+		var b []byte
 		if err == nil {
-			b, err := encodePush("member-count", memberCount{RoomID: roomID, MemberCount: room.MemberCount})
-			if fresh, ok := pushFrame(b); err == nil && ok {
-				f = fresh
-			}
+			b, err = encodeMemberCount(roomID, room.MemberCount)
+		}
+		if fresh, ok := pushFrame(b); err == nil && ok {
+			f = fresh
 		}
 	}
 	return h.toRoom(roomID, f)
+}
+
+// encodeMemberCount encodes the member-count push of a room of count
+// members.
+func encodeMemberCount(roomID string, count int) ([]byte, error) {
+	return encodePush("member-count", memberCount{RoomID: roomID, MemberCount: count})
 }
 
 // memberCount is the data of member-count.
