@@ -219,7 +219,7 @@ func (h *Hub) PostMessage(ctx context.Context, o PostOptions) (Message, error) {
 		req.Type = TypeSystem
 	}
 	m := Message{
-		ID: newID("m"), RoomID: req.RoomID, RecipientID: req.RecipientID,
+		ID: newSortedID("m"), RoomID: req.RoomID, RecipientID: req.RecipientID,
 		Sender: UserRef{Username: o.SenderName}, Content: req.Content, Type: req.Type,
 		ReplyToID: req.ReplyToID, Metadata: req.Metadata, CreatedAt: now(), ClientMsgID: req.ClientMsgID,
 	}

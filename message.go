@@ -136,7 +136,7 @@ func (h *Hub) prepareMessage(ctx context.Context, c *conn, ack uint64, data json
 		return pendingSend{}, Errorf(CodeRateLimited, "more than %d messages a minute", h.cfg.MaxMessagesPerMinute)
 	}
 	m := Message{
-		ID:          newID("m"),
+		ID:          newSortedID("m"),
 		RoomID:      req.RoomID,
 		RecipientID: req.RecipientID,
 		SenderID:    u.ID, // never from the payload

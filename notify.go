@@ -113,7 +113,7 @@ func (h *Hub) notify(ctx context.Context, userIDs []string, n Notification) ([]N
 		}
 		seen[u] = true
 		c := n
-		c.ID, c.UserID, c.CreatedAt, c.ReadAt = newID("n"), u, t, nil
+		c.ID, c.UserID, c.CreatedAt, c.ReadAt = newSortedID("n"), u, t, nil
 		ns = append(ns, c)
 	}
 	if len(ns) == 0 {
