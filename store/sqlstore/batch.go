@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
+
 	"github.com/realtime-go/realtime"
 )
 
@@ -56,7 +58,7 @@ func (b pgBatch) lockRooms(ctx context.Context, pairs []roomUser) (map[string]bo
 		LEFT JOIN unnest($1::text[], $2::text[]) AS k (room_id, user_id) ON k.room_id = r.id
 		LEFT JOIN room_members m ON m.room_id = k.room_id AND m.user_id = k.user_id AND NOT m.is_muted
 		WHERE r.id = ANY($1)
-		FOR KEY SHARE OF r`, roomIDs, userIDs)
+		FOR KEY SHARE OF r`, texts(roomIDs), texts(userIDs))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -134,7 +136,8 @@ func (b pgBatch) save(ctx context.Context, msgs []realtime.Message, back []int64
 			JOIN bumped b ON b.stream = t.stream
 		)
 		SELECT stream, last_seq FROM bumped`,
-		streams, n, ids, stream, back, rooms, recipients, senders, names, contents, types, replies, metadata, clientIDs, created)
+		texts(streams), n, texts(ids), texts(stream), back, texts(rooms), texts(recipients), texts(senders),
+		texts(names), texts(contents), texts(types), texts(replies), metadata, texts(clientIDs), times(created))
 	if err != nil {
 		return nil, err
 	}
@@ -158,6 +161,43 @@ func (b pgBatch) save(ctx context.Context, msgs []realtime.Message, back []int64
 }
 
 func (pgBatch) close() {}
+
+// textRef is a string that pgx encodes as text through a pointer: an
+// element of a []*textRef costs no allocation, where pgx boxes each
+// element of a []string in an interface.
+type textRef string
+
+// TextValue implements pgtype.TextValuer.
+func (t *textRef) TextValue() (pgtype.Text, error) {
+	return pgtype.Text{String: string(*t), Valid: true}, nil
+}
+
+// timeRef is a time that pgx encodes as timestamptz through a pointer,
+// as textRef is for text.
+type timeRef time.Time
+
+// TimestamptzValue implements pgtype.TimestamptzValuer.
+func (t *timeRef) TimestamptzValue() (pgtype.Timestamptz, error) {
+	return pgtype.Timestamptz{Time: time.Time(*t), Valid: true}, nil
+}
+
+// times returns s as an array argument of pointers into s.
+func times(s []time.Time) []*timeRef {
+	out := make([]*timeRef, len(s))
+	for i := range s {
+		out[i] = (*timeRef)(&s[i])
+	}
+	return out
+}
+
+// texts returns s as an array argument of pointers into s.
+func texts(s []string) []*textRef {
+	out := make([]*textRef, len(s))
+	for i := range s {
+		out[i] = (*textRef)(&s[i])
+	}
+	return out
+}
 
 // prefixed qualifies each column of a messageCols-like list with p.
 func prefixed(p, cols string) string {
