@@ -23,8 +23,9 @@ type batchOps interface {
 	find(ctx context.Context, reqs []*saveReq) ([]realtime.Message, error)
 	// save adds counts[stream] to the last_seq of each of streams (sorted),
 	// creating it from 0, and inserts msgs (normalized), msgs[i] with the
-	// seq last_seq-back[i] of its stream. It returns the new last_seqs.
-	save(ctx context.Context, msgs []realtime.Message, back []int64, streams []string, counts map[string]int64) (map[string]int64, error)
+	// seq last_seq-back[i] of its stream, of[i]. It returns the new
+	// last_seqs.
+	save(ctx context.Context, msgs []realtime.Message, of []string, back []int64, streams []string, counts map[string]int64) (map[string]int64, error)
 	close()
 }
 
@@ -83,7 +84,7 @@ func (b pgBatch) find(ctx context.Context, reqs []*saveReq) ([]realtime.Message,
 	for i, r := range reqs {
 		ids[i] = r.m.ID
 		if r.m.ClientMsgID != "" {
-			streams = append(streams, r.m.Stream())
+			streams = append(streams, r.stream)
 			senders = append(senders, r.m.SenderID)
 			clientIDs = append(clientIDs, r.m.ClientMsgID)
 		}
@@ -96,20 +97,20 @@ func (b pgBatch) find(ctx context.Context, reqs []*saveReq) ([]realtime.Message,
 		ids, streams, senders, clientIDs)
 }
 
-func (b pgBatch) save(ctx context.Context, msgs []realtime.Message, back []int64, streams []string, counts map[string]int64) (map[string]int64, error) {
+func (b pgBatch) save(ctx context.Context, msgs []realtime.Message, of []string, back []int64, streams []string, counts map[string]int64) (map[string]int64, error) {
 	n := make([]int64, len(streams))
 	for i, st := range streams {
 		n[i] = counts[st]
 	}
 	var (
-		l                                              = len(msgs)
-		ids, stream, rooms, recipients, senders, names = make([]string, l), make([]string, l), make([]string, l), make([]string, l), make([]string, l), make([]string, l)
-		contents, types, replies, clientIDs            = make([]string, l), make([]string, l), make([]string, l), make([]string, l)
-		metadata                                       = make([]*string, l)
-		created                                        = make([]time.Time, l)
+		l                                      = len(msgs)
+		ids, rooms, recipients, senders, names = make([]string, l), make([]string, l), make([]string, l), make([]string, l), make([]string, l)
+		contents, types, replies, clientIDs    = make([]string, l), make([]string, l), make([]string, l), make([]string, l)
+		metadata                               = make([]*string, l)
+		created                                = make([]time.Time, l)
 	)
 	for i, m := range msgs {
-		ids[i], stream[i] = m.ID, m.Stream()
+		ids[i] = m.ID
 		rooms[i], recipients[i], senders[i], names[i] = m.RoomID, m.RecipientID, m.SenderID, m.Sender.Username
 		contents[i], types[i], replies[i], clientIDs[i] = m.Content, string(m.Type), m.ReplyToID, m.ClientMsgID
 		if m.Metadata != nil {
@@ -136,7 +137,7 @@ func (b pgBatch) save(ctx context.Context, msgs []realtime.Message, back []int64
 			JOIN bumped b ON b.stream = t.stream
 		)
 		SELECT stream, last_seq FROM bumped`,
-		texts(streams), n, texts(ids), texts(stream), back, texts(rooms), texts(recipients), texts(senders),
+		texts(streams), n, texts(ids), texts(of), back, texts(rooms), texts(recipients), texts(senders),
 		texts(names), texts(contents), texts(types), texts(replies), metadata, texts(clientIDs), times(created))
 	if err != nil {
 		return nil, err
@@ -297,7 +298,7 @@ func (b *sqliteBatch) find(ctx context.Context, reqs []*saveReq) ([]realtime.Mes
 			return nil, err
 		}
 		if r.m.ClientMsgID != "" {
-			if err := add(byKey.QueryContext(ctx, r.m.Stream(), r.m.SenderID, r.m.ClientMsgID)); err != nil {
+			if err := add(byKey.QueryContext(ctx, r.stream, r.m.SenderID, r.m.ClientMsgID)); err != nil {
 				return nil, err
 			}
 		}
@@ -305,7 +306,7 @@ func (b *sqliteBatch) find(ctx context.Context, reqs []*saveReq) ([]realtime.Mes
 	return out, nil
 }
 
-func (b *sqliteBatch) save(ctx context.Context, msgs []realtime.Message, back []int64, streams []string, counts map[string]int64) (map[string]int64, error) {
+func (b *sqliteBatch) save(ctx context.Context, msgs []realtime.Message, of []string, back []int64, streams []string, counts map[string]int64) (map[string]int64, error) {
 	bump, err := b.prepare(ctx, `INSERT INTO streams (stream, last_seq) VALUES ($1, $2)
 		ON CONFLICT (stream) DO UPDATE SET last_seq = last_seq + excluded.last_seq
 		RETURNING last_seq`)
@@ -330,7 +331,7 @@ func (b *sqliteBatch) save(ctx context.Context, msgs []realtime.Message, back []
 		if m.Metadata != nil {
 			md = string(m.Metadata)
 		}
-		if _, err := insert.ExecContext(ctx, m.ID, m.Stream(), last[m.Stream()]-back[i], null(m.RoomID), null(m.RecipientID),
+		if _, err := insert.ExecContext(ctx, m.ID, of[i], last[of[i]]-back[i], null(m.RoomID), null(m.RecipientID),
 			m.SenderID, m.Sender.Username, m.Content, string(m.Type), null(m.ReplyToID), md, null(m.ClientMsgID),
 			m.CreatedAt.UnixMilli()); err != nil {
 			return nil, err

@@ -14,10 +14,14 @@ import (
 
 // saveReq is one SaveMessage call waiting for its batch.
 type saveReq struct {
-	ctx context.Context
-	m   realtime.Message
-	c   *committer   // the committer of m's stream
-	res chan saveRes // buffered: the committer never waits for the caller
+	ctx    context.Context
+	m      realtime.Message
+	stream string       // m.Stream(), made once
+	c      *committer   // the committer of stream
+	res    chan saveRes // buffered: the committer never waits for the caller
+	// lead is the first request of the call that queued this one (itself,
+	// for SaveMessage): requests with the same lead share ctx.
+	lead *saveReq
 }
 
 // A committer saves the messages of its share of the streams (see
@@ -30,17 +34,20 @@ type committer struct {
 	stopped chan struct{} // closed when commitLoop has returned
 }
 
-// committerOf returns the committer of m's stream.
-func (s *Store) committerOf(m *realtime.Message) *committer {
+// committerOf returns the committer of stream.
+func (s *Store) committerOf(stream string) *committer {
 	if len(s.committers) == 1 {
 		return s.committers[0]
 	}
-	return s.committers[maphash.String(s.seed, m.Stream())%uint64(len(s.committers))]
+	return s.committers[maphash.String(s.seed, stream)%uint64(len(s.committers))]
 }
 
 // newReq returns the request to save m, for its committer.
 func (s *Store) newReq(ctx context.Context, m realtime.Message) *saveReq {
-	return &saveReq{ctx: ctx, m: m, c: s.committerOf(&m), res: make(chan saveRes, 1)}
+	stream := m.Stream()
+	r := &saveReq{ctx: ctx, m: m, stream: stream, c: s.committerOf(stream), res: make(chan saveRes, 1)}
+	r.lead = r
+	return r
 }
 
 type saveRes struct {
@@ -98,6 +105,9 @@ func (s *Store) SaveMessages(ctx context.Context, msgs []realtime.Message) []rea
 	var failed error
 	for _, m := range msgs {
 		r := s.newReq(ctx, m)
+		if len(reqs) > 0 {
+			r.lead = reqs[0]
+		}
 		select {
 		case r.c.queue <- r:
 			reqs = append(reqs, r)
@@ -220,12 +230,19 @@ func (s *Store) saveBatch(reqs []*saveReq) ([]saveRes, error) {
 }
 
 // batchCtx returns the context of a transaction for reqs: done when the
-// Store closes, or when every caller in reqs has given up waiting.
+// Store closes, or when every caller in reqs has given up waiting. It
+// watches each run of requests that one call queued with one context once.
 func (s *Store) batchCtx(reqs []*saveReq) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(s.ctx)
-	left := int64(len(reqs))
-	stops := make([]func() bool, len(reqs))
+	var leads []*saveReq
 	for i, r := range reqs {
+		if i == 0 || r.lead != reqs[i-1].lead {
+			leads = append(leads, r)
+		}
+	}
+	left := int64(len(leads))
+	stops := make([]func() bool, len(leads))
+	for i, r := range leads {
 		stops[i] = context.AfterFunc(r.ctx, func() {
 			if atomic.AddInt64(&left, -1) == 0 {
 				cancel()
@@ -294,13 +311,13 @@ func (s *Store) batchTx(ctx context.Context, fn func(q querier) error) error {
 	return s.tx(ctx, fn)
 }
 
-// clientKey identifies a message for idempotency: stream, sender and
-// clientMsgId; "" when it has no clientMsgId.
-func clientKey(m realtime.Message) string {
+// clientKey identifies a message of stream for idempotency: stream,
+// sender and clientMsgId; "" when it has no clientMsgId.
+func clientKey(stream string, m *realtime.Message) string {
 	if m.ClientMsgID == "" {
 		return ""
 	}
-	return m.Stream() + "\x00" + m.SenderID + "\x00" + m.ClientMsgID
+	return stream + "\x00" + m.SenderID + "\x00" + m.ClientMsgID
 }
 
 // trySaveBatch saves reqs in one transaction. A message that cannot be
@@ -338,7 +355,7 @@ func (s *Store) trySaveBatch(ctx context.Context, reqs []*saveReq, look bool) ([
 		byKey := make(map[string]realtime.Message, len(stored))
 		for _, m := range stored {
 			byID[m.ID] = true
-			if k := clientKey(m); k != "" {
+			if k := clientKey(m.Stream(), &m); k != "" {
 				byKey[k] = m
 			}
 		}
@@ -359,7 +376,7 @@ func (s *Store) trySaveBatch(ctx context.Context, reqs []*saveReq, look bool) ([
 				res[i].err = realtime.ErrForbidden
 				continue
 			}
-			k := clientKey(m)
+			k := clientKey(r.stream, &m)
 			if prev, ok := byKey[k]; ok && k != "" {
 				res[i] = saveRes{m: prev, dup: true}
 				continue
@@ -377,7 +394,7 @@ func (s *Store) trySaveBatch(ctx context.Context, reqs []*saveReq, look bool) ([
 				keys[k] = i
 			}
 			fresh = append(fresh, i)
-			counts[m.Stream()]++
+			counts[r.stream]++
 		}
 		if len(fresh) == 0 {
 			return nil
@@ -386,23 +403,23 @@ func (s *Store) trySaveBatch(ctx context.Context, reqs []*saveReq, look bool) ([
 		// The k-th of the n new messages of a stream gets the seq
 		// last_seq-(n-k), last_seq being the stream's after the bump.
 		msgs := make([]realtime.Message, len(fresh))
+		of := make([]string, len(fresh)) // msgs[n]'s stream
 		back := make([]int64, len(fresh))
 		left := maps.Clone(counts)
 		for n, i := range fresh {
-			m := normalize(reqs[i].m)
-			st := m.Stream()
+			st := reqs[i].stream
 			left[st]--
-			msgs[n], back[n] = m, left[st]
+			msgs[n], of[n], back[n] = normalize(reqs[i].m), st, left[st]
 		}
 		// Streams are bumped in sorted order so that two batches that
 		// share streams lock them in the same order.
 		streams := slices.Sorted(maps.Keys(counts))
-		last, err := ops.save(ctx, msgs, back, streams, counts)
+		last, err := ops.save(ctx, msgs, of, back, streams, counts)
 		if err != nil {
 			return err
 		}
 		for n, i := range fresh {
-			msgs[n].Seq = uint64(last[msgs[n].Stream()] - back[n])
+			msgs[n].Seq = uint64(last[of[n]] - back[n])
 			res[i] = saveRes{m: msgs[n]}
 		}
 		return nil
