@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strings"
 	"time"
@@ -163,41 +164,80 @@ func (b pgBatch) save(ctx context.Context, msgs []realtime.Message, of []string,
 
 func (pgBatch) close() {}
 
-// textRef is a string that pgx encodes as text through a pointer: an
-// element of a []*textRef costs no allocation, where pgx boxes each
-// element of a []string in an interface.
-type textRef string
+// textArray and timeArray are text[] and timestamptz[] arguments that
+// pgx encodes through pointers to their elements (textRef, timeRef, which
+// it encodes as text and timestamptz), without boxing each element in an
+// interface as it does for a []string or []time.Time: an allocation per
+// element of every array. They point into the slices they were made from.
+// Where pgx does not learn the parameters' types from the server (the
+// exec and simple protocol query modes, as behind PgBouncer), it encodes
+// them through Value, as the plain slices; TestQueryExecModes runs the
+// store in each mode.
+type (
+	textArray []*textRef
+	timeArray []*timeRef
+	textRef   string
+	timeRef   time.Time
+)
 
-// TextValue implements pgtype.TextValuer.
-func (t *textRef) TextValue() (pgtype.Text, error) {
-	return pgtype.Text{String: string(*t), Valid: true}, nil
+// texts returns s as a textArray.
+func texts(s []string) textArray {
+	out := make(textArray, len(s))
+	for i := range s {
+		out[i] = (*textRef)(&s[i])
+	}
+	return out
 }
 
-// timeRef is a time that pgx encodes as timestamptz through a pointer,
-// as textRef is for text.
-type timeRef time.Time
-
-// TimestamptzValue implements pgtype.TimestamptzValuer.
-func (t *timeRef) TimestamptzValue() (pgtype.Timestamptz, error) {
-	return pgtype.Timestamptz{Time: time.Time(*t), Valid: true}, nil
-}
-
-// times returns s as an array argument of pointers into s.
-func times(s []time.Time) []*timeRef {
-	out := make([]*timeRef, len(s))
+// times returns s as a timeArray.
+func times(s []time.Time) timeArray {
+	out := make(timeArray, len(s))
 	for i := range s {
 		out[i] = (*timeRef)(&s[i])
 	}
 	return out
 }
 
-// texts returns s as an array argument of pointers into s.
-func texts(s []string) []*textRef {
-	out := make([]*textRef, len(s))
-	for i := range s {
-		out[i] = (*textRef)(&s[i])
+// TextValue implements pgtype.TextValuer.
+func (t *textRef) TextValue() (pgtype.Text, error) {
+	return pgtype.Text{String: string(*t), Valid: true}, nil
+}
+
+// TimestamptzValue implements pgtype.TimestamptzValuer.
+func (t *timeRef) TimestamptzValue() (pgtype.Timestamptz, error) {
+	return pgtype.Timestamptz{Time: time.Time(*t), Valid: true}, nil
+}
+
+// Dimensions, Index and IndexType implement pgtype.ArrayGetter, which pgx
+// prefers to Value where it knows the parameter's type.
+func (a textArray) Dimensions() []pgtype.ArrayDimension { return dimensions(len(a)) }
+func (a textArray) Index(i int) any                     { return a[i] }
+func (a textArray) IndexType() any                      { return new(textRef) }
+func (a timeArray) Dimensions() []pgtype.ArrayDimension { return dimensions(len(a)) }
+func (a timeArray) Index(i int) any                     { return a[i] }
+func (a timeArray) IndexType() any                      { return new(timeRef) }
+
+// dimensions returns the dimensions of a flat array of n elements.
+func dimensions(n int) []pgtype.ArrayDimension {
+	return []pgtype.ArrayDimension{{Length: int32(n), LowerBound: 1}}
+}
+
+// Value implements driver.Valuer: a []string.
+func (a textArray) Value() (driver.Value, error) {
+	out := make([]string, len(a))
+	for i, t := range a {
+		out[i] = string(*t)
 	}
-	return out
+	return out, nil
+}
+
+// Value implements driver.Valuer: a []time.Time.
+func (a timeArray) Value() (driver.Value, error) {
+	out := make([]time.Time, len(a))
+	for i, t := range a {
+		out[i] = time.Time(*t)
+	}
+	return out, nil
 }
 
 // prefixed qualifies each column of a messageCols-like list with p.

@@ -42,11 +42,14 @@ func (s *Store) committerOf(stream string) *committer {
 	return s.committers[maphash.String(s.seed, stream)%uint64(len(s.committers))]
 }
 
-// newReq returns the request to save m, for its committer.
-func (s *Store) newReq(ctx context.Context, m realtime.Message) *saveReq {
+// newReq returns the request to save m, for its committer; lead is the
+// first request of the same call, nil for the first.
+func (s *Store) newReq(ctx context.Context, m realtime.Message, lead *saveReq) *saveReq {
 	stream := m.Stream()
-	r := &saveReq{ctx: ctx, m: m, stream: stream, c: s.committerOf(stream), res: make(chan saveRes, 1)}
-	r.lead = r
+	r := &saveReq{ctx: ctx, m: m, stream: stream, c: s.committerOf(stream), res: make(chan saveRes, 1), lead: lead}
+	if lead == nil {
+		r.lead = r
+	}
 	return r
 }
 
@@ -62,7 +65,7 @@ type saveRes struct {
 // If ctx ends first, SaveMessage returns ctx's error and the message may
 // still be saved.
 func (s *Store) SaveMessage(ctx context.Context, m realtime.Message) (realtime.Message, bool, error) {
-	r := s.newReq(ctx, m)
+	r := s.newReq(ctx, m, nil)
 	select {
 	case r.c.queue <- r:
 	case <-s.closing:
@@ -104,10 +107,11 @@ func (s *Store) SaveMessages(ctx context.Context, msgs []realtime.Message) []rea
 	reqs := make([]*saveReq, 0, len(msgs))
 	var failed error
 	for _, m := range msgs {
-		r := s.newReq(ctx, m)
+		var lead *saveReq
 		if len(reqs) > 0 {
-			r.lead = reqs[0]
+			lead = reqs[0]
 		}
+		r := s.newReq(ctx, m, lead)
 		select {
 		case r.c.queue <- r:
 			reqs = append(reqs, r)

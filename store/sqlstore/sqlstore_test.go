@@ -37,6 +37,22 @@ func TestStoreNoGroupCommit(t *testing.T) {
 	})
 }
 
+// TestQueryExecModes runs the suite on PostgreSQL in the query modes of
+// pgx that do not ask the server for parameter types, as behind PgBouncer
+// in transaction mode: the store's array arguments must encode without
+// them.
+func TestQueryExecModes(t *testing.T) {
+	for _, mode := range []string{"exec", "simple_protocol"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			storetest.Run(t, func(t *testing.T) realtime.Store {
+				dsn := newDSN(t, sqlstore.Postgres) + "&default_query_exec_mode=" + mode
+				return newStore(t, sqlstore.Postgres, openDB(t, sqlstore.Postgres, dsn), sqlstore.Options{})
+			})
+		})
+	}
+}
+
 func TestNew(t *testing.T) {
 	_, err := sqlstore.New(nil, sqlstore.Options{})
 	require.ErrorContains(t, err, "nil *sql.DB")
