@@ -32,6 +32,7 @@ type config struct {
 	parallel int     // connections opened at once
 	size     int     // bytes of each message's payload
 	plain    bool    // pad payloads with 'x' instead of realistic text
+	clientID bool    // give every realtime message a clientMsgId
 
 	duration time.Duration // measured time of window, paced and connect runs
 	setup    time.Duration // cap on connecting and joining before a run
@@ -104,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.size, "size", 100, "payload bytes per message")
 	fs.BoolVar(&c.compress, "compression", false, "offer permessage-deflate (without context takeover) on every connection; the server decides")
 	fs.StringVar(&c.protocol, "protocol", "realtime.v2", "subprotocol to ask a realtime server for: realtime.v2 (message pushes without senderId, as @realtime-go/client asks) or realtime.v1")
+	fs.BoolVar(&c.clientID, "client-msg-id", false, "give every message to a realtime server a random clientMsgId, as the Go and TypeScript clients do (the server then also keeps it in a unique index of its store)")
 	fs.BoolVar(&c.plain, "plain", false, "pad payloads with plain 'x' characters, which JSON never escapes, instead of realistic text (quotes, a backslash, é, emoji)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of window, paced and connect runs")
 	fs.DurationVar(&c.setup, "setup-timeout", 3*time.Minute, "cap on connecting and joining before a run")

@@ -19,10 +19,16 @@ import (
 // a loopback port, and returns its WebSocket URL.
 func newBenchHub(t *testing.T) string {
 	t.Helper()
+	return serveBenchHub(t, nil)
+}
+
+// serveBenchHub is newBenchHub on store (nil: the default).
+func serveBenchHub(t *testing.T, store realtime.Store) string {
+	t.Helper()
 	auth, err := realtime.NewJWT(realtime.JWTConfig{Secret: []byte(defaultSecret)})
 	require.NoError(t, err)
 	hub, err := realtime.New(realtime.Config{
-		Authenticator: auth, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Authenticator: auth, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: store,
 		MaxRoomsPerUser: -1, MaxUsersPerRoom: 100000, MaxMessagesPerMinute: -1, MaxEventsPerSecond: -1,
 	})
 	require.NoError(t, err)
@@ -32,6 +38,38 @@ func newBenchHub(t *testing.T) string {
 		srv.Close()
 	})
 	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+}
+
+// With -client-msg-id every message reaches the store with a clientMsgId
+// of its own; without, with none.
+func TestClientMsgIDs(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		store := realtime.NewMemoryStore(realtime.MemoryOptions{})
+		url := serveBenchHub(t, store)
+		args := []string{"-url", url, "-scenario", "rooms", "-rooms", "1", "-members", "3", "-count", "5"}
+		if on {
+			args = append(args, "-client-msg-id")
+		}
+		var out strings.Builder
+		require.NoError(t, run(t.Context(), args, &out, io.Discard))
+		require.Contains(t, out.String(), "15 sent, 45 of 45 delivered")
+		rooms, err := store.ListRooms(t.Context(), "u0")
+		require.NoError(t, err)
+		require.Len(t, rooms, 1)
+		msgs, _, err := store.History(t.Context(), realtime.HistoryQuery{Stream: realtime.RoomStream(rooms[0].ID), Limit: 100})
+		require.NoError(t, err)
+		require.Len(t, msgs, 16, "the warm-up and 15 sent")
+		seen := make(map[string]bool)
+		for _, m := range msgs {
+			if !on {
+				require.Empty(t, m.ClientMsgID)
+				continue
+			}
+			require.NotEmpty(t, m.ClientMsgID)
+			require.False(t, seen[m.SenderID+" "+m.ClientMsgID], "%s sent %s twice", m.SenderID, m.ClientMsgID)
+			seen[m.SenderID+" "+m.ClientMsgID] = true
+		}
+	}
 }
 
 // TestScenariosAgainstHub runs every scenario, small, against a real hub

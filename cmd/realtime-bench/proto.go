@@ -42,7 +42,7 @@ func newProto(cfg config, client *http.Client) (proto, error) {
 		if cfg.protocol != wire.Subprotocol && cfg.protocol != wire.SubprotocolV2 {
 			return nil, fmt.Errorf("-protocol %q: want %s or %s", cfg.protocol, wire.SubprotocolV2, wire.Subprotocol)
 		}
-		return &realtimeProto{url: cfg.url, client: client, tokens: tokens, subprotocol: cfg.protocol}, nil
+		return &realtimeProto{url: cfg.url, client: client, tokens: tokens, subprotocol: cfg.protocol, clientIDs: cfg.clientID}, nil
 	case "centrifuge":
 		return &centrifugeProto{url: cfg.url, client: client, tokens: tokens}, nil
 	case "melody":

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 
@@ -21,6 +22,7 @@ type realtimeProto struct {
 	client      *http.Client
 	tokens      *tokens
 	subprotocol string
+	clientIDs   bool // a random clientMsgId in every message (-client-msg-id)
 }
 
 func (p *realtimeProto) open(ctx context.Context, user, room string) (*wsConn, error) {
@@ -105,6 +107,11 @@ func (p *realtimeProto) appendPublish(dst []byte, room string, payload []byte, s
 	data = wire.AppendString(data, room)
 	data = append(data, `,"content":`...)
 	data = wire.AppendString(data, string(payload))
+	if p.clientIDs {
+		data = append(data, `,"clientMsgId":"b_`...)
+		data = strconv.AppendUint(data, rand.Uint64(), 36)
+		data = append(data, '"')
+	}
 	data = append(data, '}')
 	return wire.AppendClient(dst, "message", data, seq)
 }
