@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -21,12 +22,18 @@ type Raw struct {
 }
 
 // DialRaw opens a bare connection to url with header (an Authorization
-// header, say) and consumes its connected event. The test closes it.
+// header, say) and consumes its connected event. The test closes it. Its
+// socket buffers RawReadBuffer bytes, so that what a raw connection that
+// stops reading leaves unread reaches the hub's send queue, however much
+// the kernel would otherwise buffer (tcp_rmem allows 32 MB on some
+// machines).
 func DialRaw(t testing.TB, url string, header http.Header) *Raw {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: header, Subprotocols: []string{wire.Subprotocol}})
+	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{
+		HTTPClient: rawClient, HTTPHeader: header, Subprotocols: []string{wire.Subprotocol},
+	})
 	require.NoError(t, err)
 	ws.SetReadLimit(-1)
 	t.Cleanup(func() { ws.CloseNow() })
@@ -34,6 +41,26 @@ func DialRaw(t testing.TB, url string, header http.Header) *Raw {
 	require.Equal(t, "connected", r.Read().Event)
 	return r
 }
+
+// RawReadBuffer is the receive buffer of DialRaw's sockets.
+const RawReadBuffer = 256 << 10
+
+// rawClient dials DialRaw's connections.
+var rawClient = &http.Client{Transport: &http.Transport{
+	DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := new(net.Dialer).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		if tc, ok := c.(*net.TCPConn); ok {
+			if err := tc.SetReadBuffer(RawReadBuffer); err != nil {
+				c.Close()
+				return nil, err
+			}
+		}
+		return c, nil
+	},
+}}
 
 // NewRaw reads and writes frames on ws, a connection already open (one
 // that has not authenticated yet, say).
