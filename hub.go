@@ -864,9 +864,14 @@ func (h *Hub) closeLocked() error {
 func newID(prefix string) string {
 	var b [10]byte
 	_, _ = rand.Read(b[:])
+	return encodeID(prefix, idEncoding, b[:])
+}
+
+// encodeID returns prefix, "_" and b in enc.
+func encodeID(prefix string, enc *base32.Encoding, b []byte) string {
 	var out [32]byte
 	id := append(append(out[:0], prefix...), '_')
-	return string(idEncoding.AppendEncode(id, b[:]))
+	return string(enc.AppendEncode(id, b))
 }
 
 // newSortedID returns an id with a prefix whose text sorts in the order
@@ -880,9 +885,7 @@ func newSortedID(prefix string) string {
 	var b [13]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMilli())<<16)
 	_, _ = rand.Read(b[6:])
-	var out [32]byte
-	id := append(append(out[:0], prefix...), '_')
-	return string(sortedIDEncoding.AppendEncode(id, b[:]))
+	return encodeID(prefix, sortedIDEncoding, b[:])
 }
 
 // sortedIDEncoding is base32 without padding in an alphabet whose

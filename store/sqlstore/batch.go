@@ -103,22 +103,24 @@ func (b pgBatch) save(ctx context.Context, msgs []realtime.Message, of []string,
 	for i, st := range streams {
 		n[i] = counts[st]
 	}
+	// The columns point into msgs.
 	var (
 		l                                      = len(msgs)
-		ids, rooms, recipients, senders, names = make([]string, l), make([]string, l), make([]string, l), make([]string, l), make([]string, l)
-		contents, types, replies, clientIDs    = make([]string, l), make([]string, l), make([]string, l), make([]string, l)
+		ids, rooms, recipients, senders, names = make(textArray, l), make(textArray, l), make(textArray, l), make(textArray, l), make(textArray, l)
+		contents, types, replies, clientIDs    = make(textArray, l), make(textArray, l), make(textArray, l), make(textArray, l)
 		metadata                               = make([]*string, l)
-		created                                = make([]time.Time, l)
+		created                                = make(timeArray, l)
 	)
-	for i, m := range msgs {
-		ids[i] = m.ID
-		rooms[i], recipients[i], senders[i], names[i] = m.RoomID, m.RecipientID, m.SenderID, m.Sender.Username
-		contents[i], types[i], replies[i], clientIDs[i] = m.Content, string(m.Type), m.ReplyToID, m.ClientMsgID
+	for i := range msgs {
+		m := &msgs[i]
+		ids[i], rooms[i], recipients[i] = (*textRef)(&m.ID), (*textRef)(&m.RoomID), (*textRef)(&m.RecipientID)
+		senders[i], names[i], contents[i] = (*textRef)(&m.SenderID), (*textRef)(&m.Sender.Username), (*textRef)(&m.Content)
+		types[i], replies[i], clientIDs[i] = (*textRef)(&m.Type), (*textRef)(&m.ReplyToID), (*textRef)(&m.ClientMsgID)
 		if m.Metadata != nil {
 			md := string(m.Metadata)
 			metadata[i] = &md
 		}
-		created[i] = m.CreatedAt
+		created[i] = (*timeRef)(&m.CreatedAt)
 	}
 	// One statement: the bump, then the insert that reads its result.
 	rows, err := b.q.QueryContext(ctx, `WITH bumped AS (
@@ -138,8 +140,8 @@ func (b pgBatch) save(ctx context.Context, msgs []realtime.Message, of []string,
 			JOIN bumped b ON b.stream = t.stream
 		)
 		SELECT stream, last_seq FROM bumped`,
-		texts(streams), n, texts(ids), texts(of), back, texts(rooms), texts(recipients), texts(senders),
-		texts(names), texts(contents), texts(types), texts(replies), metadata, texts(clientIDs), times(created))
+		texts(streams), n, ids, texts(of), back, rooms, recipients, senders, names, contents, types, replies, metadata,
+		clientIDs, created)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +170,7 @@ func (pgBatch) close() {}
 // pgx encodes through pointers to their elements (textRef, timeRef, which
 // it encodes as text and timestamptz), without boxing each element in an
 // interface as it does for a []string or []time.Time: an allocation per
-// element of every array. They point into the slices they were made from.
+// element of every array. They point into the values they were made from.
 // Where pgx does not learn the parameters' types from the server (the
 // exec and simple protocol query modes, as behind PgBouncer), it encodes
 // them through Value, as the plain slices; TestQueryExecModes runs the
@@ -185,15 +187,6 @@ func texts(s []string) textArray {
 	out := make(textArray, len(s))
 	for i := range s {
 		out[i] = (*textRef)(&s[i])
-	}
-	return out
-}
-
-// times returns s as a timeArray.
-func times(s []time.Time) timeArray {
-	out := make(timeArray, len(s))
-	for i := range s {
-		out[i] = (*timeRef)(&s[i])
 	}
 	return out
 }

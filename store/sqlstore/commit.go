@@ -12,7 +12,8 @@ import (
 	"github.com/realtime-go/realtime"
 )
 
-// saveReq is one SaveMessage call waiting for its batch.
+// saveReq is a message of a SaveMessage or SaveMessages call, waiting for
+// its batch.
 type saveReq struct {
 	ctx    context.Context
 	m      realtime.Message

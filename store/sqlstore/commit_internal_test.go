@@ -52,16 +52,15 @@ func TestBatchCtxEndsWhenEveryCallerHasGivenUp(t *testing.T) {
 	})
 }
 
-// Stopping a batch's context ends it and releases its watches: callers
-// that give up later change nothing.
+// Stopping a batch's context ends it, while its caller still waits.
 func TestBatchCtxStop(t *testing.T) {
-	s := &Store{ctx: t.Context()}
+	s := &Store{ctx: t.Context(), committers: []*committer{{}}}
 	callerCtx, cancel := context.WithCancel(t.Context())
-	s.committers = []*committer{{}}
+	defer cancel()
 	r := s.newReq(callerCtx, realtime.Message{ID: "m", RoomID: "r"}, nil)
 	ctx, stop := s.batchCtx([]*saveReq{r})
 	require.NoError(t, ctx.Err())
 	stop()
 	require.ErrorIs(t, ctx.Err(), context.Canceled)
-	cancel()
+	require.NoError(t, callerCtx.Err())
 }
