@@ -19,6 +19,10 @@
 #             of plain 'x' instead of the default realistic text)
 #   PIN       1: pin each server to CPU 1 and the bench to CPU 0 (taskset);
 #             default 0: server and bench share both cores
+#   QUIET     before each run, wait (at most 10 s) until the machine's
+#             CPUs are this percent idle over half a second (default 90;
+#             0: do not wait): what the last run left behind (a process
+#             exiting, thousands of sockets closing) must not load the next
 #   PORT      the servers listen on 127.0.0.1:PORT, PORT+1 and PORT+2
 #             (default 8090)
 #   BASE      a git revision: also run the realtime-server built from it, as
@@ -90,6 +94,23 @@ wait_port_free() {
   say "port $1 is still in use"; return 1
 }
 
+# wait_quiet: wait until the CPUs are QUIET percent idle over half a
+# second, or 10 s have passed, so that each run starts on a quiet machine.
+wait_quiet() {
+  [ "${QUIET:-90}" -gt 0 ] || return 0
+  local a b idle total
+  for _ in $(seq 20); do
+    read -ra a < <(grep '^cpu ' /proc/stat)
+    sleep 0.5
+    read -ra b < <(grep '^cpu ' /proc/stat)
+    idle=$(( (b[4] + b[5]) - (a[4] + a[5]) ))
+    total=0
+    for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
+    if [ "$total" -gt 0 ] && [ $(( 100 * idle / total )) -ge "${QUIET:-90}" ]; then return 0; fi
+  done
+  say "-- the machine did not become ${QUIET:-90}% idle within 10 s; running anyway"
+}
+
 server_pid=""
 start_server() { # start_server NAME SCENARIO LOG
   local name=$1 scenario=$2 log=$3 port
@@ -121,6 +142,7 @@ for rep in $(seq "$REPS"); do
     if [ -n "$ONLY" ] && [[ "$scenario" != *"$ONLY"* ]]; then continue; fi
     for name in $SERVERS; do
       log="$WORK/logs/$rep-$scenario-$name"
+      wait_quiet
       start_server "$name" "$scenario" "$log.server"
       # shellcheck disable=SC2086 # flags is a list of words
       if ! "${pin_bench[@]}" "$WORK/realtime-bench" -server "${name%@*}" -name "$name" -url "ws://127.0.0.1:$(port_of "$name")$(
@@ -152,7 +174,7 @@ if [ "${WRITE:-0}" = 1 ]; then
     echo "$began to $(date -u '+%H:%M') UTC at commit \`$commit\`$dirty by"
     echo
     echo '```sh'
-    echo "WRITE=1 REPS=$REPS DURATION=$DURATION STORE=$STORE ADAPTER=$ADAPTER PIN=$PIN${ONLY:+ ONLY=$ONLY}${BASE:+ BASE=$BASE}${BENCH_FLAGS:+ BENCH_FLAGS='$BENCH_FLAGS'} SERVERS='${SERVERS% realtime@*}' bench/peers/run.sh"
+    echo "WRITE=1 REPS=$REPS DURATION=$DURATION STORE=$STORE ADAPTER=$ADAPTER PIN=$PIN QUIET=${QUIET:-90}${ONLY:+ ONLY=$ONLY}${BASE:+ BASE=$BASE}${BENCH_FLAGS:+ BENCH_FLAGS='$BENCH_FLAGS'} SERVERS='${SERVERS% realtime@*}' bench/peers/run.sh"
     echo '```'
     echo
     "$WORK/realtime-bench" -table "$results"
