@@ -21,12 +21,35 @@ const batchBytes = 32 << 10
 // it is empty, owns every write to the socket. An idle connection has only
 // its reader.
 type conn struct {
+	// What send reads and writes comes first, in the first 64 bytes: a
+	// room of thousands sends each message to every connection in turn,
+	// and with these fields spread over the struct the room of 5,000
+	// delivered a third less (BENCHMARKS.md). TestConnLayout keeps it so.
 	hub *Hub
+	// sub is set when the connection is a Subscription's (Hub.Subscribe):
+	// it receives its room's pushes only, and runs no connection hooks.
+	sub *Subscription
+	// qmu guards the send queue, the closing state, the writer's and the
+	// pinger's lifecycle.
+	qmu     sync.Mutex
+	queued  int64
+	queue   []Frame
+	closing bool
+	writing bool // a writer goroutine runs (or the connection is done writing)
+	stopped bool // the connection is over: start no writer or ping
+	// Guarded by qmu too.
+	spare       []Frame
+	boxes       boxes[Frame] // for frameQueues
+	closeCode   StatusCode
+	closeReason string
+	pinger      *time.Timer // the next ping
+	stuck       *time.Timer // ends a write that takes too long; the writer's
+
 	t   Transport
 	id  string
+	ctx context.Context // ends when the connection is done
 
-	ctx    context.Context // ends when the connection is done
-	cancel context.CancelFunc
+	cancel context.CancelFunc // ends ctx
 
 	// wake, over a parker, serves the connection again on a new goroutine
 	// (parker.ReadOrPark); parkHooked is set once the end of ctx aborts
@@ -40,21 +63,6 @@ type conn struct {
 	umu    sync.Mutex
 	user   User
 	authed bool
-
-	// qmu guards the send queue, the closing state, the writer's and the
-	// pinger's lifecycle.
-	qmu         sync.Mutex
-	queue       []Frame
-	spare       []Frame
-	boxes       boxes[Frame] // for frameQueues
-	queued      int64
-	closing     bool
-	closeCode   StatusCode
-	closeReason string
-	writing     bool        // a writer goroutine runs (or the connection is done writing)
-	stopped     bool        // the connection is over: start no writer or ping
-	pinger      *time.Timer // the next ping
-	stuck       *time.Timer // ends a write that takes too long; the writer's
 
 	// held are coalescing frames by key, in arrival order, waiting for the
 	// hub's next flush; guarded by qmu.
@@ -82,10 +90,6 @@ type conn struct {
 	// oneShot marks the connection of a Hub.Do call: it runs one event and
 	// subscribes to nothing.
 	oneShot bool
-
-	// sub is set when the connection is a Subscription's (Hub.Subscribe):
-	// it receives its room's pushes only, and runs no connection hooks.
-	sub *Subscription
 
 	// slot is the connection's place in the hub's limits; the goroutine
 	// that connects it sets it, release gives it back.
