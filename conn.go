@@ -22,10 +22,11 @@ const batchBytes = 32 << 10
 // it is empty, owns every write to the socket. An idle connection has only
 // its reader.
 type conn struct {
-	// What send reads and writes comes first, in the first 64 bytes: a
-	// room of thousands sends each message to every connection in turn,
-	// and with these fields spread over the struct the room of 5,000
-	// delivered a third less (BENCHMARKS.md). TestConnLayout keeps it so.
+	// What send reads and writes on its common path (a frame queued
+	// while a writer runs) comes first, in the first 64 bytes: a room of
+	// thousands sends each message to every connection in turn, and with
+	// these fields spread over the struct the room of 5,000 delivered a
+	// third less (BENCHMARKS.md). TestConnLayout keeps it so.
 	hub *Hub
 	// sub is set when the connection is a Subscription's (Hub.Subscribe):
 	// it receives its room's pushes only, and runs no connection hooks.
@@ -44,7 +45,8 @@ type conn struct {
 	closeCode   StatusCode
 	closeReason string
 	pinger      *time.Timer // the next ping
-	stuck       *time.Timer // ends a write that takes too long; the writer's
+	// stuck ends a write that takes too long; the writer's alone.
+	stuck *time.Timer
 
 	t   Transport
 	id  string
@@ -293,6 +295,15 @@ func (c *conn) take() (batch []Frame, closing, ok bool) {
 // to its queue before it takes it (writeLoop).
 const maxYields = 3
 
+// waitBelow is the queued bytes past which a writer takes its queue
+// without waiting: a frame's worth (batchBytes), or a quarter of
+// Config.SendQueueBytes when that is smaller, so that waiting never brings
+// a queue near the half past which typing and presence frames are dropped,
+// nor near the limit that closes the connection.
+func (c *conn) waitBelow() int64 {
+	return min(batchBytes, c.hub.cfg.SendQueueBytes/4)
+}
+
 // writeLoop writes what is queued, several events per WebSocket frame,
 // until the queue is empty or the connection closes.
 func (c *conn) writeLoop() {
@@ -303,14 +314,15 @@ func (c *conn) writeLoop() {
 		// carries it all. On an idle hub this returns at once.
 		runtime.Gosched()
 		// While they keep adding, let them go on, a few turns more, as
-		// long as each turn adds something and the batch fits a frame: a
-		// writer that took its queue as soon as it ran wrote a room of
-		// 5,000 some 20 events at a time, and the hub and its readers
-		// paid for twice the writes (BENCHMARKS.md, "A writer waits
-		// while its queue grows"). An idle hub adds nothing: one look.
+		// long as each turn adds something and the batch is below
+		// waitBelow: a writer that took its queue as soon as it ran wrote
+		// a room of 5,000 some 20 events at a time, and the hub and its
+		// readers paid for twice the writes (BENCHMARKS.md, "A writer
+		// waits while its queue grows"). On an idle hub nothing is added
+		// meanwhile: one more yield.
 		for range maxYields {
 			n := c.queued.Load()
-			if n >= batchBytes {
+			if n >= c.waitBelow() {
 				break
 			}
 			runtime.Gosched()

@@ -5,10 +5,10 @@ import (
 	"unsafe"
 )
 
-// TestConnLayout: every field conn.send reads or writes is in the first 64
-// bytes of a conn. In a room of 5,000 members, with them spread over the
-// struct, the hub delivered a third less (BENCHMARKS.md, "What send
-// touches, together").
+// TestConnLayout: every field conn.send reads or writes on its common path
+// (a frame queued while a writer runs) is in the first 64 bytes of a conn.
+// In a room of 5,000 members, with them spread over the struct, the hub
+// delivered a third less (BENCHMARKS.md, "What send touches, together").
 func TestConnLayout(t *testing.T) {
 	var c conn
 	for _, f := range []struct {
@@ -26,6 +26,24 @@ func TestConnLayout(t *testing.T) {
 	} {
 		if f.off+f.size > 64 {
 			t.Errorf("conn.%s is at bytes %d to %d; want it in the first 64", f.name, f.off, f.off+f.size)
+		}
+	}
+}
+
+// TestWriterWaitsBelowTheQueueLimits: a writer stops waiting for more
+// (writeLoop) at a frame's worth, or sooner on a hub whose send queues are
+// small, well before the half of SendQueueBytes past which droppable
+// frames are dropped.
+func TestWriterWaitsBelowTheQueueLimits(t *testing.T) {
+	for _, tc := range []struct{ limit, want int64 }{
+		{1 << 20, batchBytes},
+		{4 * batchBytes, batchBytes},
+		{16 << 10, 4 << 10},
+		{256, 64},
+	} {
+		c := &conn{hub: &Hub{cfg: Config{SendQueueBytes: tc.limit}}}
+		if got := c.waitBelow(); got != tc.want || got > tc.limit/2 {
+			t.Errorf("SendQueueBytes %d: the writer waits below %d bytes; want %d", tc.limit, got, tc.want)
 		}
 	}
 }

@@ -3,7 +3,8 @@
 # module, runs every scenario against realtime, centrifuge and melody,
 # interleaved (realtime, centrifuge, melody for each scenario, the whole
 # list REPS times), each run against a fresh server process of its own, and
-# prints one markdown table of the medians. About 12 minutes on 2 cores.
+# prints one markdown table of the medians. About 10 minutes on 2 cores
+# (each run may first wait up to 10 s for a quiet machine: see QUIET).
 #
 #   bench/peers/run.sh                 # from the repository root, or anywhere
 #   REPS=1 DURATION=3s bench/peers/run.sh     # a quick look
@@ -97,8 +98,11 @@ wait_port_free() {
 # wait_quiet: wait until the CPUs are QUIET percent idle over half a
 # second, or 10 s have passed, so that each run starts on a quiet machine.
 wait_quiet() {
+  case "${QUIET:-90}" in
+  '' | *[!0-9]*) say "QUIET=$QUIET: want a whole percentage"; exit 1 ;;
+  esac
   [ "${QUIET:-90}" -gt 0 ] || return 0
-  local a b idle total
+  local a b idle total i
   for _ in $(seq 20); do
     read -ra a < <(grep '^cpu ' /proc/stat)
     sleep 0.5
