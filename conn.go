@@ -320,9 +320,10 @@ func (c *conn) writeLoop() {
 		// readers paid for twice the writes (BENCHMARKS.md, "A writer
 		// waits while its queue grows"). On an idle hub nothing is added
 		// meanwhile: one more yield.
+		limit := c.waitBelow()
 		for range maxYields {
 			n := c.queued.Load()
-			if n >= c.waitBelow() {
+			if n >= limit {
 				break
 			}
 			runtime.Gosched()

@@ -30,11 +30,11 @@ func TestConnLayout(t *testing.T) {
 	}
 }
 
-// TestWriterWaitsBelowTheQueueLimits: a writer stops waiting for more
-// (writeLoop) at a frame's worth, or sooner on a hub whose send queues are
-// small, well before the half of SendQueueBytes past which droppable
-// frames are dropped.
-func TestWriterWaitsBelowTheQueueLimits(t *testing.T) {
+// TestWaitBelow: the queued bytes at which a writer stops waiting for more
+// (conn.waitBelow, which writeLoop reads) are a frame's worth, or less on a
+// hub whose send queues are small, and never past the half of
+// SendQueueBytes beyond which droppable frames are dropped.
+func TestWaitBelow(t *testing.T) {
 	for _, tc := range []struct{ limit, want int64 }{
 		{1 << 20, batchBytes},
 		{4 * batchBytes, batchBytes},

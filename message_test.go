@@ -314,10 +314,10 @@ func TestSlowConsumerClosed(t *testing.T) {
 	// kernel buffers for the stalled member (its receive buffer is
 	// testenv.RawReadBuffer, its send buffer at most 4 MB), and room enough
 	// for bob, who reads, to fall 500 messages behind on a loaded machine
-	// without being closed himself (at 256 KiB he once was). The write stalled since the
-	// flood began must not time out before the test reads the close: the
-	// flood took 50 s under -race on a loaded machine, so WriteTimeout is
-	// far longer than that.
+	// without being closed himself (at 256 KiB he once was). The write
+	// stalled since the flood began must not time out before the test
+	// reads the close: the flood took 50 s under -race on a loaded
+	// machine, so WriteTimeout is far longer than that.
 	env := newTestHub(t, realtime.Config{
 		MaxMessagesPerMinute: -1, MaxEventsPerSecond: -1, MaxMessageLength: 8000,
 		SendQueueBytes: 4 << 20, WriteTimeout: 5 * time.Minute,

@@ -16,14 +16,9 @@ import (
 )
 
 // newBenchHub serves a hub configured as realtime-server configures it, on
-// a loopback port, and returns its WebSocket URL.
-func newBenchHub(t *testing.T) string {
-	t.Helper()
-	return serveBenchHub(t, nil)
-}
-
-// serveBenchHub is newBenchHub on store (nil: the default).
-func serveBenchHub(t *testing.T, store realtime.Store) string {
+// store (nil: the default) and a loopback port, and returns its WebSocket
+// URL.
+func newBenchHub(t *testing.T, store realtime.Store) string {
 	t.Helper()
 	auth, err := realtime.NewJWT(realtime.JWTConfig{Secret: []byte(defaultSecret)})
 	require.NoError(t, err)
@@ -45,7 +40,7 @@ func serveBenchHub(t *testing.T, store realtime.Store) string {
 func TestClientMsgIDs(t *testing.T) {
 	for _, on := range []bool{false, true} {
 		store := realtime.NewMemoryStore(realtime.MemoryOptions{})
-		url := serveBenchHub(t, store)
+		url := newBenchHub(t, store)
 		args := []string{"-url", url, "-scenario", "rooms", "-rooms", "1", "-members", "3", "-count", "5"}
 		if on {
 			args = append(args, "-client-msg-id")
@@ -75,7 +70,7 @@ func TestClientMsgIDs(t *testing.T) {
 // TestScenariosAgainstHub runs every scenario, small, against a real hub
 // over loopback: the realtime.v1 adapter and the bookkeeping agree.
 func TestScenariosAgainstHub(t *testing.T) {
-	url := newBenchHub(t)
+	url := newBenchHub(t, nil)
 	for _, tc := range []struct {
 		name string
 		args []string

@@ -107,15 +107,13 @@ func (s *Store) SaveMessages(ctx context.Context, msgs []realtime.Message) []rea
 	out := make([]realtime.SaveResult, len(msgs))
 	reqs := make([]*saveReq, 0, len(msgs))
 	var failed error
+	var lead *saveReq // the call's first request, once queued
 	for _, m := range msgs {
-		var lead *saveReq
-		if len(reqs) > 0 {
-			lead = reqs[0]
-		}
 		r := s.newReq(ctx, m, lead)
 		select {
 		case r.c.queue <- r:
 			reqs = append(reqs, r)
+			lead = reqs[0]
 			continue
 		case <-s.closing:
 			failed = ErrClosed
