@@ -200,13 +200,12 @@ func (c *conn) enqueueLocked(frame Frame, n int64) {
 // frameQueues lends connections the arrays of their send queue and its
 // spare (a lender): a new connection used to grow its own from one frame to
 // a hundred, a quarter of what the hub allocated in the rooms benchmark,
-// which opens 2,000 connections a run. A new array holds 128 Frames (4 KiB):
-// in a burst a queue passes a hundred, and arrays that started at 16 grew
-// three times on the way, which cost the hub 8% of its CPU in the short
-// rooms run (BENCHMARKS.md, "Queues start at 128 frames"). Only a
-// connection with frames queued holds one. Arrays past 32 KiB of Frames
-// are left to the collector.
-var frameQueues = lender[Frame]{initial: 128, max: 1024}
+// which opens 2,000 connections a run. A new array holds 16 Frames, as many
+// as a connection of a big, quiet room needs: arrays of 128 spared a fresh
+// server some CPU in a burst, and cost a quiet room of 10,000 about 8 KB
+// more per connection at its peak (BENCHMARKS.md, "Queues that start
+// large"). Arrays past 32 KiB of Frames are left to the collector.
+var frameQueues = lender[Frame]{initial: 16, max: 1024}
 
 // sendSub hands frame to a Subscription at once. Its transport never
 // blocks (an event that finds the buffer full ends the subscription), so a
