@@ -200,11 +200,11 @@ func (c *conn) enqueueLocked(frame Frame, n int64) {
 // frameQueues lends connections the arrays of their send queue and its
 // spare (a lender): a new connection used to grow its own from one frame to
 // a hundred, a quarter of what the hub allocated in the rooms benchmark,
-// which opens 2,000 connections a run. A new array holds 16 Frames, as many
-// as a connection of a big, quiet room needs: arrays of 128 spared a fresh
-// server some CPU in a burst, and cost a quiet room of 10,000 about 8 KB
-// more per connection at its peak (BENCHMARKS.md, "Queues that start
-// large"). Arrays past 32 KiB of Frames are left to the collector.
+// which opens 2,000 connections a run. A new array holds 16 Frames, enough
+// for a connection of a big, quiet room: arrays of 128 spared a fresh server
+// some CPU in a burst, and cost a quiet room of 10,000 about 8 KB more per
+// connection at its peak (BENCHMARKS.md, "Queues that start large"). Arrays
+// past 32 KiB of Frames are left to the collector.
 var frameQueues = lender[Frame]{initial: 16, max: 1024}
 
 // sendSub hands frame to a Subscription at once. Its transport never
