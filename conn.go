@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -177,12 +178,14 @@ func (c *conn) send(frame Frame, droppable bool) {
 		return
 	}
 	if queued+n > limit {
-		c.hub.obs.QueueOverflowed()
 		c.closing, c.closeCode, c.closeReason = true, StatusTooSlow, "send queue overflow"
 		c.queue = nil
 		c.queued.Store(0)
 		c.wakeWriterLocked()
 		c.qmu.Unlock()
+		// After the lock: an Observer may call back into the hub, which
+		// may send to this connection or close it.
+		c.hub.obs.QueueOverflowed()
 		return
 	}
 	c.enqueueLocked(frame, n)
@@ -311,6 +314,7 @@ func (c *conn) waitBelow() int64 {
 // until the queue is empty or the connection closes.
 func (c *conn) writeLoop() {
 	defer c.wg.Done()
+	defer c.survive("writer") // writing stays set: no writer starts again
 	for {
 		// Whoever is queueing for this connection right now (the other
 		// members' messages of a busy room) goes first, so that one frame
@@ -396,6 +400,18 @@ func (c *conn) write(batch []Frame) error {
 	return err
 }
 
+// survive, deferred by a goroutine of the connection's own (its writer,
+// its pinger), turns a panic of a Transport or an Observer into the end of
+// this connection, logged, rather than of the process, as a panicking hook
+// is on the reading side.
+func (c *conn) survive(goroutine string) {
+	if p := recover(); p != nil {
+		c.hub.log.Error("realtime: panic in a connection's "+goroutine, "conn", c.id, "panic", p, "stack", string(debug.Stack()))
+		c.cancel()
+		c.t.Abort()
+	}
+}
+
 // writeTimedOut ends the connection: one write has taken WriteTimeout.
 func (c *conn) writeTimedOut() {
 	c.hub.log.Debug("realtime: write timed out", "conn", c.id)
@@ -423,6 +439,7 @@ func (c *conn) ping() {
 	c.wg.Add(1)
 	c.qmu.Unlock()
 	defer c.wg.Done()
+	defer c.survive("pinger")
 	ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.PingTimeout)
 	err := c.t.Ping(ctx)
 	cancel()

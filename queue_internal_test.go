@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,4 +127,44 @@ func (s *twoGates) SaveMessage(ctx context.Context, m Message) (Message, bool, e
 		return saved, dup, err
 	}
 	return s.gatedStore.SaveMessage(ctx, m)
+}
+
+// TestOverflowObserverMayCallBack: the Observer hears of an overflow after
+// the connection's lock is released, so that it may call back into the
+// hub, here closing the same connection, without a deadlock.
+func TestOverflowObserverMayCallBack(t *testing.T) {
+	obs := &overflowCounter{}
+	h := quietHub(t, Config{Observer: obs})
+	f, ok := pushFrame([]byte(`{"event":"note","data":{}}`))
+	require.True(t, ok)
+	c := &conn{hub: h, writing: true} // a writer runs: none is started here
+	obs.then = func() { c.closeWith(StatusPolicy, "observed") }
+	c.queued.Store(h.cfg.SendQueueBytes)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.send(f, false)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("send deadlocked with an Observer that closes the connection")
+	}
+	require.EqualValues(t, 1, obs.overflows.Load())
+	require.True(t, c.closing)
+	require.Equal(t, StatusTooSlow, c.closeCode, "the overflow's close, which came first, wins")
+}
+
+// overflowCounter counts QueueOverflowed calls and runs then after each.
+type overflowCounter struct {
+	NopObserver
+	overflows atomic.Int64
+	then      func()
+}
+
+func (o *overflowCounter) QueueOverflowed() {
+	o.overflows.Add(1)
+	if o.then != nil {
+		o.then()
+	}
 }

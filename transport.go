@@ -23,7 +23,9 @@ import (
 // The Hub calls Read from one goroutine and Write, Close and Abort from
 // another; Ping may run concurrently with both, and so may Abort, which the
 // Hub also calls to end a Write that has taken longer than
-// Config.WriteTimeout.
+// Config.WriteTimeout. A panic in Write, in Ping or in the Close that
+// follows a connection's last Write ends that connection, logged at error
+// level, not the process.
 type Transport interface {
 	// Read returns the next client frame: one JSON object of PROTOCOL.md
 	// section 2. ErrUnsupportedFrame is answered with an invalid error and

@@ -212,3 +212,80 @@ func TestUpgradeThroughWriterWithoutHijack(t *testing.T) {
 	require.Equal(t, http.StatusNotImplemented, resp.StatusCode)
 	require.Equal(t, 0, hub.Stats().Connections)
 }
+
+// panickyTransport panics in Write once armed, and in Ping if pings
+// panic: a Transport with a bug.
+type panickyTransport struct {
+	*chanTransport
+	armed chan struct{}
+	pings bool
+}
+
+func (t *panickyTransport) Ping(ctx context.Context) error {
+	if t.pings {
+		panic("transport bug in Ping")
+	}
+	return t.chanTransport.Ping(ctx)
+}
+
+func (t *panickyTransport) Write(ctx context.Context, frames []realtime.Frame) error {
+	select {
+	case <-t.armed:
+		panic("transport bug")
+	default:
+		return t.chanTransport.Write(ctx, frames)
+	}
+}
+
+// TestWriterPanicEndsTheConnectionOnly: a Transport whose Write panics
+// ends its own connection, as a panicking hook would, and the hub goes on
+// serving the others: the process does not crash.
+func TestWriterPanicEndsTheConnectionOnly(t *testing.T) {
+	env := newTestHub(t, realtime.Config{})
+	alice := env.dial("alice")
+	room := alice.createRoom("panics", nil)
+
+	tr := &panickyTransport{chanTransport: newChanTransport(), armed: make(chan struct{})}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		env.hub.ServeTransport(tr, httptest.NewRequest("GET", "/x", nil), env.token("bob"))
+	}()
+	require.Equal(t, "connected", tr.next(t, func(written) bool { return true }).event)
+	tr.send("join-room", map[string]string{"roomId": room.ID}, 1)
+	require.Equal(t, realtime.FrameReply, tr.next(t, func(w written) bool { return w.ack == 1 }).kind)
+
+	close(tr.armed) // bob's next write panics
+	alice.emit("message", map[string]any{"roomId": room.ID, "content": "to a broken transport"})
+	select {
+	case <-served:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection whose writer panicked was not ended")
+	}
+
+	// Alice's connection and the hub carry on.
+	require.Equal(t, "to a broken transport", testenv.DecodeInto[realtime.Message](t, alice.next("new-message")).Content)
+	alice.emit("message", map[string]any{"roomId": room.ID, "content": "still here"})
+	require.Equal(t, "still here", testenv.DecodeInto[realtime.Message](t, alice.next("new-message")).Content)
+}
+
+// TestPingPanicEndsTheConnectionOnly: the same for a Transport whose Ping
+// panics, on the goroutine that pings.
+func TestPingPanicEndsTheConnectionOnly(t *testing.T) {
+	env := newTestHub(t, realtime.Config{HeartbeatInterval: 50 * time.Millisecond})
+	alice := env.dial("alice")
+	tr := &panickyTransport{chanTransport: newChanTransport(), armed: make(chan struct{}), pings: true}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		env.hub.ServeTransport(tr, httptest.NewRequest("GET", "/x", nil), env.token("bob"))
+	}()
+	require.Equal(t, "connected", tr.next(t, func(written) bool { return true }).event)
+	select {
+	case <-served:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection whose Ping panicked was not ended")
+	}
+	room := alice.createRoom("after a panic", nil)
+	require.Equal(t, "after a panic", room.Name)
+}
