@@ -407,16 +407,21 @@ func (c *conn) write(batch []Frame) error {
 func (c *conn) survive(goroutine string) {
 	if p := recover(); p != nil {
 		c.hub.log.Error("realtime: panic in a connection's "+goroutine, "conn", c.id, "panic", p, "stack", string(debug.Stack()))
-		c.cancel()
-		c.t.Abort()
+		c.abort()
 	}
+}
+
+// abort ends the connection at once, without a close frame: its context,
+// and its transport, whose Write may be what is stuck.
+func (c *conn) abort() {
+	c.cancel()
+	c.t.Abort()
 }
 
 // writeTimedOut ends the connection: one write has taken WriteTimeout.
 func (c *conn) writeTimedOut() {
 	c.hub.log.Debug("realtime: write timed out", "conn", c.id)
-	c.cancel()
-	c.t.Abort()
+	c.abort()
 }
 
 // startPings pings the peer every HeartbeatInterval from now on.

@@ -213,8 +213,8 @@ func TestUpgradeThroughWriterWithoutHijack(t *testing.T) {
 	require.Equal(t, 0, hub.Stats().Connections)
 }
 
-// panickyTransport panics in Write once armed, and in Ping if pings
-// panic: a Transport with a bug.
+// panickyTransport panics in Write once armed (a nil armed never is),
+// and in Ping if pings panic: a Transport with a bug.
 type panickyTransport struct {
 	*chanTransport
 	armed chan struct{}
@@ -274,7 +274,7 @@ func TestWriterPanicEndsTheConnectionOnly(t *testing.T) {
 func TestPingPanicEndsTheConnectionOnly(t *testing.T) {
 	env := newTestHub(t, realtime.Config{HeartbeatInterval: 50 * time.Millisecond})
 	alice := env.dial("alice")
-	tr := &panickyTransport{chanTransport: newChanTransport(), armed: make(chan struct{}), pings: true}
+	tr := &panickyTransport{chanTransport: newChanTransport(), pings: true}
 	served := make(chan struct{})
 	go func() {
 		defer close(served)

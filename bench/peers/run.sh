@@ -47,6 +47,10 @@ SERVERS=${SERVERS:-realtime centrifuge melody}
 ONLY=${ONLY:-}
 PIN=${PIN:-0}
 PORT=${PORT:-8090}
+QUIET=${QUIET:-90}
+case "$QUIET" in
+*[!0-9]*) printf 'QUIET=%s: want a whole percentage\n' "$QUIET" >&2; exit 1 ;;
+esac
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/realtime-bench.XXXXXX")}
 mkdir -p "$WORK/logs"
 results="$WORK/results.jsonl"
@@ -98,10 +102,7 @@ wait_port_free() {
 # wait_quiet: wait until the CPUs are QUIET percent idle over half a
 # second, or 10 s have passed, so that each run starts on a quiet machine.
 wait_quiet() {
-  case "${QUIET:-90}" in
-  '' | *[!0-9]*) say "QUIET=$QUIET: want a whole percentage"; exit 1 ;;
-  esac
-  [ "${QUIET:-90}" -gt 0 ] || return 0
+  [ "$QUIET" -gt 0 ] || return 0
   local a b idle total i
   for _ in $(seq 20); do
     read -ra a < <(grep '^cpu ' /proc/stat)
@@ -110,9 +111,9 @@ wait_quiet() {
     idle=$(( (b[4] + b[5]) - (a[4] + a[5]) ))
     total=0
     for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
-    if [ "$total" -gt 0 ] && [ $(( 100 * idle / total )) -ge "${QUIET:-90}" ]; then return 0; fi
+    if [ "$total" -gt 0 ] && [ $(( 100 * idle / total )) -ge "$QUIET" ]; then return 0; fi
   done
-  say "-- the machine did not become ${QUIET:-90}% idle within 10 s; running anyway"
+  say "-- the machine did not become $QUIET% idle within 10 s; running anyway"
 }
 
 server_pid=""
@@ -178,7 +179,7 @@ if [ "${WRITE:-0}" = 1 ]; then
     echo "$began to $(date -u '+%H:%M') UTC at commit \`$commit\`$dirty by"
     echo
     echo '```sh'
-    echo "WRITE=1 REPS=$REPS DURATION=$DURATION STORE=$STORE ADAPTER=$ADAPTER PIN=$PIN QUIET=${QUIET:-90}${ONLY:+ ONLY=$ONLY}${BASE:+ BASE=$BASE}${BENCH_FLAGS:+ BENCH_FLAGS='$BENCH_FLAGS'} SERVERS='${SERVERS% realtime@*}' bench/peers/run.sh"
+    echo "WRITE=1 REPS=$REPS DURATION=$DURATION STORE=$STORE ADAPTER=$ADAPTER PIN=$PIN QUIET=$QUIET${ONLY:+ ONLY=$ONLY}${BASE:+ BASE=$BASE}${BENCH_FLAGS:+ BENCH_FLAGS='$BENCH_FLAGS'} SERVERS='${SERVERS% realtime@*}' bench/peers/run.sh"
     echo '```'
     echo
     "$WORK/realtime-bench" -table "$results"

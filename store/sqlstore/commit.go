@@ -113,7 +113,9 @@ func (s *Store) SaveMessages(ctx context.Context, msgs []realtime.Message) []rea
 		select {
 		case r.c.queue <- r:
 			reqs = append(reqs, r)
-			lead = reqs[0]
+			if lead == nil {
+				lead = r
+			}
 			continue
 		case <-s.closing:
 			failed = ErrClosed
