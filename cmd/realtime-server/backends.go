@@ -19,6 +19,9 @@ import (
 	"github.com/realtime-go/realtime/store/sqlstore"
 )
 
+// poolSize is the most connections the server keeps to its database.
+const poolSize = 32
+
 // openStore returns the Store -store names and a function that closes it
 // (and removes a temporary SQLite file). Memory is nil: the hub's default.
 func openStore(ctx context.Context, o options) (realtime.Store, func(), error) {
@@ -53,6 +56,11 @@ func openStore(ctx context.Context, o options) (realtime.Store, func(), error) {
 		cleanup()
 		return nil, nil, err
 	}
+	// As sqlstore's documentation asks: as many idle connections as open
+	// ones, or database/sql keeps 2 and opens and closes server
+	// connections all the time.
+	db.SetMaxOpenConns(poolSize)
+	db.SetMaxIdleConns(poolSize)
 	store, err := sqlstore.New(db, sqlstore.Options{Dialect: dialect})
 	if err == nil {
 		err = store.Migrate(ctx)
