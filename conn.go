@@ -478,6 +478,7 @@ func (c *conn) stop() {
 // returns errParked when the connection parked.
 func (c *conn) readLoop(stop func() bool) error {
 	p, _ := c.t.(parker)
+	grown := false
 	for {
 		var data []byte
 		var err error
@@ -501,6 +502,10 @@ func (c *conn) readLoop(stop func() bool) error {
 		}
 		if err != nil {
 			return err
+		}
+		if !grown {
+			grown = true
+			growStack()
 		}
 		c.handleFrame(data)
 		if stop != nil && stop() {
@@ -724,3 +729,22 @@ func (b *bucket) allow(now time.Time) bool {
 	b.tokens--
 	return true
 }
+
+// growStack grows the calling goroutine's stack to what handling a request
+// needs, while the stack is shallow. A goroutine starts with a small stack,
+// and one that outgrows it has it copied to one twice the size, every frame
+// on it adjusted: a join-room, a few calls deep, outgrows the stack the
+// reader started with, and a copy there costs more than one here.
+//
+//go:noinline
+func growStack() {
+	var pad [growStackBytes]byte
+	keepStack(pad[:])
+}
+
+// growStackBytes is what growStack adds: with the frames below it, more than
+// 4 KiB, so that the stack becomes 8 KiB, which a join-room fits in.
+const growStackBytes = 5 << 10
+
+//go:noinline
+func keepStack([]byte) {}

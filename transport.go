@@ -219,6 +219,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The limits on connections, before the upgrade costs anything: a
 	// token that came with the request is verified now.
 	token := httpx.Token(r)
+	if token != "" {
+		// Verifying it takes this goroutine past the stack it started
+		// with: grown here, the copy is cheap (growStack).
+		growStack()
+	}
 	pre, refused := h.admitRequest(r.Context(), token, remoteHost(r))
 	if refused != nil {
 		h.log.Debug("realtime: connection refused", "remote", r.RemoteAddr, "err", refused)
