@@ -59,9 +59,32 @@ func (s *Store) checkRoomsPerUser(ctx context.Context, q querier, userID string,
 		return err
 	}
 	if n >= l.MaxRoomsPerUser {
-		return realtime.Errorf(realtime.CodeLimitExceeded, "a user may belong to %d rooms", l.MaxRoomsPerUser)
+		return errRoomsPerUser(l)
 	}
 	return nil
+}
+
+func errRoomsPerUser(l realtime.Limits) error {
+	return realtime.Errorf(realtime.CodeLimitExceeded, "a user may belong to %d rooms", l.MaxRoomsPerUser)
+}
+
+// insertMemberBelow inserts the member $1 to $6 (memberCols) if the room
+// has fewer than $7 members and the user belongs to fewer than $8 rooms (no
+// limit when $8 <= 0), and is not a member already. The caller holds the
+// room's lock and, with a limit, the user's (lockUser), so that the counts
+// stay exact across concurrent joins. PostgreSQL types the parameters of a
+// SELECT list as text unless told.
+var insertMemberBelow = [...]string{
+	SQLite:   insertMemberBelowAs("$5", "$6"),
+	Postgres: insertMemberBelowAs("$5::boolean", "$6::timestamptz"),
+}
+
+func insertMemberBelowAs(isMuted, joinedAt string) string {
+	return `INSERT INTO room_members (` + memberCols + `)
+	SELECT $1, $2, $3, $4, ` + isMuted + `, ` + joinedAt + `
+	WHERE (SELECT count(*) FROM room_members WHERE room_id = $1) < $7
+	AND ($8 <= 0 OR (SELECT count(*) FROM room_members WHERE user_id = $2) < $8)
+	ON CONFLICT (room_id, user_id) DO NOTHING`
 }
 
 func (s *Store) insertMember(ctx context.Context, q querier, m realtime.Member) error {
@@ -211,6 +234,25 @@ func (s *Store) AddMember(ctx context.Context, m realtime.Member, l realtime.Lim
 		} else if err != nil {
 			return err
 		}
+		if l.MaxRoomsPerUser > 0 {
+			if err := s.lockUser(ctx, q, m.UserID); err != nil {
+				return err
+			}
+		}
+		// With both locks held, a new member of a room with room, below
+		// the user's limit, is one statement; anything else inserts
+		// nothing and is told apart below.
+		res, err := q.ExecContext(ctx, insertMemberBelow[s.dialect], m.RoomID, m.UserID, m.Username, string(m.Role),
+			m.IsMuted, s.arg(m.JoinedAt), maxUsers, l.MaxRoomsPerUser)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 1 {
+			created = true
+			return nil
+		}
 		existing, err = scanMember(q.QueryRowContext(ctx, `SELECT `+memberCols+` FROM room_members
 			WHERE room_id = $1 AND user_id = $2`, m.RoomID, m.UserID))
 		if err == nil {
@@ -225,11 +267,7 @@ func (s *Store) AddMember(ctx context.Context, m realtime.Member, l realtime.Lim
 		if count >= maxUsers {
 			return realtime.Errorf(realtime.CodeRoomFull, "the room has %d members", maxUsers)
 		}
-		if err := s.checkRoomsPerUser(ctx, q, m.UserID, l); err != nil {
-			return err
-		}
-		created = true
-		return s.insertMember(ctx, q, m)
+		return errRoomsPerUser(l)
 	})
 	switch {
 	case err != nil:
