@@ -58,6 +58,12 @@ func benchSave(b *testing.B, s *sqlstore.Store, roomID string, senders int) {
 // are saved, each call saving n of them (at most per), and reports
 // messages per second.
 func runSenders(b *testing.B, senders, per int, save func(g, n int) error) {
+	runWorkers(b, senders, per, "msgs/s", save)
+}
+
+// runWorkers is runSenders for anything done b.N times, reported per
+// second as unit.
+func runWorkers(b *testing.B, senders, per int, unit string, save func(g, n int) error) {
 	var (
 		next   atomic.Int64
 		failed atomic.Value
@@ -84,7 +90,32 @@ func runSenders(b *testing.B, senders, per int, save func(g, n int) error) {
 	if err, _ := failed.Load().(error); err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), unit)
+}
+
+// BenchmarkAddMemberOneRoom measures joins per second into one room: 32
+// goroutines (a hub's pool of 32) each add new members, one after another,
+// to a room that fills from one member to b.N. Joins of one room wait for
+// each other on its lock, which they hold until they commit.
+//
+//	go test -run '^$' -bench AddMemberOneRoom -benchtime 5000x ./store/sqlstore
+func BenchmarkAddMemberOneRoom(b *testing.B) {
+	for _, d := range dialects {
+		b.Run(d.String(), func(b *testing.B) {
+			s := newStore(b, d, openDB(b, d, newDSN(b, d)), sqlstore.Options{})
+			room := realtime.Room{ID: "room-" + randID(), Name: "Big", MaxUsers: 1 << 20, CreatedByID: "alice", CreatedAt: now()}
+			_, err := s.CreateRoom(context.Background(), room, member(room.ID, "alice"), realtime.Limits{})
+			require.NoError(b, err)
+			var n atomic.Int64
+			runWorkers(b, 32, 1, "joins/s", func(int, int) error {
+				_, created, err := s.AddMember(context.Background(), member(room.ID, fmt.Sprint("u", n.Add(1))), realtime.Limits{})
+				if err == nil && !created {
+					err = fmt.Errorf("a new member was not created")
+				}
+				return err
+			})
+		})
+	}
 }
 
 // BenchmarkHistoryPage measures the latency of one page of 50 messages of a

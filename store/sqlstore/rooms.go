@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/realtime-go/realtime"
 )
@@ -66,25 +68,6 @@ func (s *Store) checkRoomsPerUser(ctx context.Context, q querier, userID string,
 
 func errRoomsPerUser(l realtime.Limits) error {
 	return realtime.Errorf(realtime.CodeLimitExceeded, "a user may belong to %d rooms", l.MaxRoomsPerUser)
-}
-
-// insertMemberBelow inserts the member $1 to $6 (memberCols) if the room
-// has fewer than $7 members and the user belongs to fewer than $8 rooms (no
-// limit when $8 <= 0), and is not a member already. The caller holds the
-// room's lock and, with a limit, the user's (lockUser), so that the counts
-// stay exact across concurrent joins. PostgreSQL types the parameters of a
-// SELECT list as text unless told.
-var insertMemberBelow = [...]string{
-	SQLite:   insertMemberBelowAs("$5", "$6"),
-	Postgres: insertMemberBelowAs("$5::boolean", "$6::timestamptz"),
-}
-
-func insertMemberBelowAs(isMuted, joinedAt string) string {
-	return `INSERT INTO room_members (` + memberCols + `)
-	SELECT $1, $2, $3, $4, ` + isMuted + `, ` + joinedAt + `
-	WHERE (SELECT count(*) FROM room_members WHERE room_id = $1) < $7
-	AND ($8 <= 0 OR (SELECT count(*) FROM room_members WHERE user_id = $2) < $8)
-	ON CONFLICT (room_id, user_id) DO NOTHING`
 }
 
 func (s *Store) insertMember(ctx context.Context, q querier, m realtime.Member) error {
@@ -213,36 +196,32 @@ func (s *Store) ListRooms(ctx context.Context, userID string) ([]realtime.Room, 
 	return out, wrap("list rooms", rows.Err())
 }
 
-// AddMember implements realtime.MemberStore. The room row is locked (FOR NO
-// KEY UPDATE on PostgreSQL, which message batches holding FOR KEY SHARE do
-// not wait for) while the members are counted and the new one inserted.
+// AddMember implements realtime.MemberStore. The room is locked while its
+// members are counted and the new one inserted; on PostgreSQL that is one
+// call of realtime_add_member (migration 0005), so that concurrent joins of
+// a room wait for each other's commit and not for round trips too.
 func (s *Store) AddMember(ctx context.Context, m realtime.Member, l realtime.Limits) (realtime.Member, bool, error) {
 	m.JoinedAt = ms(m.JoinedAt)
+	if s.dialect == Postgres {
+		return s.addMemberPostgres(ctx, m, l)
+	}
 	var (
 		existing realtime.Member
 		created  bool
 	)
+	// SQLite: the transaction holds the database's write lock.
 	err := s.tx(ctx, func(q querier) error {
-		lock := ``
-		if s.dialect == Postgres {
-			lock = ` FOR NO KEY UPDATE`
-		}
 		var maxUsers int
-		err := q.QueryRowContext(ctx, `SELECT max_users FROM rooms WHERE id = $1`+lock, m.RoomID).Scan(&maxUsers)
+		err := q.QueryRowContext(ctx, `SELECT max_users FROM rooms WHERE id = $1`, m.RoomID).Scan(&maxUsers)
 		if errors.Is(err, sql.ErrNoRows) {
 			return realtime.ErrNotFound
 		} else if err != nil {
 			return err
 		}
-		if l.MaxRoomsPerUser > 0 {
-			if err := s.lockUser(ctx, q, m.UserID); err != nil {
-				return err
-			}
-		}
-		// With both locks held, a new member of a room with room, below
-		// the user's limit, is one statement; anything else inserts
-		// nothing and is told apart below.
-		res, err := q.ExecContext(ctx, insertMemberBelow[s.dialect], m.RoomID, m.UserID, m.Username, string(m.Role),
+		// A new member of a room with room, below the user's limit, is
+		// one statement; anything else inserts nothing and is told apart
+		// below.
+		res, err := q.ExecContext(ctx, insertMemberBelow, m.RoomID, m.UserID, m.Username, string(m.Role),
 			m.IsMuted, s.arg(m.JoinedAt), maxUsers, l.MaxRoomsPerUser)
 		if err != nil {
 			return err
@@ -265,7 +244,7 @@ func (s *Store) AddMember(ctx context.Context, m realtime.Member, l realtime.Lim
 			return err
 		}
 		if count >= maxUsers {
-			return realtime.Errorf(realtime.CodeRoomFull, "the room has %d members", maxUsers)
+			return errRoomFull(maxUsers)
 		}
 		return errRoomsPerUser(l)
 	})
@@ -276,6 +255,51 @@ func (s *Store) AddMember(ctx context.Context, m realtime.Member, l realtime.Lim
 		return existing, false, nil
 	}
 	return m, true, nil
+}
+
+// insertMemberBelow inserts the member $1 to $6 (memberCols) if the room
+// has fewer than $7 members and the user belongs to fewer than $8 rooms (no
+// limit when $8 <= 0), and is not a member already.
+const insertMemberBelow = `INSERT INTO room_members (` + memberCols + `)
+	SELECT $1, $2, $3, $4, $5, $6
+	WHERE (SELECT count(*) FROM room_members WHERE room_id = $1) < $7
+	AND ($8 <= 0 OR (SELECT count(*) FROM room_members WHERE user_id = $2) < $8)
+	ON CONFLICT (room_id, user_id) DO NOTHING`
+
+// addMemberPostgres is AddMember on PostgreSQL: one call, one commit.
+func (s *Store) addMemberPostgres(ctx context.Context, m realtime.Member, l realtime.Limits) (realtime.Member, bool, error) {
+	var (
+		outcome        string
+		maxUsers       sql.NullInt64
+		username, role sql.NullString
+		muted          sql.NullBool
+		joined         *time.Time
+	)
+	err := s.db.QueryRowContext(ctx, `SELECT o_outcome, o_max, o_username, o_role, o_muted, o_joined
+		FROM realtime_add_member($1, $2, $3, $4, $5, $6, $7)`,
+		m.RoomID, m.UserID, m.Username, string(m.Role), m.IsMuted, s.arg(m.JoinedAt), max(l.MaxRoomsPerUser, 0)).
+		Scan(&outcome, &maxUsers, &username, &role, &muted, nullTimeCol{&joined})
+	switch {
+	case err != nil:
+	case outcome == "created":
+		return m, true, nil
+	case outcome == "member" && joined != nil:
+		return realtime.Member{RoomID: m.RoomID, UserID: m.UserID, Username: username.String,
+			Role: realtime.Role(role.String), IsMuted: muted.Bool, JoinedAt: *joined}, false, nil
+	case outcome == "not_found":
+		err = realtime.ErrNotFound
+	case outcome == "full":
+		err = errRoomFull(int(maxUsers.Int64))
+	case outcome == "limit":
+		err = errRoomsPerUser(l)
+	default:
+		err = fmt.Errorf("realtime_add_member: unexpected outcome %q", outcome)
+	}
+	return realtime.Member{}, false, wrap("add member", err)
+}
+
+func errRoomFull(maxUsers int) error {
+	return realtime.Errorf(realtime.CodeRoomFull, "the room has %d members", maxUsers)
 }
 
 // GetMember implements realtime.MemberStore.
