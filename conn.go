@@ -503,7 +503,7 @@ func (c *conn) readLoop(stop func() bool) error {
 		if err != nil {
 			return err
 		}
-		if !grown {
+		if !grown && p == nil {
 			grown = true
 			growStack()
 		}
@@ -732,9 +732,13 @@ func (b *bucket) allow(now time.Time) bool {
 
 // growStack grows the calling goroutine's stack to what handling a request
 // needs, while the stack is shallow. A goroutine starts with a small stack,
-// and one that outgrows it has it copied to one twice the size, every frame
-// on it adjusted: a join-room, a few calls deep, outgrows the stack the
-// reader started with, and a copy there costs more than one here.
+// and one that outgrows it has it copied to a larger one, every frame on it
+// adjusted: a join-room, a few calls deep, outgrew the stack a reader
+// started with, and the copy there cost more than one here (BENCHMARKS.md,
+// Connections). A reader grows it before its first frame only: the
+// collector shrinks the stack of a connection that idles, and a later frame
+// grows it where it must. A parked connection's reader (Socket.IO), a new
+// goroutine for each wake, does not.
 //
 //go:noinline
 func growStack() {
@@ -742,8 +746,9 @@ func growStack() {
 	keepStack(pad[:])
 }
 
-// growStackBytes is what growStack adds: with the frames below it, more than
-// 4 KiB, so that the stack becomes 8 KiB, which a join-room fits in.
+// growStackBytes is what growStack adds: with the few frames below it, more
+// than the 4 KiB a goroutine may start with, so that the stack becomes 8
+// KiB, which a join-room fits in.
 const growStackBytes = 5 << 10
 
 //go:noinline

@@ -220,8 +220,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// token that came with the request is verified now.
 	token := httpx.Token(r)
 	if token != "" {
-		// Verifying it takes this goroutine past the stack it started
-		// with: grown here, the copy is cheap (growStack).
+		// Verifying it takes this goroutine deeper than anything else
+		// here does: its stack grows now, while shallow (growStack).
 		growStack()
 	}
 	pre, refused := h.admitRequest(r.Context(), token, remoteHost(r))

@@ -28,23 +28,36 @@ BEGIN
     IF p_max_rooms > 0 THEN
         PERFORM pg_advisory_xact_lock(74657, hashtext('user ' || p_user));
     END IF;
-    INSERT INTO room_members (room_id, user_id, username, role, is_muted, joined_at)
-    SELECT p_room, p_user, p_username, p_role, p_muted, p_joined
-    WHERE (SELECT count(*) FROM room_members m WHERE m.room_id = p_room) < o_max
-      AND (p_max_rooms <= 0 OR (SELECT count(*) FROM room_members m WHERE m.user_id = p_user) < p_max_rooms)
-    ON CONFLICT (room_id, user_id) DO NOTHING;
-    IF FOUND THEN
-        o_outcome := 'created';
-        RETURN;
-    END IF;
-    SELECT m.username, m.role, m.is_muted, m.joined_at INTO o_username, o_role, o_muted, o_joined
-    FROM room_members m WHERE m.room_id = p_room AND m.user_id = p_user;
-    IF FOUND THEN
-        o_outcome := 'member';
-    ELSIF (SELECT count(*) FROM room_members m WHERE m.room_id = p_room) >= o_max THEN
-        o_outcome := 'full';
-    ELSE
-        o_outcome := 'limit';
-    END IF;
+    -- Insert the member if the room has room and the user is below the
+    -- limit; if nothing is inserted, say why. A member who leaves (which
+    -- takes no lock of the room) may make room between the insert and the
+    -- reads after it: then try again. It ends: while the locks are held no
+    -- one else joins the room, nor, under a limit, another room as this
+    -- user, so the counts only fall.
+    LOOP
+        INSERT INTO room_members (room_id, user_id, username, role, is_muted, joined_at)
+        SELECT p_room, p_user, p_username, p_role, p_muted, p_joined
+        WHERE (SELECT count(*) FROM room_members m WHERE m.room_id = p_room) < o_max
+          AND (p_max_rooms <= 0 OR (SELECT count(*) FROM room_members m WHERE m.user_id = p_user) < p_max_rooms)
+        ON CONFLICT (room_id, user_id) DO NOTHING;
+        IF FOUND THEN
+            o_outcome := 'created';
+            RETURN;
+        END IF;
+        SELECT m.username, m.role, m.is_muted, m.joined_at INTO o_username, o_role, o_muted, o_joined
+        FROM room_members m WHERE m.room_id = p_room AND m.user_id = p_user;
+        IF FOUND THEN
+            o_outcome := 'member';
+            RETURN;
+        END IF;
+        IF (SELECT count(*) FROM room_members m WHERE m.room_id = p_room) >= o_max THEN
+            o_outcome := 'full';
+            RETURN;
+        END IF;
+        IF p_max_rooms > 0 AND (SELECT count(*) FROM room_members m WHERE m.user_id = p_user) >= p_max_rooms THEN
+            o_outcome := 'limit';
+            RETURN;
+        END IF;
+    END LOOP;
 END
 $$;
