@@ -46,7 +46,7 @@ func benchSave(b *testing.B, s *sqlstore.Store, roomID string, senders int) {
 			b.Fatal(err)
 		}
 	}
-	runSenders(b, senders, 1, func(g, _ int) error {
+	runWorkers(b, senders, 1, "msgs/s", func(g, _ int) error {
 		m := message(roomID, fmt.Sprintf("user%03d", g), "hello, this is a message of ordinary length")
 		m.ClientMsgID = m.ID
 		_, _, err := s.SaveMessage(context.Background(), m)
@@ -54,15 +54,9 @@ func benchSave(b *testing.B, s *sqlstore.Store, roomID string, senders int) {
 	})
 }
 
-// runSenders has senders goroutines call save(g, n) until b.N messages
-// are saved, each call saving n of them (at most per), and reports
-// messages per second.
-func runSenders(b *testing.B, senders, per int, save func(g, n int) error) {
-	runWorkers(b, senders, per, "msgs/s", save)
-}
-
-// runWorkers is runSenders for anything done b.N times, reported per
-// second as unit.
+// runWorkers has senders goroutines call save(g, n) until b.N things
+// (messages, joins) are done, each call doing n of them (at most per), and
+// reports them per second as unit.
 func runWorkers(b *testing.B, senders, per int, unit string, save func(g, n int) error) {
 	var (
 		next   atomic.Int64
@@ -219,7 +213,7 @@ func BenchmarkSaveMessagesGroups(b *testing.B) {
 						_, _, err := s.AddMember(context.Background(), member(rooms[g], sender), realtime.Limits{})
 						require.NoError(b, err)
 					}
-					runSenders(b, senders, group, func(g, n int) error {
+					runWorkers(b, senders, group, "msgs/s", func(g, n int) error {
 						msgs := make([]realtime.Message, n)
 						for i := range msgs {
 							msgs[i] = message(rooms[g], fmt.Sprintf("user%03d", g), "persist me")

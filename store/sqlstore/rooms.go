@@ -259,7 +259,8 @@ func (s *Store) AddMember(ctx context.Context, m realtime.Member, l realtime.Lim
 
 // insertMemberBelow inserts the member $1 to $6 (memberCols) if the room
 // has fewer than $7 members and the user belongs to fewer than $8 rooms (no
-// limit when $8 <= 0), and is not a member already.
+// limit when $8 <= 0), and is not a member already. realtime_add_member
+// makes the same insert on PostgreSQL.
 const insertMemberBelow = `INSERT INTO room_members (` + memberCols + `)
 	SELECT $1, $2, $3, $4, $5, $6
 	WHERE (SELECT count(*) FROM room_members WHERE room_id = $1) < $7

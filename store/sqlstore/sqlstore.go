@@ -49,11 +49,11 @@
 // clientMsgId), streams (the last seq of each stream), files,
 // user_presence and schema_migrations (the versions applied), and on
 // PostgreSQL the function realtime_add_member, which adds a member in one
-// call (AddMember). Times are
-// timestamptz on PostgreSQL and milliseconds since the Unix epoch on SQLite,
-// always whole milliseconds, read back in UTC. Message metadata is kept as
-// given (json on PostgreSQL, TEXT on SQLite). A message's Sender is stored
-// as its username beside SenderID, and read back as {SenderID, username}.
+// call (AddMember). Times are timestamptz on PostgreSQL and milliseconds
+// since the Unix epoch on SQLite, always whole milliseconds, read back in
+// UTC. Message metadata is kept as given (json on PostgreSQL, TEXT on
+// SQLite). A message's Sender is stored as its username beside SenderID,
+// and read back as {SenderID, username}.
 //
 // # Group commit
 //
