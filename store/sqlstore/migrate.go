@@ -138,6 +138,6 @@ func appliedVersions(ctx context.Context, q querier) (map[int64]bool, error) {
 }
 
 // lockSpace is the first key of the store's PostgreSQL advisory locks; the
-// second is a hash of what is locked. realtime_add_member (migration 0005)
-// takes lockUser's lock with this number written out.
+// second is a hash of what is locked. realtime_add_member (migrations 0005 and
+// 0006) takes lockUser's lock with this number written out.
 const lockSpace = "74657"

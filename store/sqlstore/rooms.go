@@ -10,8 +10,10 @@ import (
 	"github.com/realtime-go/realtime"
 )
 
+// roomCols are the columns scanRoom reads. member_count is kept by
+// triggers on room_members (migrations postgres/0006 and sqlite/0005).
 const roomCols = `r.id, r.name, r.description, r.type, r.max_users, r.is_private, r.created_by_id, r.created_at,
-	(SELECT count(*) FROM room_members c WHERE c.room_id = r.id)`
+	r.member_count`
 
 func scanRoom(sc interface{ Scan(...any) error }) (realtime.Room, error) {
 	var r realtime.Room
@@ -197,9 +199,10 @@ func (s *Store) ListRooms(ctx context.Context, userID string) ([]realtime.Room, 
 }
 
 // AddMember implements realtime.MemberStore. The room is locked while its
-// members are counted and the new one inserted; on PostgreSQL that is one
-// call of realtime_add_member (migration 0005), so that concurrent joins of
-// a room wait for each other's commit and not for round trips too.
+// size is read (rooms.member_count) and the new member inserted; on
+// PostgreSQL that is one call of realtime_add_member (migrations 0005 and
+// 0006), so that concurrent joins of a room wait for each other's commit and
+// not for round trips too.
 func (s *Store) AddMember(ctx context.Context, m realtime.Member, l realtime.Limits) (realtime.Member, bool, error) {
 	m.JoinedAt = ms(m.JoinedAt)
 	if s.dialect == Postgres {
@@ -211,8 +214,8 @@ func (s *Store) AddMember(ctx context.Context, m realtime.Member, l realtime.Lim
 	)
 	// SQLite: the transaction holds the database's write lock.
 	err := s.tx(ctx, func(q querier) error {
-		var maxUsers int
-		err := q.QueryRowContext(ctx, `SELECT max_users FROM rooms WHERE id = $1`, m.RoomID).Scan(&maxUsers)
+		var maxUsers, count int
+		err := q.QueryRowContext(ctx, `SELECT max_users, member_count FROM rooms WHERE id = $1`, m.RoomID).Scan(&maxUsers, &count)
 		if errors.Is(err, sql.ErrNoRows) {
 			return realtime.ErrNotFound
 		} else if err != nil {
@@ -221,26 +224,24 @@ func (s *Store) AddMember(ctx context.Context, m realtime.Member, l realtime.Lim
 		// A new member of a room with room, below the user's limit, is
 		// one statement; anything else inserts nothing and is told apart
 		// below.
-		res, err := q.ExecContext(ctx, insertMemberBelow, m.RoomID, m.UserID, m.Username, string(m.Role),
-			m.IsMuted, s.arg(m.JoinedAt), maxUsers, l.MaxRoomsPerUser)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 1 {
-			created = true
-			return nil
+		if count < maxUsers {
+			res, err := q.ExecContext(ctx, insertMemberBelow, m.RoomID, m.UserID, m.Username, string(m.Role),
+				m.IsMuted, s.arg(m.JoinedAt), l.MaxRoomsPerUser)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 1 {
+				created = true
+				return nil
+			}
 		}
 		existing, err = scanMember(q.QueryRowContext(ctx, `SELECT `+memberCols+` FROM room_members
 			WHERE room_id = $1 AND user_id = $2`, m.RoomID, m.UserID))
 		if err == nil {
 			return nil
 		} else if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		var count int
-		if err := q.QueryRowContext(ctx, `SELECT count(*) FROM room_members WHERE room_id = $1`, m.RoomID).Scan(&count); err != nil {
 			return err
 		}
 		if count >= maxUsers {
@@ -257,14 +258,13 @@ func (s *Store) AddMember(ctx context.Context, m realtime.Member, l realtime.Lim
 	return m, true, nil
 }
 
-// insertMemberBelow inserts the member $1 to $6 (memberCols) if the room
-// has fewer than $7 members and the user belongs to fewer than $8 rooms (no
-// limit when $8 <= 0), and is not a member already. realtime_add_member
+// insertMemberBelow inserts the member $1 to $6 (memberCols) if the user
+// belongs to fewer than $7 rooms (no limit when $7 <= 0) and is not a member
+// already; the caller has seen that the room has room. realtime_add_member
 // makes the same insert on PostgreSQL.
 const insertMemberBelow = `INSERT INTO room_members (` + memberCols + `)
 	SELECT $1, $2, $3, $4, $5, $6
-	WHERE (SELECT count(*) FROM room_members WHERE room_id = $1) < $7
-	AND ($8 <= 0 OR (SELECT count(*) FROM room_members WHERE user_id = $2) < $8)
+	WHERE $7 <= 0 OR (SELECT count(*) FROM room_members WHERE user_id = $2) < $7
 	ON CONFLICT (room_id, user_id) DO NOTHING`
 
 // addMemberPostgres is AddMember on PostgreSQL: one call, one commit.
@@ -337,26 +337,45 @@ func (s *Store) UpdateMember(ctx context.Context, roomID, userID string, u realt
 	return m, nil
 }
 
-// RemoveMember implements realtime.MemberStore.
+// RemoveMember implements realtime.MemberStore. On PostgreSQL it is one
+// statement, which locks the room's row before it deletes the member, as a
+// join does (see migration postgres/0006).
 func (s *Store) RemoveMember(ctx context.Context, roomID, userID string) (int, error) {
-	var remaining int
-	err := s.tx(ctx, func(q querier) error {
-		res, err := q.ExecContext(ctx, `DELETE FROM room_members WHERE room_id = $1 AND user_id = $2`, roomID, userID)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return realtime.ErrNotFound
-		}
-		return q.QueryRowContext(ctx, `SELECT count(*) FROM room_members WHERE room_id = $1`, roomID).Scan(&remaining)
-	})
+	var removed, remaining int
+	var err error
+	if s.dialect == Postgres {
+		err = s.db.QueryRowContext(ctx, removeMemberPostgres, roomID, userID).Scan(&removed, &remaining)
+	} else {
+		err = s.tx(ctx, func(q querier) error {
+			res, err := q.ExecContext(ctx, `DELETE FROM room_members WHERE room_id = $1 AND user_id = $2`, roomID, userID)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil || n == 0 {
+				return err
+			}
+			removed = int(n)
+			return q.QueryRowContext(ctx, `SELECT member_count FROM rooms WHERE id = $1`, roomID).Scan(&remaining)
+		})
+	}
+	if err == nil && removed == 0 {
+		err = realtime.ErrNotFound
+	}
 	if err != nil {
 		return 0, wrap("remove member", err)
 	}
 	return remaining, nil
 }
+
+// removeMemberPostgres deletes the member ($1, $2) and returns how many it
+// deleted (0 or 1) and the members left. The room's row is locked first
+// (the CTE r, which the delete reads), then the member's; the trigger's
+// decrement comes after the statement's snapshot, so the count left is
+// taken from the locked row.
+const removeMemberPostgres = `WITH r AS (SELECT id, member_count FROM rooms WHERE id = $1 FOR NO KEY UPDATE),
+	d AS (DELETE FROM room_members m USING r WHERE m.room_id = r.id AND m.user_id = $2 RETURNING 1)
+	SELECT (SELECT count(*) FROM d), COALESCE((SELECT member_count FROM r), 0) - (SELECT count(*) FROM d)`
 
 // ListMembers implements realtime.MemberStore.
 func (s *Store) ListMembers(ctx context.Context, roomID string) ([]realtime.Member, error) {

@@ -11,6 +11,7 @@ package storetest
 import (
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -50,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) realtime.Store) {
 		{"MemberNotFound", testMemberNotFound},
 		{"UpdateMember", testUpdateMember},
 		{"RemoveMember", testRemoveMember},
+		{"MemberCountConcurrent", testMemberCountConcurrent},
 		{"ListMembersJoinOrder", testListMembersJoinOrder},
 		{"SaveMessageSeqPerStream", testSaveMessageSeqPerStream},
 		{"SaveMessageClientMsgID", testSaveMessageClientMsgID},
@@ -720,6 +722,77 @@ func testRemoveMember(t *testing.T, s realtime.Store) {
 	}
 	// A member who left may join again.
 	join(t, s, room.ID, "bob")
+}
+
+// testMemberCountConcurrent joins and leaves one small room from many
+// goroutines at once, two for each user (two devices, which join and leave
+// as one another does), some refused (the room is full) and some removing
+// users who are not members, and checks that the room's MemberCount and
+// every count RemoveMember returned stay exact.
+func testMemberCountConcurrent(t *testing.T, s realtime.Store) {
+	const users, rounds, maxUsers = 12, 4, 6
+	r := newRoom("creator")
+	r.MaxUsers = maxUsers
+	room := createRoom(t, s, r)
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*users*(rounds*3+1))
+	for g := range 2 * users {
+		i := g / 2
+		user := fmt.Sprintf("user%02d", i)
+		wg.Go(func() {
+			for range rounds {
+				_, _, err := s.AddMember(t.Context(), newMember(room.ID, user, realtime.RoleMember), realtime.Limits{})
+				if err != nil && !errors.Is(err, realtime.ErrRoomFull) {
+					errs <- fmt.Errorf("AddMember(%s): %w", user, err)
+				}
+				remaining, err := s.RemoveMember(t.Context(), room.ID, user)
+				switch {
+				case err == nil && (remaining < 0 || remaining >= maxUsers):
+					errs <- fmt.Errorf("RemoveMember(%s) left %d members in a room for %d", user, remaining, maxUsers)
+				case err != nil && !errors.Is(err, realtime.ErrNotFound):
+					errs <- fmt.Errorf("RemoveMember(%s): %w", user, err)
+				}
+				// Someone who never joined leaves: nothing changes.
+				if _, err := s.RemoveMember(t.Context(), room.ID, "ghost-"+user); !errors.Is(err, realtime.ErrNotFound) {
+					errs <- fmt.Errorf("RemoveMember(ghost-%s) = %v, want ErrNotFound", user, err)
+				}
+			}
+			if i%2 == 1 && g%2 == 0 { // half of them stay, as far as there is room
+				_, _, err := s.AddMember(t.Context(), newMember(room.ID, user, realtime.RoleMember), realtime.Limits{})
+				if err != nil && !errors.Is(err, realtime.ErrRoomFull) {
+					errs <- fmt.Errorf("AddMember(%s): %w", user, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	members, err := s.ListMembers(t.Context(), room.ID)
+	require.NoError(t, err)
+	require.Contains(t, userIDs(members), "creator")
+	require.LessOrEqual(t, len(members), maxUsers)
+	require.Greater(t, len(members), 1, "some of the users who stay found room")
+	got, err := s.GetRoom(t.Context(), room.ID)
+	require.NoError(t, err)
+	require.Equal(t, len(members), got.MemberCount, "GetRoom's MemberCount after joins and leaves")
+	listed, err := s.ListRooms(t.Context(), "creator")
+	require.NoError(t, err)
+	require.Len(t, listed, 1)
+	require.Equal(t, len(members), listed[0].MemberCount, "ListRooms's MemberCount")
+	for _, m := range members {
+		if m.UserID == "creator" {
+			continue
+		}
+		remaining, err := s.RemoveMember(t.Context(), room.ID, m.UserID)
+		require.NoError(t, err)
+		require.Equal(t, got.MemberCount-1, remaining, "RemoveMember(%s)", m.UserID)
+		got.MemberCount--
+	}
+	require.Equal(t, 1, got.MemberCount)
 }
 
 func testListMembersJoinOrder(t *testing.T, s realtime.Store) {
