@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -727,42 +728,84 @@ func testRemoveMember(t *testing.T, s realtime.Store) {
 // testMemberCountConcurrent joins and leaves one small room from many
 // goroutines at once, two for each user (two devices, which join and leave
 // as one another does), some refused (the room is full) and some removing
-// users who are not members, and checks that the room's MemberCount and
-// every count RemoveMember returned stay exact.
+// users who are not members. The room's MemberCount must then match its
+// members, and stay exact as they leave one by one and as the users join
+// all at once again (RemoveMember's counts meanwhile within the room's
+// size).
 func testMemberCountConcurrent(t *testing.T, s realtime.Store) {
 	const users, rounds, maxUsers = 12, 4, 6
+	ctx := t.Context()
 	r := newRoom("creator")
 	r.MaxUsers = maxUsers
 	room := createRoom(t, s, r)
+	errs := make(chan error, 2*users*rounds*3+users)
+	add := func(user string) error {
+		_, _, err := s.AddMember(ctx, newMember(room.ID, user, realtime.RoleMember), realtime.Limits{})
+		if err != nil && !errors.Is(err, realtime.ErrRoomFull) {
+			errs <- fmt.Errorf("AddMember(%s): %w", user, err)
+		}
+		return err
+	}
+	requireExact := func(what string) []realtime.Member {
+		t.Helper()
+		members, err := s.ListMembers(ctx, room.ID)
+		require.NoError(t, err)
+		require.Contains(t, userIDs(members), "creator")
+		require.LessOrEqual(t, len(members), maxUsers)
+		got, err := s.GetRoom(ctx, room.ID)
+		require.NoError(t, err)
+		require.Equal(t, len(members), got.MemberCount, "GetRoom's MemberCount %s", what)
+		listed, err := s.ListRooms(ctx, "creator")
+		require.NoError(t, err)
+		require.Len(t, listed, 1)
+		require.Equal(t, len(members), listed[0].MemberCount, "ListRooms's MemberCount %s", what)
+		return members
+	}
+	leaveOneByOne := func(members []realtime.Member) {
+		t.Helper()
+		n := len(members)
+		for _, m := range members {
+			if m.UserID == "creator" {
+				continue
+			}
+			remaining, err := s.RemoveMember(ctx, room.ID, m.UserID)
+			require.NoError(t, err)
+			n--
+			require.Equal(t, n, remaining, "RemoveMember(%s)", m.UserID)
+		}
+		require.Equal(t, 1, n)
+		requireExact("after every member but the creator left")
+	}
 
 	var wg sync.WaitGroup
-	errs := make(chan error, 2*users*(rounds*3+1))
 	for g := range 2 * users {
-		i := g / 2
-		user := fmt.Sprintf("user%02d", i)
+		user := fmt.Sprintf("user%02d", g/2)
 		wg.Go(func() {
 			for range rounds {
-				_, _, err := s.AddMember(t.Context(), newMember(room.ID, user, realtime.RoleMember), realtime.Limits{})
-				if err != nil && !errors.Is(err, realtime.ErrRoomFull) {
-					errs <- fmt.Errorf("AddMember(%s): %w", user, err)
-				}
-				remaining, err := s.RemoveMember(t.Context(), room.ID, user)
+				_ = add(user)
+				remaining, err := s.RemoveMember(ctx, room.ID, user)
 				switch {
-				case err == nil && (remaining < 0 || remaining >= maxUsers):
-					errs <- fmt.Errorf("RemoveMember(%s) left %d members in a room for %d", user, remaining, maxUsers)
+				case err == nil && (remaining < 1 || remaining >= maxUsers):
+					errs <- fmt.Errorf("RemoveMember(%s) left %d members in a room for %d with its creator", user, remaining, maxUsers)
 				case err != nil && !errors.Is(err, realtime.ErrNotFound):
 					errs <- fmt.Errorf("RemoveMember(%s): %w", user, err)
 				}
 				// Someone who never joined leaves: nothing changes.
-				if _, err := s.RemoveMember(t.Context(), room.ID, "ghost-"+user); !errors.Is(err, realtime.ErrNotFound) {
+				if _, err := s.RemoveMember(ctx, room.ID, "ghost-"+user); !errors.Is(err, realtime.ErrNotFound) {
 					errs <- fmt.Errorf("RemoveMember(ghost-%s) = %v, want ErrNotFound", user, err)
 				}
 			}
-			if i%2 == 1 && g%2 == 0 { // half of them stay, as far as there is room
-				_, _, err := s.AddMember(t.Context(), newMember(room.ID, user, realtime.RoleMember), realtime.Limits{})
-				if err != nil && !errors.Is(err, realtime.ErrRoomFull) {
-					errs <- fmt.Errorf("AddMember(%s): %w", user, err)
-				}
+		})
+	}
+	wg.Wait()
+	leaveOneByOne(requireExact("after joins and leaves at once"))
+
+	// Every user joins at once: the room has room for five of them.
+	var refused atomic.Int64
+	for i := range users {
+		wg.Go(func() {
+			if errors.Is(add(fmt.Sprintf("user%02d", i)), realtime.ErrRoomFull) {
+				refused.Add(1)
 			}
 		})
 	}
@@ -771,28 +814,10 @@ func testMemberCountConcurrent(t *testing.T, s realtime.Store) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	members, err := s.ListMembers(t.Context(), room.ID)
-	require.NoError(t, err)
-	require.Contains(t, userIDs(members), "creator")
-	require.LessOrEqual(t, len(members), maxUsers)
-	require.Greater(t, len(members), 1, "some of the users who stay found room")
-	got, err := s.GetRoom(t.Context(), room.ID)
-	require.NoError(t, err)
-	require.Equal(t, len(members), got.MemberCount, "GetRoom's MemberCount after joins and leaves")
-	listed, err := s.ListRooms(t.Context(), "creator")
-	require.NoError(t, err)
-	require.Len(t, listed, 1)
-	require.Equal(t, len(members), listed[0].MemberCount, "ListRooms's MemberCount")
-	for _, m := range members {
-		if m.UserID == "creator" {
-			continue
-		}
-		remaining, err := s.RemoveMember(t.Context(), room.ID, m.UserID)
-		require.NoError(t, err)
-		require.Equal(t, got.MemberCount-1, remaining, "RemoveMember(%s)", m.UserID)
-		got.MemberCount--
-	}
-	require.Equal(t, 1, got.MemberCount)
+	require.EqualValues(t, users-(maxUsers-1), refused.Load(), "joins refused, the room full")
+	members := requireExact("after joins at once")
+	require.Len(t, members, maxUsers)
+	leaveOneByOne(members)
 }
 
 func testListMembersJoinOrder(t *testing.T, s realtime.Store) {

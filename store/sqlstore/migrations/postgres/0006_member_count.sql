@@ -6,15 +6,23 @@
 --
 -- The trigger runs after every insert, delete and move of a member, by
 -- whoever makes it (this store, an older one during a rolling upgrade, an
--- operator's SQL), and updates the room's row. A join holds that row locked
--- already (realtime_add_member); RemoveMember locks it before it deletes.
--- So a join and a leave of one room take their locks in the same order: a
--- join that must wait to insert a member whose removal is not committed
--- would otherwise wait for a leave that waits for the room.
+-- operator's SQL, from any search_path), and updates the room's row. TRUNCATE
+-- fires no row trigger: empty room_members with DELETE. A join holds the
+-- room's row locked already (realtime_add_member); RemoveMember locks it
+-- before it deletes. So a join and a leave of one room take their locks in
+-- the same order: a join that must wait to insert a member whose removal is
+-- not committed would otherwise wait for a leave that waits for the room, a
+-- deadlock that PostgreSQL ends by failing one of them. An older store's
+-- RemoveMember deletes first: while such hubs still run beside this
+-- migration, a leave and a join of the same user and room at the same
+-- moment may fail that way (the counts stay exact).
+--
+-- This migration holds rooms locked (ALTER TABLE: no reads either) until
+-- it commits, which takes one pass over room_members.
 ALTER TABLE rooms ADD COLUMN member_count integer NOT NULL DEFAULT 0;
 
 CREATE FUNCTION realtime_count_members() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
         UPDATE rooms SET member_count = member_count - 1 WHERE id = OLD.room_id;
@@ -36,7 +44,9 @@ CREATE TRIGGER room_members_move
 
 -- Creating the triggers locked room_members against writes until this
 -- migration commits: no member comes or goes between then and this count.
-UPDATE rooms r SET member_count = (SELECT count(*) FROM room_members m WHERE m.room_id = r.id);
+UPDATE rooms r SET member_count = c.n
+    FROM (SELECT room_id, count(*) AS n FROM room_members GROUP BY room_id) c
+    WHERE c.room_id = r.id;
 
 -- realtime_add_member (migration 0005) as before, with the room's size read
 -- from its locked row: no member of the room comes or goes while the lock

@@ -2,7 +2,9 @@
 -- on room_members, so that a room's size is read from its row: counting the
 -- members made every join of a room of n members read n index entries four
 -- times, and filling a room cost O(n²). The triggers run for every insert,
--- delete and move of a member, whoever makes it.
+-- delete and move of a member, whoever makes it (DELETE FROM room_members
+-- without WHERE included: SQLite's truncate optimization is off for a table
+-- with triggers).
 ALTER TABLE rooms ADD COLUMN member_count INTEGER NOT NULL DEFAULT 0;
 
 CREATE TRIGGER room_members_join AFTER INSERT ON room_members
@@ -24,4 +26,5 @@ END;
 
 -- Migrate holds the write lock until this migration commits: no member
 -- comes or goes between the triggers' creation and this count.
-UPDATE rooms SET member_count = (SELECT count(*) FROM room_members m WHERE m.room_id = rooms.id);
+UPDATE rooms SET member_count = (SELECT count(*) FROM room_members m WHERE m.room_id = rooms.id)
+WHERE EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = rooms.id);
