@@ -41,7 +41,7 @@ func BenchmarkRoomFanout1000(b *testing.B) {
 		if i%256 == 255 { // the writers' part: take the queue, hand back the slice
 			b.StopTimer()
 			for _, c := range conns {
-				batch, _, _ := c.take()
+				batch := takeQueued(c)
 				clear(batch)
 				c.spare = batch[:0]
 			}
@@ -53,8 +53,8 @@ func BenchmarkRoomFanout1000(b *testing.B) {
 }
 
 // newFanoutHub returns a hub with a room "r" of n subscribed connections that
-// have no socket: their queues fill and nothing writes them (stopped: no
-// writer starts).
+// have no socket: their queues fill and nothing writes them (writing: a
+// writer is said to run, so none starts).
 func newFanoutHub(tb testing.TB, n int) (*Hub, []*conn) {
 	h, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SendQueueBytes: 64 << 20})
 	if err != nil {
@@ -63,7 +63,7 @@ func newFanoutHub(tb testing.TB, n int) (*Hub, []*conn) {
 	tb.Cleanup(func() { h.Close() })
 	conns := make([]*conn, n)
 	for i := range conns {
-		c := &conn{hub: h, id: "c" + strconv.Itoa(i), ctx: context.Background(), stopped: true, rooms: map[string]struct{}{}}
+		c := &conn{hub: h, id: "c" + strconv.Itoa(i), ctx: context.Background(), writing: true, rooms: map[string]struct{}{}}
 		conns[i] = c
 		lr, _, _ := h.fan.open(c, "r")
 		lr.seq.baselining = false
@@ -81,7 +81,7 @@ func TestFanoutAllocatesNothingPerRecipient(t *testing.T) {
 		h, conns := newFanoutHub(t, n)
 		drain := func() {
 			for _, c := range conns {
-				batch, _, _ := c.take()
+				batch := takeQueued(c)
 				c.spare = batch[:0]
 			}
 		}
@@ -145,7 +145,7 @@ func TestMessagePathAllocations(t *testing.T) {
 				_, err := h.AddMember(ctx, room.ID, UserRef{ID: u.ID}, "")
 				require.NoError(t, err)
 			}
-			c := &conn{hub: h, id: "c" + strconv.Itoa(i), ctx: ctx, stopped: true, rooms: map[string]struct{}{}, user: u, authed: true}
+			c := &conn{hub: h, id: "c" + strconv.Itoa(i), ctx: ctx, writing: true, rooms: map[string]struct{}{}, user: u, authed: true}
 			c.sends.changed.L = &c.sends.mu
 			lr, _, _ := h.fan.open(c, room.ID)
 			lr.seq.baselining = false
@@ -155,7 +155,7 @@ func TestMessagePathAllocations(t *testing.T) {
 		frame := []byte(`{"event":"message","data":{"roomId":"` + room.ID + `","content":"` + content + `","clientMsgId":"c_0123456789"},"ack":7}`)
 		drain := func() {
 			for _, c := range conns {
-				batch, _, _ := c.take()
+				batch := takeQueued(c)
 				clear(batch)
 				c.spare = batch[:0]
 			}

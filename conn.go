@@ -143,7 +143,7 @@ func (c *conn) currentUser() User {
 // already over the bound before it.
 func (c *conn) sendReply(frame Frame) {
 	c.qmu.Lock()
-	if c.closing {
+	if c.closing || c.stopped {
 		c.qmu.Unlock()
 		return
 	}
@@ -167,7 +167,7 @@ func (c *conn) send(frame Frame, droppable bool) {
 	}
 	limit := c.hub.cfg.SendQueueBytes
 	c.qmu.Lock()
-	if c.closing {
+	if c.closing || c.stopped {
 		c.qmu.Unlock()
 		return
 	}
@@ -243,7 +243,7 @@ func (c *conn) wakeWriterLocked() {
 func (c *conn) hold(key string, frame Frame) bool {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
-	if c.closing {
+	if c.closing || c.stopped {
 		return false
 	}
 	if i, ok := c.held[key]; ok {
@@ -462,7 +462,11 @@ func (c *conn) ping() {
 	c.qmu.Unlock()
 }
 
-// stop starts no more writers or pings; those running finish (c.wg).
+// stop starts no more writers or pings; those running finish (c.wg). No
+// frame is written from then on: what is queued or held is dropped, its
+// array goes back to frameQueues, and send, sendReply and hold queue
+// nothing, where the rooms' messages kept coming in until the connection
+// was unregistered, which waits for a stuck writer up to WriteTimeout.
 func (c *conn) stop() {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
@@ -470,6 +474,11 @@ func (c *conn) stop() {
 	if c.pinger != nil {
 		c.pinger.Stop()
 	}
+	clear(c.queue)
+	frameQueues.put(&c.boxes, c.queue)
+	c.queue = nil
+	c.queued.Store(0)
+	c.held, c.heldList = nil, nil
 }
 
 // readLoop reads and handles frames until the connection ends, or until

@@ -168,3 +168,65 @@ func (o *overflowCounter) QueueOverflowed() {
 		o.then()
 	}
 }
+
+// TestStoppedConnectionQueuesNothing: once release has stopped a
+// connection, nothing will be written to it: what was queued is dropped
+// and its array lent again, and what the hub sends to it until it is
+// unregistered (which waits for a stuck writer) is not queued.
+func TestStoppedConnectionQueuesNothing(t *testing.T) {
+	h := quietHub(t, Config{MaxEventsPerSecond: -1, MaxMessagesPerMinute: -1})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, c := dialOnly(ctx, t, h, "stella")
+	user := c.currentUser().ID
+
+	// A writer busy with an earlier batch: what is sent now waits.
+	require.Eventually(t, func() bool {
+		c.qmu.Lock()
+		defer c.qmu.Unlock()
+		if c.writing {
+			return false
+		}
+		c.writing = true
+		return true
+	}, 5*time.Second, time.Millisecond)
+	pretending := true
+	t.Cleanup(func() { // before the hub closes, whatever failed
+		c.qmu.Lock()
+		defer c.qmu.Unlock()
+		if pretending {
+			c.writing = false
+		}
+	})
+	for i := range 3 {
+		require.NoError(t, h.SendToUser(ctx, user, "note", map[string]int{"i": i}))
+	}
+	// state reads what the assertions look at, without holding c.qmu
+	// while they may fail.
+	state := func() (queue []Frame, held int, writing bool) {
+		c.qmu.Lock()
+		defer c.qmu.Unlock()
+		return c.queue, len(c.heldList), c.writing
+	}
+	queue, _, _ := state()
+	require.Len(t, queue, 3, "frames wait for the busy writer")
+	require.True(t, c.hold("typing", Frame{native: []byte(`{}`)}), "a held frame")
+
+	c.stop()
+	queue, held, _ := state()
+	require.Nil(t, queue, "stop drops what is queued")
+	require.Zero(t, c.queued.Load())
+	require.Zero(t, held, "stop drops what is held")
+	c.qmu.Lock()
+	c.writing, pretending = false, false // the pretended writer is done
+	c.qmu.Unlock()
+
+	require.NoError(t, h.SendToUser(ctx, user, "note", map[string]int{"i": 3}))
+	c.sendReply(Frame{native: []byte(`{"ack":1}`)})
+	require.False(t, c.hold("typing", Frame{native: []byte(`{}`)}))
+	queue, held, writing := state()
+	require.Nil(t, queue, "a stopped connection queues nothing")
+	require.Zero(t, c.queued.Load())
+	require.Zero(t, held)
+	require.False(t, writing, "and starts no writer")
+}

@@ -30,21 +30,32 @@ func quietHub(t *testing.T, cfg Config) *Hub {
 }
 
 // fakeConn is an authenticated connection without a socket; what the hub
-// sends it stays in its queue (stopped: no writer starts).
+// sends it stays in its queue (writing: a writer is said to run, so none
+// starts; a stopped connection would queue nothing).
 func fakeConn(h *Hub, u User) *conn {
 	ctx, cancel := context.WithCancel(h.ctx)
-	return &conn{hub: h, id: newID("c"), ctx: ctx, cancel: cancel, stopped: true,
+	return &conn{hub: h, id: newID("c"), ctx: ctx, cancel: cancel, writing: true,
 		rooms: map[string]struct{}{}, user: u, authed: true}
 }
 
 // queued returns the events queued for c, and empties its queue.
 func queued(c *conn) []string {
-	batch, _, _ := c.take()
+	batch := takeQueued(c)
 	var out []string
 	for _, f := range batch {
 		out = append(out, string(f.Native()))
 	}
 	return out
+}
+
+// takeQueued empties the queue of a connection made with writing set (as
+// fakeConn's), as its writer would, and leaves writing set.
+func takeQueued(c *conn) []Frame {
+	batch, _, _ := c.take()
+	c.qmu.Lock()
+	c.writing = true
+	c.qmu.Unlock()
+	return batch
 }
 
 type presenceLog struct {
