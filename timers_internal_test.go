@@ -49,12 +49,14 @@ func queued(c *conn) []string {
 }
 
 // takeQueued empties the queue of a connection made with writing set (as
-// fakeConn's), as its writer would, and leaves writing set.
+// fakeConn's), as its writer's take would, but leaves writing set, even when
+// the queue is empty: no writer may start on a connection without a socket.
 func takeQueued(c *conn) []Frame {
-	batch, _, _ := c.take()
 	c.qmu.Lock()
-	c.writing = true
-	c.qmu.Unlock()
+	defer c.qmu.Unlock()
+	batch := c.queue
+	c.queue, c.spare = c.spare[:0], nil
+	c.queued.Store(0)
 	return batch
 }
 
