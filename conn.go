@@ -179,8 +179,7 @@ func (c *conn) send(frame Frame, droppable bool) {
 	}
 	if queued+n > limit {
 		c.closing, c.closeCode, c.closeReason = true, StatusTooSlow, "send queue overflow"
-		c.queue = nil
-		c.queued.Store(0)
+		c.dropQueueLocked()
 		c.wakeWriterLocked()
 		c.qmu.Unlock()
 		// After the lock: an Observer may call back into the hub, which
@@ -474,11 +473,18 @@ func (c *conn) stop() {
 	if c.pinger != nil {
 		c.pinger.Stop()
 	}
+	c.dropQueueLocked()
+	c.held, c.heldList = nil, nil
+}
+
+// dropQueueLocked drops what is queued, which will not be written, and
+// lends its array again; c.qmu is held. A writer's batch is its own (take
+// swapped it out), so it is not touched.
+func (c *conn) dropQueueLocked() {
 	clear(c.queue)
 	frameQueues.put(&c.boxes, c.queue)
 	c.queue = nil
 	c.queued.Store(0)
-	c.held, c.heldList = nil, nil
 }
 
 // readLoop reads and handles frames until the connection ends, or until

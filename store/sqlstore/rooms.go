@@ -237,11 +237,10 @@ func (s *Store) AddMember(ctx context.Context, m realtime.Member, l realtime.Lim
 				return nil
 			}
 		}
-		existing, err = scanMember(q.QueryRowContext(ctx, `SELECT `+memberCols+` FROM room_members
-			WHERE room_id = $1 AND user_id = $2`, m.RoomID, m.UserID))
+		existing, err = getMember(ctx, q, m.RoomID, m.UserID)
 		if err == nil {
 			return nil
-		} else if !errors.Is(err, sql.ErrNoRows) {
+		} else if !errors.Is(err, realtime.ErrNotFound) {
 			return err
 		}
 		if count >= maxUsers {
@@ -305,12 +304,19 @@ func errRoomFull(maxUsers int) error {
 
 // GetMember implements realtime.MemberStore.
 func (s *Store) GetMember(ctx context.Context, roomID, userID string) (realtime.Member, error) {
-	m, err := scanMember(s.db.QueryRowContext(ctx, `SELECT `+memberCols+` FROM room_members
+	m, err := getMember(ctx, s.db, roomID, userID)
+	return m, wrap("get member", err)
+}
+
+// getMember reads the membership (roomID, userID) through q, or fails with
+// realtime.ErrNotFound.
+func getMember(ctx context.Context, q querier, roomID, userID string) (realtime.Member, error) {
+	m, err := scanMember(q.QueryRowContext(ctx, `SELECT `+memberCols+` FROM room_members
 		WHERE room_id = $1 AND user_id = $2`, roomID, userID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return realtime.Member{}, realtime.ErrNotFound
 	}
-	return m, wrap("get member", err)
+	return m, err
 }
 
 // UpdateMember implements realtime.MemberStore.

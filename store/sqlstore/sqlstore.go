@@ -50,13 +50,13 @@
 // user_presence and schema_migrations (the versions applied), and on
 // PostgreSQL the function realtime_add_member, which adds a member in one
 // call (AddMember). Triggers on room_members keep rooms.member_count, each
-// room's number of members, so that reading a room's size costs the same
-// at 20,000 members as at 2; on PostgreSQL a join and a leave of a room lock
-// its row, then the member's. Times are timestamptz on PostgreSQL and milliseconds
-// since the Unix epoch on SQLite, always whole milliseconds, read back in
-// UTC. Message metadata is kept as given (json on PostgreSQL, TEXT on
-// SQLite). A message's Sender is stored as its username beside SenderID,
-// and read back as {SenderID, username}.
+// room's number of members, so that reading a room's size costs the same at
+// 20,000 members as at 2; on PostgreSQL a join and a leave of a room lock
+// its row, then the member's. Times are timestamptz on PostgreSQL and
+// milliseconds since the Unix epoch on SQLite, always whole milliseconds,
+// read back in UTC. Message metadata is kept as given (json on PostgreSQL,
+// TEXT on SQLite). A message's Sender is stored as its username beside
+// SenderID, and read back as {SenderID, username}.
 //
 // # Group commit
 //
