@@ -41,9 +41,7 @@ func BenchmarkRoomFanout1000(b *testing.B) {
 		if i%256 == 255 { // the writers' part: take the queue, hand back the slice
 			b.StopTimer()
 			for _, c := range conns {
-				batch := takeQueued(c)
-				clear(batch)
-				c.spare = batch[:0]
+				dropQueued(c)
 			}
 			b.StartTimer()
 		}
@@ -81,8 +79,7 @@ func TestFanoutAllocatesNothingPerRecipient(t *testing.T) {
 		h, conns := newFanoutHub(t, n)
 		drain := func() {
 			for _, c := range conns {
-				batch := takeQueued(c)
-				c.spare = batch[:0]
+				dropQueued(c)
 			}
 		}
 		// Warm the queues up to their working size first.
@@ -155,9 +152,7 @@ func TestMessagePathAllocations(t *testing.T) {
 		frame := []byte(`{"event":"message","data":{"roomId":"` + room.ID + `","content":"` + content + `","clientMsgId":"c_0123456789"},"ack":7}`)
 		drain := func() {
 			for _, c := range conns {
-				batch := takeQueued(c)
-				clear(batch)
-				c.spare = batch[:0]
+				dropQueued(c)
 			}
 		}
 		// What handleFrame and pipeSend do for a message while the pipe is

@@ -36,13 +36,12 @@ type conn struct {
 	// pinger's lifecycle.
 	qmu     sync.Mutex
 	queued  atomic.Int64 // written under qmu; the writer peeks without it
-	queue   []Frame
+	queue   frameQueue
 	closing bool
 	writing bool // a writer goroutine runs (or the connection is done writing)
 	stopped bool // the connection is over: start no writer or ping
 	// Guarded by qmu too.
-	spare       []Frame
-	boxes       boxes[Frame] // for frameQueues
+	freeChunks  *frameChunk // written chunks, for the queue to fill again
 	closeCode   StatusCode
 	closeReason string
 	pinger      *time.Timer // the next ping
@@ -194,20 +193,10 @@ func (c *conn) send(frame Frame, droppable bool) {
 // enqueueLocked appends frame, of size n, to the send queue and wakes the
 // writer. The caller holds c.qmu.
 func (c *conn) enqueueLocked(frame Frame, n int64) {
-	c.queue = frameQueues.append(&c.boxes, c.queue, frame)
+	c.queue.push(frame, &c.freeChunks)
 	c.queued.Add(n)
 	c.wakeWriterLocked()
 }
-
-// frameQueues lends connections the arrays of their send queue and its
-// spare (a lender): a new connection used to grow its own from one frame to
-// a hundred, a quarter of what the hub allocated in the rooms benchmark,
-// which opens 2,000 connections a run. A new array holds 16 Frames, enough
-// for a connection of a big, quiet room: arrays of 128 spared a fresh server
-// some CPU in a burst, and cost a quiet room of 10,000 about 8 KB more per
-// connection at its peak (BENCHMARKS.md, "Queues that start large"). Arrays
-// past 32 KiB of Frames are left to the collector.
-var frameQueues = lender[Frame]{initial: 16, max: 1024}
 
 // sendSub hands frame to a Subscription at once. Its transport never
 // blocks (an event that finds the buffer full ends the subscription), so a
@@ -281,17 +270,15 @@ func (c *conn) closeWith(code StatusCode, reason string) {
 
 // take removes and returns everything queued, and the closing state; ok is
 // false, and the writer must end, when there is nothing to do.
-func (c *conn) take() (batch []Frame, closing, ok bool) {
+func (c *conn) take() (batch frameQueue, closing, ok bool) {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
-	if len(c.queue) == 0 && !c.closing {
+	if c.queue.empty() && !c.closing {
 		c.writing = false
-		frameQueues.put(&c.boxes, c.queue)
-		frameQueues.put(&c.boxes, c.spare)
-		c.queue, c.spare = nil, nil
-		return nil, false, false
+		releaseChunks(&c.freeChunks)
+		return frameQueue{}, false, false
 	}
-	batch, c.queue, c.spare = c.queue, c.spare[:0], nil
+	batch, c.queue = c.queue, frameQueue{}
 	c.queued.Store(0)
 	return batch, c.closing, true
 }
@@ -345,20 +332,21 @@ func (c *conn) writeLoop() {
 			return
 		}
 		var err error
-		if len(batch) > 0 {
+		if !batch.empty() {
 			if c.stuck == nil {
 				// One timer for every write: far cheaper than a context
 				// with a deadline per write.
 				c.stuck = time.AfterFunc(time.Hour, c.writeTimedOut)
 			}
 			c.stuck.Reset(c.hub.cfg.WriteTimeout)
-			err = c.write(batch)
+			err = c.write(&batch)
 			c.stuck.Stop()
+			var written *frameChunk
+			batch.clear(&written)
+			c.qmu.Lock()
+			c.keepChunksLocked(written)
+			c.qmu.Unlock()
 		}
-		clear(batch)
-		c.qmu.Lock()
-		c.spare = batch[:0] // take left none
-		c.qmu.Unlock()
 		if err != nil {
 			c.cancel()
 			return
@@ -380,21 +368,33 @@ func (c *conn) writeLoop() {
 // the stuck timer alone; other transports also get WriteTimeout as the
 // deadline of ctx, as Transport documents, since their Abort may not
 // interrupt a write.
-func (c *conn) write(batch []Frame) error {
+func (c *conn) write(batch *frameQueue) error {
 	var err error
-	if _, native := c.t.(*wsTransport); native {
-		err = c.t.Write(c.ctx, batch)
+	if t, native := c.t.(*wsTransport); native {
+		err = t.writeQueue(batch)
 	} else {
+		// Other transports take the frames in one slice, gathered into
+		// an array that only the writers running at a moment hold.
+		b := writeBatches.Get().(*[]Frame)
+		frames := batch.appendTo((*b)[:0])
 		ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.WriteTimeout)
-		err = c.t.Write(ctx, batch)
+		err = c.t.Write(ctx, frames)
 		cancel()
+		clear(frames)
+		if *b = frames[:0]; cap(frames) <= maxKeptBatch {
+			writeBatches.Put(b)
+		}
 	}
 	if err == nil && c.hub.observed {
-		var n int
-		for i := range batch {
-			n += len(batch[i].native)
+		n, bytes := 0, 0
+		for ch := batch.head; ch != nil; ch = ch.next {
+			frames := batch.chunk(ch)
+			n += len(frames)
+			for i := range frames {
+				bytes += len(frames[i].native)
+			}
 		}
-		c.hub.obs.FramesSent(len(batch), n)
+		c.hub.obs.FramesSent(n, bytes)
 	}
 	return err
 }
@@ -463,7 +463,7 @@ func (c *conn) ping() {
 
 // stop starts no more writers or pings; those running finish (c.wg). No
 // frame is written from then on: what is queued or held is dropped, its
-// array goes back to frameQueues, and send, sendReply and hold queue
+// chunks go back to frameChunks, and send, sendReply and hold queue
 // nothing, where the rooms' messages kept coming in until the connection
 // was unregistered, which waits for a stuck writer up to WriteTimeout.
 func (c *conn) stop() {
@@ -478,13 +478,27 @@ func (c *conn) stop() {
 }
 
 // dropQueueLocked drops what is queued, which will not be written, and
-// lends its array again; c.qmu is held. A writer's batch is its own (take
-// swapped it out), so it is not touched.
+// gives its chunks and the free ones back to frameChunks; c.qmu is held. A
+// writer's batch is its own (take moved it out), so it is not touched.
 func (c *conn) dropQueueLocked() {
-	clear(c.queue)
-	frameQueues.put(&c.boxes, c.queue)
-	c.queue = nil
+	c.queue.clear(&c.freeChunks)
+	releaseChunks(&c.freeChunks)
 	c.queued.Store(0)
+}
+
+// keepChunksLocked adds the list of free chunks l, a writer's written
+// batch, to the connection's, or gives them back to frameChunks once the
+// connection is stopped; c.qmu is held.
+func (c *conn) keepChunksLocked(l *frameChunk) {
+	if c.stopped {
+		releaseChunks(&l)
+		return
+	}
+	for l != nil {
+		next := l.next
+		l.next, c.freeChunks = c.freeChunks, l
+		l = next
+	}
 }
 
 // readLoop reads and handles frames until the connection ends, or until

@@ -18,9 +18,9 @@ import (
 
 // TestIdleConnectionHoldsNoQueue: once its writer has sent everything, a
 // connection holds no send queue, and once its messages are stored, no
-// queue of messages to store: the arrays go back to frameQueues and
-// pendingArrays, for the next connection that sends, instead of staying
-// with an idle one.
+// queue of messages to store: the chunks go back to frameChunks and the
+// arrays to pendingArrays, for the next connection that sends, instead of
+// staying with an idle one.
 func TestIdleConnectionHoldsNoQueue(t *testing.T) {
 	st := &twoGates{gatedStore: gatedStore{Store: NewMemoryStore(MemoryOptions{}), release: make(chan struct{})},
 		entered: make(chan struct{}), release2: make(chan struct{})}
@@ -42,7 +42,7 @@ func TestIdleConnectionHoldsNoQueue(t *testing.T) {
 	require.Eventually(t, func() bool {
 		c.qmu.Lock()
 		defer c.qmu.Unlock()
-		return !c.writing && c.queue == nil && c.spare == nil
+		return !c.writing && c.queue.empty() && c.freeChunks == nil
 	}, 5*time.Second, 5*time.Millisecond, "the idle connection still holds its queue")
 
 	// Messages sent without waiting for their acks. The slow first save
@@ -206,7 +206,7 @@ func TestStoppedConnectionQueuesNothing(t *testing.T) {
 	state := func() (queue []Frame, held int, writing bool) {
 		c.qmu.Lock()
 		defer c.qmu.Unlock()
-		return c.queue, len(c.heldList), c.writing
+		return c.queue.appendTo(nil), len(c.heldList), c.writing
 	}
 	queue, _, _ := state()
 	require.Len(t, queue, 3, "frames wait for the busy writer")

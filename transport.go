@@ -152,43 +152,91 @@ func (t *wsTransport) Write(_ context.Context, objs []Frame) error {
 	if t.raw == nil && len(objs) == 1 && !(t.compact && objs[0].cut() != 0) {
 		return t.ws.Write(context.Background(), websocket.MessageText, objs[0].native)
 	}
-	bp := frameBufs.Get()
-	buf := *bp
-	defer func() {
-		*bp = buf
-		frameBufs.Put(bp)
-	}()
-	head := 0
-	if t.raw != nil {
-		head = wsraw.MaxHeader // the frame's header goes there
-	}
-	for len(objs) > 0 {
-		buf = append(buf[:0], reserved[:head]...)
-		n := 0
-		for n < len(objs) && (n == 0 || len(buf)+len(objs[n].native) < batchBytes) {
-			if n > 0 {
-				buf = append(buf, '\n')
-			}
-			if t.compact {
-				buf = objs[n].appendCompact(buf)
-			} else {
-				buf = append(buf, objs[n].native...)
-			}
-			n++
-		}
-		objs = objs[n:]
-		var err error
-		if t.raw != nil {
-			// No deadline: the hub's stuck timer aborts a write that hangs.
-			err = t.raw.WriteFrames(time.Time{}, wsraw.Frame(buf))
-		} else {
-			err = t.ws.Write(context.Background(), websocket.MessageText, buf)
-		}
-		if err != nil {
+	w := t.newMessages()
+	defer w.done()
+	for i := range objs {
+		if err := w.add(&objs[i]); err != nil {
 			return err
 		}
 	}
+	return w.flush()
+}
+
+// writeQueue is Write of the frames of q, read in place from its chunks.
+func (t *wsTransport) writeQueue(q *frameQueue) error {
+	if q.head == q.tail && q.n == 1 {
+		return t.Write(context.Background(), q.head.frames[:1])
+	}
+	w := t.newMessages()
+	defer w.done()
+	for c := q.head; c != nil; c = c.next {
+		frames := q.chunk(c)
+		for i := range frames {
+			if err := w.add(&frames[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return w.flush()
+}
+
+// messages builds the WebSocket messages of a Write in a buffer from
+// frameBufs, writing each once the next frame would take it past
+// batchBytes.
+type messages struct {
+	t   *wsTransport
+	bp  *[]byte
+	buf []byte
+	n   int // frames in buf
+}
+
+func (t *wsTransport) newMessages() messages {
+	bp := frameBufs.Get()
+	return messages{t: t, bp: bp, buf: (*bp)[:0]}
+}
+
+// add appends f to the message being built, writing that message first
+// when f would take it past batchBytes.
+func (w *messages) add(f *Frame) error {
+	if w.n > 0 && len(w.buf)+len(f.native) >= batchBytes {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	if w.n == 0 && w.t.raw != nil {
+		w.buf = append(w.buf[:0], reserved[:wsraw.MaxHeader]...) // the header goes there
+	}
+	if w.n > 0 {
+		w.buf = append(w.buf, '\n')
+	}
+	if w.t.compact {
+		w.buf = f.appendCompact(w.buf)
+	} else {
+		w.buf = append(w.buf, f.native...)
+	}
+	w.n++
 	return nil
+}
+
+// flush writes the message being built, if any.
+func (w *messages) flush() error {
+	if w.n == 0 {
+		return nil
+	}
+	w.n = 0
+	buf := w.buf
+	w.buf = w.buf[:0]
+	if w.t.raw != nil {
+		// No deadline: the hub's stuck timer aborts a write that hangs.
+		return w.t.raw.WriteFrames(time.Time{}, wsraw.Frame(buf))
+	}
+	return w.t.ws.Write(context.Background(), websocket.MessageText, buf)
+}
+
+// done gives the buffer back.
+func (w *messages) done() {
+	*w.bp = w.buf[:0]
+	frameBufs.Put(w.bp)
 }
 
 // reserved is the room a frame's header is written into (wsraw.Frame).
