@@ -301,6 +301,7 @@ func (c *conn) waitBelow() int64 {
 func (c *conn) writeLoop() {
 	defer c.wg.Done()
 	defer c.survive("writer") // writing stays set: no writer starts again
+	growWriterStack()
 	for {
 		// Whoever is queueing for this connection right now (the other
 		// members' messages of a busy room) goes first, so that one frame
@@ -779,6 +780,21 @@ func growStack() {
 // than the 4 KiB a goroutine may start with, so that the stack becomes 8
 // KiB, which a join-room fits in.
 const growStackBytes = 5 << 10
+
+// growWriterStack grows a writer's stack, while it is shallow, to the 4 KiB
+// a write takes down to its system call, where it grew from the 2 KiB a
+// goroutine starts with on a busy hub, every frame of the write on it
+// adjusted. Not to 8 KiB: in a burst every connection has a writer.
+//
+//go:noinline
+func growWriterStack() {
+	var pad [growWriterBytes]byte
+	keepStack(pad[:])
+}
+
+// growWriterBytes is what growWriterStack adds: with the frames below it,
+// more than 2 KiB and less than 4 KiB with the runtime's guard.
+const growWriterBytes = 2 << 10
 
 //go:noinline
 func keepStack([]byte) {}

@@ -96,7 +96,7 @@ func (h *Hub) handleMessage(ctx context.Context, c *conn, data json.RawMessage) 
 		return nil, err
 	}
 	saved, err := h.storeAndPublish(ctx, s.m)
-	a, err := h.messageSent(ctx, c, s, saved, err)
+	a, err := h.messageSent(ctx, c, &s, &saved, err)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func (h *Hub) prepareMessage(ctx context.Context, c *conn, ack uint64, data json
 
 // messageSent turns the outcome of storing and publishing s into the
 // event's reply, and ends c's typing in the message's room.
-func (h *Hub) messageSent(ctx context.Context, c *conn, s pendingSend, saved Message, err error) (messageAck, error) {
+func (h *Hub) messageSent(ctx context.Context, c *conn, s *pendingSend, saved *Message, err error) (messageAck, error) {
 	if errors.Is(err, ErrForbidden) && s.m.RoomID != "" {
 		return messageAck{}, h.senderRefused(ctx, s.u, s.m.RoomID)
 	}
@@ -247,21 +247,27 @@ func (h *Hub) storeAndPublish(ctx context.Context, m Message) (Message, error) {
 	var r SaveResult
 	r.Message, r.Duplicate, r.Err = h.store.SaveMessage(ctx, m)
 	cs.await(ctx, key, turn)
-	return h.publishSaved(ctx, m, r)
+	saved, err := h.publishSaved(ctx, m.RoomID, &r)
+	if err != nil {
+		return Message{}, err
+	}
+	return *saved, nil
 }
 
-// publishSaved publishes a message the Store saved (r) and returns it, or
-// the error that stopped it. The caller holds m's send turn.
-func (h *Hub) publishSaved(ctx context.Context, m Message, r SaveResult) (Message, error) {
-	saved, dup, err := r.Message, r.Duplicate, r.Err
-	if errors.Is(err, ErrForbidden) && m.RoomID != "" {
-		return Message{}, ErrForbidden
+// publishSaved publishes a message the Store saved (r) for a room (roomID)
+// or a conversation, and returns it (in r), or the error that stopped it.
+// The caller holds the message's send turn. Pointers, not copies: the
+// frames of a connection's send path stay small enough for its stack.
+func (h *Hub) publishSaved(ctx context.Context, roomID string, r *SaveResult) (*Message, error) {
+	saved, dup, err := &r.Message, r.Duplicate, r.Err
+	if errors.Is(err, ErrForbidden) && roomID != "" {
+		return nil, ErrForbidden
 	}
 	if err != nil {
-		return Message{}, h.storeErr("save message", err)
+		return nil, h.storeErr("save message", err)
 	}
 	if !dup {
-		h.obs.MessageStored(messageKind(&saved))
+		h.obs.MessageStored(messageKind(saved))
 	}
 	if dup && saved.RoomID == "" {
 		// A retry; its first try published it (rooms publish again below:
@@ -269,9 +275,9 @@ func (h *Hub) publishSaved(ctx context.Context, m Message, r SaveResult) (Messag
 		// publish failed).
 		return saved, nil
 	}
-	frame, err := encodeMessagePush("new-message", &saved)
+	frame, err := encodeMessagePush("new-message", saved)
 	if err != nil {
-		return Message{}, err
+		return nil, err
 	}
 	// Publish even if the sender's connection goes away meanwhile: the
 	// message is stored, its room must hear of it.
@@ -287,11 +293,11 @@ func (h *Hub) publishSaved(ctx context.Context, m Message, r SaveResult) (Messag
 		// sender, told unavailable, may retry with its clientMsgId, which
 		// finds it stored (PROTOCOL.md section 6).
 		h.log.Warn("realtime: message stored but not published", "id", saved.ID, "room", saved.RoomID, "seq", saved.Seq, "err", err)
-		return Message{}, fmt.Errorf("message %s is stored: %w", saved.ID, err) // err is ErrUnavailable (publish)
+		return nil, fmt.Errorf("message %s is stored: %w", saved.ID, err) // err is ErrUnavailable (publish)
 	}
 	if !dup {
-		h.notifyMentions(&saved)
-		h.notifyAwayRecipient(&saved)
+		h.notifyMentions(saved)
+		h.notifyAwayRecipient(saved)
 	}
 	return saved, nil
 }

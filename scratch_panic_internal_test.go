@@ -19,7 +19,7 @@ func TestPanickingSaveLeavesNoResults(t *testing.T) {
 		for i, c := range contents {
 			sends[i] = pendingSend{m: directMessage(c)}
 		}
-		h.storeAndPublishAll(context.Background(), sends, func(pendingSend, Message, error) {})
+		h.storeAndPublishAll(context.Background(), sends, func(*pendingSend, *Message, error) {})
 	}
 	for range 20 {
 		group("a", "b", "c", "d") // gives the scratch a results array of 4

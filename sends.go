@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 )
@@ -216,6 +217,7 @@ func (p *sendPipe) take(done []pendingSend) []pendingSend {
 // nothing is. A panic (in a hook the publication runs) ends the connection
 // with 1011, as one in the read goroutine does.
 func (c *conn) storeQueued() {
+	growStack()
 	h := c.hub
 	defer c.wg.Done()
 	var batch []pendingSend
@@ -242,7 +244,7 @@ func (c *conn) storeQueued() {
 // save was slow.
 func (c *conn) storeBatch(batch []pendingSend) {
 	h := c.hub
-	d := h.storeAndPublishAll(c.ctx, batch, func(s pendingSend, saved Message, err error) {
+	d := h.storeAndPublishAll(c.ctx, batch, func(s *pendingSend, saved *Message, err error) {
 		if s.err != nil {
 			c.answer(s.ack, s.event, nil, s.err)
 			return
@@ -259,7 +261,7 @@ func (c *conn) storeBatch(batch []pendingSend) {
 // one message, saving them all with one Store call, and hands each outcome
 // to sent, in order. A send refused already (s.err) is only handed on. It
 // returns how long the Store took. Its slices are lent (saveScratches).
-func (h *Hub) storeAndPublishAll(ctx context.Context, sends []pendingSend, sent func(s pendingSend, saved Message, err error)) (saving time.Duration) {
+func (h *Hub) storeAndPublishAll(ctx context.Context, sends []pendingSend, sent func(s *pendingSend, saved *Message, err error)) (saving time.Duration) {
 	scratch := saveScratches.Get().(*saveScratch)
 	msgs, keys, turns := scratch.msgs[:0], scratch.keys[:0], scratch.turns[:0]
 	var results []SaveResult
@@ -282,6 +284,11 @@ func (h *Hub) storeAndPublishAll(ctx context.Context, sends []pendingSend, sent 
 			saveScratches.Put(scratch)
 		}
 	}()
+	// Grown once for the group, not doubled on the way to it: a fresh
+	// process's scratches start empty.
+	msgs = slices.Grow(msgs, len(sends))
+	keys = slices.Grow(keys, len(sends))
+	turns = slices.Grow(turns, len(sends))
 	for i := range sends {
 		if sends[i].err == nil {
 			msgs = append(msgs, sends[i].m)
@@ -302,15 +309,16 @@ func (h *Hub) storeAndPublishAll(ctx context.Context, sends []pendingSend, sent 
 		saving = time.Since(start)
 	}
 	returned = true
-	for _, s := range sends {
+	for i := range sends {
+		s := &sends[i]
 		if s.err != nil {
-			sent(s, Message{}, s.err)
+			sent(s, nil, s.err)
 			continue
 		}
 		j := ended
 		cs := h.turns.stripe(keys[j])
 		cs.await(ctx, keys[j], turns[j])
-		saved, err := h.publishSaved(ctx, s.m, results[j])
+		saved, err := h.publishSaved(ctx, s.m.RoomID, &results[j])
 		cs.end(keys[j], turns[j])
 		ended++
 		sent(s, saved, err)
