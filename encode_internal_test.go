@@ -33,6 +33,10 @@ func requireSameEncoding(t *testing.T, m Message) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("encodeMessagePush differs from encoding/json:\n got %s\nwant %s", got, want)
 	}
+	fast := m.Metadata == nil && m.EditedAt == nil && m.DeletedAt == nil && jsonTime(m.CreatedAt)
+	if fast && cap(got) != len(got) {
+		t.Fatalf("the push was sized %d for %d bytes: %s", cap(got), len(got), got)
+	}
 }
 
 func TestEncodeMessagePushMatchesEncodingJSON(t *testing.T) {
@@ -107,6 +111,9 @@ func TestMessageAckMatchesEncodingJSON(t *testing.T) {
 		got, ok := a.ackFrame(42)
 		if !ok || !bytes.Equal(got.Native(), want) {
 			t.Fatalf("ackFrame = %s, %v; with encoding/json: %s", got.Native(), ok, want)
+		}
+		if n := got.Native(); cap(n) != len(n) {
+			t.Fatalf("the ack was sized %d for %d bytes", cap(n), len(n))
 		}
 		require.Equal(t, FrameReply, got.Kind())
 		require.Equal(t, uint64(42), got.Ack())
