@@ -66,10 +66,15 @@ func (r *memRoom) member(userID string) int {
 	return -1
 }
 
-// idStripe is one stripe of the index of messages by id.
+// idStripe is one stripe of the index of messages by id. It is keyed by
+// the id's hash (idHash) rather than by the id: a map of strings compared
+// each key it probed through the key's pointer, a cache miss more in a map
+// of a hundred thousand messages, where the index was an eighth of the
+// hub's CPU (BENCHMARKS.md, "An index keyed by hash"). Messages whose ids
+// share a hash are chained (memMessage.sameHash).
 type idStripe struct {
 	mu sync.Mutex
-	m  map[string]*memMessage
+	m  map[uint64]*memMessage
 }
 
 type memStream struct {
@@ -84,6 +89,9 @@ type memStream struct {
 type memMessage struct {
 	m      Message
 	stream *memStream
+	// sameHash is the next message indexed under the same hash of its id
+	// (idStripe), guarded by the stripe's lock.
+	sameHash *memMessage
 }
 
 func (s *memoryStore) roomLocked(id string) (*memRoom, error) {
@@ -399,39 +407,75 @@ func (s *memoryStore) stream(key streamKey) *memStream {
 	return nil
 }
 
-func (s *memoryStore) idStripe(id string) *idStripe {
-	return &s.ids[maphash.String(s.seed, id)%uint64(len(s.ids))]
-}
+// idHash returns the hash id is indexed under; its stripe is
+// s.ids[idHash(id) % len(s.ids)].
+func (s *memoryStore) idHash(id string) uint64 { return maphash.String(s.seed, id) }
 
 // message returns the message stored under id, or nil.
 func (s *memoryStore) message(id string) *memMessage {
-	is := s.idStripe(id)
+	return s.messageAt(s.idHash(id), id)
+}
+
+func (s *memoryStore) messageAt(h uint64, id string) *memMessage {
+	is := &s.ids[h%uint64(len(s.ids))]
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	return is.m[id]
+	for mm := is.m[h]; mm != nil; mm = mm.sameHash {
+		if mm.m.ID == id {
+			return mm
+		}
+	}
+	return nil
 }
 
 // index adds mm under its id, unless the id is taken.
 func (s *memoryStore) index(mm *memMessage) bool {
-	is := s.idStripe(mm.m.ID)
+	return s.indexAt(s.idHash(mm.m.ID), mm)
+}
+
+func (s *memoryStore) indexAt(h uint64, mm *memMessage) bool {
+	is := &s.ids[h%uint64(len(s.ids))]
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	if _, taken := is.m[mm.m.ID]; taken {
-		return false
+	first := is.m[h]
+	for o := first; o != nil; o = o.sameHash {
+		if o.m.ID == mm.m.ID {
+			return false
+		}
 	}
 	if is.m == nil {
-		is.m = make(map[string]*memMessage)
+		is.m = make(map[uint64]*memMessage)
 	}
-	is.m[mm.m.ID] = mm
+	mm.sameHash = first
+	is.m[h] = mm
 	return true
 }
 
 // forget removes the message stored under id from the index.
 func (s *memoryStore) forget(id string) {
-	is := s.idStripe(id)
+	s.forgetAt(s.idHash(id), id)
+}
+
+func (s *memoryStore) forgetAt(h uint64, id string) {
+	is := &s.ids[h%uint64(len(s.ids))]
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	delete(is.m, id)
+	var prev *memMessage
+	for mm := is.m[h]; mm != nil; prev, mm = mm, mm.sameHash {
+		if mm.m.ID != id {
+			continue
+		}
+		switch {
+		case prev != nil:
+			prev.sameHash = mm.sameHash
+		case mm.sameHash != nil:
+			is.m[h] = mm.sameHash
+		default:
+			delete(is.m, h)
+		}
+		mm.sameHash = nil
+		return
+	}
 }
 
 func (s *memoryStore) GetMessage(_ context.Context, id string) (Message, error) {
