@@ -38,7 +38,7 @@ func BenchmarkRoomFanout1000(b *testing.B) {
 		if err := h.publish(ctx, ch, publication{Frame: frame, Seq: msg.Seq}); err != nil {
 			b.Fatal(err)
 		}
-		if i%256 == 255 { // the writers' part: take the queue, hand back the slice
+		if i%256 == 255 { // the writers' part: empty the queue, keep its chunks
 			b.StopTimer()
 			for _, c := range conns {
 				dropQueued(c)

@@ -70,7 +70,7 @@ func (r *memRoom) member(userID string) int {
 // the id's hash (idHash) rather than by the id: a map of strings compared
 // each key it probed through the key's pointer, a cache miss more in a map
 // of a hundred thousand messages, where the index was an eighth of the
-// hub's CPU (BENCHMARKS.md, "An index keyed by hash"). Messages whose ids
+// hub's CPU (BENCHMARKS.md, "The burst, again"). Messages whose ids
 // share a hash are chained (memMessage.sameHash).
 type idStripe struct {
 	mu sync.Mutex

@@ -7,7 +7,7 @@ import "sync"
 // with nothing copied and nothing left behind. A queue in one array grew by
 // doubling: in a burst each of thousands of queues went through arrays of
 // 16, 32, 64 and 128 frames, each new, zeroed and copied into, the smaller
-// ones left to the collector (BENCHMARKS.md, "A send queue in chunks").
+// ones left to the collector (BENCHMARKS.md, "The burst, again").
 // The zero value is an empty queue.
 //
 // The chunks a writer has written go to the connection's list of free
