@@ -407,9 +407,22 @@ func (s *memoryStore) stream(key streamKey) *memStream {
 	return nil
 }
 
-// idHash returns the hash id is indexed under; its stripe is
-// s.ids[idHash(id) % len(s.ids)].
+// idHash returns the hash id is indexed under (idStripe).
 func (s *memoryStore) idHash(id string) uint64 { return maphash.String(s.seed, id) }
+
+// idStripe returns the stripe of the index that holds the hash h.
+func (s *memoryStore) idStripe(h uint64) *idStripe { return &s.ids[h%uint64(len(s.ids))] }
+
+// sameID returns the message of the chain from mm (memMessage.sameHash)
+// whose id is id, or nil.
+func sameID(mm *memMessage, id string) *memMessage {
+	for ; mm != nil; mm = mm.sameHash {
+		if mm.m.ID == id {
+			return mm
+		}
+	}
+	return nil
+}
 
 // message returns the message stored under id, or nil.
 func (s *memoryStore) message(id string) *memMessage {
@@ -417,15 +430,10 @@ func (s *memoryStore) message(id string) *memMessage {
 }
 
 func (s *memoryStore) messageAt(h uint64, id string) *memMessage {
-	is := &s.ids[h%uint64(len(s.ids))]
+	is := s.idStripe(h)
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	for mm := is.m[h]; mm != nil; mm = mm.sameHash {
-		if mm.m.ID == id {
-			return mm
-		}
-	}
-	return nil
+	return sameID(is.m[h], id)
 }
 
 // index adds mm under its id, unless the id is taken.
@@ -434,14 +442,12 @@ func (s *memoryStore) index(mm *memMessage) bool {
 }
 
 func (s *memoryStore) indexAt(h uint64, mm *memMessage) bool {
-	is := &s.ids[h%uint64(len(s.ids))]
+	is := s.idStripe(h)
 	is.mu.Lock()
 	defer is.mu.Unlock()
 	first := is.m[h]
-	for o := first; o != nil; o = o.sameHash {
-		if o.m.ID == mm.m.ID {
-			return false
-		}
+	if sameID(first, mm.m.ID) != nil {
+		return false
 	}
 	if is.m == nil {
 		is.m = make(map[uint64]*memMessage)
@@ -457,7 +463,7 @@ func (s *memoryStore) forget(id string) {
 }
 
 func (s *memoryStore) forgetAt(h uint64, id string) {
-	is := &s.ids[h%uint64(len(s.ids))]
+	is := s.idStripe(h)
 	is.mu.Lock()
 	defer is.mu.Unlock()
 	var prev *memMessage

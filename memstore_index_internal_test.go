@@ -36,7 +36,7 @@ func TestIndexSharedHash(t *testing.T) {
 	require.Same(t, a, s.messageAt(h, "m_a"))
 	s.forgetAt(h, "m_a") // the last
 	require.Nil(t, s.messageAt(h, "m_a"))
-	is := &s.ids[h%uint64(len(s.ids))]
+	is := s.idStripe(h)
 	require.NotContains(t, is.m, uint64(h), "an empty chain leaves no key")
 	require.True(t, s.indexAt(h, msg("m_b")), "a forgotten id may be stored again")
 }

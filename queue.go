@@ -69,15 +69,6 @@ func (q *frameQueue) chunk(c *frameChunk) []Frame {
 	return c.frames[:]
 }
 
-// len returns how many frames q holds.
-func (q *frameQueue) len() int {
-	n := 0
-	for c := q.head; c != nil; c = c.next {
-		n += len(q.chunk(c))
-	}
-	return n
-}
-
 // appendTo appends q's frames, in order, to dst.
 func (q *frameQueue) appendTo(dst []Frame) []Frame {
 	for c := q.head; c != nil; c = c.next {

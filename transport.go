@@ -154,10 +154,8 @@ func (t *wsTransport) Write(_ context.Context, objs []Frame) error {
 	}
 	w := t.newMessages()
 	defer w.done()
-	for i := range objs {
-		if err := w.add(&objs[i]); err != nil {
-			return err
-		}
+	if err := w.addAll(objs); err != nil {
+		return err
 	}
 	return w.flush()
 }
@@ -170,11 +168,8 @@ func (t *wsTransport) writeQueue(q *frameQueue) error {
 	w := t.newMessages()
 	defer w.done()
 	for c := q.head; c != nil; c = c.next {
-		frames := q.chunk(c)
-		for i := range frames {
-			if err := w.add(&frames[i]); err != nil {
-				return err
-			}
+		if err := w.addAll(q.chunk(c)); err != nil {
+			return err
 		}
 	}
 	return w.flush()
@@ -215,6 +210,16 @@ func (w *messages) add(f *Frame) error {
 		w.buf = append(w.buf, f.native...)
 	}
 	w.n++
+	return nil
+}
+
+// addAll adds frames in order.
+func (w *messages) addAll(frames []Frame) error {
+	for i := range frames {
+		if err := w.add(&frames[i]); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
