@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/centrifugal/centrifuge v0.40.1
+	github.com/coder/websocket v1.8.15
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/olahol/melody v1.1.4
 )

@@ -14,7 +14,10 @@
 #   DURATION  measured time of window, paced and connect runs (default 10s)
 #   STORE     realtime-server -store: memory (default), sqlite, postgres
 #   ADAPTER   realtime-server -adapter: local (default), redis
-#   SERVERS   servers to run (default "realtime centrifuge melody")
+#   SERVERS   servers to run (default "realtime centrifuge melody"); also
+#             floor, the least a server on net/http and coder/websocket does
+#             (cmd/floor-server: a token check and an ack), which runs the
+#             connect and idle scenarios only
 #   ONLY      run only the scenarios whose name contains this (default: all)
 #   BENCH_FLAGS  more realtime-bench flags for every run (-plain: payloads
 #             of plain 'x' instead of the default realistic text)
@@ -24,7 +27,8 @@
 #             CPUs are this percent idle over half a second (default 90;
 #             0: do not wait): what the last run left behind (a process
 #             exiting, thousands of sockets closing) must not load the next
-#   PORT      the servers listen on 127.0.0.1:PORT, PORT+1 and PORT+2
+#   PORT      the servers listen on 127.0.0.1:PORT, PORT+1 and PORT+2 (PORT+3
+#             an earlier build, BASE; PORT+4 the floor)
 #             (default 8090)
 #   BASE      a git revision: also run the realtime-server built from it, as
 #             the column realtime@BASE, interleaved with the others (before
@@ -60,7 +64,7 @@ say() { printf '%s\n' "$*" >&2; }
 
 say "== building into $WORK"
 (cd "$root" && go build -o "$WORK/" ./cmd/realtime-server ./cmd/realtime-bench)
-(cd "$here" && go build -o "$WORK/" ./cmd/centrifuge-server ./cmd/melody-server)
+(cd "$here" && go build -o "$WORK/" ./cmd/centrifuge-server ./cmd/melody-server ./cmd/floor-server)
 if [ -n "${BASE:-}" ]; then
   base_name="realtime@$(cd "$root" && git rev-parse --short "$BASE")"
   mkdir -p "$WORK/base-src" "$WORK/base"
@@ -86,7 +90,7 @@ scenarios=(
 )
 
 port_of() {
-  case "$1" in realtime) echo "$PORT" ;; centrifuge) echo $((PORT + 1)) ;; melody) echo $((PORT + 2)) ;; realtime@*) echo $((PORT + 3)) ;; esac
+  case "$1" in realtime) echo "$PORT" ;; centrifuge) echo $((PORT + 1)) ;; melody) echo $((PORT + 2)) ;; realtime@*) echo $((PORT + 3)) ;; floor) echo $((PORT + 4)) ;; esac
 }
 
 # wait_port_free PORT: a stopped server's port must be free before the next
@@ -125,6 +129,7 @@ start_server() { # start_server NAME SCENARIO LOG
   realtime) "${pin_server[@]}" "$WORK/realtime-server" -addr "127.0.0.1:$port" -store "$STORE" -adapter "$ADAPTER" >"$log" 2>&1 & ;;
   centrifuge) "${pin_server[@]}" "$WORK/centrifuge-server" -addr "127.0.0.1:$port" >"$log" 2>&1 & ;;
   melody) "${pin_server[@]}" "$WORK/melody-server" -addr "127.0.0.1:$port" >"$log" 2>&1 & ;;
+  floor) "${pin_server[@]}" "$WORK/floor-server" -addr "127.0.0.1:$port" >"$log" 2>&1 & ;;
   realtime@*) "${pin_server[@]}" "$WORK/base/realtime-server" -addr "127.0.0.1:$port" -store "$STORE" -adapter "$ADAPTER" >"$log" 2>&1 & ;;
   esac
   server_pid=$!
@@ -146,11 +151,13 @@ for rep in $(seq "$REPS"); do
     scenario=${entry%%|*} flags=${entry#*|}
     if [ -n "$ONLY" ] && [[ "$scenario" != *"$ONLY"* ]]; then continue; fi
     for name in $SERVERS; do
+      # The floor answers a connection and its join, and nothing more.
+      if [ "$name" = floor ] && [ "$scenario" != connect ] && [ "$scenario" != idle ]; then continue; fi
       log="$WORK/logs/$rep-$scenario-$name"
       wait_quiet
       start_server "$name" "$scenario" "$log.server"
       # shellcheck disable=SC2086 # flags is a list of words
-      if ! "${pin_bench[@]}" "$WORK/realtime-bench" -server "${name%@*}" -name "$name" -url "ws://127.0.0.1:$(port_of "$name")$(
+      if ! "${pin_bench[@]}" "$WORK/realtime-bench" -server "$(case "$name" in floor) echo realtime ;; *) echo "${name%@*}" ;; esac)" -name "$name" -url "ws://127.0.0.1:$(port_of "$name")$(
         case "$name" in centrifuge) echo /connection/websocket ;; *) echo /ws ;; esac
       )" -pid "$server_pid" -label "rep=$rep" -json "$results" $flags ${BENCH_FLAGS:-} 2>"$log.bench"; then
         say "-- $name $scenario (rep $rep) failed: $(tail -n 1 "$log.bench")"
