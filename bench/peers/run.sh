@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds realtime-server, realtime-bench and the peer servers of this
-# module, runs every scenario against realtime, centrifuge and melody,
-# interleaved (realtime, centrifuge, melody for each scenario, the whole
-# list REPS times), each run against a fresh server process of its own, and
-# prints one markdown table of the medians. About 10 minutes on 2 cores
+# module, runs every scenario against realtime, centrifuge and melody (and
+# the floor, when SERVERS names it), interleaved (realtime, centrifuge,
+# melody for each scenario, the whole list REPS times), each run against a
+# fresh server process of its own, and prints one markdown table of the
+# medians. About 10 minutes on 2 cores
 # (each run may first wait up to 10 s for a quiet machine: see QUIET).
 #
 #   bench/peers/run.sh                 # from the repository root, or anywhere
