@@ -342,10 +342,9 @@ func (c *conn) writeLoop() {
 			c.stuck.Reset(c.hub.cfg.WriteTimeout)
 			err = c.write(&batch)
 			c.stuck.Stop()
-			var written *frameChunk
-			batch.clear(&written)
+			batch.clearFrames() // outside the lock: publishers wait less
 			c.qmu.Lock()
-			c.keepChunksLocked(written)
+			c.keepChunksLocked(&batch)
 			c.qmu.Unlock()
 		}
 		if err != nil {
@@ -388,8 +387,7 @@ func (c *conn) write(batch *frameQueue) error {
 	}
 	if err == nil && c.hub.observed {
 		n, bytes := 0, 0
-		for ch := batch.head; ch != nil; ch = ch.next {
-			frames := batch.chunk(ch)
+		for frames := range batch.chunks() {
 			n += len(frames)
 			for i := range frames {
 				bytes += len(frames[i].native)
@@ -487,18 +485,13 @@ func (c *conn) dropQueueLocked() {
 	c.queued.Store(0)
 }
 
-// keepChunksLocked adds the list of free chunks l, a writer's written
-// batch, to the connection's, or gives them back to frameChunks once the
-// connection is stopped; c.qmu is held.
-func (c *conn) keepChunksLocked(l *frameChunk) {
+// keepChunksLocked moves the chunks of a writer's written batch, its
+// frames cleared, to the connection's free ones, or gives them back to
+// frameChunks once the connection is stopped; c.qmu is held.
+func (c *conn) keepChunksLocked(batch *frameQueue) {
+	batch.moveTo(&c.freeChunks)
 	if c.stopped {
-		releaseChunks(&l)
-		return
-	}
-	for l != nil {
-		next := l.next
-		l.next, c.freeChunks = c.freeChunks, l
-		l = next
+		releaseChunks(&c.freeChunks)
 	}
 }
 

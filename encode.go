@@ -12,7 +12,7 @@ import (
 // would, byte for byte, without reflection in the common case: a message
 // without metadata, edit or deletion. The rest goes through encoding/json.
 func encodeMessagePush(event string, m *Message) ([]byte, error) {
-	if m.Metadata != nil || m.EditedAt != nil || m.DeletedAt != nil || !jsonTime(m.CreatedAt) {
+	if !pushByHand(m) {
 		return encodePushCopy(event, *m)
 	}
 	// Sized exactly, so that the push, which every message allocates and
@@ -74,6 +74,12 @@ func encodeMessagePush(event string, m *Message) ([]byte, error) {
 		b = wire.AppendString(b, m.ClientMsgID)
 	}
 	return append(b, "}}"...), nil
+}
+
+// pushByHand reports whether encodeMessagePush writes m's push itself,
+// sized exactly, rather than through encoding/json.
+func pushByHand(m *Message) bool {
+	return m.Metadata == nil && m.EditedAt == nil && m.DeletedAt == nil && jsonTime(m.CreatedAt)
 }
 
 // uintLen returns how many digits v has in base 10.

@@ -1,6 +1,9 @@
 package realtime
 
-import "sync"
+import (
+	"iter"
+	"sync"
+)
 
 // frameQueue is a connection's send queue: its frames in order, in chunks
 // of chunkFrames that frameChunks lends. A queue grows a chunk at a time,
@@ -69,25 +72,47 @@ func (q *frameQueue) chunk(c *frameChunk) []Frame {
 	return c.frames[:]
 }
 
+// chunks yields the frames of each of q's chunks, in order.
+func (q *frameQueue) chunks() iter.Seq[[]Frame] {
+	return func(yield func([]Frame) bool) {
+		for c := q.head; c != nil; c = c.next {
+			if !yield(q.chunk(c)) {
+				return
+			}
+		}
+	}
+}
+
 // appendTo appends q's frames, in order, to dst.
 func (q *frameQueue) appendTo(dst []Frame) []Frame {
-	for c := q.head; c != nil; c = c.next {
-		dst = append(dst, q.chunk(c)...)
+	for frames := range q.chunks() {
+		dst = append(dst, frames...)
 	}
 	return dst
 }
 
-// clear empties q, clearing its chunks, and adds them to free.
-func (q *frameQueue) clear(free **frameChunk) {
+// clearFrames zeroes q's frames, so that its chunks keep no message alive;
+// q keeps them.
+func (q *frameQueue) clearFrames() {
+	for frames := range q.chunks() {
+		clear(frames)
+	}
+}
+
+// moveTo empties q, adding its chunks to the list free.
+func (q *frameQueue) moveTo(free **frameChunk) {
 	if q.head == nil {
 		return
-	}
-	for c := q.head; c != nil; c = c.next {
-		clear(q.chunk(c))
 	}
 	q.tail.next = *free
 	*free = q.head
 	*q = frameQueue{}
+}
+
+// clear empties q, clearing its chunks, and adds them to free.
+func (q *frameQueue) clear(free **frameChunk) {
+	q.clearFrames()
+	q.moveTo(free)
 }
 
 // releaseChunks gives the chunks of the list free back to frameChunks.

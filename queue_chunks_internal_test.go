@@ -59,19 +59,29 @@ func TestFrameQueueChunks(t *testing.T) {
 	require.Nil(t, free)
 }
 
-// TestQueuedBurstArrivesInOrder: a burst queued faster than its writer
-// writes spans many chunks; the client reads every event once, in order,
-// in WebSocket messages of at most batchBytes beside one event.
+// TestQueuedBurstArrivesInOrder: a burst queued while its writer is busy
+// spans many chunks; the client reads every event once, in order, in
+// WebSocket messages of at most batchBytes beside one event.
 func TestQueuedBurstArrivesInOrder(t *testing.T) {
 	h := quietHub(t, Config{MaxEventsPerSecond: -1, MaxMessagesPerMinute: -1})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ws, c := dialOnly(ctx, t, h, "burst")
+	// The whole burst waits in the queue for a busy writer.
+	writerDone := pretendWriting(t, c)
 	pad := strings.Repeat(`"é\\😀`, 40) // escaped in JSON: events of about 1 KB
 	const pushes = 20 * chunkFrames
 	for i := range pushes {
 		require.NoError(t, h.SendToUser(ctx, c.currentUser().ID, "note", map[string]any{"i": i, "pad": pad}))
 	}
+	c.qmu.Lock()
+	spanned := 0
+	for range c.queue.chunks() {
+		spanned++
+	}
+	c.qmu.Unlock()
+	writerDone(true)
+	require.Equal(t, 20, spanned, "the burst waited in 20 chunks")
 	next := 0
 	for next < pushes {
 		_, data, err := ws.Read(ctx)

@@ -169,6 +169,37 @@ func (o *overflowCounter) QueueOverflowed() {
 	}
 }
 
+// pretendWriting makes c's writer look busy, once the one running is done,
+// so that what is sent to c waits in its queue. done says the pretended
+// writer is done (at cleanup, before the hub closes, if not called before),
+// and with wake starts a real one for what waits.
+func pretendWriting(t *testing.T, c *conn) (done func(wake bool)) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		c.qmu.Lock()
+		defer c.qmu.Unlock()
+		if c.writing {
+			return false
+		}
+		c.writing = true
+		return true
+	}, 5*time.Second, time.Millisecond)
+	pretending := true
+	done = func(wake bool) {
+		c.qmu.Lock()
+		defer c.qmu.Unlock()
+		if !pretending {
+			return
+		}
+		pretending, c.writing = false, false
+		if wake {
+			c.wakeWriterLocked()
+		}
+	}
+	t.Cleanup(func() { done(false) })
+	return done
+}
+
 // TestStoppedConnectionQueuesNothing: once release has stopped a
 // connection, nothing will be written to it: what was queued is dropped
 // and its array lent again, and what the hub sends to it until it is
@@ -181,23 +212,7 @@ func TestStoppedConnectionQueuesNothing(t *testing.T) {
 	user := c.currentUser().ID
 
 	// A writer busy with an earlier batch: what is sent now waits.
-	require.Eventually(t, func() bool {
-		c.qmu.Lock()
-		defer c.qmu.Unlock()
-		if c.writing {
-			return false
-		}
-		c.writing = true
-		return true
-	}, 5*time.Second, time.Millisecond)
-	pretending := true
-	t.Cleanup(func() { // before the hub closes, whatever failed
-		c.qmu.Lock()
-		defer c.qmu.Unlock()
-		if pretending {
-			c.writing = false
-		}
-	})
+	writerDone := pretendWriting(t, c)
 	for i := range 3 {
 		require.NoError(t, h.SendToUser(ctx, user, "note", map[string]int{"i": i}))
 	}
@@ -217,9 +232,7 @@ func TestStoppedConnectionQueuesNothing(t *testing.T) {
 	require.Nil(t, queue, "stop drops what is queued")
 	require.Zero(t, c.queued.Load())
 	require.Zero(t, held, "stop drops what is held")
-	c.qmu.Lock()
-	c.writing, pretending = false, false // the pretended writer is done
-	c.qmu.Unlock()
+	writerDone(false)
 
 	require.NoError(t, h.SendToUser(ctx, user, "note", map[string]int{"i": 3}))
 	c.sendReply(Frame{native: []byte(`{"ack":1}`)})

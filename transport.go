@@ -160,15 +160,16 @@ func (t *wsTransport) Write(_ context.Context, objs []Frame) error {
 	return w.flush()
 }
 
-// writeQueue is Write of the frames of q, read in place from its chunks.
+// writeQueue is Write of the frames of q, not empty, read in place from
+// its chunks.
 func (t *wsTransport) writeQueue(q *frameQueue) error {
-	if q.head == q.tail && q.n == 1 {
-		return t.Write(context.Background(), q.head.frames[:1])
+	if q.head == q.tail {
+		return t.Write(context.Background(), q.chunk(q.head))
 	}
 	w := t.newMessages()
 	defer w.done()
-	for c := q.head; c != nil; c = c.next {
-		if err := w.addAll(q.chunk(c)); err != nil {
+	for frames := range q.chunks() {
+		if err := w.addAll(frames); err != nil {
 			return err
 		}
 	}

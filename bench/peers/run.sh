@@ -94,6 +94,17 @@ port_of() {
   case "$1" in realtime) echo "$PORT" ;; centrifuge) echo $((PORT + 1)) ;; melody) echo $((PORT + 2)) ;; realtime@*) echo $((PORT + 3)) ;; floor) echo $((PORT + 4)) ;; esac
 }
 
+# protocol_of NAME: the -server realtime-bench speaks to it (the floor and
+# an earlier build speak realtime's).
+protocol_of() {
+  case "$1" in centrifuge | melody) echo "$1" ;; *) echo realtime ;; esac
+}
+
+# url_of NAME: the WebSocket URL it serves.
+url_of() {
+  case "$1" in centrifuge) echo "ws://127.0.0.1:$(port_of "$1")/connection/websocket" ;; *) echo "ws://127.0.0.1:$(port_of "$1")/ws" ;; esac
+}
+
 # wait_port_free PORT: a stopped server's port must be free before the next
 # one starts, or the bench would load the wrong process.
 wait_port_free() {
@@ -158,9 +169,7 @@ for rep in $(seq "$REPS"); do
       wait_quiet
       start_server "$name" "$scenario" "$log.server"
       # shellcheck disable=SC2086 # flags is a list of words
-      if ! "${pin_bench[@]}" "$WORK/realtime-bench" -server "$(case "$name" in floor) echo realtime ;; *) echo "${name%@*}" ;; esac)" -name "$name" -url "ws://127.0.0.1:$(port_of "$name")$(
-        case "$name" in centrifuge) echo /connection/websocket ;; *) echo /ws ;; esac
-      )" -pid "$server_pid" -label "rep=$rep" -json "$results" $flags ${BENCH_FLAGS:-} 2>"$log.bench"; then
+      if ! "${pin_bench[@]}" "$WORK/realtime-bench" -server "$(protocol_of "$name")" -name "$name" -url "$(url_of "$name")" -pid "$server_pid" -label "rep=$rep" -json "$results" $flags ${BENCH_FLAGS:-} 2>"$log.bench"; then
         say "-- $name $scenario (rep $rep) failed: $(tail -n 1 "$log.bench")"
       fi
       stop_server

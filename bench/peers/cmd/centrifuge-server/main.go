@@ -10,27 +10,14 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/centrifugal/centrifuge"
 
 	"github.com/realtime-go/realtime/bench/peers/internal/peer"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "centrifuge-server:", err)
-		os.Exit(1)
-	}
-}
+func main() { peer.Main("centrifuge-server", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f, err := peer.ParseFlags("centrifuge-server", "127.0.0.1:8091", args, stderr)

@@ -20,29 +20,16 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/coder/websocket"
 
 	"github.com/realtime-go/realtime/bench/peers/internal/peer"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "floor-server:", err)
-		os.Exit(1)
-	}
-}
+func main() { peer.Main("floor-server", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f, err := peer.ParseFlags("floor-server", "127.0.0.1:8094", args, stderr)

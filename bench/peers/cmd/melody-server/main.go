@@ -13,29 +13,16 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 
 	"github.com/olahol/melody"
 
 	"github.com/realtime-go/realtime/bench/peers/internal/peer"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "melody-server:", err)
-		os.Exit(1)
-	}
-}
+func main() { peer.Main("melody-server", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f, err := peer.ParseFlags("melody-server", "127.0.0.1:8092", args, stderr)

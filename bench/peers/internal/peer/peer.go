@@ -13,11 +13,26 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
+
+// Main runs a peer server: run, with the command's arguments, until it
+// returns or an interrupt or SIGTERM ends its context; an error (but -h's)
+// is printed after name and exits 1.
+func Main(name string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
+}
 
 // DefaultSecret matches realtime-bench's default. Loopback benchmarks only.
 const DefaultSecret = "realtime-bench-secret-loopback-only-0123456789"
